@@ -1,0 +1,149 @@
+// Command inlet runs exactly-once ingestion pipelines: Postgres CDC through
+// Kafka into a Delta lake and ClickHouse.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/inlet-dev/inlet/checkpoint"
+	"github.com/inlet-dev/inlet/engine"
+	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/internal/runner"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+const usage = `inlet: exactly-once CDC from Postgres through Kafka into a Delta lake and ClickHouse
+
+Usage:
+  inlet run -c FILE [--only sources|engine] [--log-level info]
+  inlet validate -c FILE
+  inlet checkpoints -c FILE [--sink lake|clickhouse]
+  inlet version
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "run":
+		err = cmdRun(args)
+	case "validate":
+		err = cmdValidate(args, os.Stdout)
+	case "checkpoints":
+		err = cmdCheckpoints(args, os.Stdout)
+	case "version", "--version", "-v":
+		fmt.Println("inlet", version)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "inlet: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "inlet:", err)
+		os.Exit(1)
+	}
+}
+
+func loadConfig(fs *flag.FlagSet, args []string) (*config.Config, error) {
+	file := fs.String("c", "", "pipeline config file (YAML)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if *file == "" {
+		return nil, errors.New("-c FILE is required")
+	}
+	c, err := config.Load(*file)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config:\n%w", err)
+	}
+	return c, nil
+}
+
+func cmdValidate(args []string, out io.Writer) error {
+	c, err := loadConfig(flag.NewFlagSet("validate", flag.ContinueOnError), args)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s: ok (pipeline %s, %d sources, %d tables)\n", c.File(), c.Pipeline, len(c.Sources), len(runner.Tables(c)))
+	return nil
+}
+
+func cmdRun(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	only := fs.String("only", "", "run only sources or only the engine")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	c, err := loadConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	switch runner.Only(*only) {
+	case runner.All, runner.Sources, runner.Engine:
+	default:
+		return fmt.Errorf("--only %q: use sources or engine", *only)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Info("inlet starting", "version", version, "pipeline", c.Pipeline, "state_dir", c.StateDir)
+	return runner.Run(ctx, c, runner.Only(*only), log)
+}
+
+func cmdCheckpoints(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("checkpoints", flag.ContinueOnError)
+	sink := fs.String("sink", "", "only this sink (lake or clickhouse)")
+	c, err := loadConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	store, err := checkpoint.OpenFile(filepath.Join(c.StateDir, "checkpoints"))
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SINK\tID\tTIME\tROWS\tOFFSETS (next)")
+	for _, s := range []string{engine.SinkLake, engine.SinkClickHouse} {
+		if *sink != "" && *sink != s {
+			continue
+		}
+		hist, err := store.History(context.Background(), s)
+		if err != nil {
+			return err
+		}
+		for _, b := range hist {
+			var rows int64
+			for _, n := range b.Rows {
+				rows += n
+			}
+			offs := ""
+			for _, o := range b.Offsets {
+				offs += fmt.Sprintf("%s/%d=%d ", o.Topic, o.Partition, o.Next)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", s, b.ID, b.Time.Format(time.RFC3339), rows, offs)
+		}
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,287 @@
+// Package clickhouse mirrors change topics into ClickHouse tables.
+//
+// Each source table has a mirror table, ReplacingMergeTree(_version) ordered
+// by the primary key, holding one row per key and version, and a view
+// <table>_current of the rows that exist now (FINAL, not deleted). Writing
+// a batch twice is harmless: the same (key, _version) rows collapse.
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/internal/config"
+)
+
+// Sink writes mirror tables in one database.
+type Sink struct {
+	conn    driver.Conn
+	db      string
+	version Version
+	log     *slog.Logger
+	tables  map[string]*mirror // by mirror table name
+}
+
+type mirror struct {
+	name    string
+	columns []change.Column // columns the table has (source columns only)
+	known   map[string]bool // fingerprints already reconciled
+}
+
+// Open connects, detects the server version and creates the database.
+func Open(ctx context.Context, cfg *config.ClickHouse, log *slog.Logger) (*Sink, error) {
+	conn, err := ch.Open(&ch.Options{
+		Addr:     []string{cfg.Addr},
+		Auth:     ch.Auth{Database: "default", Username: cfg.Username, Password: cfg.Password},
+		Protocol: ch.Native,
+		Settings: ch.Settings{},
+		DialTimeout: 10 * time.Second,
+		MaxOpenConns: 4,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse %s: %w", cfg.Addr, err)
+	}
+	s := &Sink{conn: conn, db: cfg.Database, log: log, tables: map[string]*mirror{}}
+	var v string
+	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&v); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("clickhouse %s: %w (is the native protocol port right? usually 9000)", cfg.Addr, err)
+	}
+	if s.version, err = ParseVersion(v); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quote(cfg.Database)); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("clickhouse: create database %s: %w", cfg.Database, err)
+	}
+	log.Info("connected to clickhouse", "addr", cfg.Addr, "version", v)
+	return s, nil
+}
+
+// Close closes the connection.
+func (s *Sink) Close() error { return s.conn.Close() }
+
+// Conn exposes the connection (for checks and tests).
+func (s *Sink) Conn() driver.Conn { return s.conn }
+
+// ServerVersion is the detected server version.
+func (s *Sink) ServerVersion() Version { return s.version }
+
+// ensure creates or evolves the mirror table and view for schema sc.
+func (s *Sink) ensure(ctx context.Context, sc *change.Schema) (*mirror, error) {
+	name := TableName(sc)
+	m := s.tables[name]
+	if m != nil && m.known[sc.Fingerprint] {
+		return m, nil
+	}
+	if m == nil {
+		m = &mirror{name: name, known: map[string]bool{}}
+		s.tables[name] = m
+		if err := s.conn.Exec(ctx, createTableSQL(s.db, name, sc.Columns, s.version)); err != nil {
+			return nil, fmt.Errorf("clickhouse: create table %s.%s: %w", s.db, name, err)
+		}
+		existing, err := s.columnsOf(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range sc.Columns {
+			if existing[c.Name] {
+				m.columns = append(m.columns, c)
+			}
+		}
+	}
+	have := map[string]bool{}
+	for _, c := range m.columns {
+		have[c.Name] = true
+	}
+	added := false
+	for _, c := range sc.Columns {
+		if have[c.Name] {
+			continue
+		}
+		if c.Key {
+			return nil, fmt.Errorf("clickhouse: table %s.%s: new key column %s; the mirror's ORDER BY cannot change (drop the table and run inlet rebuild)", s.db, name, c.Name)
+		}
+		q := fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN IF NOT EXISTS %s %s", quote(s.db), quote(name), quote(c.Name), columnType(c, s.version))
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return nil, fmt.Errorf("clickhouse: add column %s to %s.%s: %w", c.Name, s.db, name, err)
+		}
+		s.log.Info("clickhouse column added", "table", name, "column", c.Name)
+		m.columns = append(m.columns, c)
+		added = true
+	}
+	if added {
+		if err := s.conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", quote(s.db), quote(viewName(name)))); err != nil {
+			return nil, fmt.Errorf("clickhouse: recreate view: %w", err)
+		}
+	}
+	if err := s.conn.Exec(ctx, createViewSQL(s.db, name, m.columns)); err != nil {
+		return nil, fmt.Errorf("clickhouse: create view %s.%s: %w", s.db, viewName(name), err)
+	}
+	m.known[sc.Fingerprint] = true
+	return m, nil
+}
+
+func (s *Sink) columnsOf(ctx context.Context, table string) (map[string]bool, error) {
+	rows, err := s.conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", s.db, table)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: list columns of %s: %w", table, err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out[n] = true
+	}
+	return out, rows.Err()
+}
+
+// state is the latest image of one key within a batch.
+type state struct {
+	values  []any // by mirror column
+	version uint64
+	deleted bool
+	missing []int // mirror columns still Unchanged (to look up)
+}
+
+// Write upserts the rows of one table (all from one topic, in offset
+// order). It returns the number of mirror rows inserted.
+func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	var m *mirror
+	for i := range rows {
+		var err error
+		if m, err = s.ensure(ctx, rows[i].Schema); err != nil {
+			return 0, err
+		}
+	}
+	pos := map[string]int{}
+	for i, c := range m.columns {
+		pos[c.Name] = i
+	}
+	var keyCols []int
+	for i, c := range m.columns {
+		if c.Key {
+			keyCols = append(keyCols, i)
+		}
+	}
+	latest := map[string]*state{}
+	var order []string
+	put := func(k string, st *state) {
+		if _, ok := latest[k]; !ok {
+			order = append(order, k)
+		}
+		latest[k] = st
+	}
+	for ri := range rows {
+		r := &rows[ri]
+		img := make([]any, len(m.columns))
+		for i, c := range r.Schema.Columns {
+			img[pos[c.Name]] = r.Values[i]
+		}
+		k := keyString(img, keyCols)
+		if r.Op == change.OpDelete {
+			put(k, &state{values: img, version: r.Version, deleted: true})
+			continue
+		}
+		if r.Before != nil {
+			old := make([]any, len(m.columns))
+			for i, c := range r.Schema.Columns {
+				old[pos[c.Name]] = r.Before[i]
+			}
+			if ok := keyString(old, keyCols); ok != k && hasKey(old, keyCols) {
+				put(ok, &state{values: old, version: r.Version, deleted: true})
+			}
+		}
+		st := &state{values: img, version: r.Version}
+		prev := latest[k]
+		for i, v := range img {
+			if _, ok := v.(change.Unchanged); ok {
+				if prev != nil && !prev.deleted && !isMissing(prev, i) {
+					img[i] = prev.values[i]
+				} else {
+					st.missing = append(st.missing, i)
+				}
+			}
+		}
+		put(k, st)
+	}
+	if err := s.fillUnchanged(ctx, m, keyCols, latest); err != nil {
+		return 0, err
+	}
+	names := make([]string, 0, len(m.columns)+3)
+	for _, c := range m.columns {
+		names = append(names, quote(c.Name))
+	}
+	names = append(names, "`_version`", "`_deleted`", "`_synced_at`")
+	batch, err := s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s)", quote(s.db), quote(m.name), strings.Join(names, ", ")))
+	if err != nil {
+		return 0, fmt.Errorf("clickhouse: prepare insert into %s: %w", m.name, err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	vals := make([]any, len(names))
+	for _, k := range order {
+		st := latest[k]
+		for i, c := range m.columns {
+			v, err := chValue(c, st.values[i], s.version)
+			if err != nil {
+				batch.Abort()
+				return 0, fmt.Errorf("clickhouse: %s.%s: %w", m.name, c.Name, err)
+			}
+			vals[i] = v
+		}
+		del := uint8(0)
+		if st.deleted {
+			del = 1
+		}
+		n := len(m.columns)
+		vals[n], vals[n+1], vals[n+2] = st.version, del, now
+		if err := batch.Append(vals...); err != nil {
+			batch.Abort()
+			return 0, fmt.Errorf("clickhouse: append to %s: %w", m.name, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return 0, fmt.Errorf("clickhouse: insert into %s: %w", m.name, err)
+	}
+	return len(order), nil
+}
+
+func isMissing(st *state, i int) bool {
+	for _, j := range st.missing {
+		if j == i {
+			return true
+		}
+	}
+	return false
+}
+
+func hasKey(img []any, keyCols []int) bool {
+	for _, i := range keyCols {
+		if img[i] == nil {
+			return false
+		}
+	}
+	return true
+}
+
+func keyString(img []any, keyCols []int) string {
+	var b strings.Builder
+	for _, i := range keyCols {
+		fmt.Fprintf(&b, "%v\x00", img[i])
+	}
+	return b.String()
+}

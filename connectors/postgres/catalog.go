@@ -1,0 +1,211 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/internal/config"
+)
+
+// pgType is one row of pg_type, as much as the mapping needs.
+type pgType struct {
+	name    string
+	typtype byte   // b base, e enum, d domain, c composite, r range
+	elem    uint32 // element type of an array type
+	base    uint32 // base type of a domain
+	isArray bool
+}
+
+func loadTypes(ctx context.Context, conn *pgx.Conn) (map[uint32]pgType, error) {
+	rows, err := conn.Query(ctx, `SELECT oid, typname, typtype, typelem, typbasetype, typcategory = 'A' FROM pg_type`)
+	if err != nil {
+		return nil, fmt.Errorf("load pg_type: %w", err)
+	}
+	defer rows.Close()
+	out := map[uint32]pgType{}
+	for rows.Next() {
+		var oid, elem, base uint32
+		var name string
+		var tt string
+		var arr bool
+		if err := rows.Scan(&oid, &name, &tt, &elem, &base, &arr); err != nil {
+			return nil, fmt.Errorf("load pg_type: %w", err)
+		}
+		out[oid] = pgType{name: name, typtype: tt[0], elem: elem, base: base, isArray: arr && elem != 0}
+	}
+	return out, rows.Err()
+}
+
+// scalarKinds maps base type names to kinds.
+var scalarKinds = map[string]change.Kind{
+	"int2": change.Int16, "int4": change.Int32, "int8": change.Int64,
+	"numeric": change.Decimal, "float4": change.Float32, "float8": change.Float64,
+	"bool": change.Bool, "text": change.String, "varchar": change.String, "bpchar": change.String,
+	"name": change.String, "citext": change.String, "uuid": change.UUID, "json": change.JSON,
+	"jsonb": change.JSON, "bytea": change.Bytes, "date": change.Date,
+	"timestamp": change.Timestamp, "timestamptz": change.TimestampTZ,
+	// Types whose canonical text form is the useful value: carried as strings.
+	"interval": change.String, "time": change.String, "timetz": change.String,
+	"inet": change.String, "cidr": change.String, "macaddr": change.String,
+	"macaddr8": change.String, "money": change.String, "xml": change.String,
+	"bit": change.String, "varbit": change.String, "oid": change.Int64, "char": change.String,
+}
+
+// mapColumn maps one Postgres column to a change.Column.
+func mapColumn(types map[uint32]pgType, table config.TableName, name string, oid uint32, typmod int32, textCols map[string]bool) (change.Column, error) {
+	c := change.Column{Name: name}
+	t, ok := types[oid]
+	if !ok {
+		return c, fmt.Errorf("column %s.%s: type oid %d is unknown", table, name, oid)
+	}
+	c.SourceType = t.name
+	if textCols[table.String()+"."+name] {
+		c.Kind = change.String
+		return c, nil
+	}
+	for t.typtype == 'd' { // domain: map its base type
+		t = types[t.base]
+	}
+	if t.isArray {
+		et := types[t.elem]
+		for et.typtype == 'd' {
+			et = types[et.base]
+		}
+		ek, err := scalarKind(et)
+		if err != nil || ek == change.Array {
+			return c, unsupported(table, name, c.SourceType)
+		}
+		c.Kind, c.Elem = change.Array, ek
+		return c, nil
+	}
+	k, err := scalarKind(t)
+	if err != nil {
+		return c, unsupported(table, name, c.SourceType)
+	}
+	c.Kind = k
+	if k == change.Decimal && typmod >= 4 {
+		c.Precision = int(((typmod - 4) >> 16) & 0xffff)
+		c.Scale = int((typmod - 4) & 0xffff)
+		c.SourceType = fmt.Sprintf("numeric(%d,%d)", c.Precision, c.Scale)
+	}
+	return c, nil
+}
+
+func scalarKind(t pgType) (change.Kind, error) {
+	if t.typtype == 'e' {
+		return change.String, nil
+	}
+	if k, ok := scalarKinds[t.name]; ok {
+		return k, nil
+	}
+	return "", fmt.Errorf("unsupported")
+}
+
+func unsupported(table config.TableName, col, typ string) error {
+	return fmt.Errorf("column %s.%s has type %s, which Inlet does not map; add %q to the source's text_columns to carry it as text, or exclude the table", table, col, typ, table.String()+"."+col)
+}
+
+// tableInfo is what the catalog says about one captured table.
+type tableInfo struct {
+	name    config.TableName
+	oid     uint32
+	columns []change.Column
+	keys    map[string]bool
+	ident   byte // relreplident: d default, f full, n nothing, i index
+}
+
+func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t config.TableName, textCols map[string]bool) (*tableInfo, error) {
+	ti := &tableInfo{name: t, keys: map[string]bool{}}
+	var ident string
+	err := conn.QueryRow(ctx, `SELECT c.oid, c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p')`, t.Schema, t.Table).Scan(&ti.oid, &ident)
+	if err == pgx.ErrNoRows {
+		return nil, fmt.Errorf("table %s does not exist; create it or fix sources[].postgres.tables (names are case-sensitive inside quotes)", t)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up table %s: %w", t, err)
+	}
+	ti.ident = ident[0]
+	rows, err := conn.Query(ctx, `
+		SELECT a.attname, a.atttypid, a.atttypmod,
+		       COALESCE(a.attnum = ANY(i.indkey), false)
+		FROM pg_attribute a
+		LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+		WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+		ORDER BY a.attnum`, ti.oid)
+	if err != nil {
+		return nil, fmt.Errorf("load columns of %s: %w", t, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var oid uint32
+		var typmod int32
+		var key bool
+		if err := rows.Scan(&name, &oid, &typmod, &key); err != nil {
+			return nil, fmt.Errorf("load columns of %s: %w", t, err)
+		}
+		col, err := mapColumn(types, t, name, oid, typmod, textCols)
+		if err != nil {
+			return nil, err
+		}
+		col.Key = key
+		if key {
+			ti.keys[name] = true
+		}
+		ti.columns = append(ti.columns, col)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(ti.keys) == 0 {
+		return nil, fmt.Errorf("table %s has no primary key; CDC needs one to key changes (add a primary key)", t)
+	}
+	if ti.ident == 'n' {
+		return nil, fmt.Errorf("table %s has REPLICA IDENTITY NOTHING, so its updates and deletes cannot be captured; run ALTER TABLE %s REPLICA IDENTITY DEFAULT", t, t.Quoted())
+	}
+	return ti, nil
+}
+
+// ensurePublication creates the publication, or adds tables it lacks.
+func ensurePublication(ctx context.Context, conn *pgx.Conn, pub string, tables []config.TableName) error {
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, pub).Scan(&exists); err != nil {
+		return fmt.Errorf("check publication %s: %w", pub, err)
+	}
+	quoted := make([]string, len(tables))
+	for i, t := range tables {
+		quoted[i] = t.Quoted()
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE PUBLICATION %s FOR TABLE %s", config.QuoteIdent(pub), strings.Join(quoted, ", "))); err != nil {
+			return fmt.Errorf("create publication %s: %w (the user needs CREATE on the database and ownership of the tables)", pub, err)
+		}
+		return nil
+	}
+	rows, err := conn.Query(ctx, `SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1`, pub)
+	if err != nil {
+		return fmt.Errorf("list publication %s: %w", pub, err)
+	}
+	have := map[config.TableName]bool{}
+	for rows.Next() {
+		var t config.TableName
+		if err := rows.Scan(&t.Schema, &t.Table); err != nil {
+			rows.Close()
+			return err
+		}
+		have[t] = true
+	}
+	rows.Close()
+	for i, t := range tables {
+		if !have[t] {
+			if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER PUBLICATION %s ADD TABLE %s", config.QuoteIdent(pub), quoted[i])); err != nil {
+				return fmt.Errorf("add %s to publication %s: %w", t, pub, err)
+			}
+		}
+	}
+	return nil
+}

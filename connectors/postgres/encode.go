@@ -1,0 +1,188 @@
+package postgres
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/inlet-dev/inlet/connectors"
+	"github.com/inlet-dev/inlet/internal/change"
+)
+
+// cell is one column value as Postgres sent it.
+type cell struct {
+	kind byte // 'n' null, 'u' unchanged TOAST, 't' text
+	data []byte
+}
+
+// tableEnc turns tuples of one table (at one schema version) into records.
+type tableEnc struct {
+	schema    *change.Schema
+	topic     string
+	srcPrefix []byte   // `"source":{"connector":...,"table":"x",`
+	names     [][]byte // `"col":`
+	keyIdx    []int
+	hdrLSN    uint64
+	hdrs      []connectors.Header
+}
+
+func newTableEnc(s *change.Schema, db string) *tableEnc {
+	e := &tableEnc{schema: s, topic: s.Topic, keyIdx: s.KeyColumns()}
+	p := []byte(`"source":{"connector":"postgres","pipeline":`)
+	p = appendString(p, []byte(s.Pipeline))
+	p = append(p, `,"db":`...)
+	p = appendString(p, []byte(db))
+	p = append(p, `,"schema":`...)
+	p = appendString(p, []byte(s.Namespace))
+	p = append(p, `,"table":`...)
+	p = appendString(p, []byte(s.Table))
+	e.srcPrefix = append(p, ',')
+	for _, c := range s.Columns {
+		n := appendString(nil, []byte(c.Name))
+		e.names = append(e.names, append(n, ':'))
+	}
+	return e
+}
+
+// schemaRecord is the record announcing e's schema on the schemas topic.
+func (e *tableEnc) schemaRecord() connectors.Record {
+	v, _ := json.Marshal(e.schema)
+	return connectors.Record{
+		Topic: change.SchemasTopic(e.schema.Pipeline),
+		Key:   []byte(e.topic + "/" + e.schema.Fingerprint),
+		Value: v,
+	}
+}
+
+type srcPos struct {
+	lsn, commitLSN uint64
+	seq            uint32
+	txid           uint32
+	tsMs           int64
+	snapshot       bool
+}
+
+func (e *tableEnc) headers(commitLSN uint64) []connectors.Header {
+	if e.hdrs == nil || e.hdrLSN != commitLSN {
+		e.hdrLSN = commitLSN
+		e.hdrs = []connectors.Header{
+			{Key: change.HeaderCommitLSN, Value: strconv.AppendUint(nil, commitLSN, 10)},
+			{Key: change.HeaderSchema, Value: []byte(e.schema.Fingerprint)},
+		}
+	}
+	return e.hdrs
+}
+
+// encode appends the key and the envelope of one change to buf and returns
+// the record (whose Key and Value alias buf) and the grown buf. before is
+// nil when not sent; keyOnlyBefore says before carries only key columns.
+func (e *tableEnc) encode(buf []byte, op byte, before []cell, keyOnlyBefore bool, after []cell, p srcPos, nowMs int64) (connectors.Record, []byte, error) {
+	keySrc := after
+	if op == change.OpDelete {
+		keySrc = before
+	}
+	k0 := len(buf)
+	buf = append(buf, '{')
+	for i, ci := range e.keyIdx {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, e.names[ci]...)
+		var err error
+		if buf, err = e.appendCell(buf, ci, keySrc); err != nil {
+			return connectors.Record{}, buf, err
+		}
+	}
+	buf = append(buf, '}')
+	k1 := len(buf)
+
+	buf = append(buf, `{"v":1,"op":"`...)
+	buf = append(buf, op, '"', ',')
+	buf = append(buf, `"before":`...)
+	var err error
+	if buf, err = e.appendTuple(buf, before, keyOnlyBefore); err != nil {
+		return connectors.Record{}, buf, err
+	}
+	buf = append(buf, `,"after":`...)
+	if buf, err = e.appendTuple(buf, after, false); err != nil {
+		return connectors.Record{}, buf, err
+	}
+	unchanged := false
+	for i, c := range after {
+		if c.kind == 'u' {
+			if !unchanged {
+				buf = append(buf, `,"unchanged":[`...)
+				unchanged = true
+			} else {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, e.names[i][:len(e.names[i])-1]...)
+		}
+	}
+	if unchanged {
+		buf = append(buf, ']')
+	}
+	buf = append(buf, ',')
+	buf = append(buf, e.srcPrefix...)
+	buf = append(buf, `"lsn":`...)
+	buf = strconv.AppendUint(buf, p.lsn, 10)
+	buf = append(buf, `,"commit_lsn":`...)
+	buf = strconv.AppendUint(buf, p.commitLSN, 10)
+	buf = append(buf, `,"seq":`...)
+	buf = strconv.AppendUint(buf, uint64(p.seq), 10)
+	buf = append(buf, `,"txid":`...)
+	buf = strconv.AppendUint(buf, uint64(p.txid), 10)
+	buf = append(buf, `,"ts_ms":`...)
+	buf = strconv.AppendInt(buf, p.tsMs, 10)
+	buf = append(buf, `,"snapshot":`...)
+	buf = strconv.AppendBool(buf, p.snapshot)
+	buf = append(buf, `},"ts_ms":`...)
+	buf = strconv.AppendInt(buf, nowMs, 10)
+	buf = append(buf, `,"schema":"`...)
+	buf = append(buf, e.schema.Fingerprint...)
+	buf = append(buf, '"', '}')
+	return connectors.Record{
+		Topic:   e.topic,
+		Key:     buf[k0:k1:k1],
+		Value:   buf[k1:len(buf):len(buf)],
+		Headers: e.headers(p.commitLSN),
+	}, buf, nil
+}
+
+func (e *tableEnc) appendTuple(buf []byte, t []cell, keyOnly bool) ([]byte, error) {
+	if t == nil {
+		return append(buf, "null"...), nil
+	}
+	if len(t) != len(e.names) {
+		return buf, fmt.Errorf("table %s: tuple has %d columns, schema %d", e.schema.Name(), len(t), len(e.names))
+	}
+	buf = append(buf, '{')
+	first := true
+	var err error
+	for i, c := range t {
+		if c.kind == 'u' || (keyOnly && !e.schema.Columns[i].Key) {
+			continue
+		}
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = append(buf, e.names[i]...)
+		if buf, err = e.appendCell(buf, i, t); err != nil {
+			return buf, err
+		}
+	}
+	return append(buf, '}'), nil
+}
+
+func (e *tableEnc) appendCell(buf []byte, i int, t []cell) ([]byte, error) {
+	if t == nil || t[i].kind == 'n' {
+		return append(buf, "null"...), nil
+	}
+	b, err := appendJSON(buf, &e.schema.Columns[i], t[i].data)
+	if err != nil {
+		c := e.schema.Columns[i]
+		return b, fmt.Errorf("encode %s.%s (%s): %w", e.schema.Name(), c.Name, c.SourceType, err)
+	}
+	return b, nil
+}

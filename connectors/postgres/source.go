@@ -1,0 +1,345 @@
+// Package postgres captures changes from Postgres with logical replication
+// (pgoutput) and turns them into change records, one topic per table.
+//
+// On first start it creates the publication and the slot, copies every table
+// inside the slot's exported snapshot (op "r"), and then streams from the
+// slot's consistent point, so snapshot and stream meet with no gap and no
+// overlap. Positions are (commit LSN, end LSN) of the last transaction whose
+// records are durable in Kafka; the slot is told of a position only through
+// Ack, which the runtime calls after the Kafka commit.
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/inlet-dev/inlet/connectors"
+	"github.com/inlet-dev/inlet/internal/config"
+)
+
+// positionVersion is the format version of an encoded Position.
+const positionVersion = 1
+
+// Position is where the source resumes: after the transaction that
+// committed at CommitLSN, streaming from EndLSN.
+type Position struct {
+	V            int           `json:"v"`
+	SnapshotDone bool          `json:"snapshot_done"`
+	CommitLSN    pglogrepl.LSN `json:"commit_lsn"`
+	EndLSN       pglogrepl.LSN `json:"end_lsn"`
+}
+
+// DecodePosition parses an encoded Position.
+func DecodePosition(b []byte) (Position, error) {
+	var p Position
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("decode postgres position: %w", err)
+	}
+	if p.V != positionVersion {
+		return p, fmt.Errorf("postgres position has format version %d; this Inlet reads %d (upgrade Inlet)", p.V, positionVersion)
+	}
+	return p, nil
+}
+
+func (p Position) encode() []byte {
+	p.V = positionVersion
+	b, _ := json.Marshal(p)
+	return b
+}
+
+// sessionParams make every text form the encoder relies on fixed.
+var sessionParams = map[string]string{
+	"DateStyle":          "ISO, YMD",
+	"TimeZone":           "UTC",
+	"bytea_output":       "hex",
+	"extra_float_digits": "3",
+	"IntervalStyle":      "postgres",
+	"application_name":   "inlet",
+}
+
+// Source is a Postgres CDC source. See connectors.Source for the contract.
+type Source struct {
+	cfg      *config.Postgres
+	pipeline string
+	name     string
+	log      *slog.Logger
+
+	conn     *pgx.Conn
+	repl     *pgconn.PgConn
+	db       string
+	types    map[uint32]pgType
+	tables   map[uint32]*tableInfo // by table oid
+	textCols map[string]bool
+
+	chunks chan connectors.Batch
+	errc   chan error
+	acked  atomic.Uint64 // end LSN durable in Kafka
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	timer  *time.Timer
+
+	// Set by Open for the capture goroutine.
+	startPos     Position
+	snapshotName string
+}
+
+var _ connectors.Source = (*Source)(nil)
+
+// New returns a source for one configured Postgres source.
+func New(pipeline, name string, cfg *config.Postgres, log *slog.Logger) *Source {
+	return &Source{cfg: cfg, pipeline: pipeline, name: name, log: log.With("source", name)}
+}
+
+func (s *Source) connConfig(replication bool) (*pgx.ConnConfig, error) {
+	cc, err := pgx.ParseConfig(s.cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: dsn: %w", s.name, err)
+	}
+	for k, v := range sessionParams {
+		cc.RuntimeParams[k] = v
+	}
+	if replication {
+		cc.RuntimeParams["replication"] = "database"
+	}
+	return cc, nil
+}
+
+// Open implements connectors.Source.
+func (s *Source) Open(ctx context.Context, pos []byte) error {
+	cc, err := s.connConfig(false)
+	if err != nil {
+		return err
+	}
+	if s.conn, err = pgx.ConnectConfig(ctx, cc); err != nil {
+		return fmt.Errorf("source %s: connect to postgres: %w", s.name, err)
+	}
+	if err := s.conn.QueryRow(ctx, "SELECT current_database()").Scan(&s.db); err != nil {
+		return fmt.Errorf("source %s: %w", s.name, err)
+	}
+	var walLevel string
+	if err := s.conn.QueryRow(ctx, "SHOW wal_level").Scan(&walLevel); err != nil {
+		return fmt.Errorf("source %s: %w", s.name, err)
+	}
+	if walLevel != "logical" {
+		return fmt.Errorf("source %s: postgres has wal_level=%s; logical replication needs wal_level=logical (set it in postgresql.conf and restart postgres)", s.name, walLevel)
+	}
+	if s.types, err = loadTypes(ctx, s.conn); err != nil {
+		return fmt.Errorf("source %s: %w", s.name, err)
+	}
+	s.textCols = map[string]bool{}
+	for _, c := range s.cfg.TextColumns {
+		s.textCols[c] = true
+	}
+	s.tables = map[uint32]*tableInfo{}
+	var names []config.TableName
+	for _, t := range s.cfg.Tables {
+		tn, err := config.ParseTableName(t)
+		if err != nil {
+			return err
+		}
+		ti, err := loadTable(ctx, s.conn, s.types, tn, s.textCols)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", s.name, err)
+		}
+		s.tables[ti.oid] = ti
+		names = append(names, tn)
+	}
+	if err := ensurePublication(ctx, s.conn, s.cfg.Publication, names); err != nil {
+		return fmt.Errorf("source %s: %w", s.name, err)
+	}
+
+	rc, err := s.connConfig(true)
+	if err != nil {
+		return err
+	}
+	if s.repl, err = pgconn.ConnectConfig(ctx, &rc.Config); err != nil {
+		return fmt.Errorf("source %s: open replication connection: %w (the user needs the REPLICATION attribute)", s.name, err)
+	}
+	var slotExists bool
+	if err := s.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, s.cfg.Slot).Scan(&slotExists); err != nil {
+		return fmt.Errorf("source %s: %w", s.name, err)
+	}
+	if pos != nil {
+		if s.startPos, err = DecodePosition(pos); err != nil {
+			return fmt.Errorf("source %s: %w", s.name, err)
+		}
+	}
+	if s.startPos.SnapshotDone {
+		if !slotExists {
+			return fmt.Errorf("source %s: replication slot %s is gone, so changes after LSN %s cannot be read; to start over with a new snapshot, delete the pipeline's state (state_dir and its Kafka topics)", s.name, s.cfg.Slot, s.startPos.EndLSN)
+		}
+		s.acked.Store(uint64(s.startPos.EndLSN))
+	} else {
+		// No snapshot was ever committed: start from scratch.
+		if slotExists {
+			s.log.Warn("replication slot exists but no snapshot was committed; recreating it", "slot", s.cfg.Slot)
+			if err := pglogrepl.DropReplicationSlot(ctx, s.repl, s.cfg.Slot, pglogrepl.DropReplicationSlotOptions{}); err != nil {
+				return fmt.Errorf("source %s: drop stale slot %s: %w (is another inlet running this pipeline?)", s.name, s.cfg.Slot, err)
+			}
+		}
+		res, err := pglogrepl.CreateReplicationSlot(ctx, s.repl, s.cfg.Slot, "pgoutput",
+			pglogrepl.CreateReplicationSlotOptions{SnapshotAction: "EXPORT_SNAPSHOT", Mode: pglogrepl.LogicalReplication})
+		if err != nil {
+			return fmt.Errorf("source %s: create replication slot %s: %w (check max_replication_slots)", s.name, s.cfg.Slot, err)
+		}
+		cp, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", s.name, err)
+		}
+		s.snapshotName = res.SnapshotName
+		s.startPos = Position{CommitLSN: cp, EndLSN: cp}
+		s.log.Info("created replication slot", "slot", s.cfg.Slot, "consistent_point", cp.String())
+	}
+
+	s.chunks = make(chan connectors.Batch, 8)
+	s.errc = make(chan error, 1)
+	s.timer = time.NewTimer(time.Hour)
+	s.timer.Stop()
+	rctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.capture(rctx); err != nil && !errors.Is(err, context.Canceled) {
+			s.errc <- err
+		}
+	}()
+	return nil
+}
+
+func (s *Source) capture(ctx context.Context) error {
+	if s.snapshotName != "" {
+		if err := s.snapshot(ctx); err != nil {
+			return err
+		}
+	}
+	return s.stream(ctx)
+}
+
+// Read implements connectors.Source.
+func (s *Source) Read(ctx context.Context) (connectors.Batch, error) {
+	select {
+	case b := <-s.chunks:
+		return b, nil
+	default:
+	}
+	s.timer.Reset(100 * time.Millisecond)
+	defer s.timer.Stop()
+	select {
+	case b := <-s.chunks:
+		return b, nil
+	case err := <-s.errc:
+		return connectors.Batch{}, err
+	case <-s.timer.C:
+		return connectors.Batch{}, nil
+	case <-ctx.Done():
+		return connectors.Batch{}, ctx.Err()
+	}
+}
+
+// Ack implements connectors.Source.
+func (s *Source) Ack(ctx context.Context, pos []byte) error {
+	p, err := DecodePosition(pos)
+	if err != nil {
+		return err
+	}
+	for {
+		cur := s.acked.Load()
+		if uint64(p.EndLSN) <= cur || s.acked.CompareAndSwap(cur, uint64(p.EndLSN)) {
+			return nil
+		}
+	}
+}
+
+// Close implements connectors.Source.
+func (s *Source) Close() error {
+	if s.cancel != nil {
+		s.cancel()
+		s.wg.Wait()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if s.repl != nil {
+		s.repl.Close(ctx)
+	}
+	if s.conn != nil {
+		s.conn.Close(ctx)
+	}
+	return nil
+}
+
+// send hands a batch to Read.
+func (s *Source) send(ctx context.Context, b connectors.Batch) error {
+	select {
+	case s.chunks <- b:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// chunker groups records into batches that end, where possible, at a
+// transaction boundary so they carry a Position.
+type chunker struct {
+	recs     []connectors.Record
+	boundary int    // recs[:boundary] end at pos
+	pos      []byte // position at boundary
+	buf      []byte // backing bytes of keys and values
+	started  time.Time
+}
+
+const (
+	chunkRecords = 4096
+	chunkBuf     = 4 << 20
+	chunkAge     = 50 * time.Millisecond
+)
+
+func (c *chunker) add(r connectors.Record) {
+	if len(c.recs) == 0 {
+		c.started = time.Now()
+	}
+	c.recs = append(c.recs, r)
+}
+
+func (c *chunker) commit(pos []byte) {
+	c.boundary = len(c.recs)
+	c.pos = pos
+}
+
+// take returns the records up to the last boundary with its position, or,
+// when force is set and no boundary exists, every record with no position.
+func (c *chunker) take(force bool) (connectors.Batch, bool) {
+	if c.boundary > 0 || (c.boundary == 0 && c.pos != nil) {
+		b := connectors.Batch{Records: c.recs[:c.boundary:c.boundary], Position: c.pos}
+		rest := make([]connectors.Record, len(c.recs)-c.boundary, chunkRecords)
+		copy(rest, c.recs[c.boundary:])
+		c.recs, c.boundary, c.pos = rest, 0, nil
+		c.started = time.Now()
+		return b, true
+	}
+	if force && len(c.recs) > 0 {
+		b := connectors.Batch{Records: c.recs}
+		c.recs = make([]connectors.Record, 0, chunkRecords)
+		return b, true
+	}
+	return connectors.Batch{}, false
+}
+
+// room returns buf with space reserved, starting a new backing array when
+// the current one is full (records already handed out keep the old one).
+func (c *chunker) room() []byte {
+	if cap(c.buf)-len(c.buf) < 64<<10 {
+		c.buf = make([]byte, 0, chunkBuf)
+	}
+	return c.buf
+}

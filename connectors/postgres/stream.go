@@ -1,0 +1,217 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/inlet-dev/inlet/internal/change"
+)
+
+const statusInterval = 10 * time.Second
+
+// streamState is the decoder's state between messages.
+type streamState struct {
+	rels map[uint32]*tableEnc // by relation id (= table oid)
+	// current transaction
+	inTxn     bool
+	skip      bool
+	commitLSN uint64
+	xid       uint32
+	tsMs      int64
+	seq       uint32
+	before    []cell
+	after     []cell
+}
+
+// stream reads the slot from s.startPos and sends batches until ctx ends.
+func (s *Source) stream(ctx context.Context) error {
+	start := s.startPos.EndLSN
+	err := pglogrepl.StartReplication(ctx, s.repl, s.cfg.Slot, start, pglogrepl.StartReplicationOptions{
+		PluginArgs: []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", s.cfg.Publication)},
+	})
+	if err != nil {
+		return fmt.Errorf("source %s: start replication on slot %s: %w (is another inlet running this pipeline?)", s.name, s.cfg.Slot, err)
+	}
+	s.log.Info("streaming", "slot", s.cfg.Slot, "from", start.String())
+	st := &streamState{rels: map[uint32]*tableEnc{}}
+	var ch chunker
+	var lastStatus time.Time
+	var sentLSN uint64
+	for {
+		if a := s.acked.Load(); a > sentLSN || time.Since(lastStatus) > statusInterval {
+			if err := pglogrepl.SendStandbyStatusUpdate(ctx, s.repl, pglogrepl.StandbyStatusUpdate{
+				WALWritePosition: pglogrepl.LSN(a), WALFlushPosition: pglogrepl.LSN(a), WALApplyPosition: pglogrepl.LSN(a),
+			}); err != nil {
+				return fmt.Errorf("source %s: send standby status: %w", s.name, err)
+			}
+			sentLSN, lastStatus = a, time.Now()
+		}
+		rctx, cancel := context.WithTimeout(ctx, chunkAge)
+		msg, err := s.repl.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) {
+				if b, ok := ch.take(false); ok {
+					if err := s.send(ctx, b); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			return fmt.Errorf("source %s: receive from postgres: %w", s.name, err)
+		}
+		cd, ok := msg.(*pgproto3.CopyData)
+		if !ok {
+			if er, ok := msg.(*pgproto3.ErrorResponse); ok {
+				return fmt.Errorf("source %s: replication error: %s", s.name, er.Message)
+			}
+			continue
+		}
+		switch cd.Data[0] {
+		case pglogrepl.PrimaryKeepaliveMessageByteID:
+			ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(cd.Data[1:])
+			if err != nil {
+				return fmt.Errorf("source %s: %w", s.name, err)
+			}
+			if ka.ReplyRequested {
+				lastStatus = time.Time{}
+			}
+		case pglogrepl.XLogDataByteID:
+			xld, err := pglogrepl.ParseXLogData(cd.Data[1:])
+			if err != nil {
+				return fmt.Errorf("source %s: %w", s.name, err)
+			}
+			if err := s.handle(ctx, st, &ch, xld); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (s *Source) handle(ctx context.Context, st *streamState, ch *chunker, xld pglogrepl.XLogData) error {
+	m, err := pglogrepl.Parse(xld.WALData)
+	if err != nil {
+		return fmt.Errorf("source %s: decode pgoutput message at %s: %w", s.name, xld.WALStart, err)
+	}
+	switch m := m.(type) {
+	case *pglogrepl.RelationMessage:
+		return s.relation(ctx, st, ch, m)
+	case *pglogrepl.BeginMessage:
+		st.inTxn = true
+		st.commitLSN = uint64(m.FinalLSN)
+		st.skip = st.commitLSN <= uint64(s.startPos.CommitLSN)
+		st.xid = m.Xid
+		st.tsMs = m.CommitTime.UnixMilli()
+		st.seq = 0
+	case *pglogrepl.CommitMessage:
+		st.inTxn = false
+		if st.skip {
+			return nil
+		}
+		ch.commit(Position{SnapshotDone: true, CommitLSN: m.CommitLSN, EndLSN: m.TransactionEndLSN}.encode())
+		if len(ch.recs) >= chunkRecords || time.Since(ch.started) >= chunkAge {
+			if b, ok := ch.take(false); ok {
+				return s.send(ctx, b)
+			}
+		}
+	case *pglogrepl.InsertMessage:
+		return s.change(ctx, st, ch, xld, m.RelationID, change.OpCreate, nil, 0, m.Tuple)
+	case *pglogrepl.UpdateMessage:
+		return s.change(ctx, st, ch, xld, m.RelationID, change.OpUpdate, m.OldTuple, m.OldTupleType, m.NewTuple)
+	case *pglogrepl.DeleteMessage:
+		return s.change(ctx, st, ch, xld, m.RelationID, change.OpDelete, m.OldTuple, m.OldTupleType, nil)
+	case *pglogrepl.TruncateMessage:
+		s.log.Warn("TRUNCATE is not replicated yet; the sinks keep the truncated rows", "relations", m.RelationIDs)
+	}
+	return nil
+}
+
+func (s *Source) relation(ctx context.Context, st *streamState, ch *chunker, m *pglogrepl.RelationMessage) error {
+	ti, ok := s.tables[m.RelationID]
+	if !ok {
+		return nil // not a captured table
+	}
+	cols := make([]change.Column, len(m.Columns))
+	for i, c := range m.Columns {
+		if _, ok := s.types[c.DataType]; !ok {
+			var err error
+			if s.types, err = loadTypes(ctx, s.conn); err != nil {
+				return fmt.Errorf("source %s: %w", s.name, err)
+			}
+		}
+		col, err := mapColumn(s.types, ti.name, c.Name, c.DataType, c.TypeModifier, s.textCols)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", s.name, err)
+		}
+		col.Key = ti.keys[c.Name]
+		cols[i] = col
+	}
+	enc := s.encoderFor(ti.name, cols)
+	if old := st.rels[m.RelationID]; old != nil && old.schema.Fingerprint == enc.schema.Fingerprint {
+		return nil
+	}
+	st.rels[m.RelationID] = enc
+	if len(enc.keyIdx) == 0 {
+		return fmt.Errorf("source %s: table %s has no primary key columns in its new definition; add a primary key", s.name, ti.name)
+	}
+	s.log.Info("table schema", "table", ti.name.String(), "fingerprint", enc.schema.Fingerprint, "columns", len(cols))
+	ch.add(enc.schemaRecord())
+	return nil
+}
+
+func toCells(dst []cell, t *pglogrepl.TupleData) []cell {
+	dst = dst[:0]
+	for _, c := range t.Columns {
+		switch c.DataType {
+		case 't':
+			dst = append(dst, cell{kind: 't', data: c.Data})
+		case 'u':
+			dst = append(dst, cell{kind: 'u'})
+		default: // 'n', and 'b' which pgoutput v1 in text mode does not send
+			dst = append(dst, cell{kind: 'n'})
+		}
+	}
+	return dst
+}
+
+func (s *Source) change(ctx context.Context, st *streamState, ch *chunker, xld pglogrepl.XLogData, rel uint32, op byte, old *pglogrepl.TupleData, oldType uint8, nw *pglogrepl.TupleData) error {
+	if st.skip {
+		return nil
+	}
+	enc := st.rels[rel]
+	if enc == nil {
+		return fmt.Errorf("source %s: change for relation %d before its definition", s.name, rel)
+	}
+	st.seq++
+	var before, after []cell
+	if old != nil {
+		st.before = toCells(st.before, old)
+		before = st.before
+	}
+	if nw != nil {
+		st.after = toCells(st.after, nw)
+		after = st.after
+	}
+	p := srcPos{lsn: uint64(xld.WALStart), commitLSN: st.commitLSN, seq: st.seq, txid: st.xid, tsMs: st.tsMs}
+	rec, buf, err := enc.encode(ch.room(), op, before, oldType == 'K', after, p, time.Now().UnixMilli())
+	ch.buf = buf
+	if err != nil {
+		return fmt.Errorf("source %s: %w", s.name, err)
+	}
+	ch.add(rec)
+	if len(ch.recs) >= 2*chunkRecords {
+		if b, ok := ch.take(true); ok {
+			return s.send(ctx, b)
+		}
+	}
+	return nil
+}

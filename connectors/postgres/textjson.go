@@ -1,0 +1,287 @@
+package postgres
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/inlet-dev/inlet/internal/change"
+)
+
+// appendJSON appends the envelope form of a Postgres value given in its text
+// output form (as pgoutput and COPY text send it, with DateStyle=ISO,
+// TimeZone=UTC, bytea_output=hex, extra_float_digits=3).
+func appendJSON(buf []byte, c *change.Column, text []byte) ([]byte, error) {
+	return appendKind(buf, c.Kind, c.Elem, text)
+}
+
+func appendKind(buf []byte, k, elem change.Kind, text []byte) ([]byte, error) {
+	switch k {
+	case change.Int16, change.Int32, change.Int64:
+		return append(buf, text...), nil
+	case change.Float32, change.Float64:
+		switch string(text) {
+		case "NaN", "Infinity", "-Infinity":
+			return appendString(buf, text), nil
+		}
+		return append(buf, text...), nil
+	case change.Bool:
+		if len(text) == 1 && text[0] == 't' {
+			return append(buf, "true"...), nil
+		}
+		if len(text) == 1 && text[0] == 'f' {
+			return append(buf, "false"...), nil
+		}
+		return buf, fmt.Errorf("bad boolean %q", text)
+	case change.Decimal, change.String, change.UUID, change.JSON, change.Date:
+		return appendString(buf, text), nil
+	case change.Timestamp:
+		// "2006-01-02 15:04:05.999999" → "2006-01-02T15:04:05.999999"
+		buf = append(buf, '"')
+		start := len(buf)
+		buf = append(buf, text...)
+		if len(text) > 10 && text[10] == ' ' {
+			buf[start+10] = 'T'
+		}
+		return append(buf, '"'), nil
+	case change.TimestampTZ:
+		// "2006-01-02 15:04:05.999999+00" → "2006-01-02T15:04:05.999999Z"
+		n := len(text)
+		if n > 3 && string(text[n-3:]) == "+00" {
+			text = text[:n-3]
+		} else if n < 11 {
+			return buf, fmt.Errorf("bad timestamptz %q", text)
+		} else {
+			// Not UTC (the session TimeZone must be UTC): keep the offset as
+			// written, ISO form.
+			buf = append(buf, '"')
+			start := len(buf)
+			buf = append(buf, text...)
+			buf[start+10] = 'T'
+			return append(buf, ":00\""...), nil
+		}
+		buf = append(buf, '"')
+		start := len(buf)
+		buf = append(buf, text...)
+		if len(text) > 10 && text[10] == ' ' {
+			buf[start+10] = 'T'
+		}
+		return append(buf, 'Z', '"'), nil
+	case change.Bytes:
+		if len(text) < 2 || text[0] != '\\' || text[1] != 'x' {
+			return buf, fmt.Errorf("bytea not in hex form (set bytea_output=hex)")
+		}
+		raw := make([]byte, hex.DecodedLen(len(text)-2))
+		if _, err := hex.Decode(raw, text[2:]); err != nil {
+			return buf, fmt.Errorf("bad bytea: %w", err)
+		}
+		buf = append(buf, '"')
+		buf = base64.StdEncoding.AppendEncode(buf, raw)
+		return append(buf, '"'), nil
+	case change.Array:
+		return appendArray(buf, elem, text)
+	}
+	return buf, fmt.Errorf("no JSON form for kind %q", k)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string. Invalid UTF-8 is replaced.
+func appendString(buf, s []byte) []byte {
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				buf = append(buf, '\\', c)
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
+}
+
+// appendArray converts a one-dimensional Postgres array literal
+// ({1,NULL,"a b"}) to a JSON array.
+func appendArray(buf []byte, elem change.Kind, text []byte) ([]byte, error) {
+	if len(text) < 2 || text[0] != '{' || text[len(text)-1] != '}' {
+		return buf, fmt.Errorf("array literal %q: only one-dimensional arrays with default bounds are supported; list the column in text_columns", clip(text))
+	}
+	buf = append(buf, '[')
+	body := text[1 : len(text)-1]
+	var item []byte
+	first := true
+	for i := 0; i < len(body); {
+		if !first {
+			if body[i] != ',' {
+				return buf, fmt.Errorf("array literal %q: expected ','", clip(text))
+			}
+			i++
+			buf = append(buf, ',')
+		}
+		first = false
+		if i < len(body) && body[i] == '{' {
+			return buf, fmt.Errorf("array literal %q: multi-dimensional arrays are not supported; list the column in text_columns", clip(text))
+		}
+		if i < len(body) && body[i] == '"' {
+			item = item[:0]
+			i++
+			for ; i < len(body) && body[i] != '"'; i++ {
+				if body[i] == '\\' && i+1 < len(body) {
+					i++
+				}
+				item = append(item, body[i])
+			}
+			i++ // closing quote
+			var err error
+			if buf, err = appendKind(buf, elem, "", item); err != nil {
+				return buf, err
+			}
+			continue
+		}
+		j := i
+		for j < len(body) && body[j] != ',' {
+			j++
+		}
+		tok := body[i:j]
+		i = j
+		if string(tok) == "NULL" {
+			buf = append(buf, "null"...)
+			continue
+		}
+		var err error
+		if buf, err = appendKind(buf, elem, "", tok); err != nil {
+			return buf, err
+		}
+	}
+	return append(buf, ']'), nil
+}
+
+func clip(b []byte) string {
+	if len(b) > 64 {
+		return string(b[:64]) + "…"
+	}
+	return string(b)
+}
+
+// copyFields splits one line of COPY text format into fields, unescaping in
+// place into scratch. A nil field is SQL NULL (\N).
+func copyFields(line []byte, fields [][]byte, scratch []byte) ([][]byte, []byte) {
+	fields = fields[:0]
+	scratch = scratch[:0]
+	start := 0
+	for i := 0; i <= len(line); i++ {
+		if i < len(line) && line[i] != '\t' {
+			continue
+		}
+		f := line[start:i]
+		start = i + 1
+		if len(f) == 2 && f[0] == '\\' && f[1] == 'N' {
+			fields = append(fields, nil)
+			continue
+		}
+		if !containsByte(f, '\\') {
+			fields = append(fields, f)
+			continue
+		}
+		s := len(scratch)
+		for j := 0; j < len(f); j++ {
+			c := f[j]
+			if c != '\\' || j+1 == len(f) {
+				scratch = append(scratch, c)
+				continue
+			}
+			j++
+			switch f[j] {
+			case 'b':
+				scratch = append(scratch, '\b')
+			case 'f':
+				scratch = append(scratch, '\f')
+			case 'n':
+				scratch = append(scratch, '\n')
+			case 'r':
+				scratch = append(scratch, '\r')
+			case 't':
+				scratch = append(scratch, '\t')
+			case 'v':
+				scratch = append(scratch, '\v')
+			case 'x':
+				v, n := 0, 0
+				for n < 2 && j+1 < len(f) && isHex(f[j+1]) {
+					j++
+					v = v*16 + unhex(f[j])
+					n++
+				}
+				scratch = append(scratch, byte(v))
+			default:
+				if f[j] >= '0' && f[j] <= '7' {
+					v, n := 0, 0
+					for n < 3 && j < len(f) && f[j] >= '0' && f[j] <= '7' {
+						v = v*8 + int(f[j]-'0')
+						j++
+						n++
+					}
+					j--
+					scratch = append(scratch, byte(v))
+				} else {
+					scratch = append(scratch, f[j])
+				}
+			}
+		}
+		// If scratch grew into a new array, earlier fields still point at the
+		// old one, whose bytes are unchanged: they stay valid.
+		fields = append(fields, scratch[s:len(scratch):len(scratch)])
+	}
+	return fields, scratch
+}
+
+func containsByte(b []byte, c byte) bool {
+	for _, x := range b {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	}
+	return int(c-'A') + 10
+}

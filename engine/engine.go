@@ -1,0 +1,458 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/inlet-dev/inlet/checkpoint"
+	"github.com/inlet-dev/inlet/connectors/clickhouse"
+	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/internal/kafka"
+	"github.com/inlet-dev/inlet/lake"
+)
+
+// Sink names in the checkpoint store.
+const (
+	SinkLake       = "lake"
+	SinkClickHouse = "clickhouse"
+)
+
+// Table is one change topic and the source table it carries.
+type Table struct {
+	Topic string
+	Name  string // schema.table
+}
+
+// Options configure an engine.
+type Options struct {
+	Brokers      []string
+	Pipeline     string
+	Tables       []Table
+	BatchRecords int
+	BatchBytes   int
+	BatchWait    time.Duration
+	Lake         *lake.Lake         // nil: no lake sink
+	ClickHouse   *clickhouse.Sink   // nil: no ClickHouse sink
+	Store        checkpoint.Store
+	Log          *slog.Logger
+	// OnBatch, if set, is called after each committed batch.
+	OnBatch func(BatchStats)
+}
+
+// BatchStats describes one committed micro-batch.
+type BatchStats struct {
+	Records  int
+	LakeRows int
+	CHRows   int
+	Elapsed  time.Duration
+}
+
+type tp struct {
+	topic string
+	part  int32
+}
+
+// Engine materializes change topics into the sinks.
+type Engine struct {
+	o       Options
+	schemas *schemaCache
+	byTopic map[string]Table
+	lakePos map[tp]int64 // next offset the lake needs
+	chPos   map[tp]int64 // next offset ClickHouse needs
+	lakeID  uint64
+	chID    uint64
+}
+
+// New validates options and returns an engine.
+func New(o Options) (*Engine, error) {
+	if o.Lake == nil && o.ClickHouse == nil {
+		return nil, errors.New("engine: no sinks configured")
+	}
+	if o.BatchRecords <= 0 {
+		o.BatchRecords = 100_000
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 64 << 20
+	}
+	if o.BatchWait <= 0 {
+		o.BatchWait = time.Second
+	}
+	e := &Engine{o: o, schemas: newSchemaCache(o.Brokers, o.Pipeline), byTopic: map[string]Table{},
+		lakePos: map[tp]int64{}, chPos: map[tp]int64{}}
+	for _, t := range o.Tables {
+		e.byTopic[t.Topic] = t
+	}
+	return e, nil
+}
+
+// positions loads where each sink stands and returns the offsets to consume
+// from.
+func (e *Engine) positions(ctx context.Context) (map[string]map[int32]kgo.Offset, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.o.Brokers...))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	topics := make([]string, 0, len(e.o.Tables))
+	for _, t := range e.o.Tables {
+		topics = append(topics, t.Topic)
+	}
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("engine: list partitions: %w", err)
+	}
+	var chBatch checkpoint.Batch
+	if e.o.ClickHouse != nil {
+		b, ok, err := e.o.Store.Latest(ctx, SinkClickHouse)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			chBatch, e.chID = b, b.ID
+		}
+	}
+	if b, ok, err := e.o.Store.Latest(ctx, SinkLake); err != nil {
+		return nil, err
+	} else if ok {
+		e.lakeID = b.ID
+	}
+	out := map[string]map[int32]kgo.Offset{}
+	var missing []string
+	for _, t := range e.o.Tables {
+		parts, ok := ends[t.Topic]
+		if !ok || len(parts) == 0 {
+			missing = append(missing, t.Topic)
+			continue
+		}
+		out[t.Topic] = map[int32]kgo.Offset{}
+		for p, lo := range parts {
+			if lo.Err != nil {
+				return nil, fmt.Errorf("engine: topic %s: %w", t.Topic, lo.Err)
+			}
+			k := tp{t.Topic, p}
+			start := int64(-1)
+			if e.o.Lake != nil {
+				tbl, err := e.o.Lake.Table(t.Name)
+				if err != nil {
+					return nil, err
+				}
+				next := int64(0)
+				if v, ok := tbl.TxnVersion(e.o.Lake.AppID(t.Topic, p)); ok {
+					next = v + 1
+				}
+				e.lakePos[k] = next
+				start = next
+			}
+			if e.o.ClickHouse != nil {
+				next := chBatch.Next(t.Topic, p)
+				if next < 0 {
+					next = 0
+				}
+				e.chPos[k] = next
+				if start < 0 || next < start {
+					start = next
+				}
+			}
+			out[t.Topic][p] = kgo.NewOffset().At(start)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("engine: topics %s do not exist yet; start the sources first (inlet run without --only engine)", strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
+// Run consumes and materializes until ctx is cancelled; the batch in hand
+// is then finished and committed.
+func (e *Engine) Run(ctx context.Context) error {
+	var offsets map[string]map[int32]kgo.Offset
+	for {
+		var err error
+		if offsets, err = e.positions(ctx); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		e.o.Log.Warn("engine waiting", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+	for t, parts := range offsets {
+		for p, o := range parts {
+			e.o.Log.Info("engine consuming", "topic", t, "partition", p, "from", o.EpochOffset().Offset,
+				"lake_next", e.lakePos[tp{t, p}], "clickhouse_next", e.chPos[tp{t, p}])
+		}
+	}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(e.o.Brokers...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumePartitions(offsets),
+		kgo.FetchMaxBytes(64<<20),
+		kgo.FetchMaxPartitionBytes(32<<20),
+		kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.WithLogger(kafka.Logger{L: e.o.Log}),
+	)
+	if err != nil {
+		return fmt.Errorf("engine: kafka consumer: %w", err)
+	}
+	defer cl.Close()
+
+	var pending []*kgo.Record
+	var bytes int
+	var first time.Time
+	for {
+		wait := e.o.BatchWait
+		if len(pending) > 0 {
+			wait -= time.Since(first)
+		}
+		if wait < time.Millisecond {
+			wait = time.Millisecond
+		}
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		fs := cl.PollRecords(pctx, e.o.BatchRecords-len(pending))
+		cancel()
+		var fetchErr error
+		fs.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				fetchErr = fmt.Errorf("engine: fetch %s/%d: %w", t, p, err)
+			}
+		})
+		if fetchErr != nil {
+			e.o.Log.Warn("fetch error", "err", fetchErr)
+		}
+		got := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			if len(pending) == 0 {
+				first = time.Now()
+			}
+			pending = append(pending, r)
+			bytes += len(r.Value) + len(r.Key)
+			got++
+		})
+		stopping := ctx.Err() != nil
+		if len(pending) > 0 && (stopping || got == 0 || len(pending) >= e.o.BatchRecords ||
+			bytes >= e.o.BatchBytes || time.Since(first) >= e.o.BatchWait) {
+			bctx := ctx
+			if stopping {
+				var c context.CancelFunc
+				bctx, c = context.WithTimeout(context.Background(), time.Minute)
+				defer c()
+			}
+			if err := e.processWithRetry(bctx, pending); err != nil {
+				return err
+			}
+			pending, bytes = pending[:0], 0
+		}
+		if stopping {
+			return nil
+		}
+	}
+}
+
+func (e *Engine) processWithRetry(ctx context.Context, recs []*kgo.Record) error {
+	backoff := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := e.process(ctx, recs)
+		if err == nil {
+			if attempt > 1 {
+				e.o.Log.Info("incident resolved: batch committed after retry", "attempts", attempt)
+			}
+			return nil
+		}
+		var perm permanentError
+		if errors.As(err, &perm) {
+			e.o.Log.Error("incident: batch failed permanently", "err", err, "first_offset", recs[0].Offset, "records", len(recs))
+			return err
+		}
+		e.o.Log.Error("incident: batch failed; retrying", "err", err, "attempt", attempt, "records", len(recs), "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("engine stopped with an uncommitted batch (it is re-read on restart): %w", err)
+		case <-time.After(backoff):
+		}
+		if backoff < 30*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// permanentError is a batch error that retrying cannot fix (bad data).
+type permanentError struct{ error }
+
+func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
+	start := time.Now()
+	type tableBatch struct {
+		rows   []change.Row
+		ranges map[int32]lake.Range
+	}
+	batches := map[string]*tableBatch{}
+	for _, r := range recs {
+		t, ok := e.byTopic[r.Topic]
+		if !ok {
+			continue
+		}
+		fp := ""
+		for _, h := range r.Headers {
+			if h.Key == change.HeaderSchema {
+				fp = string(h.Value)
+			}
+		}
+		sc, err := e.schemas.get(ctx, r.Topic, fp)
+		if err != nil {
+			return err
+		}
+		ev, err := change.Decode(r.Value, sc)
+		if err != nil {
+			return permanentError{fmt.Errorf("topic %s partition %d offset %d: %w", r.Topic, r.Partition, r.Offset, err)}
+		}
+		row := change.Row{Schema: sc, Op: ev.Op, Values: ev.After, Before: ev.Before, Version: ev.Source.CommitLSN,
+			TsMs: ev.Source.TsMs, Partition: r.Partition, Offset: r.Offset}
+		if ev.Op == change.OpDelete {
+			row.Values, row.Before = ev.Before, nil
+		}
+		if row.Values == nil {
+			continue // e.g. truncate markers
+		}
+		b := batches[t.Name]
+		if b == nil {
+			b = &tableBatch{ranges: map[int32]lake.Range{}}
+			batches[t.Name] = b
+		}
+		b.rows = append(b.rows, row)
+		rg, ok := b.ranges[r.Partition]
+		if !ok {
+			rg.From = r.Offset
+		}
+		rg.To = r.Offset
+		b.ranges[r.Partition] = rg
+	}
+	names := make([]string, 0, len(batches))
+	for n := range batches {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	topicOf := map[string]string{}
+	for _, t := range e.o.Tables {
+		topicOf[t.Name] = t.Topic
+	}
+	stats := BatchStats{Records: len(recs)}
+
+	if e.o.Lake != nil {
+		rows := map[string]int64{}
+		versions := map[string]int64{}
+		wrote := false
+		for _, n := range names {
+			b := batches[n]
+			topic := topicOf[n]
+			var keep []change.Row
+			for _, r := range b.rows {
+				if r.Offset >= e.lakePos[tp{topic, r.Partition}] {
+					keep = append(keep, r)
+				}
+			}
+			if len(keep) == 0 {
+				continue
+			}
+			ranges := map[int32]lake.Range{}
+			for p, rg := range b.ranges {
+				if next := e.lakePos[tp{topic, p}]; rg.To >= next {
+					if rg.From < next {
+						rg.From = next
+					}
+					ranges[p] = rg
+				}
+			}
+			info := map[string]any{"pipeline": e.o.Pipeline, "topic": topic, "batch": e.lakeID + 1, "source_table": n}
+			v, did, err := e.o.Lake.Write(ctx, lake.Batch{Table: n, Topic: topic, Rows: keep, Ranges: ranges, Info: info})
+			if err != nil {
+				return err
+			}
+			for p, rg := range ranges {
+				e.lakePos[tp{topic, p}] = rg.To + 1
+			}
+			if did {
+				wrote = true
+				rows[n] = int64(len(keep))
+				versions[n] = v
+				stats.LakeRows += len(keep)
+			}
+		}
+		if wrote {
+			e.lakeID++
+			if err := e.o.Store.Commit(ctx, checkpoint.Batch{ID: e.lakeID, Sink: SinkLake, Offsets: offsetsOf(e.lakePos), Rows: rows, LakeVersions: versions}); err != nil {
+				e.lakeID--
+				return err
+			}
+		}
+	}
+	if e.o.ClickHouse != nil {
+		rows := map[string]int64{}
+		next := map[tp]int64{}
+		for k, v := range e.chPos {
+			next[k] = v
+		}
+		for _, n := range names {
+			b := batches[n]
+			topic := topicOf[n]
+			var keep []change.Row
+			for _, r := range b.rows {
+				if r.Offset >= e.chPos[tp{topic, r.Partition}] {
+					keep = append(keep, r)
+				}
+			}
+			for p, rg := range b.ranges {
+				if rg.To+1 > next[tp{topic, p}] {
+					next[tp{topic, p}] = rg.To + 1
+				}
+			}
+			if len(keep) == 0 {
+				continue
+			}
+			n2, err := e.o.ClickHouse.Write(ctx, keep)
+			if err != nil {
+				return err
+			}
+			rows[n] = int64(len(keep))
+			stats.CHRows += n2
+		}
+		if len(rows) > 0 {
+			if err := e.o.Store.Commit(ctx, checkpoint.Batch{ID: e.chID + 1, Sink: SinkClickHouse, Offsets: offsetsOf(next), Rows: rows}); err != nil {
+				return err
+			}
+			e.chID++
+			e.chPos = next
+		}
+	}
+	stats.Elapsed = time.Since(start)
+	e.o.Log.Debug("batch committed", "records", stats.Records, "lake_rows", stats.LakeRows, "clickhouse_rows", stats.CHRows, "elapsed", stats.Elapsed)
+	if e.o.OnBatch != nil {
+		e.o.OnBatch(stats)
+	}
+	return nil
+}
+
+func offsetsOf(m map[tp]int64) []checkpoint.Offset {
+	out := make([]checkpoint.Offset, 0, len(m))
+	for k, v := range m {
+		out = append(out, checkpoint.Offset{Topic: k.topic, Partition: k.part, Next: v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Topic != out[j].Topic {
+			return out[i].Topic < out[j].Topic
+		}
+		return out[i].Partition < out[j].Partition
+	})
+	return out
+}

@@ -1,0 +1,199 @@
+// Package capture runs a source into Kafka exactly once.
+//
+// One transactional producer per source (transactional.id =
+// "inlet-<pipeline>-<source>") writes the source's records and, in the same
+// Kafka transaction, its position to the compacted topic
+// <pipeline>._inlet_offsets under the source's name. Only after the commit
+// does the source hear of the position (Ack). On start the producer is
+// initialised first, which fences any older producer with the same id and
+// aborts its open transaction; then the last committed position is read and
+// the source resumes after it.
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/inlet-dev/inlet/connectors"
+	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/internal/kafka"
+)
+
+// Options tune a capture run.
+type Options struct {
+	Brokers  []string
+	Pipeline string
+	Source   string
+	// CommitEvery bounds how long records wait before their transaction
+	// commits; MaxTxnRecords bounds how many one Kafka transaction holds
+	// (it may hold more when one source transaction is larger).
+	CommitEvery   time.Duration
+	MaxTxnRecords int
+	Log           *slog.Logger
+	// OnCommit, if set, is called after each Kafka commit with the number of
+	// records it made durable.
+	OnCommit func(records int)
+}
+
+// Run opens src at its last committed position and publishes until ctx is
+// cancelled; then it commits what ends at a source boundary and returns nil.
+func Run(ctx context.Context, src connectors.Source, o Options) error {
+	if o.CommitEvery == 0 {
+		o.CommitEvery = 100 * time.Millisecond
+	}
+	if o.MaxTxnRecords == 0 {
+		o.MaxTxnRecords = 200_000
+	}
+	offsetsTopic := change.OffsetsTopic(o.Pipeline)
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(o.Brokers...),
+		kgo.TransactionalID("inlet-"+o.Pipeline+"-"+o.Source),
+		kgo.TransactionTimeout(5*time.Minute),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.ProducerBatchMaxBytes(4<<20),
+		kgo.MaxBufferedRecords(200_000),
+		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.WithLogger(kafka.Logger{L: o.Log}),
+	)
+	if err != nil {
+		return fmt.Errorf("source %s: kafka producer: %w", o.Source, err)
+	}
+	defer cl.Close()
+	// Initialise the producer id now: this fences an older producer and
+	// aborts its open transaction before we read the committed position.
+	if _, _, err := cl.ProducerID(ctx); err != nil {
+		return fmt.Errorf("source %s: init transactional producer: %w", o.Source, err)
+	}
+	positions, err := kafka.ReadCompacted(ctx, o.Brokers, offsetsTopic)
+	if err != nil {
+		return fmt.Errorf("source %s: read committed position: %w", o.Source, err)
+	}
+	pos := positions[o.Source]
+	if err := src.Open(ctx, pos); err != nil {
+		return err
+	}
+	defer src.Close()
+	if pos != nil {
+		o.Log.Info("resuming source", "source", o.Source, "position", string(pos))
+	}
+
+	var (
+		produceErr error
+		errMu      sync.Mutex
+	)
+	promise := func(r *kgo.Record, err error) {
+		if err != nil {
+			errMu.Lock()
+			if produceErr == nil {
+				produceErr = err
+			}
+			errMu.Unlock()
+		}
+	}
+	var (
+		inTxn      bool
+		atBoundary = true
+		pending    []byte
+		n          int
+		txnStart   time.Time
+	)
+	commit := func(ctx context.Context) error {
+		rec := &kgo.Record{Topic: offsetsTopic, Key: []byte(o.Source), Value: pending}
+		cl.Produce(ctx, rec, promise)
+		if err := cl.Flush(ctx); err != nil {
+			return fmt.Errorf("source %s: flush: %w", o.Source, err)
+		}
+		errMu.Lock()
+		perr := produceErr
+		errMu.Unlock()
+		if perr != nil {
+			_ = cl.EndTransaction(ctx, kgo.TryAbort)
+			return fmt.Errorf("source %s: produce to kafka: %w", o.Source, perr)
+		}
+		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			return fmt.Errorf("source %s: commit kafka transaction: %w", o.Source, err)
+		}
+		if err := src.Ack(ctx, pending); err != nil {
+			return err
+		}
+		if o.OnCommit != nil {
+			o.OnCommit(n)
+		}
+		inTxn, pending, n = false, nil, 0
+		return nil
+	}
+	for {
+		b, err := src.Read(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if inTxn {
+				actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_ = cl.AbortBufferedRecords(actx)
+				_ = cl.EndTransaction(actx, kgo.TryAbort)
+				cancel()
+			}
+			return err
+		}
+		if len(b.Records) > 0 || b.Position != nil {
+			if !inTxn {
+				if err := cl.BeginTransaction(); err != nil {
+					return fmt.Errorf("source %s: begin kafka transaction: %w", o.Source, err)
+				}
+				inTxn, txnStart = true, time.Now()
+			}
+			for i := range b.Records {
+				r := &b.Records[i]
+				kr := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
+				if len(r.Headers) > 0 {
+					kr.Headers = make([]kgo.RecordHeader, len(r.Headers))
+					for j, h := range r.Headers {
+						kr.Headers[j] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+					}
+				}
+				cl.Produce(ctx, kr, promise)
+			}
+			n += len(b.Records)
+			atBoundary = b.Position != nil
+			if b.Position != nil {
+				pending = b.Position
+			}
+		}
+		if inTxn && atBoundary && pending != nil &&
+			(n >= o.MaxTxnRecords || time.Since(txnStart) >= o.CommitEvery || len(b.Records) == 0) {
+			if err := commit(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	// Shutdown: records read so far are committed if they end at a source
+	// boundary; otherwise the open transaction is aborted and the source
+	// resends them from the last committed position on the next start.
+	if !inTxn {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if atBoundary && pending != nil {
+		if err := commit(sctx); err != nil {
+			return err
+		}
+		o.Log.Info("source stopped after final commit", "source", o.Source)
+		return nil
+	}
+	if err := cl.AbortBufferedRecords(sctx); err != nil && !errors.Is(err, context.Canceled) {
+		o.Log.Warn("abort buffered records", "err", err)
+	}
+	if err := cl.EndTransaction(sctx, kgo.TryAbort); err != nil {
+		return fmt.Errorf("source %s: abort kafka transaction: %w", o.Source, err)
+	}
+	o.Log.Info("source stopped mid-transaction; the open Kafka transaction was aborted and will be re-read", "source", o.Source)
+	return nil
+}

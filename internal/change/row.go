@@ -1,0 +1,18 @@
+package change
+
+// Row is one decoded change as the engine hands it to sinks.
+type Row struct {
+	Schema *Schema
+	Op     byte
+	// Values holds one value per Schema column: the row after the change
+	// (for a delete, the key or full old row). Unchanged{} marks TOAST
+	// values the source did not send.
+	Values []any
+	// Before is the old row when the source sent one (key changes, deletes,
+	// REPLICA IDENTITY FULL); nil otherwise.
+	Before    []any
+	Version   uint64 // commit LSN
+	TsMs      int64  // source commit time
+	Partition int32
+	Offset    int64
+}

@@ -1,0 +1,122 @@
+// Package change defines what flows through Kafka: the versioned JSON change
+// envelope, and the table schema every change refers to by fingerprint.
+package change
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Kind is the logical type of a column, independent of source and sink.
+type Kind string
+
+// Kinds. Each has one JSON form in the envelope (see docs/envelope.md).
+const (
+	Int16       Kind = "int16"       // JSON number
+	Int32       Kind = "int32"       // JSON number
+	Int64       Kind = "int64"       // JSON number
+	Decimal     Kind = "decimal"     // JSON string, exact ("12.3400", "NaN")
+	Float32     Kind = "float32"     // JSON number, or "NaN", "Infinity", "-Infinity"
+	Float64     Kind = "float64"     // as Float32
+	Bool        Kind = "bool"        // JSON true/false
+	String      Kind = "string"      // JSON string (text, varchar, char, enums, text-carried types)
+	UUID        Kind = "uuid"        // JSON string, canonical form
+	JSON        Kind = "json"        // JSON string holding the JSON document text
+	Bytes       Kind = "bytes"       // JSON string, standard base64
+	Date        Kind = "date"        // JSON string "2006-01-02"
+	Timestamp   Kind = "timestamp"   // JSON string "2006-01-02T15:04:05.999999" (no zone)
+	TimestampTZ Kind = "timestamptz" // JSON string "2006-01-02T15:04:05.999999Z" (UTC)
+	Array       Kind = "array"       // JSON array of Elem values (null elements allowed)
+)
+
+// Column is one column of a table.
+type Column struct {
+	Name string `json:"name"`
+	Kind Kind   `json:"kind"`
+	// Elem is the element kind of an Array column.
+	Elem Kind `json:"elem,omitempty"`
+	// Precision and Scale of a Decimal; Precision 0 means unconstrained.
+	Precision int `json:"precision,omitempty"`
+	Scale     int `json:"scale,omitempty"`
+	// SourceType is the type as the source names it (e.g. "numeric(12,2)").
+	SourceType string `json:"source_type"`
+	Key        bool   `json:"key,omitempty"`
+}
+
+// SchemaFormatVersion is the version of the persisted schema record.
+const SchemaFormatVersion = 1
+
+// Schema describes the rows of one topic at one point in time.
+type Schema struct {
+	FormatVersion int      `json:"format_version"`
+	Topic         string   `json:"topic"`
+	Connector     string   `json:"connector"` // "postgres"
+	Pipeline      string   `json:"pipeline"`
+	Database      string   `json:"db,omitempty"`
+	Namespace     string   `json:"schema"` // Postgres schema
+	Table         string   `json:"table"`
+	Columns       []Column `json:"columns"`
+	Fingerprint   string   `json:"fingerprint"`
+}
+
+// Name is "schema.table", the name used in config, the lake and checkpoints.
+func (s *Schema) Name() string { return s.Namespace + "." + s.Table }
+
+// Seal computes the fingerprint from the columns; call it once built.
+func (s *Schema) Seal() {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", s.Namespace, s.Table)
+	for _, c := range s.Columns {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d\x00%v\x00%s\x00", c.Name, c.Kind, c.Elem, c.Precision, c.Scale, c.Key, c.SourceType)
+	}
+	s.Fingerprint = hex.EncodeToString(h.Sum(nil)[:8])
+	s.FormatVersion = SchemaFormatVersion
+}
+
+// KeyColumns returns the indexes of the primary-key columns.
+func (s *Schema) KeyColumns() []int {
+	var out []int
+	for i, c := range s.Columns {
+		if c.Key {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// DecodeSchema parses a schema record and checks its version.
+func DecodeSchema(data []byte) (*Schema, error) {
+	var s Schema
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("decode schema record: %w", err)
+	}
+	if s.FormatVersion != SchemaFormatVersion {
+		return nil, fmt.Errorf("schema record for %s has format version %d; this Inlet reads %d (upgrade Inlet)", s.Topic, s.FormatVersion, SchemaFormatVersion)
+	}
+	return &s, nil
+}
+
+// TopicName returns the change topic of a table: <pipeline>.<schema>.<table>,
+// with characters Kafka does not allow replaced by '_'.
+func TopicName(pipeline, schema, table string) string {
+	return pipeline + "." + sanitize(schema) + "." + sanitize(table)
+}
+
+// SchemasTopic holds schema records, keyed by topic/fingerprint (compacted).
+func SchemasTopic(pipeline string) string { return pipeline + "._inlet_schemas" }
+
+// OffsetsTopic holds source positions, keyed by source name (compacted).
+func OffsetsTopic(pipeline string) string { return pipeline + "._inlet_offsets" }
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-':
+			return r
+		}
+		return '_'
+	}, s)
+}

@@ -1,0 +1,210 @@
+// Package config loads and validates an Inlet pipeline file.
+//
+// A pipeline file is YAML. Unknown keys are errors, ${NAME} is replaced by the
+// environment variable NAME before parsing, and Validate reports every problem
+// at once, each with the file, the line and the fix.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is one pipeline: its sources and its sinks.
+type Config struct {
+	Pipeline   string      `yaml:"pipeline"`
+	StateDir   string      `yaml:"state_dir"`
+	Kafka      *Kafka      `yaml:"kafka"`
+	Sources    []Source    `yaml:"sources"`
+	Lake       *Lake       `yaml:"lake"`
+	ClickHouse *ClickHouse `yaml:"clickhouse"`
+	Engine     Engine      `yaml:"engine"`
+
+	file  string
+	lines map[string]int // key path ("sources[0].postgres.dsn") → line
+}
+
+// Kafka points at an external cluster. Without it Inlet embeds a broker.
+type Kafka struct {
+	Brokers    []string `yaml:"brokers"`
+	Partitions int32    `yaml:"partitions"` // partitions of each new change topic; default 1
+}
+
+// Source is one named source; exactly one kind is set.
+type Source struct {
+	Name     string    `yaml:"name"`
+	Postgres *Postgres `yaml:"postgres"`
+}
+
+// Postgres captures tables through logical replication (pgoutput).
+type Postgres struct {
+	DSN         string   `yaml:"dsn"`
+	Tables      []string `yaml:"tables"`
+	Publication string   `yaml:"publication"` // default inlet_<pipeline>_<source>
+	Slot        string   `yaml:"slot"`        // default inlet_<pipeline>_<source>
+	// TextColumns lists "schema.table.column" whose type Inlet does not map
+	// natively; they are carried as their Postgres text form.
+	TextColumns []string `yaml:"text_columns"`
+}
+
+// Lake is the Delta Lake root.
+type Lake struct {
+	Path string `yaml:"path"` // file:///abs/path or a local path
+}
+
+// ClickHouse is the warehouse sink.
+type ClickHouse struct {
+	Addr     string `yaml:"addr"`
+	Database string `yaml:"database"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
+// Engine tunes micro-batches.
+type Engine struct {
+	BatchRecords int      `yaml:"batch_records"` // default 100000
+	BatchBytes   int      `yaml:"batch_bytes"`   // default 64 MiB
+	BatchWait    Duration `yaml:"batch_wait"`    // default 1s
+}
+
+// Duration is a time.Duration written as "500ms", "2s", "5m".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (write e.g. 500ms, 2s, 5m)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// Load reads, expands and parses path. It does not validate; call Validate.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, raw)
+}
+
+// Parse parses raw as the file named name.
+func Parse(name string, raw []byte) (*Config, error) {
+	var missing []string
+	expanded := envRef.ReplaceAllFunc(raw, func(m []byte) []byte {
+		key := string(envRef.FindSubmatch(m)[1])
+		v, ok := os.LookupEnv(key)
+		if !ok {
+			missing = append(missing, key)
+		}
+		return []byte(v)
+	})
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%s: environment variables not set: %s (export them or remove the ${...} references)", name, strings.Join(missing, ", "))
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(expanded, &root); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	c := &Config{file: name, lines: map[string]int{}}
+	indexLines(&root, "", c.lines)
+	dec := yaml.NewDecoder(bytes.NewReader(expanded))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			errs := make([]error, 0, len(te.Errors))
+			for _, e := range te.Errors {
+				errs = append(errs, fmt.Errorf("%s: %s", name, strings.Replace(e, "not found in type", "is not a known key in", 1)))
+			}
+			return nil, errors.Join(errs...)
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	c.applyDefaults()
+	return c, nil
+}
+
+func indexLines(n *yaml.Node, path string, out map[string]int) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			indexLines(c, path, out)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			out[p] = n.Content[i].Line
+			indexLines(n.Content[i+1], p, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			out[p] = c.Line
+			indexLines(c, p, out)
+		}
+	}
+}
+
+func (c *Config) applyDefaults() {
+	if c.StateDir == "" {
+		c.StateDir = "./.inlet"
+	}
+	if c.Kafka != nil && c.Kafka.Partitions == 0 {
+		c.Kafka.Partitions = 1
+	}
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		if pg := s.Postgres; pg != nil {
+			def := "inlet_" + c.Pipeline + "_" + s.Name
+			if pg.Publication == "" {
+				pg.Publication = def
+			}
+			if pg.Slot == "" {
+				pg.Slot = def
+			}
+		}
+	}
+	if c.Engine.BatchRecords == 0 {
+		c.Engine.BatchRecords = 100_000
+	}
+	if c.Engine.BatchBytes == 0 {
+		c.Engine.BatchBytes = 64 << 20
+	}
+	if c.Engine.BatchWait == 0 {
+		c.Engine.BatchWait = Duration(time.Second)
+	}
+}
+
+// File is the path the config was read from.
+func (c *Config) File() string { return c.file }
+
+// Line is the line of the key path ("sources[0].postgres.dsn"), or of the
+// closest parent that has one, or 0.
+func (c *Config) Line(path string) int {
+	for path != "" {
+		if l, ok := c.lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}

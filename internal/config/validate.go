@@ -1,0 +1,156 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+var nameRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+
+// Validate returns every problem in the config, each naming the file, line,
+// key and fix; nil when the config is usable.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", c.file, c.Line(path), path, fmt.Sprintf(format, args...)))
+	}
+	if c.Pipeline == "" {
+		bad("pipeline", "missing; name the pipeline, e.g. pipeline: shop")
+	} else if !nameRe.MatchString(c.Pipeline) {
+		bad("pipeline", "%q must be lower case letters, digits and _ (it names Kafka topics and replication slots)", c.Pipeline)
+	}
+	if k := c.Kafka; k != nil {
+		if len(k.Brokers) == 0 {
+			bad("kafka.brokers", "empty; list host:port of your brokers, or remove the kafka section to use the embedded broker")
+		}
+		for i, b := range k.Brokers {
+			if _, _, err := net.SplitHostPort(b); err != nil {
+				bad(fmt.Sprintf("kafka.brokers[%d]", i), "%q is not host:port", b)
+			}
+		}
+		if k.Partitions < 1 {
+			bad("kafka.partitions", "must be at least 1")
+		}
+	}
+	if len(c.Sources) == 0 {
+		bad("sources", "no sources; add one, e.g. a postgres source with dsn and tables")
+	}
+	names := map[string]bool{}
+	for i, s := range c.Sources {
+		p := fmt.Sprintf("sources[%d]", i)
+		switch {
+		case s.Name == "":
+			bad(p+".name", "missing; give the source a name, e.g. name: pg")
+		case !nameRe.MatchString(s.Name):
+			bad(p+".name", "%q must be lower case letters, digits and _", s.Name)
+		case names[s.Name]:
+			bad(p+".name", "%q is used by another source; names must be unique", s.Name)
+		}
+		names[s.Name] = true
+		if s.Postgres == nil {
+			bad(p, "no source kind; add a postgres: section")
+			continue
+		}
+		errs = append(errs, c.validatePostgres(p+".postgres", s.Postgres)...)
+	}
+	if c.Lake == nil && c.ClickHouse == nil {
+		bad("lake", "no sinks; configure lake, clickhouse or both")
+	}
+	if l := c.Lake; l != nil {
+		if _, err := LakeDir(l.Path); err != nil {
+			bad("lake.path", "%v", err)
+		}
+	}
+	if ch := c.ClickHouse; ch != nil {
+		if _, _, err := net.SplitHostPort(ch.Addr); err != nil {
+			bad("clickhouse.addr", "%q is not host:port (the native protocol port, usually 9000)", ch.Addr)
+		}
+		if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(ch.Database) {
+			bad("clickhouse.database", "%q is not a plain identifier; write e.g. database: shop", ch.Database)
+		}
+	}
+	if c.Engine.BatchRecords < 1 {
+		bad("engine.batch_records", "must be at least 1")
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) validatePostgres(p string, pg *Postgres) []error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", c.file, c.Line(path), path, fmt.Sprintf(format, args...)))
+	}
+	if pg.DSN == "" {
+		bad(p+".dsn", "missing; write the connection string, e.g. dsn: \"postgres://inlet@127.0.0.1:5432/shop\"")
+	} else if _, err := pgx.ParseConfig(pg.DSN); err != nil {
+		bad(p+".dsn", "not a valid Postgres connection string: %v", redact(err.Error(), pg.DSN))
+	}
+	if len(pg.Tables) == 0 {
+		bad(p+".tables", "empty; list tables as schema.table")
+	}
+	seen := map[string]bool{}
+	for i, t := range pg.Tables {
+		tp := fmt.Sprintf("%s.tables[%d]", p, i)
+		n, err := ParseTableName(t)
+		if err != nil {
+			bad(tp, "%v", err)
+			continue
+		}
+		if seen[n.String()] {
+			bad(tp, "%s is listed twice", n)
+		}
+		seen[n.String()] = true
+	}
+	if !slotRe.MatchString(pg.Slot) {
+		bad(p+".slot", "%q is not a valid replication slot name (lower case letters, digits, _; at most 63)", pg.Slot)
+	}
+	for i, col := range pg.TextColumns {
+		if strings.Count(col, ".") != 2 {
+			bad(fmt.Sprintf("%s.text_columns[%d]", p, i), "%q must be schema.table.column", col)
+		}
+	}
+	return errs
+}
+
+var slotRe = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
+
+func redact(msg, secret string) string {
+	if u, err := url.Parse(secret); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "***")
+		}
+	}
+	return msg
+}
+
+// LakeDir returns the local directory of a lake path (file:// URL or path).
+func LakeDir(path string) (string, error) {
+	if path == "" {
+		return "", fmt.Errorf("missing; write e.g. path: \"file:///var/lib/inlet/lake\"")
+	}
+	if !strings.Contains(path, "://") {
+		return path, nil
+	}
+	u, err := url.Parse(path)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a valid URL: %v", path, err)
+	}
+	switch u.Scheme {
+	case "file":
+		if u.Host != "" && u.Host != "localhost" {
+			return "", fmt.Errorf("%q: file URLs need three slashes and an absolute path, e.g. file:///var/lib/inlet/lake", path)
+		}
+		if u.Path == "" {
+			return "", fmt.Errorf("%q has no path", path)
+		}
+		return u.Path, nil
+	default:
+		return "", fmt.Errorf("%q: scheme %q is not supported yet; use file:///path", path, u.Scheme)
+	}
+}

@@ -1,0 +1,190 @@
+// Package runner wires a validated config into running sources and engine.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/inlet-dev/inlet/checkpoint"
+	"github.com/inlet-dev/inlet/connectors/clickhouse"
+	"github.com/inlet-dev/inlet/connectors/postgres"
+	"github.com/inlet-dev/inlet/engine"
+	"github.com/inlet-dev/inlet/internal/capture"
+	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/internal/kafka"
+	"github.com/inlet-dev/inlet/lake"
+)
+
+// Only selects what a process runs.
+type Only string
+
+// What to run.
+const (
+	All     Only = ""
+	Sources Only = "sources"
+	Engine  Only = "engine"
+)
+
+// Tables lists the change topics the config's sources produce.
+func Tables(c *config.Config) []engine.Table {
+	var out []engine.Table
+	for _, s := range c.Sources {
+		if s.Postgres == nil {
+			continue
+		}
+		for _, t := range s.Postgres.Tables {
+			tn, err := config.ParseTableName(t)
+			if err != nil {
+				continue
+			}
+			out = append(out, engine.Table{Topic: change.TopicName(c.Pipeline, tn.Schema, tn.Table), Name: tn.String()})
+		}
+	}
+	return out
+}
+
+// LockStateDir takes an exclusive lock on the state dir so two processes
+// never run one pipeline's state at once. Release by closing the file.
+func LockStateDir(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("state_dir %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "inlet.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("state_dir %s: %w", dir, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("state_dir %s is locked by another inlet process; stop it first, or give this one its own state_dir", dir)
+	}
+	f.Truncate(0)
+	fmt.Fprintf(f, "%d\n", os.Getpid())
+	return f, nil
+}
+
+// Brokers returns the Kafka brokers to use, starting the embedded broker
+// when the config has none (closed by the returned func).
+func Brokers(c *config.Config, log *slog.Logger) ([]string, func(), error) {
+	if c.Kafka != nil {
+		return c.Kafka.Brokers, func() {}, nil
+	}
+	dir := filepath.Join(c.StateDir, "kafka")
+	emb, err := kafka.StartEmbedded(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("embedded kafka started", "addr", emb.Addrs(), "data_dir", dir)
+	return emb.Addrs(), emb.Close, nil
+}
+
+// Run runs the pipeline until ctx ends or a stage fails.
+func Run(ctx context.Context, c *config.Config, only Only, log *slog.Logger) error {
+	lock, err := LockStateDir(c.StateDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	brokers, stopBroker, err := Brokers(c, log)
+	if err != nil {
+		return err
+	}
+	defer stopBroker()
+	partitions := int32(1)
+	if c.Kafka != nil {
+		partitions = c.Kafka.Partitions
+	}
+	tables := Tables(c)
+	topics := make([]string, len(tables))
+	for i, t := range tables {
+		topics[i] = t.Topic
+	}
+	if err := kafka.EnsureTopics(ctx, brokers, partitions, topics, []string{change.OffsetsTopic(c.Pipeline), change.SchemasTopic(c.Pipeline)}); err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var firstErr error
+	var errOnce sync.Once
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err })
+		cancel()
+	}
+	var published, batches, lakeRows, chRows atomic.Int64
+
+	if only == All || only == Sources {
+		for _, s := range c.Sources {
+			src := postgres.New(c.Pipeline, s.Name, s.Postgres, log)
+			opts := capture.Options{Brokers: brokers, Pipeline: c.Pipeline, Source: s.Name, Log: log,
+				OnCommit: func(n int) { published.Add(int64(n)) }}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := capture.Run(ctx, src, opts); err != nil && !errors.Is(err, context.Canceled) {
+					fail(err)
+				}
+			}()
+		}
+	}
+	if only == All || only == Engine {
+		store, err := checkpoint.OpenFile(filepath.Join(c.StateDir, "checkpoints"))
+		if err != nil {
+			return err
+		}
+		opts := engine.Options{Brokers: brokers, Pipeline: c.Pipeline, Tables: tables, Store: store, Log: log,
+			BatchRecords: c.Engine.BatchRecords, BatchBytes: c.Engine.BatchBytes, BatchWait: time.Duration(c.Engine.BatchWait),
+			OnBatch: func(b engine.BatchStats) {
+				batches.Add(1)
+				lakeRows.Add(int64(b.LakeRows))
+				chRows.Add(int64(b.CHRows))
+			}}
+		if c.Lake != nil {
+			dir, _ := config.LakeDir(c.Lake.Path)
+			if opts.Lake, err = lake.Open(dir, c.Pipeline); err != nil {
+				return err
+			}
+		}
+		if c.ClickHouse != nil {
+			sink, err := clickhouse.Open(ctx, c.ClickHouse, log)
+			if err != nil {
+				return err
+			}
+			defer sink.Close()
+			opts.ClickHouse = sink
+		}
+		eng, err := engine.New(opts)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := eng.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				fail(err)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			log.Info("inlet stopped", "published", published.Load(), "batches", batches.Load(), "lake_rows", lakeRows.Load(), "clickhouse_rows", chRows.Load())
+			return firstErr
+		case <-tick.C:
+			log.Info("progress", "published", published.Load(), "batches", batches.Load(), "lake_rows", lakeRows.Load(), "clickhouse_rows", chRows.Load())
+		}
+	}
+}

@@ -1,0 +1,268 @@
+package lake
+
+import (
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/shopspring/decimal"
+
+	"github.com/inlet-dev/inlet/internal/change"
+)
+
+func leafNode(k change.Kind, precision, scale int) parquet.Node {
+	switch k {
+	case change.Int16:
+		return parquet.Int(16)
+	case change.Int32:
+		return parquet.Int(32)
+	case change.Int64:
+		return parquet.Int(64)
+	case change.Decimal:
+		switch {
+		case precision > 0 && precision <= 18:
+			return parquet.Decimal(scale, precision, parquet.Int64Type)
+		case precision > 0 && precision <= 38:
+			return parquet.Decimal(scale, precision, parquet.FixedLenByteArrayType(16))
+		}
+		return parquet.String()
+	case change.Float32:
+		return parquet.Leaf(parquet.FloatType)
+	case change.Float64:
+		return parquet.Leaf(parquet.DoubleType)
+	case change.Bool:
+		return parquet.Leaf(parquet.BooleanType)
+	case change.Bytes:
+		return parquet.Leaf(parquet.ByteArrayType)
+	case change.Date:
+		return parquet.Date()
+	case change.Timestamp:
+		return parquet.TimestampAdjusted(parquet.Microsecond, false)
+	case change.TimestampTZ:
+		return parquet.TimestampAdjusted(parquet.Microsecond, true)
+	}
+	return parquet.String()
+}
+
+func columnNode(c change.Column) parquet.Node {
+	if c.Kind == change.Array {
+		return parquet.Optional(parquet.List(parquet.Optional(leafNode(c.Elem, 0, 0))))
+	}
+	return parquet.Optional(leafNode(c.Kind, c.Precision, c.Scale))
+}
+
+// writeParquet writes rows with the table's columns to path (fsynced), and
+// returns the file size. Rows whose schema lacks a column get NULL there.
+func writeParquet(path string, cols []change.Column, rows []Row) (int64, error) {
+	group := parquet.Group{}
+	for _, c := range cols {
+		group[c.Name] = columnNode(c)
+	}
+	schema := parquet.NewSchema("inlet", group)
+	// Group fields are sorted by name; every field has exactly one leaf.
+	fields := schema.Fields()
+	order := make([]int, len(fields)) // leaf index → cols index
+	byName := map[string]int{}
+	for i, c := range cols {
+		byName[c.Name] = i
+	}
+	for i, f := range fields {
+		order[i] = byName[f.Name()]
+	}
+
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return 0, err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	w := parquet.NewWriter(f, schema, parquet.Compression(&parquet.Snappy), parquet.CreatedBy("inlet", "0.1", ""))
+
+	// Index of each table column in each row schema (by fingerprint).
+	idx := map[string][]int{}
+	batch := make([]parquet.Row, 0, 256)
+	for ri := range rows {
+		r := &rows[ri]
+		m, ok := idx[r.Schema.Fingerprint]
+		if !ok {
+			m = make([]int, len(cols))
+			pos := map[string]int{}
+			for i, c := range r.Schema.Columns {
+				pos[c.Name] = i
+			}
+			for i, c := range cols {
+				if p, ok := pos[c.Name]; ok {
+					m[i] = p
+				} else {
+					m[i] = -1
+				}
+			}
+			idx[r.Schema.Fingerprint] = m
+		}
+		row := make(parquet.Row, 0, len(fields)+4)
+		for leaf, ci := range order {
+			c := &cols[ci]
+			var v any
+			if p := m[ci]; p >= 0 {
+				v = r.Values[p]
+			} else {
+				v = metaValue(c.Name, r)
+			}
+			var err error
+			if row, err = appendValue(row, c, v, leaf); err != nil {
+				return 0, fmt.Errorf("column %s: %w", c.Name, err)
+			}
+		}
+		batch = append(batch, row)
+		if len(batch) == cap(batch) {
+			if _, err := w.WriteRows(batch); err != nil {
+				return 0, err
+			}
+			batch = batch[:0]
+		}
+	}
+	if _, err := w.WriteRows(batch); err != nil {
+		return 0, err
+	}
+	if err := w.Close(); err != nil {
+		return 0, err
+	}
+	if err := f.Sync(); err != nil {
+		return 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+func metaValue(name string, r *Row) any {
+	switch name {
+	case "_op":
+		return string([]byte{r.Op})
+	case "_version":
+		return int64(r.Version)
+	case "_ts":
+		return time.UnixMilli(r.TsMs).UTC()
+	case "_kafka_partition":
+		return r.Partition
+	case "_kafka_offset":
+		return r.Offset
+	case "_unchanged":
+		var names []string
+		for i, v := range r.Values {
+			if _, ok := v.(change.Unchanged); ok {
+				names = append(names, r.Schema.Columns[i].Name)
+			}
+		}
+		if names == nil {
+			return nil
+		}
+		return strings.Join(names, ",")
+	}
+	return nil
+}
+
+func appendValue(row parquet.Row, c *change.Column, v any, leaf int) (parquet.Row, error) {
+	if _, ok := v.(change.Unchanged); ok || v == nil {
+		return append(row, parquet.NullValue().Level(0, 0, leaf)), nil
+	}
+	if c.Kind == change.Array {
+		items, ok := v.([]any)
+		if !ok {
+			return row, fmt.Errorf("array value is %T", v)
+		}
+		if len(items) == 0 {
+			return append(row, parquet.NullValue().Level(0, 1, leaf)), nil
+		}
+		for j, it := range items {
+			rep := 1
+			if j == 0 {
+				rep = 0
+			}
+			if it == nil {
+				row = append(row, parquet.NullValue().Level(rep, 2, leaf))
+				continue
+			}
+			pv, err := scalarValue(c.Elem, 0, 0, it)
+			if err != nil {
+				return row, err
+			}
+			row = append(row, pv.Level(rep, 3, leaf))
+		}
+		return row, nil
+	}
+	pv, err := scalarValue(c.Kind, c.Precision, c.Scale, v)
+	if err != nil {
+		return row, err
+	}
+	return append(row, pv.Level(0, 1, leaf)), nil
+}
+
+func scalarValue(k change.Kind, precision, scale int, v any) (parquet.Value, error) {
+	switch x := v.(type) {
+	case int16:
+		return parquet.Int32Value(int32(x)), nil
+	case int32:
+		if k == change.Int64 {
+			return parquet.Int64Value(int64(x)), nil
+		}
+		return parquet.Int32Value(x), nil
+	case int64:
+		if k == change.Int16 || k == change.Int32 {
+			return parquet.Int32Value(int32(x)), nil
+		}
+		return parquet.Int64Value(x), nil
+	case float32:
+		return parquet.FloatValue(x), nil
+	case float64:
+		return parquet.DoubleValue(x), nil
+	case bool:
+		return parquet.BooleanValue(x), nil
+	case []byte:
+		return parquet.ByteArrayValue(x), nil
+	case time.Time:
+		if k == change.Date {
+			return parquet.Int32Value(int32(x.Unix() / 86400)), nil
+		}
+		return parquet.Int64Value(x.UnixMicro()), nil
+	case string:
+		if k == change.Decimal && precision > 0 && precision <= 38 {
+			return decimalValue(x, precision, scale)
+		}
+		return parquet.ByteArrayValue([]byte(x)), nil
+	}
+	return parquet.Value{}, fmt.Errorf("unsupported value %T for %s", v, k)
+}
+
+func decimalValue(s string, precision, scale int) (parquet.Value, error) {
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		return parquet.Value{}, fmt.Errorf("decimal %q: %w (NaN and infinities do not fit a decimal(%d,%d))", s, err, precision, scale)
+	}
+	unscaled := d.Shift(int32(scale)).BigInt()
+	if precision <= 18 {
+		return parquet.Int64Value(unscaled.Int64()), nil
+	}
+	return parquet.FixedLenByteArrayValue(twosComplement16(unscaled)), nil
+}
+
+func twosComplement16(n *big.Int) []byte {
+	out := make([]byte, 16)
+	if n.Sign() >= 0 {
+		n.FillBytes(out)
+		return out
+	}
+	// 2^128 + n
+	m := new(big.Int).Lsh(big.NewInt(1), 128)
+	m.Add(m, n)
+	m.FillBytes(out)
+	return out
+}

@@ -1,0 +1,115 @@
+package lake
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/inlet-dev/inlet/internal/change"
+)
+
+// Meta columns present in every lake table, after the source columns.
+var metaColumns = []change.Column{
+	{Name: "_op", Kind: change.String, SourceType: "inlet"},
+	{Name: "_version", Kind: change.Int64, SourceType: "inlet"},
+	{Name: "_ts", Kind: change.TimestampTZ, SourceType: "inlet"},
+	{Name: "_kafka_partition", Kind: change.Int32, SourceType: "inlet"},
+	{Name: "_kafka_offset", Kind: change.Int64, SourceType: "inlet"},
+	{Name: "_unchanged", Kind: change.String, SourceType: "inlet"},
+}
+
+// partitionColumn is the Delta partition column (not stored in files).
+const partitionColumn = "dt"
+
+func deltaType(c change.Column) any {
+	if c.Kind == change.Array {
+		return map[string]any{"type": "array", "elementType": deltaType(change.Column{Kind: c.Elem}), "containsNull": true}
+	}
+	switch c.Kind {
+	case change.Int16:
+		return "short"
+	case change.Int32:
+		return "integer"
+	case change.Int64:
+		return "long"
+	case change.Decimal:
+		if c.Precision > 0 && c.Precision <= 38 {
+			return fmt.Sprintf("decimal(%d,%d)", c.Precision, c.Scale)
+		}
+		return "string"
+	case change.Float32:
+		return "float"
+	case change.Float64:
+		return "double"
+	case change.Bool:
+		return "boolean"
+	case change.Bytes:
+		return "binary"
+	case change.Date:
+		return "date"
+	case change.Timestamp:
+		return "timestamp_ntz"
+	case change.TimestampTZ:
+		return "timestamp"
+	}
+	return "string"
+}
+
+type deltaField struct {
+	Name     string         `json:"name"`
+	Type     any            `json:"type"`
+	Nullable bool           `json:"nullable"`
+	Metadata map[string]any `json:"metadata"`
+}
+
+// schemaString renders the Delta schema of a table with the given columns
+// (source columns then meta columns), plus the partition column.
+func schemaString(cols []change.Column) string {
+	fields := make([]deltaField, 0, len(cols)+1)
+	for _, c := range cols {
+		md := map[string]any{}
+		if c.SourceType != "" && c.SourceType != "inlet" {
+			md["comment"] = "source type " + c.SourceType
+		}
+		fields = append(fields, deltaField{Name: c.Name, Type: deltaType(c), Nullable: true, Metadata: md})
+	}
+	fields = append(fields, deltaField{Name: partitionColumn, Type: "date", Nullable: true, Metadata: map[string]any{}})
+	b, _ := json.Marshal(map[string]any{"type": "struct", "fields": fields})
+	return string(b)
+}
+
+func needsNTZ(cols []change.Column) bool {
+	for _, c := range cols {
+		if c.Kind == change.Timestamp || (c.Kind == change.Array && c.Elem == change.Timestamp) {
+			return true
+		}
+	}
+	return false
+}
+
+// mergeColumns returns old plus the columns of next it lacks; a column whose
+// kind changed is an error, since old files could not be read as the new type.
+func mergeColumns(old, next []change.Column) ([]change.Column, bool, error) {
+	byName := map[string]change.Column{}
+	for _, c := range old {
+		byName[c.Name] = c
+	}
+	out := append([]change.Column(nil), old...)
+	changed := false
+	for _, c := range next {
+		o, ok := byName[c.Name]
+		if !ok {
+			out = append(out, c)
+			changed = true
+			continue
+		}
+		if deltaTypeString(o) != deltaTypeString(c) {
+			return nil, false, fmt.Errorf("column %s changed type from %s to %s; the lake table cannot evolve this way (write the new data to a new table, or rebuild the lake table)", c.Name, o.SourceType, c.SourceType)
+		}
+	}
+	return out, changed, nil
+}
+
+func deltaTypeString(c change.Column) string {
+	b, _ := json.Marshal(deltaType(c))
+	return string(b)
+}

@@ -1,0 +1,240 @@
+package lake
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/inlet-dev/inlet/checkpoint"
+	"github.com/inlet-dev/inlet/internal/change"
+)
+
+// Table is one Delta table, with what its log says so far.
+type Table struct {
+	dir     string
+	Name    string // schema.table
+	version int64  // last committed version; -1 when the table has no log
+	txns    map[string]int64
+	columns []change.Column // current Delta schema (without the partition column)
+	ntz     bool
+	id      string
+}
+
+// logEntry is one line of a Delta commit file; one field is set.
+type logEntry struct {
+	Protocol   *protocolAction `json:"protocol,omitempty"`
+	MetaData   *metaDataAction `json:"metaData,omitempty"`
+	Txn        *txnAction      `json:"txn,omitempty"`
+	Add        *addAction      `json:"add,omitempty"`
+	Remove     *removeAction   `json:"remove,omitempty"`
+	CommitInfo map[string]any  `json:"commitInfo,omitempty"`
+}
+
+type protocolAction struct {
+	MinReaderVersion int      `json:"minReaderVersion"`
+	MinWriterVersion int      `json:"minWriterVersion"`
+	ReaderFeatures   []string `json:"readerFeatures,omitempty"`
+	WriterFeatures   []string `json:"writerFeatures,omitempty"`
+}
+
+type metaDataAction struct {
+	ID               string            `json:"id"`
+	Name             string            `json:"name,omitempty"`
+	Format           formatSpec        `json:"format"`
+	SchemaString     string            `json:"schemaString"`
+	PartitionColumns []string          `json:"partitionColumns"`
+	Configuration    map[string]string `json:"configuration"`
+	CreatedTime      int64             `json:"createdTime"`
+	// InletColumns keeps Inlet's own column types (kinds, source types) so
+	// the lake can be read back exactly; Delta readers ignore it.
+	InletColumns []change.Column `json:"inletColumns,omitempty"`
+}
+
+type formatSpec struct {
+	Provider string            `json:"provider"`
+	Options  map[string]string `json:"options"`
+}
+
+type txnAction struct {
+	AppID       string `json:"appId"`
+	Version     int64  `json:"version"`
+	LastUpdated int64  `json:"lastUpdated"`
+}
+
+// AddAction is a data file a commit adds.
+type addAction struct {
+	Path             string            `json:"path"`
+	PartitionValues  map[string]string `json:"partitionValues"`
+	Size             int64             `json:"size"`
+	ModificationTime int64             `json:"modificationTime"`
+	DataChange       bool              `json:"dataChange"`
+	Stats            string            `json:"stats,omitempty"`
+}
+
+type removeAction struct {
+	Path              string `json:"path"`
+	DeletionTimestamp int64  `json:"deletionTimestamp"`
+	DataChange        bool   `json:"dataChange"`
+}
+
+func (t *Table) logDir() string { return filepath.Join(t.dir, "_delta_log") }
+
+func logName(v int64) string { return fmt.Sprintf("%020d.json", v) }
+
+// openTable replays the table's log.
+func openTable(root, name string) (*Table, error) {
+	t := &Table{dir: filepath.Join(root, name), Name: name, version: -1, txns: map[string]int64{}}
+	entries, err := os.ReadDir(t.logDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return t, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lake table %s: %w", name, err)
+	}
+	var versions []int64
+	for _, e := range entries {
+		n := e.Name()
+		if !strings.HasSuffix(n, ".json") || strings.HasPrefix(n, ".") {
+			continue
+		}
+		v, err := strconv.ParseInt(strings.TrimSuffix(n, ".json"), 10, 64)
+		if err != nil {
+			continue
+		}
+		versions = append(versions, v)
+	}
+	sort.Slice(versions, func(i, j int) bool { return versions[i] < versions[j] })
+	for i, v := range versions {
+		if int64(i) != v {
+			return nil, fmt.Errorf("lake table %s: _delta_log is missing version %d; restore it from backup or rebuild the table", name, i)
+		}
+		if err := t.replay(v); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+func (t *Table) replay(v int64) error {
+	data, err := os.ReadFile(filepath.Join(t.logDir(), logName(v)))
+	if err != nil {
+		return fmt.Errorf("lake table %s: %w", t.Name, err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 256<<20)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var e logEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return fmt.Errorf("lake table %s: version %d: %w", t.Name, v, err)
+		}
+		switch {
+		case e.Protocol != nil:
+			if e.Protocol.MinReaderVersion > 3 {
+				return fmt.Errorf("lake table %s: needs Delta reader version %d; upgrade Inlet", t.Name, e.Protocol.MinReaderVersion)
+			}
+			t.ntz = t.ntz || contains(e.Protocol.ReaderFeatures, "timestampNtz")
+		case e.MetaData != nil:
+			t.id = e.MetaData.ID
+			t.columns = e.MetaData.InletColumns
+		case e.Txn != nil:
+			t.txns[e.Txn.AppID] = e.Txn.Version
+		}
+	}
+	t.version = v
+	return sc.Err()
+}
+
+func contains(s []string, x string) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Version is the last committed version, -1 for a table with no log.
+func (t *Table) Version() int64 { return t.version }
+
+// TxnVersion returns the version the txn action of appID last recorded.
+func (t *Table) TxnVersion(appID string) (int64, bool) {
+	v, ok := t.txns[appID]
+	return v, ok
+}
+
+// commit writes the next log version with put-if-absent semantics.
+func (t *Table) commit(actions []logEntry) error {
+	if err := os.MkdirAll(t.logDir(), 0o755); err != nil {
+		return fmt.Errorf("lake table %s: %w", t.Name, err)
+	}
+	var buf bytes.Buffer
+	for _, a := range actions {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	next := t.version + 1
+	final := filepath.Join(t.logDir(), logName(next))
+	tmp := filepath.Join(t.logDir(), "."+logName(next)+".tmp-"+randHex())
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("lake table %s: write log: %w", t.Name, err)
+	}
+	defer os.Remove(tmp)
+	if err := fsyncFile(tmp); err != nil {
+		return fmt.Errorf("lake table %s: %w", t.Name, err)
+	}
+	// os.Link fails if final exists: put-if-absent, so two writers can never
+	// both commit one version.
+	if err := os.Link(tmp, final); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("lake table %s: version %d was committed by another writer: %w", t.Name, next, ErrConflict)
+		}
+		return fmt.Errorf("lake table %s: commit version %d: %w", t.Name, next, err)
+	}
+	if err := checkpoint.SyncDir(t.logDir()); err != nil {
+		return fmt.Errorf("lake table %s: %w", t.Name, err)
+	}
+	t.version = next
+	for _, a := range actions {
+		if a.Txn != nil {
+			t.txns[a.Txn.AppID] = a.Txn.Version
+		}
+	}
+	return nil
+}
+
+// ErrConflict means another writer committed the version first.
+var ErrConflict = errors.New("concurrent lake commit")
+
+func fsyncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+func randHex() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func nowMs() int64 { return time.Now().UnixMilli() }
