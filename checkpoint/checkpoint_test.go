@@ -23,10 +23,10 @@ func TestGoldenRoundTrip(t *testing.T) {
 	}
 	want := Batch{
 		FormatVersion: 1, ID: 7, Sink: "clickhouse",
-		Time:          time.Date(2026, 11, 25, 4, 0, 0, 123456000, time.UTC),
-		Offsets:       []Offset{{Topic: "shop.public.orders", Partition: 0, Next: 1042}},
-		Rows:          map[string]int64{"public.orders": 1000},
-		LakeVersions:  map[string]int64{"public.orders": 6},
+		Time:         time.Date(2026, 11, 25, 4, 0, 0, 123456000, time.UTC),
+		Offsets:      []Offset{{Topic: "shop.public.orders", Partition: 0, Next: 1042}},
+		Rows:         map[string]int64{"public.orders": 1000},
+		LakeVersions: map[string]int64{"public.orders": 6},
 	}
 	if d := cmp.Diff(want, b); d != "" {
 		t.Fatalf("decoded (-want +got):\n%s", d)

@@ -39,8 +39,8 @@ type Options struct {
 	BatchRecords int
 	BatchBytes   int
 	BatchWait    time.Duration
-	Lake         *lake.Lake         // nil: no lake sink
-	ClickHouse   *clickhouse.Sink   // nil: no ClickHouse sink
+	Lake         *lake.Lake       // nil: no lake sink
+	ClickHouse   *clickhouse.Sink // nil: no ClickHouse sink
 	Store        checkpoint.Store
 	Log          *slog.Logger
 	// OnBatch, if set, is called after each committed batch.

@@ -128,6 +128,9 @@ func (l *Lake) Write(ctx context.Context, b Batch) (int64, bool, error) {
 		}
 		actions = append(actions, logEntry{Protocol: p})
 	}
+	if t.part == "" {
+		t.part = partitionColumnFor(cols)
+	}
 	if schemaChanged {
 		id := t.id
 		if id == "" {
@@ -135,7 +138,7 @@ func (l *Lake) Write(ctx context.Context, b Batch) (int64, bool, error) {
 		}
 		actions = append(actions, logEntry{MetaData: &metaDataAction{
 			ID: id, Name: b.Table, Format: formatSpec{Provider: "parquet", Options: map[string]string{}},
-			SchemaString: schemaString(cols), PartitionColumns: []string{partitionColumn},
+			SchemaString: schemaString(cols, t.part), PartitionColumns: []string{t.part},
 			Configuration: map[string]string{}, CreatedTime: now, InletColumns: cols,
 		}})
 	}
@@ -164,13 +167,13 @@ func (l *Lake) Write(ctx context.Context, b Batch) (int64, bool, error) {
 	for _, k := range keys {
 		rows := groups[k]
 		rg := b.Ranges[k.p]
-		rel := filepath.ToSlash(filepath.Join("dt="+k.dt, fmt.Sprintf("part-%s-%d-%d-%d.parquet", b.Topic, k.p, rg.From, rg.To)))
+		rel := filepath.ToSlash(filepath.Join(t.part+"="+k.dt, fmt.Sprintf("part-%s-%d-%d-%d.parquet", b.Topic, k.p, rg.From, rg.To)))
 		size, err := writeParquet(filepath.Join(t.dir, rel), cols, rows)
 		if err != nil {
 			return 0, false, fmt.Errorf("lake table %s: write %s: %w", b.Table, rel, err)
 		}
 		actions = append(actions, logEntry{Add: &addAction{
-			Path: rel, PartitionValues: map[string]string{partitionColumn: k.dt}, Size: size,
+			Path: rel, PartitionValues: map[string]string{t.part: k.dt}, Size: size,
 			ModificationTime: now, DataChange: true, Stats: `{"numRecords":` + strconv.Itoa(len(rows)) + `}`,
 		}})
 	}
@@ -184,9 +187,9 @@ func (l *Lake) Write(ctx context.Context, b Batch) (int64, bool, error) {
 	}
 	info := map[string]any{
 		"timestamp": now, "operation": "WRITE",
-		"operationParameters": map[string]any{"mode": "Append", "partitionBy": `["dt"]`},
+		"operationParameters": map[string]any{"mode": "Append", "partitionBy": `["` + t.part + `"]`},
 		"isBlindAppend":       true, "engineInfo": "inlet",
-		"operationMetrics":    map[string]string{"numOutputRows": strconv.Itoa(len(kept)), "numFiles": strconv.Itoa(len(keys))},
+		"operationMetrics": map[string]string{"numOutputRows": strconv.Itoa(len(kept)), "numFiles": strconv.Itoa(len(keys))},
 	}
 	if b.Info != nil {
 		info["inlet"] = b.Info

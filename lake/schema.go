@@ -17,8 +17,17 @@ var metaColumns = []change.Column{
 	{Name: "_unchanged", Kind: change.String, SourceType: "inlet"},
 }
 
-// partitionColumn is the Delta partition column (not stored in files).
-const partitionColumn = "dt"
+// partitionColumnFor picks the Delta partition column (the commit day; it
+// is not stored in the files): "dt", or "_dt" when the table has a source
+// column named dt. The choice is kept in the table's metaData.
+func partitionColumnFor(cols []change.Column) string {
+	for _, c := range cols {
+		if c.Name == "dt" {
+			return "_dt"
+		}
+	}
+	return "dt"
+}
 
 func deltaType(c change.Column) any {
 	if c.Kind == change.Array {
@@ -63,7 +72,7 @@ type deltaField struct {
 
 // schemaString renders the Delta schema of a table with the given columns
 // (source columns then meta columns), plus the partition column.
-func schemaString(cols []change.Column) string {
+func schemaString(cols []change.Column, part string) string {
 	fields := make([]deltaField, 0, len(cols)+1)
 	for _, c := range cols {
 		md := map[string]any{}
@@ -72,7 +81,7 @@ func schemaString(cols []change.Column) string {
 		}
 		fields = append(fields, deltaField{Name: c.Name, Type: deltaType(c), Nullable: true, Metadata: md})
 	}
-	fields = append(fields, deltaField{Name: partitionColumn, Type: "date", Nullable: true, Metadata: map[string]any{}})
+	fields = append(fields, deltaField{Name: part, Type: "date", Nullable: true, Metadata: map[string]any{}})
 	b, _ := json.Marshal(map[string]any{"type": "struct", "fields": fields})
 	return string(b)
 }

@@ -28,6 +28,7 @@ type Table struct {
 	columns []change.Column // current Delta schema (without the partition column)
 	ntz     bool
 	id      string
+	part    string // partition column
 }
 
 // logEntry is one line of a Delta commit file; one field is set.
@@ -149,6 +150,9 @@ func (t *Table) replay(v int64) error {
 		case e.MetaData != nil:
 			t.id = e.MetaData.ID
 			t.columns = e.MetaData.InletColumns
+			if len(e.MetaData.PartitionColumns) == 1 {
+				t.part = e.MetaData.PartitionColumns[0]
+			}
 		case e.Txn != nil:
 			t.txns[e.Txn.AppID] = e.Txn.Version
 		}

@@ -95,7 +95,9 @@ func TableName(s *change.Schema) string {
 	return s.Namespace + "_" + s.Table
 }
 
-func quote(id string) string { return "`" + strings.ReplaceAll(strings.ReplaceAll(id, `\`, `\\`), "`", "\\`") + "`" }
+func quote(id string) string {
+	return "`" + strings.ReplaceAll(strings.ReplaceAll(id, `\`, `\\`), "`", "\\`") + "`"
+}
 
 func quoteString(s string) string {
 	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"

@@ -38,11 +38,11 @@ type mirror struct {
 // Open connects, detects the server version and creates the database.
 func Open(ctx context.Context, cfg *config.ClickHouse, log *slog.Logger) (*Sink, error) {
 	conn, err := ch.Open(&ch.Options{
-		Addr:     []string{cfg.Addr},
-		Auth:     ch.Auth{Database: "default", Username: cfg.Username, Password: cfg.Password},
-		Protocol: ch.Native,
-		Settings: ch.Settings{},
-		DialTimeout: 10 * time.Second,
+		Addr:         []string{cfg.Addr},
+		Auth:         ch.Auth{Database: "default", Username: cfg.Username, Password: cfg.Password},
+		Protocol:     ch.Native,
+		Settings:     ch.Settings{},
+		DialTimeout:  10 * time.Second,
 		MaxOpenConns: 4,
 	})
 	if err != nil {

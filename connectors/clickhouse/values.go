@@ -181,9 +181,12 @@ func (s *Sink) fillUnchanged(ctx context.Context, m *mirror, keyCols []int, late
 	for i, c := range m.columns {
 		names[i] = quote(c.Name)
 	}
-	q := fmt.Sprintf("SELECT %s FROM %s.%s FINAL WHERE %s IN (?) AND `_deleted` = 0",
-		strings.Join(names, ", "), quote(s.db), quote(m.name), quote(m.columns[keyCols[0]].Name))
-	rows, err := s.conn.Query(ctx, q, firstKeys)
+	// N.B. clickhouse-go renders a bound slice as an array literal, which
+	// IN rejects; bind each key as its own placeholder.
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(firstKeys)), ", ")
+	q := fmt.Sprintf("SELECT %s FROM %s.%s FINAL WHERE %s IN (%s) AND `_deleted` = 0",
+		strings.Join(names, ", "), quote(s.db), quote(m.name), quote(m.columns[keyCols[0]].Name), marks)
+	rows, err := s.conn.Query(ctx, q, firstKeys...)
 	if err != nil {
 		return fmt.Errorf("clickhouse: look up unchanged TOAST values in %s: %w", m.name, err)
 	}

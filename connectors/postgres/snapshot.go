@@ -162,4 +162,3 @@ func (w *copyWriter) row(line []byte) error {
 	}
 	return nil
 }
-

@@ -56,7 +56,6 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 		kgo.TransactionalID("inlet-"+o.Pipeline+"-"+o.Source),
 		kgo.TransactionTimeout(5*time.Minute),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
-		kgo.ProducerBatchMaxBytes(4<<20),
 		kgo.MaxBufferedRecords(200_000),
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.WithLogger(kafka.Logger{L: o.Log}),

@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// inletBin is the inlet binary built once for the package's tests.
+var inletBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "inlet-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	inletBin = filepath.Join(dir, "inlet")
+	build := exec.Command("go", "build", "-o", inletBin, "github.com/inlet-dev/inlet/cmd/inlet")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build inlet:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// inletProc is a running `inlet run`.
+type inletProc struct {
+	cmd  *exec.Cmd
+	log  string
+	done chan error
+}
+
+func startInlet(t *testing.T, cfg, logPath string) *inletProc {
+	t.Helper()
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(inletBin, "run", "-c", cfg)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &inletProc{cmd: cmd, log: logPath, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait(); f.Close() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// stop signals the process and waits; it fails the test when a SIGINT or
+// SIGTERM stop does not exit cleanly.
+func (p *inletProc) stop(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
+	select {
+	case err := <-p.done:
+		if sig != syscall.SIGKILL && err != nil {
+			t.Fatalf("inlet exited with %v after %v; log:\n%s", err, sig, tailFile(p.log, 30))
+		}
+	case <-time.After(60 * time.Second):
+		p.cmd.Process.Kill()
+		t.Fatalf("inlet did not stop within 60s of %v; log:\n%s", sig, tailFile(p.log, 30))
+	}
+}
+
+func (p *inletProc) exited() (error, bool) {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err, true
+	default:
+		return nil, false
+	}
+}
+
+func tailFile(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	s := string(b)
+	lines := 0
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '\n' {
+			lines++
+			if lines > n {
+				return s[i+1:]
+			}
+		}
+	}
+	return s
+}
+
+func writeConfig(t *testing.T, dir, dsn, chAddr string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`pipeline: shop
+state_dir: %s/state
+sources:
+  - name: pg
+    postgres:
+      dsn: "%s"
+      tables: ["public.all_types", "sales.customers", "public.docs"]
+lake:
+  path: "file://%s/lake"
+clickhouse:
+  addr: "%s"
+  database: shop
+engine:
+  batch_wait: 300ms
+`, dir, dsn, dir, chAddr)
+	path := filepath.Join(dir, "pipeline.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

@@ -1,0 +1,104 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// ClickHouse is a running throwaway clickhouse-server.
+type ClickHouse struct {
+	Addr string // native protocol host:port
+	Dir  string
+}
+
+// Connect opens a native connection, closed at cleanup.
+func (c *ClickHouse) Connect(t testing.TB) driver.Conn {
+	t.Helper()
+	conn, err := ch.Open(&ch.Options{Addr: []string{c.Addr}, Protocol: ch.Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// StartClickHouse starts clickhouse-server with a temp config.
+func StartClickHouse(t testing.TB) *ClickHouse {
+	t.Helper()
+	bin := findBinary("clickhouse-server", "/usr/bin/clickhouse-server")
+	var args []string
+	if bin == "" {
+		if b := findBinary("clickhouse", "/usr/bin/clickhouse"); b != "" {
+			bin, args = b, []string{"server"}
+		}
+	}
+	if bin == "" {
+		t.Fatal("clickhouse-server not found; install it: apt-get update && apt-get install -y clickhouse-server clickhouse-client")
+	}
+	dir, err := os.MkdirTemp("", "inlet-ch-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	tcp, http := FreePort(t), FreePort(t)
+	cfg := fmt.Sprintf(`<yandex>
+  <logger><level>warning</level><log>%[1]s/server.log</log><errorlog>%[1]s/error.log</errorlog><console>0</console></logger>
+  <tcp_port>%[2]d</tcp_port>
+  <http_port>%[3]d</http_port>
+  <listen_host>127.0.0.1</listen_host>
+  <path>%[1]s/data/</path>
+  <tmp_path>%[1]s/tmp/</tmp_path>
+  <user_files_path>%[1]s/user_files/</user_files_path>
+  <format_schema_path>%[1]s/format_schemas/</format_schema_path>
+  <users_config>%[1]s/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mark_cache_size>268435456</mark_cache_size>
+  <max_concurrent_queries>100</max_concurrent_queries>
+</yandex>
+`, dir, tcp, http)
+	users := `<yandex>
+  <profiles><default></default></profiles>
+  <users><default><password></password><networks><ip>::/0</ip></networks><profile>default</profile><quota>default</quota></default></users>
+  <quotas><default></default></quotas>
+</yandex>
+`
+	if err := os.WriteFile(filepath.Join(dir, "config.xml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(users), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append(args, "--config-file="+filepath.Join(dir, "config.xml"))...)
+	cmd.Dir = dir
+	out, _ := os.Create(filepath.Join(dir, "stdout.log"))
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start clickhouse-server: %v", err)
+	}
+	t.Cleanup(func() { stop(cmd, syscall.SIGTERM); out.Close() })
+	c := &ClickHouse{Addr: fmt.Sprintf("127.0.0.1:%d", tcp), Dir: dir}
+	if err := waitPort(c.Addr, 60*time.Second); err != nil {
+		t.Fatalf("clickhouse-server did not start: %v\n%s\n%s", err, tail(filepath.Join(dir, "error.log"), 20), tail(filepath.Join(dir, "stdout.log"), 20))
+	}
+	conn := c.Connect(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := conn.Ping(context.Background()); err == nil {
+			return c
+		} else if time.Now().After(deadline) {
+			t.Fatalf("clickhouse-server not answering: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -1,0 +1,98 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Postgres is a running throwaway Postgres cluster with wal_level=logical.
+type Postgres struct {
+	Port int
+	Dir  string
+}
+
+// DSN returns a superuser DSN for database db.
+func (p *Postgres) DSN(db string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.Port, db)
+}
+
+// Connect opens a connection to database db, closed at cleanup.
+func (p *Postgres) Connect(t testing.TB, db string) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), p.DSN(db))
+	if err != nil {
+		t.Fatalf("connect to test postgres: %v", err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+// PgBin returns the directory of the Postgres server binaries.
+func PgBin() string {
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		d := strings.TrimSpace(string(out))
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d
+		}
+	}
+	if p := findBinary("/usr/lib/postgresql/*/bin/initdb"); p != "" {
+		return filepath.Dir(p)
+	}
+	return ""
+}
+
+// StartPostgres initialises and starts a cluster; it is stopped at cleanup.
+func StartPostgres(t testing.TB) *Postgres {
+	t.Helper()
+	bin := PgBin()
+	if bin == "" {
+		t.Fatal("Postgres server binaries not found (pg_config --bindir has no initdb); install them: apt-get install -y postgresql-15")
+	}
+	cred, uid, gid := serviceUser(t, "postgres")
+	dir := tempDir(t, "inlet-pg-", uid, gid)
+	data := filepath.Join(dir, "data")
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	port := FreePort(t)
+	logFile := filepath.Join(dir, "postgres.log")
+	lf, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(logFile, uid, gid)
+	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", fmt.Sprint(port), "-k", dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "wal_level=logical", "-c", "max_wal_senders=10",
+		"-c", "max_replication_slots=10", "-c", "fsync=off", "-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off", "-c", "shared_buffers=256MB", "-c", "max_connections=50")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+	cmd.Stdout, cmd.Stderr = lf, lf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start postgres: %v", err)
+	}
+	t.Cleanup(func() { stop(cmd, syscall.SIGQUIT); lf.Close() })
+	p := &Postgres{Port: port, Dir: dir}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := pgx.Connect(context.Background(), p.DSN("postgres"))
+		if err == nil {
+			c.Close(context.Background())
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("postgres did not start: %v\n%s", err, tail(logFile, 20))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
