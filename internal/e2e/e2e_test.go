@@ -144,6 +144,30 @@ func (e *env) waitSnapshot(t *testing.T, p *inletProc) {
 	}
 }
 
+// waitProgress waits until a (re)started inlet has committed new changes
+// to the lake, so the next stop hits a process that is streaming.
+func (e *env) waitProgress(t *testing.T, p *inletProc) {
+	t.Helper()
+	total := func() int {
+		n := 0
+		for _, c := range e.lakeCounts(t) {
+			n += c
+		}
+		return n
+	}
+	before := total()
+	deadline := time.Now().Add(time.Minute)
+	for total() <= before {
+		if err, done := p.exited(); done {
+			t.Fatalf("inlet exited (%v); log:\n%s", err, tailFile(p.log, 40))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted inlet made no progress in 1m; log:\n%s", tailFile(p.log, 40))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func (e *env) finalChecks(t *testing.T) {
 	t.Helper()
 	if d := e.compareCH(t); d != "" {
@@ -194,10 +218,12 @@ func TestRestartMidWorkload(t *testing.T) {
 		case restarts == 0 && committed > 4000:
 			p.stop(t, syscall.SIGTERM)
 			p = startInlet(t, e.cfg, e.log)
+			e.waitProgress(t, p)
 			restarts++
 		case restarts == 1 && committed > 9000:
 			p.stop(t, syscall.SIGKILL)
 			p = startInlet(t, e.cfg, e.log)
+			e.waitProgress(t, p)
 			restarts++
 		}
 	})
