@@ -199,6 +199,7 @@ func (l *Lake) Write(ctx context.Context, b Batch) (int64, bool, error) {
 		return 0, false, err
 	}
 	t.columns = cols
+	t.rows += int64(len(kept))
 	t.ntz = t.ntz || needsNTZ(cols)
 	if t.id == "" {
 		for _, a := range actions {

@@ -29,6 +29,7 @@ type Table struct {
 	ntz     bool
 	id      string
 	part    string // partition column
+	rows    int64  // change rows in files the log added
 }
 
 // logEntry is one line of a Delta commit file; one field is set.
@@ -155,6 +156,13 @@ func (t *Table) replay(v int64) error {
 			}
 		case e.Txn != nil:
 			t.txns[e.Txn.AppID] = e.Txn.Version
+		case e.Add != nil:
+			var st struct {
+				NumRecords int64 `json:"numRecords"`
+			}
+			if json.Unmarshal([]byte(e.Add.Stats), &st) == nil {
+				t.rows += st.NumRecords
+			}
 		}
 	}
 	t.version = v
@@ -169,6 +177,9 @@ func contains(s []string, x string) bool {
 	}
 	return false
 }
+
+// Rows is the number of change rows the table's log lists.
+func (t *Table) Rows() int64 { return t.rows }
 
 // Version is the last committed version, -1 for a table with no log.
 func (t *Table) Version() int64 { return t.version }

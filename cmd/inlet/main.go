@@ -30,6 +30,7 @@ const usage = `inlet: exactly-once CDC from Postgres through Kafka into a Delta 
 Usage:
   inlet run -c FILE [--only sources|engine] [--log-level info]
   inlet validate -c FILE
+  inlet status -c FILE
   inlet checkpoints -c FILE [--sink lake|clickhouse]
   inlet version
 `
@@ -47,6 +48,8 @@ func main() {
 		err = cmdValidate(args, os.Stdout)
 	case "checkpoints":
 		err = cmdCheckpoints(args, os.Stdout)
+	case "status":
+		err = cmdStatus(args, os.Stdout)
 	case "version", "--version", "-v":
 		fmt.Println("inlet", version)
 	case "help", "-h", "--help":
@@ -146,4 +149,12 @@ func cmdCheckpoints(args []string, out io.Writer) error {
 		}
 	}
 	return tw.Flush()
+}
+
+func cmdStatus(args []string, out io.Writer) error {
+	c, err := loadConfig(flag.NewFlagSet("status", flag.ContinueOnError), args)
+	if err != nil {
+		return err
+	}
+	return runner.Status(context.Background(), c, out)
 }

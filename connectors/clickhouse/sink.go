@@ -285,3 +285,15 @@ func keyString(img []any, keyCols []int) string {
 	}
 	return b.String()
 }
+
+// CurrentRows counts the rows of a source table's _current view.
+func (s *Sink) CurrentRows(ctx context.Context, table string) (uint64, error) {
+	tn, err := config.ParseTableName(table)
+	if err != nil {
+		return 0, err
+	}
+	name := TableName(&change.Schema{Namespace: tn.Schema, Table: tn.Table})
+	var n uint64
+	err = s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s", quote(s.db), quote(viewName(name)))).Scan(&n)
+	return n, err
+}

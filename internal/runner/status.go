@@ -1,0 +1,117 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/inlet-dev/inlet/checkpoint"
+	"github.com/inlet-dev/inlet/connectors/clickhouse"
+	"github.com/inlet-dev/inlet/engine"
+	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/lake"
+)
+
+// Status prints, per table, what each sink holds, the last checkpoints and
+// each Postgres slot's lag. It reads files and databases only, so it works
+// while `inlet run` holds the state dir.
+func Status(ctx context.Context, c *config.Config, out io.Writer) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	store, err := checkpoint.OpenFile(filepath.Join(c.StateDir, "checkpoints"))
+	if err != nil {
+		return err
+	}
+	var lk *lake.Lake
+	if c.Lake != nil {
+		dir, _ := config.LakeDir(c.Lake.Path)
+		if lk, err = lake.Open(dir, c.Pipeline); err != nil {
+			return err
+		}
+	}
+	var sink *clickhouse.Sink
+	if c.ClickHouse != nil {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		sink, err = clickhouse.Open(sctx, c.ClickHouse, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		cancel()
+		if err != nil {
+			fmt.Fprintf(tw, "clickhouse unreachable: %v\n", err)
+		} else {
+			defer sink.Close()
+		}
+	}
+	fmt.Fprintln(tw, "TABLE\tTOPIC\tLAKE VERSION\tLAKE CHANGES\tCLICKHOUSE ROWS (current)")
+	for _, t := range Tables(c) {
+		lv, lr := "-", "-"
+		if lk != nil {
+			tbl, err := lk.Table(t.Name)
+			if err != nil {
+				return err
+			}
+			lv, lr = fmt.Sprint(tbl.Version()), fmt.Sprint(tbl.Rows())
+		}
+		cr := "-"
+		if sink != nil {
+			if n, err := sink.CurrentRows(ctx, t.Name); err == nil {
+				cr = fmt.Sprint(n)
+			} else {
+				cr = "n/a"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.Topic, lv, lr, cr)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "SINK\tLAST CHECKPOINT\tTIME\tAGE")
+	for _, s := range []string{engine.SinkLake, engine.SinkClickHouse} {
+		b, ok, err := store.Latest(ctx, s)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintf(tw, "%s\tnone\t\t\n", s)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", s, b.ID, b.Time.Format(time.RFC3339), time.Since(b.Time).Round(time.Second))
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "SOURCE\tSLOT\tACTIVE\tCONFIRMED LSN\tRETAINED WAL")
+	for _, s := range c.Sources {
+		if s.Postgres == nil {
+			continue
+		}
+		line, err := slotStatus(ctx, s.Postgres)
+		if err != nil {
+			line = "unreachable: " + err.Error()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, s.Postgres.Slot, line)
+	}
+	return nil
+}
+
+func slotStatus(ctx context.Context, pg *config.Postgres) (string, error) {
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(cctx, pg.DSN)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.Background())
+	var active bool
+	var lsn, retained string
+	err = conn.QueryRow(cctx, `SELECT active, COALESCE(confirmed_flush_lsn::text, '-'),
+		pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn))
+		FROM pg_replication_slots WHERE slot_name = $1`, pg.Slot).Scan(&active, &lsn, &retained)
+	if err == pgx.ErrNoRows {
+		return "absent\t-\t-", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%v\t%s\t%s", active, lsn, retained), nil
+}

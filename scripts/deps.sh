@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what Inlet's tests and demo need on a fresh Debian machine:
+# Postgres 15 server binaries and clickhouse-server. Idempotent.
+set -euo pipefail
+
+need=()
+if ! { command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ]; } && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  need+=(postgresql-15)
+fi
+if ! command -v clickhouse-server >/dev/null && ! command -v clickhouse >/dev/null; then
+  need+=(clickhouse-server clickhouse-client)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}" >&2
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  # The packages' own services are not started: tests and the demo start
+  # their own servers on free ports.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+command -v go >/dev/null || { echo "Go is required (https://go.dev/dl/); none found on PATH" >&2; exit 1; }
