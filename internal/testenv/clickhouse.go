@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
-	"testing"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -21,7 +20,7 @@ type ClickHouse struct {
 }
 
 // Connect opens a native connection, closed at cleanup.
-func (c *ClickHouse) Connect(t testing.TB) driver.Conn {
+func (c *ClickHouse) Connect(t T) driver.Conn {
 	t.Helper()
 	conn, err := ch.Open(&ch.Options{Addr: []string{c.Addr}, Protocol: ch.Native})
 	if err != nil {
@@ -32,7 +31,7 @@ func (c *ClickHouse) Connect(t testing.TB) driver.Conn {
 }
 
 // StartClickHouse starts clickhouse-server with a temp config.
-func StartClickHouse(t testing.TB) *ClickHouse {
+func StartClickHouse(t T) *ClickHouse {
 	t.Helper()
 	bin := findBinary("clickhouse-server", "/usr/bin/clickhouse-server")
 	var args []string

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,7 +25,7 @@ func (p *Postgres) DSN(db string) string {
 }
 
 // Connect opens a connection to database db, closed at cleanup.
-func (p *Postgres) Connect(t testing.TB, db string) *pgx.Conn {
+func (p *Postgres) Connect(t T, db string) *pgx.Conn {
 	t.Helper()
 	c, err := pgx.Connect(context.Background(), p.DSN(db))
 	if err != nil {
@@ -51,7 +50,7 @@ func PgBin() string {
 }
 
 // StartPostgres initialises and starts a cluster; it is stopped at cleanup.
-func StartPostgres(t testing.TB) *Postgres {
+func StartPostgres(t T) *Postgres {
 	t.Helper()
 	bin := PgBin()
 	if bin == "" {

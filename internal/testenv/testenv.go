@@ -14,12 +14,20 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 )
 
+// T is what the environment needs from its caller: *testing.T and
+// *testing.B satisfy it, and so can a benchmark command.
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
 // FreePort returns a TCP port free on 127.0.0.1 right now.
-func FreePort(t testing.TB) int {
+func FreePort(t T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -31,7 +39,7 @@ func FreePort(t testing.TB) int {
 
 // serviceUser returns credentials to run a server as when we are root
 // (Postgres refuses to run as root), and the uid/gid for chown.
-func serviceUser(t testing.TB, name string) (*syscall.Credential, int, int) {
+func serviceUser(t T, name string) (*syscall.Credential, int, int) {
 	if os.Geteuid() != 0 {
 		return nil, os.Geteuid(), os.Getegid()
 	}
@@ -46,7 +54,7 @@ func serviceUser(t testing.TB, name string) (*syscall.Credential, int, int) {
 
 // tempDir makes a directory outside t.TempDir (whose parents are private to
 // root) that the service user owns; it is removed at cleanup.
-func tempDir(t testing.TB, prefix string, uid, gid int) string {
+func tempDir(t T, prefix string, uid, gid int) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {

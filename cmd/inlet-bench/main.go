@@ -1,0 +1,20 @@
+// Command inlet-bench runs Inlet's benchmarks against real services it
+// starts on this machine, and prints the results as a table.
+//
+//	go run ./cmd/inlet-bench cdc    # BENCH_CHANGES=200000 BENCH_ROWS=200000
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/inlet-dev/inlet/internal/bench"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: inlet-bench cdc")
+		os.Exit(2)
+	}
+	os.Exit(bench.Main(os.Args[1]))
+}

@@ -1,0 +1,226 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/inlet-dev/inlet/checkpoint"
+	"github.com/inlet-dev/inlet/internal/testenv"
+	"github.com/inlet-dev/inlet/lake"
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// runCDC measures catch-up throughput for N single-row UPDATE transactions
+// (BENCH_CHANGES, default 200,000) already in the WAL:
+//   - pg_recvlogical decoding the same WAL with pgoutput to /dev/null;
+//   - inlet from start until Kafka holds every change (slot confirmed);
+//   - inlet from start until the lake and ClickHouse both committed them.
+func runCDC(e *env) error {
+	ctx := context.Background()
+	n := envInt("BENCH_CHANGES", 200_000)
+	rows := envInt("BENCH_ROWS", 200_000)
+	pg := testenv.StartPostgres(e)
+	ch := testenv.StartClickHouse(e)
+	dir, err := os.MkdirTemp("", "inlet-bench-")
+	if err != nil {
+		return err
+	}
+	e.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "inlet")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/inlet-dev/inlet/cmd/inlet").CombinedOutput(); err != nil {
+		return fmt.Errorf("build inlet: %v\n%s", err, out)
+	}
+	conn, err := pgx.Connect(ctx, pg.DSN("postgres"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE TABLE bench (id int PRIMARY KEY, v bigint NOT NULL, note text, at timestamptz DEFAULT now());
+		INSERT INTO bench SELECT g, 0, 'row ' || g, now() FROM generate_series(1, %d) g;`, rows)); err != nil {
+		return err
+	}
+	cfg := filepath.Join(dir, "pipeline.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline: bench
+state_dir: %s/state
+sources:
+  - name: pg
+    postgres:
+      dsn: "%s"
+      tables: ["public.bench"]
+lake:
+  path: "file://%s/lake"
+clickhouse:
+  addr: "%s"
+  database: bench
+`, dir, pg.DSN("postgres"), dir, ch.Addr)), 0o644)
+	lakeDir := filepath.Join(dir, "lake")
+	lakeRows := func() int64 {
+		l, err := lake.Open(lakeDir, "bench")
+		if err != nil {
+			return 0
+		}
+		t, err := l.Table("public.bench")
+		if err != nil {
+			return 0
+		}
+		return t.Rows()
+	}
+
+	// 1. Snapshot, then stop: the measured WAL is produced while inlet is down.
+	logf, _ := os.Create(filepath.Join(dir, "inlet.log"))
+	defer logf.Close()
+	start := time.Now()
+	cmd := exec.Command(bin, "run", "-c", cfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	if err := waitFor(5*time.Minute, func() bool { return lakeRows() >= int64(rows) }); err != nil {
+		cmd.Process.Kill()
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	snapshot := time.Since(start)
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+
+	// 2. A pg_recvlogical slot on the same publication, then the workload.
+	bindir := testenv.PgBin()
+	recvSlot := "bench_recvlogical"
+	dsn := pg.DSN("postgres")
+	if out, err := exec.Command(filepath.Join(bindir, "pg_recvlogical"), "-d", dsn, "--slot", recvSlot, "--create-slot", "-P", "pgoutput").CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_recvlogical --create-slot: %v\n%s", err, out)
+	}
+	script := filepath.Join(dir, "update.sql")
+	os.WriteFile(script, []byte(fmt.Sprintf("\\set id random(1, %d)\nUPDATE bench SET v = v + 1, at = now() WHERE id = :id;\n", rows)), 0o644)
+	clients := 4
+	wstart := time.Now()
+	pgb := exec.Command(filepath.Join(bindir, "pgbench"), "-n", "-f", script, "-c", fmt.Sprint(clients), "-j", "2",
+		"-t", fmt.Sprint(n/clients), "-h", "127.0.0.1", "-p", fmt.Sprint(pg.Port), "-U", "postgres", "postgres")
+	if out, err := pgb.CombinedOutput(); err != nil {
+		return fmt.Errorf("pgbench: %v\n%s", err, out)
+	}
+	workload := time.Since(wstart)
+	changes := (n / clients) * clients
+	var endLSN string
+	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&endLSN); err != nil {
+		return err
+	}
+
+	// 3. Baseline: Postgres's own client decoding the same changes.
+	rstart := time.Now()
+	recv := exec.Command(filepath.Join(bindir, "pg_recvlogical"), "-d", dsn, "--slot", recvSlot, "--start",
+		"--endpos", endLSN, "-o", "proto_version=1", "-o", "publication_names=inlet_bench_pg", "-f", "/dev/null", "--no-loop")
+	if out, err := recv.CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_recvlogical: %v\n%s", err, out)
+	}
+	recvTime := time.Since(rstart)
+	conn.Exec(ctx, "SELECT pg_drop_replication_slot($1)", recvSlot)
+
+	// 4. Inlet catching up on the same changes.
+	wantLake := int64(rows + changes)
+	istart := time.Now()
+	cmd = exec.Command(bin, "run", "-c", cfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	var kafkaTime time.Duration
+	if err := waitFor(10*time.Minute, func() bool {
+		if kafkaTime == 0 {
+			var ok bool
+			conn.QueryRow(ctx, "SELECT confirmed_flush_lsn >= $1::pg_lsn FROM pg_replication_slots WHERE slot_name = 'inlet_bench_pg'", endLSN).Scan(&ok)
+			if ok {
+				kafkaTime = time.Since(istart)
+			}
+		}
+		return kafkaTime > 0 && lakeRows() >= wantLake && chCaughtUp(filepath.Join(dir, "state", "checkpoints"), filepath.Join(lakeDir, "public.bench"))
+	}); err != nil {
+		return fmt.Errorf("catch-up: %w (see %s)", err, logf.Name())
+	}
+	endToEnd := time.Since(istart)
+
+	fmt.Printf("\nInlet CDC benchmark: %d single-row UPDATE transactions on a %d-row table\n", changes, rows)
+	fmt.Printf("machine: %d CPUs, %s/%s; Postgres, ClickHouse (%s) and the embedded Kafka broker on the same machine\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, chVersion(ch))
+	fmt.Printf("| %-58s | %9s | %8s | %12s |\n", "stage", "changes", "seconds", "changes/s")
+	fmt.Printf("|%s|%s|%s|%s|\n", strings.Repeat("-", 60), strings.Repeat("-", 11), strings.Repeat("-", 10), strings.Repeat("-", 14))
+	row := func(name string, c int, d time.Duration) {
+		fmt.Printf("| %-58s | %9d | %8.2f | %12.0f |\n", name, c, d.Seconds(), float64(c)/d.Seconds())
+	}
+	row("workload: pgbench, 4 clients (for scale)", changes, workload)
+	row("pg_recvlogical, pgoutput, to /dev/null (baseline)", changes, recvTime)
+	row("inlet: Postgres -> Kafka, committed and slot confirmed", changes, kafkaTime)
+	row("inlet: Postgres -> lake + ClickHouse, both committed", changes, endToEnd)
+	row("inlet: initial snapshot -> lake + ClickHouse (for scale)", rows, snapshot)
+	fmt.Printf("\nratio inlet->Kafka / pg_recvlogical: %.2f; end-to-end / pg_recvlogical: %.2f\n",
+		recvTime.Seconds()/kafkaTime.Seconds(), recvTime.Seconds()/endToEnd.Seconds())
+	return nil
+}
+
+func waitFor(d time.Duration, ok func() bool) error {
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not done after %s", d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// chCaughtUp reports whether the ClickHouse checkpoint reached the offsets
+// the lake's txn actions record.
+func chCaughtUp(ckDir, tableDir string) bool {
+	s, err := checkpoint.OpenFile(ckDir)
+	if err != nil {
+		return false
+	}
+	b, ok, err := s.Latest(context.Background(), "clickhouse")
+	if err != nil || !ok {
+		return false
+	}
+	entries, _ := os.ReadDir(filepath.Join(tableDir, "_delta_log"))
+	last := int64(-1)
+	for _, en := range entries {
+		data, err := os.ReadFile(filepath.Join(tableDir, "_delta_log", en.Name()))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			var a struct {
+				Txn *struct {
+					Version int64 `json:"version"`
+				} `json:"txn"`
+			}
+			if json.Unmarshal([]byte(line), &a) == nil && a.Txn != nil && a.Txn.Version > last {
+				last = a.Txn.Version
+			}
+		}
+	}
+	return last >= 0 && b.Next("bench.public.bench", 0) > last
+}
+
+func chVersion(c *testenv.ClickHouse) string {
+	out, err := exec.Command("clickhouse-client", "--port", strings.Split(c.Addr, ":")[1], "-q", "SELECT version()").Output()
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(out))
+}

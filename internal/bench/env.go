@@ -1,0 +1,55 @@
+// Package bench measures Inlet against real services on this machine and
+// prints the results as a table. Numbers from one run are comparable with
+// each other (same machine, same data), not across machines.
+package bench
+
+import (
+	"fmt"
+	"os"
+)
+
+// env implements testenv.T outside `go test`: cleanups run at Close, in
+// reverse order; Fatal panics with a bench failure.
+type env struct{ cleanups []func() }
+
+type failure struct{ msg string }
+
+func (e *env) Helper()                           {}
+func (e *env) Cleanup(f func())                  { e.cleanups = append(e.cleanups, f) }
+func (e *env) Fatal(args ...any)                 { panic(failure{fmt.Sprint(args...)}) }
+func (e *env) Fatalf(format string, args ...any) { panic(failure{fmt.Sprintf(format, args...)}) }
+
+func (e *env) close() {
+	for i := len(e.cleanups) - 1; i >= 0; i-- {
+		e.cleanups[i]()
+	}
+}
+
+// Main runs the named benchmark and returns the process exit code.
+func Main(name string) int {
+	e := &env{}
+	defer e.close()
+	var err error
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				if f, ok := r.(failure); ok {
+					err = fmt.Errorf("%s", f.msg)
+					return
+				}
+				panic(r)
+			}
+		}()
+		switch name {
+		case "cdc":
+			err = runCDC(e)
+		default:
+			err = fmt.Errorf("unknown benchmark %q (have: cdc)", name)
+		}
+	}()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	return 0
+}
