@@ -15,6 +15,7 @@ import (
 	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/connectors/clickhouse"
 	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/internal/failpoint"
 	"github.com/inlet-dev/inlet/internal/kafka"
 	"github.com/inlet-dev/inlet/lake"
 )
@@ -398,6 +399,7 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 		}
 	}
 	if e.o.ClickHouse != nil {
+		failpoint.Hit(failpoint.EngineAfterLakeBeforeClickHouse)
 		rows := map[string]int64{}
 		next := map[tp]int64{}
 		for k, v := range e.chPos {
@@ -428,6 +430,7 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 			stats.CHRows += n2
 		}
 		if len(rows) > 0 {
+			failpoint.Hit(failpoint.EngineAfterClickHouseBeforeCheckpoint)
 			if err := e.o.Store.Commit(ctx, checkpoint.Batch{ID: e.chID + 1, Sink: SinkClickHouse, Offsets: offsetsOf(next), Rows: rows}); err != nil {
 				return err
 			}

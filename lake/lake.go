@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/internal/failpoint"
 )
 
 // Lake is a directory of Delta tables.
@@ -195,6 +196,7 @@ func (l *Lake) Write(ctx context.Context, b Batch) (int64, bool, error) {
 		info["inlet"] = b.Info
 	}
 	actions = append(actions, logEntry{CommitInfo: info})
+	failpoint.Hit(failpoint.LakeAfterFilesBeforeLog)
 	if err := t.commit(actions); err != nil {
 		return 0, false, err
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/internal/failpoint"
 	"github.com/inlet-dev/inlet/internal/kafka"
 )
 
@@ -115,9 +116,11 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 			_ = cl.EndTransaction(ctx, kgo.TryAbort)
 			return fmt.Errorf("source %s: produce to kafka: %w", o.Source, perr)
 		}
+		failpoint.Hit(failpoint.CaptureMidTransaction)
 		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 			return fmt.Errorf("source %s: commit kafka transaction: %w", o.Source, err)
 		}
+		failpoint.Hit(failpoint.CaptureAfterCommitBeforeAck)
 		if err := src.Ack(ctx, pending); err != nil {
 			return err
 		}

@@ -1,0 +1,67 @@
+// Package failpoint holds named crash points compiled into the binary. A
+// point is armed by the environment variable INLET_FAILPOINT, e.g.
+//
+//	INLET_FAILPOINT=lake.after_files_before_log      crash on the first hit
+//	INLET_FAILPOINT=capture.mid_transaction@3        crash on the third hit
+//
+// A crash is SIGKILL to the process itself: no deferred function, flush or
+// shutdown path runs, exactly as with kill -9 or a power cut.
+package failpoint
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+)
+
+// Names of the crash points. Each sits where a crash is hardest to get right.
+const (
+	// CaptureMidTransaction: records of a Kafka transaction produced, not committed.
+	CaptureMidTransaction = "capture.mid_transaction"
+	// CaptureAfterCommitBeforeAck: Kafka committed, Postgres not yet told.
+	CaptureAfterCommitBeforeAck = "capture.after_commit_before_ack"
+	// LakeAfterFilesBeforeLog: Parquet files written, Delta log not committed.
+	LakeAfterFilesBeforeLog = "lake.after_files_before_log"
+	// EngineAfterLakeBeforeClickHouse: lake committed, ClickHouse not written.
+	EngineAfterLakeBeforeClickHouse = "engine.after_lake_before_clickhouse"
+	// EngineAfterClickHouseBeforeCheckpoint: ClickHouse written, its checkpoint not.
+	EngineAfterClickHouseBeforeCheckpoint = "engine.after_clickhouse_before_checkpoint"
+)
+
+// All lists every crash point.
+var All = []string{CaptureMidTransaction, CaptureAfterCommitBeforeAck, LakeAfterFilesBeforeLog,
+	EngineAfterLakeBeforeClickHouse, EngineAfterClickHouseBeforeCheckpoint}
+
+var (
+	armed string
+	nth   int64 = 1
+	hits  atomic.Int64
+)
+
+func init() {
+	v := os.Getenv("INLET_FAILPOINT")
+	if v == "" {
+		return
+	}
+	armed = v
+	if i := strings.IndexByte(v, '@'); i >= 0 {
+		armed = v[:i]
+		if n, err := strconv.ParseInt(v[i+1:], 10, 64); err == nil && n > 0 {
+			nth = n
+		}
+	}
+}
+
+// Hit crashes the process if the point name is armed and this is its n-th hit.
+func Hit(name string) {
+	if armed == "" || name != armed {
+		return
+	}
+	if hits.Add(1) == nth {
+		os.Stderr.WriteString("failpoint " + name + ": crashing\n")
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // never returns
+	}
+}
