@@ -10,6 +10,12 @@ type Record struct {
 	Key     []byte
 	Value   []byte
 	Headers []Header
+	// Order, when set, increases (bytewise) within a topic in the order the
+	// source emits records, and is the same when the source emits the same
+	// change again after a restart. The runtime drops a record whose Order
+	// is not above the highest one already committed in its partition: that
+	// is how re-reading a source after a crash never duplicates.
+	Order []byte
 }
 
 // Header is a Kafka record header.
@@ -27,6 +33,13 @@ type Batch struct {
 	// unit of exactly-once delivery. A nil Position means the batch ends
 	// inside a source transaction and more records of it follow.
 	Position []byte
+	// Partial, set only when Position is nil, is where the source could
+	// resume inside the current source transaction: committing it splits
+	// that transaction across Kafka transactions (readers then see it in
+	// parts). The runtime uses it only when a source transaction outlives
+	// the Kafka transaction timeout; resuming from it neither skips nor
+	// repeats a change.
+	Partial []byte
 }
 
 // Source captures changes from one system.

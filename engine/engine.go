@@ -145,6 +145,15 @@ func (e *Engine) positions(ctx context.Context) (map[string]map[int32]kgo.Offset
 				if err != nil {
 					return nil, err
 				}
+				if p == 0 {
+					removed, err := e.o.Lake.RemoveOrphans(t.Name)
+					if err != nil {
+						return nil, fmt.Errorf("engine: clean lake table %s: %w", t.Name, err)
+					}
+					if len(removed) > 0 {
+						e.o.Log.Info("removed files of an uncommitted lake batch", "table", t.Name, "files", len(removed))
+					}
+				}
 				next := int64(0)
 				if v, ok := tbl.TxnVersion(e.o.Lake.AppID(t.Topic, p)); ok {
 					next = v + 1

@@ -2,6 +2,7 @@ package lake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -48,6 +49,24 @@ func (l *Lake) Table(name string) (*Table, error) {
 	return t, nil
 }
 
+// RemoveOrphans deletes the files of a table that its log does not list
+// (left by a crash before a commit) and returns them.
+func (l *Lake) RemoveOrphans(name string) ([]string, error) {
+	t, err := l.Table(name)
+	if err != nil {
+		return nil, err
+	}
+	return t.removeOrphans()
+}
+
+// reload drops the cached table state and replays its log again.
+func (l *Lake) reload(name string) (*Table, error) {
+	l.mu.Lock()
+	delete(l.tables, name)
+	l.mu.Unlock()
+	return l.Table(name)
+}
+
 // AppID is the Delta txn appId under which the engine records its progress
 // on one Kafka partition.
 func (l *Lake) AppID(topic string, partition int32) string {
@@ -75,6 +94,20 @@ type Batch struct {
 // it is already committed. It returns the table's version after the call
 // and whether it wrote.
 func (l *Lake) Write(ctx context.Context, b Batch) (int64, bool, error) {
+	for attempt := 0; ; attempt++ {
+		v, wrote, err := l.write(ctx, b)
+		if !errors.Is(err, ErrConflict) || attempt >= 3 {
+			return v, wrote, err
+		}
+		// Another writer took the version: re-read the log. If it committed
+		// this very batch, the txn check below skips it.
+		if _, err := l.reload(b.Table); err != nil {
+			return 0, false, err
+		}
+	}
+}
+
+func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 	t, err := l.Table(b.Table)
 	if err != nil {
 		return 0, false, err

@@ -30,6 +30,7 @@ type Table struct {
 	id      string
 	part    string // partition column
 	rows    int64  // change rows in files the log added
+	files   map[string]bool
 }
 
 // logEntry is one line of a Delta commit file; one field is set.
@@ -95,7 +96,7 @@ func logName(v int64) string { return fmt.Sprintf("%020d.json", v) }
 
 // openTable replays the table's log.
 func openTable(root, name string) (*Table, error) {
-	t := &Table{dir: filepath.Join(root, name), Name: name, version: -1, txns: map[string]int64{}}
+	t := &Table{dir: filepath.Join(root, name), Name: name, version: -1, txns: map[string]int64{}, files: map[string]bool{}}
 	entries, err := os.ReadDir(t.logDir())
 	if errors.Is(err, os.ErrNotExist) {
 		return t, nil
@@ -156,7 +157,10 @@ func (t *Table) replay(v int64) error {
 			}
 		case e.Txn != nil:
 			t.txns[e.Txn.AppID] = e.Txn.Version
+		case e.Remove != nil:
+			delete(t.files, e.Remove.Path)
 		case e.Add != nil:
+			t.files[e.Add.Path] = true
 			var st struct {
 				NumRecords int64 `json:"numRecords"`
 			}
@@ -227,11 +231,61 @@ func (t *Table) commit(actions []logEntry) error {
 	}
 	t.version = next
 	for _, a := range actions {
-		if a.Txn != nil {
+		switch {
+		case a.Txn != nil:
 			t.txns[a.Txn.AppID] = a.Txn.Version
+		case a.Add != nil:
+			t.files[a.Add.Path] = true
+		case a.Remove != nil:
+			delete(t.files, a.Remove.Path)
 		}
 	}
 	return nil
+}
+
+// Files returns the data files the log currently lists (relative paths).
+func (t *Table) Files() []string {
+	out := make([]string, 0, len(t.files))
+	for f := range t.files {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Dir is the table's directory.
+func (t *Table) Dir() string { return t.dir }
+
+// removeOrphans deletes Parquet files that no log version lists and stray
+// temp files of interrupted log commits: what a crash between writing
+// files and committing the log leaves. Only the table's single writer may
+// call it (the engine, which holds the state dir lock).
+func (t *Table) removeOrphans() ([]string, error) {
+	var removed []string
+	err := filepath.WalkDir(t.dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(t.dir, path)
+		rel = filepath.ToSlash(rel)
+		name := d.Name()
+		orphan := strings.HasSuffix(name, ".parquet") && !strings.HasPrefix(rel, "_delta_log/") && !t.files[rel]
+		staleTmp := strings.HasPrefix(rel, "_delta_log/") && strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-")
+		if orphan || staleTmp {
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			removed = append(removed, rel)
+		}
+		return nil
+	})
+	return removed, err
 }
 
 // ErrConflict means another writer committed the version first.

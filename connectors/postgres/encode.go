@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -141,11 +142,15 @@ func (e *tableEnc) encode(buf []byte, op byte, before []cell, keyOnlyBefore bool
 	buf = append(buf, `,"schema":"`...)
 	buf = append(buf, e.schema.Fingerprint...)
 	buf = append(buf, '"', '}')
+	v1 := len(buf)
+	buf = binary.BigEndian.AppendUint64(buf, p.commitLSN)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(p.seq))
 	return connectors.Record{
 		Topic:   e.topic,
 		Key:     buf[k0:k1:k1],
-		Value:   buf[k1:len(buf):len(buf)],
+		Value:   buf[k1:v1:v1],
 		Headers: e.headers(p.commitLSN),
+		Order:   buf[v1:len(buf):len(buf)],
 	}, buf, nil
 }
 

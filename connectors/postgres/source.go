@@ -30,12 +30,16 @@ import (
 // positionVersion is the format version of an encoded Position.
 const positionVersion = 1
 
-// Position is where the source resumes: after the transaction that
-// committed at CommitLSN, streaming from EndLSN.
+// Position is where the source resumes. With Seq 0 it is after the whole
+// transaction that committed at CommitLSN; with Seq n > 0 it is inside that
+// transaction, after its n-th change (a transaction split across Kafka
+// transactions). Streaming restarts from EndLSN, the end of the last whole
+// transaction, which is also what the slot is told is flushed.
 type Position struct {
 	V            int           `json:"v"`
 	SnapshotDone bool          `json:"snapshot_done"`
 	CommitLSN    pglogrepl.LSN `json:"commit_lsn"`
+	Seq          uint32        `json:"seq,omitempty"`
 	EndLSN       pglogrepl.LSN `json:"end_lsn"`
 }
 
@@ -294,6 +298,7 @@ type chunker struct {
 	recs     []connectors.Record
 	boundary int    // recs[:boundary] end at pos
 	pos      []byte // position at boundary
+	partial  func() []byte
 	buf      []byte // backing bytes of keys and values
 	started  time.Time
 }
@@ -321,7 +326,7 @@ func (c *chunker) commit(pos []byte) {
 func (c *chunker) take(force bool) (connectors.Batch, bool) {
 	if c.boundary > 0 || (c.boundary == 0 && c.pos != nil) {
 		b := connectors.Batch{Records: c.recs[:c.boundary:c.boundary], Position: c.pos}
-		rest := make([]connectors.Record, len(c.recs)-c.boundary, chunkRecords)
+		rest := make([]connectors.Record, len(c.recs)-c.boundary, max(len(c.recs)-c.boundary, chunkRecords))
 		copy(rest, c.recs[c.boundary:])
 		c.recs, c.boundary, c.pos = rest, 0, nil
 		c.started = time.Now()
@@ -329,6 +334,9 @@ func (c *chunker) take(force bool) (connectors.Batch, bool) {
 	}
 	if force && len(c.recs) > 0 {
 		b := connectors.Batch{Records: c.recs}
+		if c.partial != nil {
+			b.Partial = c.partial()
+		}
 		c.recs = make([]connectors.Record, 0, chunkRecords)
 		return b, true
 	}

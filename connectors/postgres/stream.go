@@ -20,7 +20,7 @@ type streamState struct {
 	rels map[uint32]*tableEnc // by relation id (= table oid)
 	// current transaction
 	inTxn     bool
-	skip      bool
+	lastEnd   uint64 // end LSN of the last whole transaction read
 	commitLSN uint64
 	xid       uint32
 	tsMs      int64
@@ -31,16 +31,29 @@ type streamState struct {
 
 // stream reads the slot from s.startPos and sends batches until ctx ends.
 func (s *Source) stream(ctx context.Context) error {
-	start := s.startPos.EndLSN
+	// N.B. Start from the slot's confirmed position (LSN 0), not from the
+	// position stored in Kafka: the slot only ever hears of positions whose
+	// Kafka commit returned, so it never runs ahead of Kafka, even when a
+	// crash tore a commit across partitions. What Kafka already holds is
+	// dropped per partition by the runtime (connectors.Record.Order).
+	var start pglogrepl.LSN
 	err := pglogrepl.StartReplication(ctx, s.repl, s.cfg.Slot, start, pglogrepl.StartReplicationOptions{
 		PluginArgs: []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", s.cfg.Publication)},
 	})
 	if err != nil {
 		return fmt.Errorf("source %s: start replication on slot %s: %w (is another inlet running this pipeline?)", s.name, s.cfg.Slot, err)
 	}
-	s.log.Info("streaming", "slot", s.cfg.Slot, "from", start.String())
-	st := &streamState{rels: map[uint32]*tableEnc{}}
+	s.log.Info("streaming", "slot", s.cfg.Slot, "kafka_position", s.startPos.EndLSN.String())
+	st := &streamState{rels: map[uint32]*tableEnc{}, lastEnd: uint64(s.startPos.EndLSN)}
 	var ch chunker
+	ch.partial = func() []byte {
+		if !st.inTxn {
+			return nil
+		}
+		return Position{SnapshotDone: true, CommitLSN: pglogrepl.LSN(st.commitLSN), Seq: st.seq, EndLSN: pglogrepl.LSN(st.lastEnd)}.encode()
+	}
+	heartbeat := time.NewTicker(s.heartbeatEvery())
+	defer heartbeat.Stop()
 	var lastStatus time.Time
 	var sentLSN uint64
 	for {
@@ -51,6 +64,13 @@ func (s *Source) stream(ctx context.Context) error {
 				return fmt.Errorf("source %s: send standby status: %w", s.name, err)
 			}
 			sentLSN, lastStatus = a, time.Now()
+		}
+		select {
+		case <-heartbeat.C:
+			if err := s.heartbeat(ctx); err != nil {
+				s.log.Warn("heartbeat failed", "err", err)
+			}
+		default:
 		}
 		rctx, cancel := context.WithTimeout(ctx, chunkAge)
 		msg, err := s.repl.ReceiveMessage(rctx)
@@ -85,6 +105,13 @@ func (s *Source) stream(ctx context.Context) error {
 			if ka.ReplyRequested {
 				lastStatus = time.Time{}
 			}
+			// Idle and everything read is durable: nothing of ours lies
+			// below the server's position, so the slot may move past it
+			// (otherwise an idle publication pins WAL forever).
+			if !st.inTxn && len(ch.recs) == 0 && s.acked.Load() >= st.lastEnd && uint64(ka.ServerWALEnd) > s.acked.Load() {
+				st.lastEnd = uint64(ka.ServerWALEnd)
+				s.acked.Store(uint64(ka.ServerWALEnd))
+			}
 		case pglogrepl.XLogDataByteID:
 			xld, err := pglogrepl.ParseXLogData(cd.Data[1:])
 			if err != nil {
@@ -108,15 +135,12 @@ func (s *Source) handle(ctx context.Context, st *streamState, ch *chunker, xld p
 	case *pglogrepl.BeginMessage:
 		st.inTxn = true
 		st.commitLSN = uint64(m.FinalLSN)
-		st.skip = st.commitLSN <= uint64(s.startPos.CommitLSN)
 		st.xid = m.Xid
 		st.tsMs = m.CommitTime.UnixMilli()
 		st.seq = 0
 	case *pglogrepl.CommitMessage:
 		st.inTxn = false
-		if st.skip {
-			return nil
-		}
+		st.lastEnd = uint64(m.TransactionEndLSN)
 		ch.commit(Position{SnapshotDone: true, CommitLSN: m.CommitLSN, EndLSN: m.TransactionEndLSN}.encode())
 		if len(ch.recs) >= chunkRecords || time.Since(ch.started) >= chunkAge {
 			if b, ok := ch.take(false); ok {
@@ -184,9 +208,6 @@ func toCells(dst []cell, t *pglogrepl.TupleData) []cell {
 }
 
 func (s *Source) change(ctx context.Context, st *streamState, ch *chunker, xld pglogrepl.XLogData, rel uint32, op byte, old *pglogrepl.TupleData, oldType uint8, nw *pglogrepl.TupleData) error {
-	if st.skip {
-		return nil
-	}
 	enc := st.rels[rel]
 	if enc == nil {
 		return fmt.Errorf("source %s: change for relation %d before its definition", s.name, rel)
@@ -212,6 +233,34 @@ func (s *Source) change(ctx context.Context, st *streamState, ch *chunker, xld p
 		if b, ok := ch.take(true); ok {
 			return s.send(ctx, b)
 		}
+	}
+	return nil
+}
+
+func (s *Source) heartbeatEvery() time.Duration {
+	if s.cfg.HeartbeatInterval > 0 {
+		return time.Duration(s.cfg.HeartbeatInterval)
+	}
+	return 30 * time.Second
+}
+
+// heartbeat writes a tiny non-transactional WAL message, so the slot sees
+// WAL move even when no captured table changes and can be advanced past
+// other databases' and tables' WAL; it also checks how much WAL the slot
+// retains.
+func (s *Source) heartbeat(ctx context.Context) error {
+	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := s.conn.Exec(hctx, "SELECT pg_logical_emit_message(false, 'inlet_heartbeat', '')"); err != nil {
+		return err
+	}
+	var retained int64
+	if err := s.conn.QueryRow(hctx, `SELECT COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&retained); err != nil {
+		return err
+	}
+	limit := int64(s.cfg.MaxRetainedWALMB) << 20
+	if limit > 0 && retained > limit {
+		s.log.Warn("replication slot retains more WAL than max_retained_wal_mb; is the pipeline keeping up?", "slot", s.cfg.Slot, "retained_mb", retained>>20, "limit_mb", s.cfg.MaxRetainedWALMB)
 	}
 	return nil
 }

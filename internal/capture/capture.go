@@ -11,6 +11,7 @@
 package capture
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -36,7 +37,20 @@ type Options struct {
 	// (it may hold more when one source transaction is larger).
 	CommitEvery   time.Duration
 	MaxTxnRecords int
-	Log           *slog.Logger
+	// SplitAfter: when one source transaction keeps a Kafka transaction
+	// open this long, commit it at the source's partial position.
+	SplitAfter time.Duration
+	Log        *slog.Logger
+	// TxnIDSuffix is appended to the transactional id. The embedded broker
+	// sets a per-start value: kfake aborts a crashed producer's open
+	// transaction only in memory when it reloads, so a restarted producer
+	// reusing the producer id would, after a second crash, see those
+	// orphaned records counted into its own later commit. A fresh id per
+	// start leaves them with a producer id that never commits, which every
+	// reload aborts. (Real Kafka writes abort markers on InitProducerID and
+	// keeps the stable id, which fences zombies; with the embedded broker
+	// the state dir lock is what keeps a single writer.)
+	TxnIDSuffix string
 	// OnCommit, if set, is called after each Kafka commit with the number of
 	// records it made durable.
 	OnCommit func(records int)
@@ -51,12 +65,15 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 	if o.MaxTxnRecords == 0 {
 		o.MaxTxnRecords = 200_000
 	}
+	if o.SplitAfter == 0 {
+		o.SplitAfter = 2 * time.Minute
+	}
 	offsetsTopic := change.OffsetsTopic(o.Pipeline)
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(o.Brokers...),
-		kgo.TransactionalID("inlet-"+o.Pipeline+"-"+o.Source),
+		kgo.TransactionalID("inlet-"+o.Pipeline+"-"+o.Source+o.TxnIDSuffix),
 		kgo.TransactionTimeout(5*time.Minute),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MaxBufferedRecords(200_000),
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.WithLogger(kafka.Logger{L: o.Log}),
@@ -83,6 +100,7 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 		o.Log.Info("resuming source", "source", o.Source, "position", string(pos))
 	}
 
+	marks := newWatermarks(o.Brokers)
 	var (
 		produceErr error
 		errMu      sync.Mutex
@@ -100,6 +118,7 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 		inTxn      bool
 		atBoundary = true
 		pending    []byte
+		partial    []byte
 		n          int
 		txnStart   time.Time
 	)
@@ -153,11 +172,21 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 			}
 			for i := range b.Records {
 				r := &b.Records[i]
-				kr := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
-				if len(r.Headers) > 0 {
-					kr.Headers = make([]kgo.RecordHeader, len(r.Headers))
+				part, keep, err := marks.place(ctx, r)
+				if err != nil {
+					return fmt.Errorf("source %s: %w", o.Source, err)
+				}
+				if !keep {
+					continue // committed before a crash; the source re-read it
+				}
+				kr := &kgo.Record{Topic: r.Topic, Partition: part, Key: r.Key, Value: r.Value}
+				if len(r.Headers) > 0 || r.Order != nil {
+					kr.Headers = make([]kgo.RecordHeader, len(r.Headers), len(r.Headers)+1)
 					for j, h := range r.Headers {
 						kr.Headers[j] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+					}
+					if r.Order != nil {
+						kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: kafka.HeaderOrder, Value: r.Order})
 					}
 				}
 				cl.Produce(ctx, kr, promise)
@@ -167,6 +196,17 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 			if b.Position != nil {
 				pending = b.Position
 			}
+			partial = b.Partial
+		}
+		if inTxn && !atBoundary && partial != nil && time.Since(txnStart) >= o.SplitAfter {
+			// One source transaction has held this Kafka transaction too
+			// long: commit what is published at the partial position.
+			o.Log.Info("splitting a long source transaction across Kafka transactions", "source", o.Source, "records", n)
+			pending, partial, atBoundary = partial, nil, true
+			if err := commit(ctx); err != nil {
+				return err
+			}
+			continue
 		}
 		if inTxn && atBoundary && pending != nil &&
 			(n >= o.MaxTxnRecords || time.Since(txnStart) >= o.CommitEvery || len(b.Records) == 0) {
@@ -198,4 +238,53 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 	}
 	o.Log.Info("source stopped mid-transaction; the open Kafka transaction was aborted and will be re-read", "source", o.Source)
 	return nil
+}
+
+// watermarks knows, per topic partition, the highest order key committed
+// in Kafka when capture started, and places records into partitions.
+type watermarks struct {
+	brokers []string
+	parts   map[string]int32
+	marks   map[string]map[int32][]byte
+}
+
+func newWatermarks(brokers []string) *watermarks {
+	return &watermarks{brokers: brokers, parts: map[string]int32{}, marks: map[string]map[int32][]byte{}}
+}
+
+// place returns the record's partition and whether to publish it: records
+// with an order key at or below the partition's committed watermark are
+// already in Kafka.
+func (w *watermarks) place(ctx context.Context, r *connectors.Record) (int32, bool, error) {
+	n, ok := w.parts[r.Topic]
+	if !ok {
+		parts, err := kafka.Partitions(ctx, w.brokers, r.Topic)
+		if err != nil {
+			return 0, false, err
+		}
+		n = parts[r.Topic]
+		if n == 0 {
+			return 0, false, fmt.Errorf("topic %s has no partitions (does it exist?)", r.Topic)
+		}
+		w.parts[r.Topic] = n
+	}
+	p := kafka.Partition(r.Key, n)
+	if r.Order == nil {
+		return p, true, nil
+	}
+	m, ok := w.marks[r.Topic]
+	if !ok {
+		var err error
+		if m, err = kafka.LastOrders(ctx, w.brokers, r.Topic, n); err != nil {
+			return 0, false, err
+		}
+		w.marks[r.Topic] = m
+	}
+	if mark := m[p]; mark != nil {
+		if bytes.Compare(r.Order, mark) <= 0 {
+			return p, false, nil
+		}
+		delete(m, p) // past the watermark: everything after is new
+	}
+	return p, true, nil
 }

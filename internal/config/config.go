@@ -25,6 +25,7 @@ type Config struct {
 	Sources    []Source    `yaml:"sources"`
 	Lake       *Lake       `yaml:"lake"`
 	ClickHouse *ClickHouse `yaml:"clickhouse"`
+	Capture    Capture     `yaml:"capture"`
 	Engine     Engine      `yaml:"engine"`
 
 	file  string
@@ -52,6 +53,11 @@ type Postgres struct {
 	// TextColumns lists "schema.table.column" whose type Inlet does not map
 	// natively; they are carried as their Postgres text form.
 	TextColumns []string `yaml:"text_columns"`
+	// HeartbeatInterval is how often a heartbeat WAL message is written and
+	// slot retention is checked.
+	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
+	// MaxRetainedWALMB warns when the slot retains more WAL than this.
+	MaxRetainedWALMB int `yaml:"max_retained_wal_mb"`
 }
 
 // Lake is the Delta Lake root.
@@ -65,6 +71,17 @@ type ClickHouse struct {
 	Database string `yaml:"database"`
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
+}
+
+// Capture tunes how sources commit to Kafka.
+type Capture struct {
+	// CommitInterval bounds how long published records wait for their
+	// Kafka transaction to commit.
+	CommitInterval Duration `yaml:"commit_interval"` // default 100ms
+	// SplitAfter: a source transaction still open in Kafka after this long
+	// is committed in parts (see docs/exactly-once.md). Keep it well under
+	// the Kafka transaction timeout (5m).
+	SplitAfter Duration `yaml:"split_after"` // default 2m
 }
 
 // Engine tunes micro-batches.
@@ -177,7 +194,19 @@ func (c *Config) applyDefaults() {
 			if pg.Slot == "" {
 				pg.Slot = def
 			}
+			if pg.HeartbeatInterval == 0 {
+				pg.HeartbeatInterval = Duration(30 * time.Second)
+			}
+			if pg.MaxRetainedWALMB == 0 {
+				pg.MaxRetainedWALMB = 1024
+			}
 		}
+	}
+	if c.Capture.CommitInterval == 0 {
+		c.Capture.CommitInterval = Duration(100 * time.Millisecond)
+	}
+	if c.Capture.SplitAfter == 0 {
+		c.Capture.SplitAfter = Duration(2 * time.Minute)
 	}
 	if c.Engine.BatchRecords == 0 {
 		c.Engine.BatchRecords = 100_000

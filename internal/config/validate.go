@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -74,6 +75,9 @@ func (c *Config) Validate() error {
 		if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(ch.Database) {
 			bad("clickhouse.database", "%q is not a plain identifier; write e.g. database: shop", ch.Database)
 		}
+	}
+	if c.Capture.SplitAfter > Duration(4*time.Minute) {
+		bad("capture.split_after", "must stay under the 5m Kafka transaction timeout; use at most 4m")
 	}
 	if c.Engine.BatchRecords < 1 {
 		bad("engine.batch_records", "must be at least 1")

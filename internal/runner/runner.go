@@ -122,10 +122,15 @@ func Run(ctx context.Context, c *config.Config, only Only, log *slog.Logger) err
 	}
 	var published, batches, lakeRows, chRows atomic.Int64
 
+	txnSuffix := ""
+	if c.Kafka == nil {
+		txnSuffix = fmt.Sprintf("-%d", time.Now().UnixNano())
+	}
 	if only == All || only == Sources {
 		for _, s := range c.Sources {
 			src := postgres.New(c.Pipeline, s.Name, s.Postgres, log)
 			opts := capture.Options{Brokers: brokers, Pipeline: c.Pipeline, Source: s.Name, Log: log,
+				CommitEvery: time.Duration(c.Capture.CommitInterval), SplitAfter: time.Duration(c.Capture.SplitAfter), TxnIDSuffix: txnSuffix,
 				OnCommit: func(n int) { published.Add(int64(n)) }}
 			wg.Add(1)
 			go func() {

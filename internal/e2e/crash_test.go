@@ -1,0 +1,241 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/inlet-dev/inlet/internal/failpoint"
+)
+
+// bgWorkload runs a mixed workload until stopped and counts what committed.
+type bgWorkload struct {
+	w    *workload
+	mu   sync.Mutex
+	stop chan struct{}
+	done chan error
+}
+
+func startBackgroundWorkload(conn *pgx.Conn, w *workload) *bgWorkload {
+	b := &bgWorkload{w: w, stop: make(chan struct{}), done: make(chan error, 1)}
+	go func() { b.done <- b.loop(conn) }()
+	return b
+}
+
+func (b *bgWorkload) loop(conn *pgx.Conn) error {
+	ctx := context.Background()
+	w := b.w
+	for i := 0; ; i++ {
+		select {
+		case <-b.stop:
+			return nil
+		default:
+		}
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		pending := map[string]int{}
+		touched := map[string]map[int64]bool{}
+		for _, tb := range tables {
+			touched[tb] = map[int64]bool{}
+		}
+		b.mu.Lock()
+		switch {
+		case i%40 == 39: // a large transaction: thousands of changes
+			tag, err := tx.Exec(ctx, "UPDATE sales.customers SET score = score + 1, updated = now() WHERE id % 3 = 0")
+			if err != nil {
+				b.mu.Unlock()
+				return err
+			}
+			pending["sales.customers"] += int(tag.RowsAffected())
+			tag, err = tx.Exec(ctx, "UPDATE public.all_types SET i8 = i8 + 1 WHERE id % 4 = 0")
+			if err != nil {
+				b.mu.Unlock()
+				return err
+			}
+			pending["public.all_types"] += int(tag.RowsAffected())
+		default:
+			n := []int{1, 1, 2, 5, 20, 100, 500}[w.rng.Intn(7)]
+			for j := 0; j < n; j++ {
+				table := tables[w.rng.Intn(len(tables))]
+				var q string
+				var args []any
+				switch r := w.rng.Intn(10); {
+				case r < 5 || len(w.live[table]) < 50:
+					q, args = w.insertSQL(table)
+					touched[table][w.nextID[table]] = true
+				case r < 8:
+					id, _, ok := w.pick(table, touched[table])
+					if !ok {
+						continue
+					}
+					touched[table][id] = true
+					q, args = w.updateSQL(table, id)
+				default:
+					id, idx, ok := w.pick(table, touched[table])
+					if !ok {
+						continue
+					}
+					touched[table][id] = true
+					q, args = fmt.Sprintf("DELETE FROM %s WHERE id = $1", table), []any{id}
+					ids := w.live[table]
+					ids[idx] = ids[len(ids)-1]
+					w.live[table] = ids[:len(ids)-1]
+				}
+				if _, err := tx.Exec(ctx, q, args...); err != nil {
+					b.mu.Unlock()
+					return fmt.Errorf("%s: %w", q, err)
+				}
+				pending[table]++
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			b.mu.Unlock()
+			return err
+		}
+		for tb, c := range pending {
+			w.changes[tb] += c
+		}
+		b.mu.Unlock()
+		time.Sleep(time.Duration(w.rng.Intn(3)) * time.Millisecond)
+	}
+}
+
+func (b *bgWorkload) finish(t *testing.T) {
+	t.Helper()
+	close(b.stop)
+	if err := <-b.done; err != nil {
+		t.Fatalf("workload: %v", err)
+	}
+}
+
+// TestCrashExactlyOnce kills `inlet run` with SIGKILL at every failpoint and
+// at 20 random instants under a continuous mixed workload, then checks that
+// every committed change is in Kafka once, in the lake once, and that
+// ClickHouse equals Postgres.
+func TestCrashExactlyOnce(t *testing.T) {
+	e := setup(t)
+	// Small batches and fast transaction splitting, so crashes land inside
+	// every stage, including split source transactions.
+	os.WriteFile(e.cfg, append(mustRead(t, e.cfg), []byte("  batch_records: 3000\ncapture:\n  split_after: 100ms\n")...), 0o644)
+	e.workld.preload(t, e.conn, preload)
+	p := startInlet(t, e.cfg, e.log)
+	e.waitSnapshot(t, p)
+	bg := startBackgroundWorkload(e.pg.Connect(t, "postgres"), e.workld)
+	rng := rand.New(rand.NewSource(7))
+
+	for _, fp := range failpoint.All {
+		p.stop(t, syscall.SIGKILL)
+		os.Setenv("INLET_FAILPOINT", fmt.Sprintf("%s@%d", fp, 2+rng.Intn(3)))
+		p = startInlet(t, e.cfg, e.log)
+		os.Unsetenv("INLET_FAILPOINT")
+		select {
+		case <-p.done:
+			p.done <- nil
+			t.Logf("crashed at %s", fp)
+		case <-time.After(90 * time.Second):
+			t.Fatalf("failpoint %s was never hit; log:\n%s", fp, tailFile(p.log, 30))
+		}
+		p = startInlet(t, e.cfg, e.log)
+		e.waitProgress(t, p)
+	}
+	for i := 0; i < 20; i++ {
+		time.Sleep(time.Duration(200+rng.Intn(2500)) * time.Millisecond)
+		p.stop(t, syscall.SIGKILL)
+		p = startInlet(t, e.cfg, e.log)
+	}
+	bg.finish(t)
+	t.Logf("workload committed %d changes: %v", e.workld.totalChanges(), e.workld.changes)
+	e.waitCaughtUp(t, p, 4*time.Minute)
+	p.stop(t, syscall.SIGTERM)
+	e.finalChecks(t)
+	e.kafkaCheck(t)
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// kafkaCheck reopens the embedded broker's data dir and reads every change
+// topic read_committed: each committed change must appear exactly once.
+func (e *env) kafkaCheck(t *testing.T) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(filepath.Join(e.dir, "state", "kafka")))
+	if err != nil {
+		t.Fatalf("reopen embedded kafka: %v", err)
+	}
+	defer c.Close()
+	topics := map[string]string{"shop.public.all_types": "public.all_types", "shop.sales.customers": "sales.customers", "shop.public.docs": "public.docs"}
+	var names []string
+	for tp := range topics {
+		names = append(names, tp)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics(names...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seen := map[string]int{}
+	counts := map[string]int{}
+	want := 0
+	for _, n := range e.workld.changes {
+		want += n
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	total := 0
+	for total < want && time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) {
+			var env struct {
+				Op     string `json:"op"`
+				Source struct {
+					CommitLSN uint64 `json:"commit_lsn"`
+					Seq       uint32 `json:"seq"`
+				} `json:"source"`
+			}
+			if err := json.Unmarshal(r.Value, &env); err != nil {
+				t.Fatalf("%s@%d: %v", r.Topic, r.Offset, err)
+			}
+			id := fmt.Sprintf("%s|%s|%d|%d|%s", r.Topic, r.Key, env.Source.CommitLSN, env.Source.Seq, env.Op)
+			seen[id]++
+			counts[topics[r.Topic]]++
+			total++
+		})
+	}
+	dups := 0
+	for id, n := range seen {
+		if n > 1 {
+			if dups < 5 {
+				t.Errorf("kafka: change %s appears %d times", id, n)
+			}
+			dups++
+		}
+	}
+	for tb, n := range e.workld.changes {
+		if counts[tb] != n {
+			t.Errorf("kafka: %s has %d committed changes, want %d", tb, counts[tb], n)
+		}
+	}
+	if dups > 0 {
+		t.Errorf("kafka: %d duplicated changes", dups)
+	}
+}
