@@ -46,6 +46,9 @@ type Options struct {
 	Log          *slog.Logger
 	// OnBatch, if set, is called after each committed batch.
 	OnBatch func(BatchStats)
+	// StopWhenIdle makes Run return once nothing new arrives for a few
+	// polls (replay and rebuild, which run while no source writes).
+	StopWhenIdle bool
 }
 
 // BatchStats describes one committed micro-batch.
@@ -222,6 +225,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	var pending []*kgo.Record
 	var bytes int
 	var first time.Time
+	idle := 0
 	for {
 		wait := e.o.BatchWait
 		if len(pending) > 0 {
@@ -252,6 +256,13 @@ func (e *Engine) Run(ctx context.Context) error {
 			got++
 		})
 		stopping := ctx.Err() != nil
+		if got == 0 && len(pending) == 0 {
+			if idle++; e.o.StopWhenIdle && idle >= 3 {
+				return nil
+			}
+		} else {
+			idle = 0
+		}
 		if len(pending) > 0 && (stopping || got == 0 || len(pending) >= e.o.BatchRecords ||
 			bytes >= e.o.BatchBytes || time.Since(first) >= e.o.BatchWait) {
 			bctx := ctx

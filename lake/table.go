@@ -31,6 +31,8 @@ type Table struct {
 	part    string // partition column
 	rows    int64  // change rows in files the log added
 	files   map[string]bool
+	order   map[string]int64 // version that added each file
+	rowsOf  map[string]int64 // numRecords of each file
 }
 
 // logEntry is one line of a Delta commit file; one field is set.
@@ -96,7 +98,13 @@ func logName(v int64) string { return fmt.Sprintf("%020d.json", v) }
 
 // openTable replays the table's log.
 func openTable(root, name string) (*Table, error) {
-	t := &Table{dir: filepath.Join(root, name), Name: name, version: -1, txns: map[string]int64{}, files: map[string]bool{}}
+	return openTableUpTo(root, name, -2)
+}
+
+// openTableUpTo replays the log up to version upTo (-2: all versions).
+func openTableUpTo(root, name string, upTo int64) (*Table, error) {
+	t := &Table{dir: filepath.Join(root, name), Name: name, version: -1, txns: map[string]int64{},
+		files: map[string]bool{}, order: map[string]int64{}, rowsOf: map[string]int64{}}
 	entries, err := os.ReadDir(t.logDir())
 	if errors.Is(err, os.ErrNotExist) {
 		return t, nil
@@ -118,6 +126,9 @@ func openTable(root, name string) (*Table, error) {
 	}
 	sort.Slice(versions, func(i, j int) bool { return versions[i] < versions[j] })
 	for i, v := range versions {
+		if upTo != -2 && v > upTo {
+			break
+		}
 		if int64(i) != v {
 			return nil, fmt.Errorf("lake table %s: _delta_log is missing version %d; restore it from backup or rebuild the table", name, i)
 		}
@@ -158,14 +169,19 @@ func (t *Table) replay(v int64) error {
 		case e.Txn != nil:
 			t.txns[e.Txn.AppID] = e.Txn.Version
 		case e.Remove != nil:
+			if t.files[e.Remove.Path] {
+				t.rows -= t.rowsOf[e.Remove.Path]
+			}
 			delete(t.files, e.Remove.Path)
 		case e.Add != nil:
 			t.files[e.Add.Path] = true
+			t.order[e.Add.Path] = v
 			var st struct {
 				NumRecords int64 `json:"numRecords"`
 			}
 			if json.Unmarshal([]byte(e.Add.Stats), &st) == nil {
 				t.rows += st.NumRecords
+				t.rowsOf[e.Add.Path] = st.NumRecords
 			}
 		}
 	}
@@ -182,7 +198,7 @@ func contains(s []string, x string) bool {
 	return false
 }
 
-// Rows is the number of change rows the table's log lists.
+// Rows is the number of change rows in the files the log lists now.
 func (t *Table) Rows() int64 { return t.rows }
 
 // Version is the last committed version, -1 for a table with no log.
@@ -236,11 +252,30 @@ func (t *Table) commit(actions []logEntry) error {
 			t.txns[a.Txn.AppID] = a.Txn.Version
 		case a.Add != nil:
 			t.files[a.Add.Path] = true
+			t.order[a.Add.Path] = next
+			var st struct {
+				NumRecords int64 `json:"numRecords"`
+			}
+			if json.Unmarshal([]byte(a.Add.Stats), &st) == nil {
+				t.rowsOf[a.Add.Path] = st.NumRecords
+			}
 		case a.Remove != nil:
+			if t.files[a.Remove.Path] {
+				t.rows -= t.rowsOf[a.Remove.Path]
+			}
 			delete(t.files, a.Remove.Path)
 		}
 	}
 	return nil
+}
+
+// Txns returns the version of every txn appId.
+func (t *Table) Txns() map[string]int64 {
+	out := make(map[string]int64, len(t.txns))
+	for k, v := range t.txns {
+		out[k] = v
+	}
+	return out
 }
 
 // Files returns the data files the log currently lists (relative paths).

@@ -32,6 +32,8 @@ Usage:
   inlet validate -c FILE
   inlet status -c FILE
   inlet checkpoints -c FILE [--sink lake|clickhouse]
+  inlet replay -c FILE --sink lake|clickhouse|all --from ID|RFC3339
+  inlet rebuild -c FILE --sink clickhouse --from-lake
   inlet version
 `
 
@@ -50,6 +52,10 @@ func main() {
 		err = cmdCheckpoints(args, os.Stdout)
 	case "status":
 		err = cmdStatus(args, os.Stdout)
+	case "replay":
+		err = cmdReplay(args, os.Stdout)
+	case "rebuild":
+		err = cmdRebuild(args, os.Stdout)
 	case "version", "--version", "-v":
 		fmt.Println("inlet", version)
 	case "help", "-h", "--help":
@@ -157,4 +163,40 @@ func cmdStatus(args []string, out io.Writer) error {
 		return err
 	}
 	return runner.Status(context.Background(), c, out)
+}
+
+func newLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func cmdReplay(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	sink := fs.String("sink", "", "lake, clickhouse or all")
+	from := fs.String("from", "", "checkpoint id or RFC 3339 time")
+	c, err := loadConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	if *sink == "" || *from == "" {
+		return errors.New("replay needs --sink and --from (see inlet checkpoints)")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runner.Replay(ctx, c, *sink, *from, newLogger(), out)
+}
+
+func cmdRebuild(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("rebuild", flag.ContinueOnError)
+	sink := fs.String("sink", "clickhouse", "the sink to rebuild (clickhouse)")
+	fromLake := fs.Bool("from-lake", false, "rebuild from the lake")
+	c, err := loadConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	if *sink != "clickhouse" || !*fromLake {
+		return errors.New("rebuild supports --sink clickhouse --from-lake")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runner.Rebuild(ctx, c, newLogger(), out)
 }

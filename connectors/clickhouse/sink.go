@@ -297,3 +297,19 @@ func (s *Sink) CurrentRows(ctx context.Context, table string) (uint64, error) {
 	err = s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s", quote(s.db), quote(viewName(name)))).Scan(&n)
 	return n, err
 }
+
+// DropTable drops the mirror table and view of a source table (rebuild).
+func (s *Sink) DropTable(ctx context.Context, table string) error {
+	tn, err := config.ParseTableName(table)
+	if err != nil {
+		return err
+	}
+	name := TableName(&change.Schema{Namespace: tn.Schema, Table: tn.Table})
+	for _, n := range []string{viewName(name), name} {
+		if err := s.conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", quote(s.db), quote(n))); err != nil {
+			return fmt.Errorf("clickhouse: drop %s: %w", n, err)
+		}
+	}
+	delete(s.tables, name)
+	return nil
+}
