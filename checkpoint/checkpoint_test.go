@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/inlet-dev/inlet/internal/testenv"
 )
 
 func TestGoldenRoundTrip(t *testing.T) {
@@ -53,12 +55,52 @@ func TestRejectsUnknownVersion(t *testing.T) {
 }
 
 func TestFileStore(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
 	s, err := OpenFile(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	conformance(t, s, func() Store { s2, _ := OpenFile(dir); return s2 })
+	ctx := context.Background()
+	s2, _ := OpenFile(dir)
+	// A torn history line (crash while appending) is ignored.
+	f, _ := os.OpenFile(filepath.Join(dir, "lake", "history.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"format_version":1,"id":4,"si`)
+	f.Close()
+	// (after the conformance run: 3 commits and one rewind)
+	if hist, err := s2.History(ctx, "lake"); err != nil || len(hist) != 4 {
+		t.Fatalf("history after torn line = %d, err %v", len(hist), err)
+	}
+}
+
+func TestPostgresStore(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	ctx := context.Background()
+	open := func() Store {
+		s, err := OpenPostgres(ctx, pg.DSN("postgres"), "inlet_checkpoints", "shop")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	conformance(t, open(), open)
+	// Another pipeline in the same table is independent.
+	other, err := OpenPostgres(ctx, pg.DSN("postgres"), "inlet_checkpoints", "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, ok, _ := other.Latest(ctx, "lake"); ok {
+		t.Fatal("pipelines share checkpoints")
+	}
+}
+
+// conformance is what every Store must do: sequential ids, atomic latest,
+// history, stale-id rejection, rewind, and the same state when reopened.
+func conformance(t *testing.T, s Store, reopen func() Store) {
+	t.Helper()
+	ctx := context.Background()
 	if _, ok, err := s.Latest(ctx, "lake"); ok || err != nil {
 		t.Fatalf("empty store: ok=%v err=%v", ok, err)
 	}
@@ -71,8 +113,10 @@ func TestFileStore(t *testing.T) {
 	if err := s.Commit(ctx, Batch{ID: 3, Sink: "lake"}); err == nil {
 		t.Fatal("commit of a stale id succeeded; want an error")
 	}
-	// A reopened store sees the same state.
-	s2, _ := OpenFile(dir)
+	if err := s.Commit(ctx, Batch{ID: 9, Sink: "lake"}); err == nil {
+		t.Fatal("commit of a skipped id succeeded; want an error")
+	}
+	s2 := reopen()
 	b, ok, err := s2.Latest(ctx, "lake")
 	if err != nil || !ok || b.ID != 3 || b.Next("t", 0) != 30 {
 		t.Fatalf("latest = %+v ok=%v err=%v", b, ok, err)
@@ -81,18 +125,14 @@ func TestFileStore(t *testing.T) {
 	if err != nil || len(hist) != 3 {
 		t.Fatalf("history = %d batches, err %v", len(hist), err)
 	}
-	// A torn history line (crash while appending) is ignored.
-	f, _ := os.OpenFile(filepath.Join(dir, "lake", "history.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
-	f.WriteString(`{"format_version":1,"id":4,"si`)
-	f.Close()
-	if hist, err = s2.History(ctx, "lake"); err != nil || len(hist) != 3 {
-		t.Fatalf("history after torn line = %d, err %v", len(hist), err)
+	if _, ok, _ := s2.Latest(ctx, "clickhouse"); ok {
+		t.Fatal("sinks share checkpoints")
 	}
 	rb, err := s2.Rewind(ctx, "lake", 1)
 	if err != nil || rb.ID != 4 || rb.Next("t", 0) != 10 {
 		t.Fatalf("rewind = %+v, %v", rb, err)
 	}
-	if b, _, _ := s2.Latest(ctx, "lake"); b.Next("t", 0) != 10 {
-		t.Fatalf("after rewind latest next = %d, want 10", b.Next("t", 0))
+	if b, _, _ := s2.Latest(ctx, "lake"); b.Next("t", 0) != 10 || b.ID != 4 {
+		t.Fatalf("after rewind latest = %+v, want id 4 next 10", b)
 	}
 }

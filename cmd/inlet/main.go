@@ -11,12 +11,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
-	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/engine"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/runner"
@@ -128,10 +126,11 @@ func cmdCheckpoints(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, err := checkpoint.OpenFile(filepath.Join(c.StateDir, "checkpoints"))
+	store, err := runner.OpenStore(context.Background(), c)
 	if err != nil {
 		return err
 	}
+	defer store.Close()
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SINK\tID\tTIME\tROWS\tOFFSETS (next)")
 	for _, s := range []string{engine.SinkLake, engine.SinkClickHouse} {

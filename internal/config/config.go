@@ -19,14 +19,15 @@ import (
 
 // Config is one pipeline: its sources and its sinks.
 type Config struct {
-	Pipeline   string      `yaml:"pipeline"`
-	StateDir   string      `yaml:"state_dir"`
-	Kafka      *Kafka      `yaml:"kafka"`
-	Sources    []Source    `yaml:"sources"`
-	Lake       *Lake       `yaml:"lake"`
-	ClickHouse *ClickHouse `yaml:"clickhouse"`
-	Capture    Capture     `yaml:"capture"`
-	Engine     Engine      `yaml:"engine"`
+	Pipeline    string      `yaml:"pipeline"`
+	StateDir    string      `yaml:"state_dir"`
+	Kafka       *Kafka      `yaml:"kafka"`
+	Sources     []Source    `yaml:"sources"`
+	Lake        *Lake       `yaml:"lake"`
+	ClickHouse  *ClickHouse `yaml:"clickhouse"`
+	Checkpoints Checkpoints `yaml:"checkpoints"`
+	Capture     Capture     `yaml:"capture"`
+	Engine      Engine      `yaml:"engine"`
 
 	file  string
 	lines map[string]int // key path ("sources[0].postgres.dsn") → line
@@ -71,6 +72,18 @@ type ClickHouse struct {
 	Database string `yaml:"database"`
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
+}
+
+// Checkpoints chooses where sink checkpoints live: files under state_dir
+// (default) or a Postgres table.
+type Checkpoints struct {
+	Postgres *CheckpointsPostgres `yaml:"postgres"`
+}
+
+// CheckpointsPostgres is a Postgres checkpoint table.
+type CheckpointsPostgres struct {
+	DSN   string `yaml:"dsn"`
+	Table string `yaml:"table"` // default inlet_checkpoints
 }
 
 // Capture tunes how sources commit to Kafka.
@@ -201,6 +214,9 @@ func (c *Config) applyDefaults() {
 				pg.MaxRetainedWALMB = 1024
 			}
 		}
+	}
+	if p := c.Checkpoints.Postgres; p != nil && p.Table == "" {
+		p.Table = "inlet_checkpoints"
 	}
 	if c.Capture.CommitInterval == 0 {
 		c.Capture.CommitInterval = Duration(100 * time.Millisecond)

@@ -76,6 +76,16 @@ func (c *Config) Validate() error {
 			bad("clickhouse.database", "%q is not a plain identifier; write e.g. database: shop", ch.Database)
 		}
 	}
+	if p := c.Checkpoints.Postgres; p != nil {
+		if p.DSN == "" {
+			bad("checkpoints.postgres.dsn", "missing; write the connection string of the database for the checkpoint table")
+		} else if _, err := pgx.ParseConfig(p.DSN); err != nil {
+			bad("checkpoints.postgres.dsn", "not a valid Postgres connection string: %v", redact(err.Error(), p.DSN))
+		}
+		if !regexp.MustCompile(`^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$`).MatchString(p.Table) {
+			bad("checkpoints.postgres.table", "%q: use a plain lower-case table name, optionally schema-qualified", p.Table)
+		}
+	}
 	if c.Capture.SplitAfter > Duration(4*time.Minute) {
 		bad("capture.split_after", "must stay under the 5m Kafka transaction timeout; use at most 4m")
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,6 +210,12 @@ func TestPipelineEndToEnd(t *testing.T) {
 // duplicated.
 func TestRestartMidWorkload(t *testing.T) {
 	e := setup(t)
+	// This test keeps its checkpoints in Postgres rather than files.
+	cfg := string(mustRead(t, e.cfg)) + fmt.Sprintf("checkpoints:\n  postgres:\n    dsn: %q\n    table: inlet.checkpoints\n", e.pg.DSN("postgres"))
+	os.WriteFile(e.cfg, []byte(cfg), 0o644)
+	if _, err := e.conn.Exec(context.Background(), "CREATE SCHEMA inlet"); err != nil {
+		t.Fatal(err)
+	}
 	e.workld.preload(t, e.conn, preload)
 	p := startInlet(t, e.cfg, e.log)
 	e.waitSnapshot(t, p)
@@ -233,4 +240,8 @@ func TestRestartMidWorkload(t *testing.T) {
 	e.waitCaughtUp(t, p, 3*time.Minute)
 	p.stop(t, syscall.SIGTERM)
 	e.finalChecks(t)
+	var n int
+	if err := e.conn.QueryRow(context.Background(), "SELECT count(*) FROM inlet.checkpoints WHERE pipeline = 'shop' AND sink = 'clickhouse'").Scan(&n); err != nil || n == 0 {
+		t.Errorf("no clickhouse checkpoints in postgres (n=%d, err=%v)", n, err)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,10 +66,11 @@ func Replay(ctx context.Context, c *config.Config, sink, from string, log *slog.
 		return err
 	}
 	defer lock.Close()
-	store, err := checkpoint.OpenFile(filepath.Join(c.StateDir, "checkpoints"))
+	store, err := OpenStore(ctx, c)
 	if err != nil {
 		return err
 	}
+	defer store.Close()
 	brokers, stop, err := Brokers(c, log)
 	if err != nil {
 		return err
@@ -157,10 +157,11 @@ func Rebuild(ctx context.Context, c *config.Config, log *slog.Logger, out io.Wri
 		return err
 	}
 	defer lock.Close()
-	store, err := checkpoint.OpenFile(filepath.Join(c.StateDir, "checkpoints"))
+	store, err := OpenStore(ctx, c)
 	if err != nil {
 		return err
 	}
+	defer store.Close()
 	dir, _ := config.LakeDir(c.Lake.Path)
 	lk, err := lake.Open(dir, c.Pipeline)
 	if err != nil {
@@ -216,7 +217,9 @@ func Rebuild(ctx context.Context, c *config.Config, log *slog.Logger, out io.Wri
 		}
 		fmt.Fprintf(out, "clickhouse: rebuilt %s from %d lake changes\n", t.Name, n)
 	}
-	sort.Slice(offsets, func(i, j int) bool { return offsets[i].Topic < offsets[j].Topic || offsets[i].Topic == offsets[j].Topic && offsets[i].Partition < offsets[j].Partition })
+	sort.Slice(offsets, func(i, j int) bool {
+		return offsets[i].Topic < offsets[j].Topic || offsets[i].Topic == offsets[j].Topic && offsets[i].Partition < offsets[j].Partition
+	})
 	next := uint64(1)
 	if b, ok, err := store.Latest(ctx, engine.SinkClickHouse); err != nil {
 		return err

@@ -71,6 +71,14 @@ func LockStateDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
+// OpenStore opens the configured checkpoint store.
+func OpenStore(ctx context.Context, c *config.Config) (checkpoint.Store, error) {
+	if p := c.Checkpoints.Postgres; p != nil {
+		return checkpoint.OpenPostgres(ctx, p.DSN, p.Table, c.Pipeline)
+	}
+	return checkpoint.OpenFile(filepath.Join(c.StateDir, "checkpoints"))
+}
+
 // Brokers returns the Kafka brokers to use, starting the embedded broker
 // when the config has none (closed by the returned func).
 func Brokers(c *config.Config, log *slog.Logger) ([]string, func(), error) {
@@ -142,10 +150,11 @@ func Run(ctx context.Context, c *config.Config, only Only, log *slog.Logger) err
 		}
 	}
 	if only == All || only == Engine {
-		store, err := checkpoint.OpenFile(filepath.Join(c.StateDir, "checkpoints"))
+		store, err := OpenStore(ctx, c)
 		if err != nil {
 			return err
 		}
+		defer store.Close()
 		opts := engine.Options{Brokers: brokers, Pipeline: c.Pipeline, Tables: tables, Store: store, Log: log,
 			BatchRecords: c.Engine.BatchRecords, BatchBytes: c.Engine.BatchBytes, BatchWait: time.Duration(c.Engine.BatchWait),
 			OnBatch: func(b engine.BatchStats) {

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/connectors/clickhouse"
 	"github.com/inlet-dev/inlet/engine"
 	"github.com/inlet-dev/inlet/internal/config"
@@ -24,10 +22,11 @@ import (
 func Status(ctx context.Context, c *config.Config, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
-	store, err := checkpoint.OpenFile(filepath.Join(c.StateDir, "checkpoints"))
+	store, err := OpenStore(ctx, c)
 	if err != nil {
 		return err
 	}
+	defer store.Close()
 	var lk *lake.Lake
 	if c.Lake != nil {
 		dir, _ := config.LakeDir(c.Lake.Path)

@@ -1,0 +1,135 @@
+package checkpoint
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// PostgresStore keeps checkpoints in a Postgres table, for deployments that
+// run several engine processes or want checkpoints off the local disk:
+//
+//	CREATE TABLE <table> (pipeline text, sink text, id bigint, time timestamptz,
+//	                      batch jsonb, PRIMARY KEY (pipeline, sink, id))
+//
+// Commit inserts the next id only if it follows the latest one, so two
+// writers of one sink cannot both commit.
+type PostgresStore struct {
+	pool     *pgxpool.Pool
+	table    string
+	pipeline string
+}
+
+var _ Store = (*PostgresStore)(nil)
+
+var identRe = regexp.MustCompile(`^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$`)
+
+// OpenPostgres connects and creates the table if needed.
+func OpenPostgres(ctx context.Context, dsn, table, pipeline string) (*PostgresStore, error) {
+	if !identRe.MatchString(table) {
+		return nil, fmt.Errorf("checkpoint table %q: use a plain lower-case name, optionally schema-qualified", table)
+	}
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint store: %w", err)
+	}
+	s := &PostgresStore{pool: pool, table: table, pipeline: pipeline}
+	_, err = pool.Exec(ctx, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (
+		pipeline text NOT NULL, sink text NOT NULL, id bigint NOT NULL,
+		time timestamptz NOT NULL, batch jsonb NOT NULL,
+		PRIMARY KEY (pipeline, sink, id))`, table))
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("checkpoint store: create %s: %w", table, err)
+	}
+	return s, nil
+}
+
+// Commit implements Store.
+func (s *PostgresStore) Commit(ctx context.Context, b Batch) error {
+	if b.Time.IsZero() {
+		b.Time = time.Now().UTC()
+	}
+	data, err := Encode(b)
+	if err != nil {
+		return err
+	}
+	tag, err := s.pool.Exec(ctx, fmt.Sprintf(`INSERT INTO %[1]s (pipeline, sink, id, time, batch)
+		SELECT $1::text, $2::text, $3::bigint, $4::timestamptz, $5::jsonb
+		WHERE COALESCE((SELECT max(id) FROM %[1]s WHERE pipeline = $1::text AND sink = $2::text), 0) = $3::bigint - 1`, s.table),
+		s.pipeline, b.Sink, int64(b.ID), b.Time, data)
+	if err != nil {
+		return fmt.Errorf("commit checkpoint %s/%d: %w (another engine may be writing this sink)", b.Sink, b.ID, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("commit checkpoint %s/%d: not the next id; another engine may be writing this sink", b.Sink, b.ID)
+	}
+	return nil
+}
+
+// Latest implements Store.
+func (s *PostgresStore) Latest(ctx context.Context, sink string) (Batch, bool, error) {
+	var data []byte
+	err := s.pool.QueryRow(ctx, fmt.Sprintf(`SELECT batch::text FROM %s WHERE pipeline = $1 AND sink = $2 ORDER BY id DESC LIMIT 1`, s.table), s.pipeline, sink).Scan(&data)
+	if err == pgx.ErrNoRows {
+		return Batch{}, false, nil
+	}
+	if err != nil {
+		return Batch{}, false, fmt.Errorf("read checkpoint: %w", err)
+	}
+	b, err := Decode(data)
+	return b, err == nil, err
+}
+
+// History implements Store.
+func (s *PostgresStore) History(ctx context.Context, sink string) ([]Batch, error) {
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT batch::text FROM %s WHERE pipeline = $1 AND sink = $2 ORDER BY id`, s.table), s.pipeline, sink)
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoint history: %w", err)
+	}
+	defer rows.Close()
+	var out []Batch
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		b, err := Decode(data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// Rewind implements Store.
+func (s *PostgresStore) Rewind(ctx context.Context, sink string, id uint64) (Batch, error) {
+	hist, err := s.History(ctx, sink)
+	if err != nil {
+		return Batch{}, err
+	}
+	if len(hist) == 0 {
+		return Batch{}, fmt.Errorf("rewind %s: no checkpoints yet", sink)
+	}
+	for _, b := range hist {
+		if b.ID == id {
+			nb := b
+			nb.ID = hist[len(hist)-1].ID + 1
+			nb.Time = time.Now().UTC()
+			nb.Rows = nil
+			return nb, s.Commit(ctx, nb)
+		}
+	}
+	return Batch{}, fmt.Errorf("rewind %s: no checkpoint %d (see inlet checkpoints)", sink, id)
+}
+
+// Close implements Store.
+func (s *PostgresStore) Close() error {
+	s.pool.Close()
+	return nil
+}
