@@ -32,6 +32,7 @@ Usage:
   inlet checkpoints -c FILE [--sink lake|clickhouse]
   inlet replay -c FILE --sink lake|clickhouse|all --from ID|RFC3339
   inlet rebuild -c FILE --sink clickhouse --from-lake
+  inlet teardown -c FILE [--yes]      drop the replication slots and publications
   inlet version
 `
 
@@ -54,6 +55,8 @@ func main() {
 		err = cmdReplay(args, os.Stdout)
 	case "rebuild":
 		err = cmdRebuild(args, os.Stdout)
+	case "teardown":
+		err = cmdTeardown(args, os.Stdout)
 	case "version", "--version", "-v":
 		fmt.Println("inlet", version)
 	case "help", "-h", "--help":
@@ -198,4 +201,14 @@ func cmdRebuild(args []string, out io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return runner.Rebuild(ctx, c, newLogger(), out)
+}
+
+func cmdTeardown(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("teardown", flag.ContinueOnError)
+	yes := fs.Bool("yes", false, "do not ask for confirmation")
+	c, err := loadConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	return runner.Teardown(context.Background(), c, *yes, os.Stdin, out)
 }
