@@ -24,6 +24,8 @@ func leafNode(k change.Kind, precision, scale int) parquet.Node {
 		return parquet.Int(64)
 	case change.Decimal:
 		switch {
+		case precision > 0 && precision <= 9:
+			return parquet.Decimal(scale, precision, parquet.Int32Type)
 		case precision > 0 && precision <= 18:
 			return parquet.Decimal(scale, precision, parquet.Int64Type)
 		case precision > 0 && precision <= 38:
@@ -248,6 +250,9 @@ func decimalValue(s string, precision, scale int) (parquet.Value, error) {
 		return parquet.Value{}, fmt.Errorf("decimal %q: %w (NaN and infinities do not fit a decimal(%d,%d))", s, err, precision, scale)
 	}
 	unscaled := d.Shift(int32(scale)).BigInt()
+	if precision <= 9 {
+		return parquet.Int32Value(int32(unscaled.Int64())), nil
+	}
 	if precision <= 18 {
 		return parquet.Int64Value(unscaled.Int64()), nil
 	}

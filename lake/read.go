@@ -189,6 +189,8 @@ func scalarFrom(v parquet.Value, k change.Kind, precision, scale int) (any, erro
 		return time.UnixMicro(v.Int64()).UTC(), nil
 	case change.Decimal:
 		switch {
+		case precision > 0 && precision <= 9:
+			return formatUnscaled(big.NewInt(int64(v.Int32())), scale), nil
 		case precision > 0 && precision <= 18:
 			return formatUnscaled(big.NewInt(v.Int64()), scale), nil
 		case precision > 0 && precision <= 38:

@@ -3,12 +3,13 @@ package lake
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 )
 
 // stateAt returns the files and txn versions as of the table's version v.
 func (t *Table) stateAt(v int64) (files map[string]bool, txns map[string]int64, err error) {
-	at, err := openTableUpTo(t.dir, t.Name, v)
+	at, err := openTableUpTo(filepath.Dir(t.dir), t.Name, v)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -80,6 +80,7 @@ func mapColumn(types map[uint32]pgType, table config.TableName, name string, oid
 			return c, unsupported(table, name, c.SourceType)
 		}
 		c.Kind, c.Elem = change.Array, ek
+		c.SourceType = types[t.elem].name + "[]"
 		return c, nil
 	}
 	k, err := scalarKind(t)
