@@ -137,6 +137,9 @@ clickhouse:
 	wantLake := int64(rows + changes)
 	istart := time.Now()
 	cmd = exec.Command(bin, "run", "-c", cfg)
+	if prof := os.Getenv("BENCH_CPUPROFILE"); prof != "" {
+		cmd.Env = append(os.Environ(), "INLET_CPUPROFILE="+prof)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return err

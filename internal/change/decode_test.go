@@ -1,8 +1,11 @@
 package change
 
 import (
+	"bytes"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 var testSchema = &Schema{Namespace: "public", Table: "t", Columns: []Column{
@@ -42,5 +45,28 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"v":1,"op":"d","before":{"id":"x"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		Decode(b, testSchema)
+	})
+}
+
+// FuzzDecodeMatchesReference: the scanner and encoding/json agree on every
+// envelope both accept.
+func FuzzDecodeMatchesReference(f *testing.F) {
+	f.Add([]byte(`{"v":1,"op":"u","before":{"id":7},"after":{"id":7,"n":"1.50","ts":"2026-01-02T03:04:05.000006Z","b":"AP8=","a":[1,null],"big":"x\"\\u00e9"},"unchanged":["big"],"source":{"commit_lsn":42,"seq":3,"table":"t\\n"},"ts_ms":1,"schema":"x"}`))
+	f.Add([]byte(`{"v":1,"op":"c","after":{"id":-1,"ts":"2026-02-30T00:00:00Z"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		// encoding/json matches keys case-insensitively; envelope keys are
+		// lower case, and the scanner is exact. Compare where that cannot
+		// matter.
+		if bytes.ContainsFunc(b, func(r rune) bool { return r >= 'A' && r <= 'Z' }) {
+			return
+		}
+		fast, err1 := Decode(b, testSchema)
+		ref, err2 := decodeReference(b, testSchema)
+		if err1 != nil || err2 != nil {
+			return
+		}
+		if d := cmp.Diff(ref, fast); d != "" {
+			t.Fatalf("%s: (-reference +fast)\n%s", b, d)
+		}
 	})
 }

@@ -108,7 +108,7 @@ func TestReplayAndRebuild(t *testing.T) {
 		}
 	})
 	t.Run("all from time", func(t *testing.T) {
-		mustReplay(t, e.inlet(t, "replay", "-c", e.cfg, "--sink", "all", "--from", hist[1].Time.Format(time.RFC3339)))
+		mustReplay(t, e.inlet(t, "replay", "-c", e.cfg, "--sink", "all", "--from", hist[1].Time.Format(time.RFC3339Nano)))
 		if d := e.compareCH(t); d != "" {
 			t.Errorf("after replay:\n%s", d)
 		}
