@@ -56,6 +56,8 @@ func (s *Source) stream(ctx context.Context) error {
 	defer heartbeat.Stop()
 	var lastStatus time.Time
 	var sentLSN uint64
+	var deadline recvDeadline
+	defer deadline.stop()
 	for {
 		if a := s.acked.Load(); a > sentLSN || time.Since(lastStatus) > statusInterval {
 			if err := pglogrepl.SendStandbyStatusUpdate(ctx, s.repl, pglogrepl.StandbyStatusUpdate{
@@ -72,9 +74,7 @@ func (s *Source) stream(ctx context.Context) error {
 			}
 		default:
 		}
-		rctx, cancel := context.WithTimeout(ctx, chunkAge)
-		msg, err := s.repl.ReceiveMessage(rctx)
-		cancel()
+		msg, err := s.repl.ReceiveMessage(deadline.get(ctx))
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -263,4 +263,25 @@ func (s *Source) heartbeat(ctx context.Context) error {
 		s.log.Warn("replication slot retains more WAL than max_retained_wal_mb; is the pipeline keeping up?", "slot", s.cfg.Slot, "retained_mb", retained>>20, "limit_mb", s.cfg.MaxRetainedWALMB)
 	}
 	return nil
+}
+
+// recvDeadline is one receive deadline shared by many messages: a context
+// per message costs more than decoding the message.
+type recvDeadline struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (d *recvDeadline) get(parent context.Context) context.Context {
+	if d.ctx == nil || d.ctx.Err() != nil {
+		d.stop()
+		d.ctx, d.cancel = context.WithTimeout(parent, chunkAge)
+	}
+	return d.ctx
+}
+
+func (d *recvDeadline) stop() {
+	if d.cancel != nil {
+		d.cancel()
+	}
 }

@@ -33,9 +33,18 @@ func envInt(name string, def int) int {
 //   - inlet from start until Kafka holds every change (slot confirmed);
 //   - inlet from start until the lake and ClickHouse both committed them.
 func runCDC(e *env) error {
-	ctx := context.Background()
 	n := envInt("BENCH_CHANGES", 200_000)
 	rows := envInt("BENCH_ROWS", 200_000)
+	if err := cdcOnce(e, n, rows, 1); err != nil {
+		return err
+	}
+	return cdcOnce(e, n, rows, envInt("BENCH_TXN_ROWS", 100))
+}
+
+// cdcOnce runs one workload of n changes in transactions of txnRows
+// single-row-key UPDATEs each.
+func cdcOnce(e *env, n, rows, txnRows int) error {
+	ctx := context.Background()
 	pg := testenv.StartPostgres(e)
 	ch := testenv.StartClickHouse(e)
 	dir, err := os.MkdirTemp("", "inlet-bench-")
@@ -108,16 +117,16 @@ clickhouse:
 		return fmt.Errorf("pg_recvlogical --create-slot: %v\n%s", err, out)
 	}
 	script := filepath.Join(dir, "update.sql")
-	os.WriteFile(script, []byte(fmt.Sprintf("\\set id random(1, %d)\nUPDATE bench SET v = v + 1, at = now() WHERE id = :id;\n", rows)), 0o644)
+	os.WriteFile(script, []byte(fmt.Sprintf("\\set id random(1, %d)\nUPDATE bench SET v = v + 1, at = now() WHERE id BETWEEN :id AND :id + %d;\n", rows-txnRows+1, txnRows-1)), 0o644)
 	clients := 4
 	wstart := time.Now()
 	pgb := exec.Command(filepath.Join(bindir, "pgbench"), "-n", "-f", script, "-c", fmt.Sprint(clients), "-j", "2",
-		"-t", fmt.Sprint(n/clients), "-h", "127.0.0.1", "-p", fmt.Sprint(pg.Port), "-U", "postgres", "postgres")
+		"-t", fmt.Sprint(n/txnRows/clients), "-h", "127.0.0.1", "-p", fmt.Sprint(pg.Port), "-U", "postgres", "postgres")
 	if out, err := pgb.CombinedOutput(); err != nil {
 		return fmt.Errorf("pgbench: %v\n%s", err, out)
 	}
 	workload := time.Since(wstart)
-	changes := (n / clients) * clients
+	changes := (n / txnRows / clients) * clients * txnRows
 	var endLSN string
 	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&endLSN); err != nil {
 		return err
@@ -160,7 +169,7 @@ clickhouse:
 	}
 	endToEnd := time.Since(istart)
 
-	fmt.Printf("\nInlet CDC benchmark: %d single-row UPDATE transactions on a %d-row table\n", changes, rows)
+	fmt.Printf("\nInlet CDC benchmark: %d changes, UPDATE transactions of %d row(s) each, on a %d-row table\n", changes, txnRows, rows)
 	fmt.Printf("machine: %d CPUs, %s/%s; Postgres, ClickHouse (%s) and the embedded Kafka broker on the same machine\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, chVersion(ch))
 	fmt.Printf("| %-58s | %9s | %8s | %12s |\n", "stage", "changes", "seconds", "changes/s")
 	fmt.Printf("|%s|%s|%s|%s|\n", strings.Repeat("-", 60), strings.Repeat("-", 11), strings.Repeat("-", 10), strings.Repeat("-", 14))

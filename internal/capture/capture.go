@@ -51,6 +51,9 @@ type Options struct {
 	// keeps the stable id, which fences zombies; with the embedded broker
 	// the state dir lock is what keeps a single writer.)
 	TxnIDSuffix string
+	// Compress compresses record batches (snappy); off for the in-process
+	// broker, where it only costs CPU.
+	Compress bool
 	// OnCommit, if set, is called after each Kafka commit with the number of
 	// records it made durable.
 	OnCommit func(records int)
@@ -69,8 +72,13 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 		o.SplitAfter = 2 * time.Minute
 	}
 	offsetsTopic := change.OffsetsTopic(o.Pipeline)
+	compression := kgo.NoCompression()
+	if o.Compress {
+		compression = kgo.SnappyCompression()
+	}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(o.Brokers...),
+		kgo.ProducerBatchCompression(compression),
 		kgo.TransactionalID("inlet-"+o.Pipeline+"-"+o.Source+o.TxnIDSuffix),
 		kgo.TransactionTimeout(5*time.Minute),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),

@@ -240,6 +240,30 @@ func (s *scanner) plainString() ([]byte, error) {
 	return []byte(out), nil
 }
 
+var (
+	internMu sync.Mutex
+	interned = map[string]string{}
+)
+
+// internStr reads a string that repeats across records (source names):
+// one allocation per distinct value instead of one per record.
+func (s *scanner) internStr() (string, error) {
+	raw, err := s.plainString()
+	if err != nil {
+		return "", err
+	}
+	internMu.Lock()
+	defer internMu.Unlock()
+	if v, ok := interned[string(raw)]; ok {
+		return v, nil
+	}
+	v := string(raw)
+	if len(interned) < 10000 {
+		interned[v] = v
+	}
+	return v, nil
+}
+
 func (s *scanner) str() (string, error) {
 	start := s.i
 	raw, esc, err := s.rawString()
@@ -355,15 +379,15 @@ func (s *scanner) source(src *Source) error {
 				err = fmt.Errorf("bad snapshot flag")
 			}
 		case "connector":
-			src.Connector, err = s.str()
+			src.Connector, err = s.internStr()
 		case "pipeline":
-			src.Pipeline, err = s.str()
+			src.Pipeline, err = s.internStr()
 		case "db":
-			src.DB, err = s.str()
+			src.DB, err = s.internStr()
 		case "schema":
-			src.Schema, err = s.str()
+			src.Schema, err = s.internStr()
 		case "table":
-			src.Table, err = s.str()
+			src.Table, err = s.internStr()
 		default:
 			err = s.skip()
 		}

@@ -138,7 +138,7 @@ func Run(ctx context.Context, c *config.Config, only Only, log *slog.Logger) err
 		for _, s := range c.Sources {
 			src := postgres.New(c.Pipeline, s.Name, s.Postgres, log)
 			opts := capture.Options{Brokers: brokers, Pipeline: c.Pipeline, Source: s.Name, Log: log,
-				CommitEvery: time.Duration(c.Capture.CommitInterval), SplitAfter: time.Duration(c.Capture.SplitAfter), TxnIDSuffix: txnSuffix,
+				CommitEvery: time.Duration(c.Capture.CommitInterval), SplitAfter: time.Duration(c.Capture.SplitAfter), TxnIDSuffix: txnSuffix, Compress: c.Kafka != nil,
 				OnCommit: func(n int) { published.Add(int64(n)) }}
 			wg.Add(1)
 			go func() {
