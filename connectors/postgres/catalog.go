@@ -116,13 +116,16 @@ type tableInfo struct {
 	oid     uint32
 	columns []change.Column
 	keys    map[string]bool
-	ident   byte // relreplident: d default, f full, n nothing, i index
+	keyCols []string          // primary-key columns in key order
+	typeSQL map[string]string // column → format_type, for typed literals
+	ident   byte              // relreplident: d default, f full, n nothing, i index
+	estRows int64             // pg_class.reltuples
 }
 
 func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t config.TableName, textCols map[string]bool) (*tableInfo, error) {
-	ti := &tableInfo{name: t, keys: map[string]bool{}}
+	ti := &tableInfo{name: t, keys: map[string]bool{}, typeSQL: map[string]string{}}
 	var ident string
-	err := conn.QueryRow(ctx, `SELECT c.oid, c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p')`, t.Schema, t.Table).Scan(&ti.oid, &ident)
+	err := conn.QueryRow(ctx, `SELECT c.oid, c.relreplident, GREATEST(c.reltuples, 0)::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p')`, t.Schema, t.Table).Scan(&ti.oid, &ident, &ti.estRows)
 	if err == pgx.ErrNoRows {
 		return nil, fmt.Errorf("table %s does not exist; create it or fix sources[].postgres.tables (names are case-sensitive inside quotes)", t)
 	}
@@ -132,7 +135,9 @@ func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t c
 	ti.ident = ident[0]
 	rows, err := conn.Query(ctx, `
 		SELECT a.attname, a.atttypid, a.atttypmod,
-		       COALESCE(a.attnum = ANY(i.indkey), false)
+		       COALESCE(a.attnum = ANY(i.indkey), false),
+		       format_type(a.atttypid, a.atttypmod),
+		       COALESCE((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) WHERE k.att = a.attnum), 0)::int
 		FROM pg_attribute a
 		LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
 		WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
@@ -146,7 +151,9 @@ func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t c
 		var oid uint32
 		var typmod int32
 		var key bool
-		if err := rows.Scan(&name, &oid, &typmod, &key); err != nil {
+		var typeSQL string
+		var keyPos int
+		if err := rows.Scan(&name, &oid, &typmod, &key, &typeSQL, &keyPos); err != nil {
 			return nil, fmt.Errorf("load columns of %s: %w", t, err)
 		}
 		col, err := mapColumn(types, t, name, oid, typmod, textCols)
@@ -154,8 +161,13 @@ func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t c
 			return nil, err
 		}
 		col.Key = key
+		ti.typeSQL[name] = typeSQL
 		if key {
 			ti.keys[name] = true
+			for len(ti.keyCols) < keyPos {
+				ti.keyCols = append(ti.keyCols, "")
+			}
+			ti.keyCols[keyPos-1] = name
 		}
 		ti.columns = append(ti.columns, col)
 	}

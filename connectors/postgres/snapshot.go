@@ -13,10 +13,13 @@ import (
 	"github.com/inlet-dev/inlet/internal/config"
 )
 
-// snapshot copies every table inside the slot's exported snapshot and sends
-// its rows as op "r" changes. Only the last batch carries a Position (the
-// slot's consistent point), so a crash mid-snapshot commits nothing and the
-// next start copies again with a new slot.
+// snapshot copies every table in primary-key order, chunk by chunk, and
+// sends its rows as op "r" changes. Each chunk ends with a Position that
+// records the progress (table, last key, rows), so the chunk and its
+// progress commit to Kafka together and a restart resumes at the next
+// chunk. The first run reads inside the slot's exported snapshot; a resumed
+// run reads the rest from a new snapshot (rows changed since the slot's
+// consistent point also arrive from the stream, with higher versions).
 func (s *Source) snapshot(ctx context.Context) error {
 	cc, err := s.connConfig(false)
 	if err != nil {
@@ -32,36 +35,119 @@ func (s *Source) snapshot(ctx context.Context) error {
 		return fmt.Errorf("source %s: begin snapshot: %w", s.name, err)
 	}
 	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SET TRANSACTION SNAPSHOT '%s'", s.snapshotName)); err != nil {
-		return fmt.Errorf("source %s: use exported snapshot: %w", s.name, err)
+	if s.snapshotName != "" {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("SET TRANSACTION SNAPSHOT '%s'", s.snapshotName)); err != nil {
+			return fmt.Errorf("source %s: use exported snapshot: %w", s.name, err)
+		}
+	}
+	prog := SnapshotProgress{}
+	if s.startPos.Snapshot != nil {
+		prog = *s.startPos.Snapshot
+	}
+	chunk := s.cfg.SnapshotChunkRows
+	if chunk <= 0 {
+		chunk = 100_000
 	}
 	var ch chunker
 	ts := time.Now().UnixMilli()
-	for _, ti := range s.sortedTables() {
-		enc := s.encoderFor(ti.name, ti.columns)
+	tables := s.sortedTables()
+	for ti := prog.Table; ti < len(tables); ti++ {
+		t := tables[ti]
+		enc := s.encoderFor(t.name, t.columns)
 		ch.add(enc.schemaRecord())
-		start := time.Now()
-		w := &copyWriter{s: s, ctx: ctx, enc: enc, ch: &ch, pos: srcPos{commitLSN: uint64(s.startPos.CommitLSN), tsMs: ts, snapshot: true}}
-		cols := make([]string, len(ti.columns))
-		for i, c := range ti.columns {
-			cols[i] = config.QuoteIdent(c.Name)
+		after, rows := []string(nil), int64(0)
+		if ti == prog.Table {
+			after, rows = prog.After, prog.Rows
 		}
-		sql := fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT", strings.Join(cols, ", "), ti.name.Quoted())
-		if _, err := conn.PgConn().CopyTo(ctx, w, sql); err != nil {
-			return fmt.Errorf("source %s: copy %s: %w", s.name, ti.name, err)
+		start, lastLog, startRows := time.Now(), time.Now(), rows
+		for {
+			w := &copyWriter{s: s, ctx: ctx, enc: enc, ch: &ch, keyIdx: keyIndexes(t),
+				pos: srcPos{commitLSN: uint64(s.startPos.CommitLSN), tsMs: ts, snapshot: true}, seq0: rows}
+			if _, err := conn.PgConn().CopyTo(ctx, w, chunkSQL(t, after, chunk)); err != nil {
+				return fmt.Errorf("source %s: copy %s: %w", s.name, t.name, err)
+			}
+			if w.err != nil {
+				return w.err
+			}
+			rows += w.rows
+			if w.rows > 0 {
+				after = w.lastKey
+			}
+			next := Position{CommitLSN: s.startPos.CommitLSN, EndLSN: s.startPos.EndLSN,
+				Snapshot: &SnapshotProgress{Table: ti, After: after, Rows: rows}}
+			done := w.rows < int64(chunk)
+			if done {
+				next.Snapshot = &SnapshotProgress{Table: ti + 1}
+				if ti+1 == len(tables) {
+					next.Snapshot, next.SnapshotDone = nil, true
+				}
+			}
+			ch.commit(next.encode())
+			if b, ok := ch.take(true); ok {
+				if err := s.send(ctx, b); err != nil {
+					return err
+				}
+			}
+			if done || time.Since(lastLog) >= 5*time.Second {
+				lastLog = time.Now()
+				s.logProgress(t, rows, rows-startRows, time.Since(start), done)
+			}
+			if done {
+				break
+			}
 		}
-		if w.err != nil {
-			return w.err
-		}
-		s.log.Info("snapshot copied table", "table", ti.name.String(), "rows", w.rows, "elapsed", time.Since(start).Round(time.Millisecond))
 	}
-	ch.commit(Position{SnapshotDone: true, CommitLSN: s.startPos.CommitLSN, EndLSN: s.startPos.EndLSN}.encode())
-	b, _ := ch.take(true)
-	if err := s.send(ctx, b); err != nil {
-		return err
-	}
-	s.startPos.SnapshotDone = true
+	s.startPos.SnapshotDone, s.startPos.Snapshot = true, nil
 	return tx.Commit(ctx)
+}
+
+// logProgress logs one table's snapshot progress with an estimate.
+func (s *Source) logProgress(t *tableInfo, rows, copied int64, elapsed time.Duration, done bool) {
+	rate := float64(copied) / max(elapsed.Seconds(), 1e-3)
+	attrs := []any{"table", t.name.String(), "rows", rows, "rows_per_s", int64(rate)}
+	if !done && t.estRows > rows && rate > 0 {
+		attrs = append(attrs, "estimated_total", t.estRows, "eta", time.Duration(float64(t.estRows-rows)/rate*float64(time.Second)).Round(time.Second))
+	}
+	if done {
+		s.log.Info("snapshot copied table", attrs...)
+	} else {
+		s.log.Info("snapshot progress", attrs...)
+	}
+}
+
+func keyIndexes(t *tableInfo) []int {
+	var out []int
+	for _, k := range t.keyCols {
+		for i, c := range t.columns {
+			if c.Name == k {
+				out = append(out, i)
+			}
+		}
+	}
+	return out
+}
+
+// chunkSQL copies the next chunk of rows after the key `after`, in key
+// order. Key values are typed literals (standard_conforming_strings is on).
+func chunkSQL(t *tableInfo, after []string, chunk int) string {
+	cols := make([]string, len(t.columns))
+	for i, c := range t.columns {
+		cols[i] = config.QuoteIdent(c.Name)
+	}
+	keys := make([]string, len(t.keyCols))
+	for i, k := range t.keyCols {
+		keys[i] = config.QuoteIdent(k)
+	}
+	where := ""
+	if after != nil {
+		lits := make([]string, len(after))
+		for i, v := range after {
+			lits[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'::" + t.typeSQL[t.keyCols[i]]
+		}
+		where = fmt.Sprintf(" WHERE (%s) > (%s)", strings.Join(keys, ", "), strings.Join(lits, ", "))
+	}
+	return fmt.Sprintf("COPY (SELECT %s FROM %s%s ORDER BY %s LIMIT %d) TO STDOUT",
+		strings.Join(cols, ", "), t.name.Quoted(), where, strings.Join(keys, ", "), chunk)
 }
 
 func (s *Source) sortedTables() []*tableInfo {
@@ -98,6 +184,9 @@ type copyWriter struct {
 	scratch []byte
 	cells   []cell
 	rows    int64
+	seq0    int64 // rows of the table copied before this chunk
+	keyIdx  []int
+	lastKey []string
 	err     error
 }
 
@@ -145,7 +234,7 @@ func (w *copyWriter) row(line []byte) error {
 		}
 	}
 	w.rows++
-	w.pos.seq = uint32(w.rows)
+	w.pos.seq = uint32(w.seq0 + w.rows)
 	rec, buf, err := w.enc.encode(w.ch.room(), change.OpRead, nil, false, w.cells, w.pos, w.pos.tsMs)
 	w.ch.buf = buf
 	if err != nil {
@@ -153,6 +242,13 @@ func (w *copyWriter) row(line []byte) error {
 		return err
 	}
 	w.ch.add(rec)
+	if cap(w.lastKey) < len(w.keyIdx) {
+		w.lastKey = make([]string, len(w.keyIdx))
+	}
+	w.lastKey = w.lastKey[:len(w.keyIdx)]
+	for i, ki := range w.keyIdx {
+		w.lastKey[i] = string(w.fields[ki])
+	}
 	if len(w.ch.recs) >= chunkRecords {
 		b, _ := w.ch.take(true)
 		if err := w.s.send(w.ctx, b); err != nil {

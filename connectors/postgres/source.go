@@ -41,6 +41,16 @@ type Position struct {
 	CommitLSN    pglogrepl.LSN `json:"commit_lsn"`
 	Seq          uint32        `json:"seq,omitempty"`
 	EndLSN       pglogrepl.LSN `json:"end_lsn"`
+	// Snapshot is the progress of an unfinished snapshot: the next chunk
+	// starts in table number Table (config order) after primary key After.
+	Snapshot *SnapshotProgress `json:"snapshot,omitempty"`
+}
+
+// SnapshotProgress is how far a snapshot got, committed chunk by chunk.
+type SnapshotProgress struct {
+	Table int      `json:"table"`
+	After []string `json:"after,omitempty"` // primary-key values (text) of the last row copied
+	Rows  int64    `json:"rows"`            // rows of Table copied so far
 }
 
 // DecodePosition parses an encoded Position.
@@ -63,12 +73,13 @@ func (p Position) encode() []byte {
 
 // sessionParams make every text form the encoder relies on fixed.
 var sessionParams = map[string]string{
-	"DateStyle":          "ISO, YMD",
-	"TimeZone":           "UTC",
-	"bytea_output":       "hex",
-	"extra_float_digits": "3",
-	"IntervalStyle":      "postgres",
-	"application_name":   "inlet",
+	"DateStyle":                   "ISO, YMD",
+	"TimeZone":                    "UTC",
+	"bytea_output":                "hex",
+	"extra_float_digits":          "3",
+	"IntervalStyle":               "postgres",
+	"standard_conforming_strings": "on",
+	"application_name":            "inlet",
 }
 
 // Source is a Postgres CDC source. See connectors.Source for the contract.
@@ -95,6 +106,7 @@ type Source struct {
 	// Set by Open for the capture goroutine.
 	startPos     Position
 	snapshotName string
+	snapshotTodo bool
 }
 
 var _ connectors.Source = (*Source)(nil)
@@ -183,6 +195,14 @@ func (s *Source) Open(ctx context.Context, pos []byte) error {
 			return fmt.Errorf("source %s: replication slot %s is gone, so changes after LSN %s cannot be read; to start over with a new snapshot, delete the pipeline's state (state_dir and its Kafka topics)", s.name, s.cfg.Slot, s.startPos.EndLSN)
 		}
 		s.acked.Store(uint64(s.startPos.EndLSN))
+	} else if s.startPos.Snapshot != nil && slotExists {
+		// Some snapshot chunks are committed: carry on after them. The
+		// exported snapshot died with the old connection, so the rest is
+		// read from a new one; changes after the slot's consistent point
+		// reach the sinks through the stream with higher versions.
+		s.snapshotTodo = true
+		s.acked.Store(uint64(s.startPos.EndLSN))
+		s.log.Info("resuming snapshot", "table", s.startPos.Snapshot.Table, "rows_done", s.startPos.Snapshot.Rows)
 	} else {
 		// No snapshot was ever committed: start from scratch.
 		if slotExists {
@@ -201,6 +221,7 @@ func (s *Source) Open(ctx context.Context, pos []byte) error {
 			return fmt.Errorf("source %s: %w", s.name, err)
 		}
 		s.snapshotName = res.SnapshotName
+		s.snapshotTodo = true
 		s.startPos = Position{CommitLSN: cp, EndLSN: cp}
 		s.log.Info("created replication slot", "slot", s.cfg.Slot, "consistent_point", cp.String())
 	}
@@ -222,7 +243,7 @@ func (s *Source) Open(ctx context.Context, pos []byte) error {
 }
 
 func (s *Source) capture(ctx context.Context) error {
-	if s.snapshotName != "" {
+	if s.snapshotTodo {
 		if err := s.snapshot(ctx); err != nil {
 			return err
 		}

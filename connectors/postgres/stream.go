@@ -38,7 +38,7 @@ func (s *Source) stream(ctx context.Context) error {
 	// dropped per partition by the runtime (connectors.Record.Order).
 	var start pglogrepl.LSN
 	err := pglogrepl.StartReplication(ctx, s.repl, s.cfg.Slot, start, pglogrepl.StartReplicationOptions{
-		PluginArgs: []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", s.cfg.Publication)},
+		PluginArgs: []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", s.cfg.Publication), "messages 'true'"},
 	})
 	if err != nil {
 		return fmt.Errorf("source %s: start replication on slot %s: %w (is another inlet running this pipeline?)", s.name, s.cfg.Slot, err)
@@ -104,13 +104,6 @@ func (s *Source) stream(ctx context.Context) error {
 			}
 			if ka.ReplyRequested {
 				lastStatus = time.Time{}
-			}
-			// Idle and everything read is durable: nothing of ours lies
-			// below the server's position, so the slot may move past it
-			// (otherwise an idle publication pins WAL forever).
-			if !st.inTxn && len(ch.recs) == 0 && s.acked.Load() >= st.lastEnd && uint64(ka.ServerWALEnd) > s.acked.Load() {
-				st.lastEnd = uint64(ka.ServerWALEnd)
-				s.acked.Store(uint64(ka.ServerWALEnd))
 			}
 		case pglogrepl.XLogDataByteID:
 			xld, err := pglogrepl.ParseXLogData(cd.Data[1:])
@@ -244,14 +237,16 @@ func (s *Source) heartbeatEvery() time.Duration {
 	return 30 * time.Second
 }
 
-// heartbeat writes a tiny non-transactional WAL message, so the slot sees
-// WAL move even when no captured table changes and can be advanced past
-// other databases' and tables' WAL; it also checks how much WAL the slot
-// retains.
+// heartbeat writes a tiny transactional logical message. It reaches the
+// stream as its own BEGIN/COMMIT, whose position is committed to Kafka and
+// then confirmed to the slot like any other: the slot moves past other
+// tables' WAL even when no captured table changes, through the one path
+// that never confirms what Kafka does not hold. It also checks how much
+// WAL the slot retains.
 func (s *Source) heartbeat(ctx context.Context) error {
 	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := s.conn.Exec(hctx, "SELECT pg_logical_emit_message(false, 'inlet_heartbeat', '')"); err != nil {
+	if _, err := s.conn.Exec(hctx, "SELECT pg_logical_emit_message(true, 'inlet_heartbeat', '')"); err != nil {
 		return err
 	}
 	var retained int64

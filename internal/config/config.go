@@ -59,6 +59,9 @@ type Postgres struct {
 	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
 	// MaxRetainedWALMB warns when the slot retains more WAL than this.
 	MaxRetainedWALMB int `yaml:"max_retained_wal_mb"`
+	// SnapshotChunkRows is how many rows one snapshot chunk copies; each
+	// chunk is committed to Kafka with its progress.
+	SnapshotChunkRows int `yaml:"snapshot_chunk_rows"`
 }
 
 // Lake is the Delta Lake root.
@@ -212,6 +215,9 @@ func (c *Config) applyDefaults() {
 			}
 			if pg.MaxRetainedWALMB == 0 {
 				pg.MaxRetainedWALMB = 1024
+			}
+			if pg.SnapshotChunkRows == 0 {
+				pg.SnapshotChunkRows = 100_000
 			}
 		}
 	}

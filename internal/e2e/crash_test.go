@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -162,6 +163,9 @@ func TestCrashExactlyOnce(t *testing.T) {
 	p.stop(t, syscall.SIGTERM)
 	e.finalChecks(t)
 	e.kafkaCheck(t)
+	if !strings.Contains(string(mustRead(t, e.log)), "splitting a long source transaction") {
+		t.Error("no source transaction was split across Kafka transactions; the test did not cover splitting")
+	}
 }
 
 func mustRead(t *testing.T, path string) []byte {
