@@ -312,27 +312,44 @@ func (e *Engine) processWithRetry(ctx context.Context, recs []*kgo.Record) error
 // permanentError is a batch error that retrying cannot fix (bad data).
 type permanentError struct{ error }
 
+// tableBatch is what one micro-batch holds of one table.
+type tableBatch struct {
+	table  Table
+	rows   []change.Row
+	ranges map[int32]lake.Range
+}
+
+// from returns the rows at or after a sink's next offset in their partition.
+func (b *tableBatch) from(next map[tp]int64) []change.Row {
+	var keep []change.Row
+	for _, r := range b.rows {
+		if r.Offset >= next[tp{b.table.Topic, r.Partition}] {
+			keep = append(keep, r)
+		}
+	}
+	return keep
+}
+
 func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 	start := time.Now()
-	type tableBatch struct {
-		rows   []change.Row
-		ranges map[int32]lake.Range
-	}
-	batches := map[string]*tableBatch{}
+	byTopic := map[string]*tableBatch{}
+	var sc *change.Schema // the previous record's schema, usually this one's too
 	for _, r := range recs {
 		t, ok := e.byTopic[r.Topic]
 		if !ok {
 			continue
 		}
-		fp := ""
+		var fp []byte
 		for _, h := range r.Headers {
 			if h.Key == change.HeaderSchema {
-				fp = string(h.Value)
+				fp = h.Value
 			}
 		}
-		sc, err := e.schemas.get(ctx, r.Topic, fp)
-		if err != nil {
-			return err
+		if sc == nil || sc.Topic != r.Topic || sc.Fingerprint != string(fp) {
+			var err error
+			if sc, err = e.schemas.get(ctx, r.Topic, string(fp)); err != nil {
+				return err
+			}
 		}
 		ev, err := change.Decode(r.Value, sc)
 		if err != nil {
@@ -346,10 +363,10 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 		if row.Values == nil {
 			continue // e.g. truncate markers
 		}
-		b := batches[t.Name]
+		b := byTopic[r.Topic]
 		if b == nil {
-			b = &tableBatch{ranges: map[int32]lake.Range{}}
-			batches[t.Name] = b
+			b = &tableBatch{table: t, ranges: map[int32]lake.Range{}}
+			byTopic[r.Topic] = b
 		}
 		b.rows = append(b.rows, row)
 		rg, ok := b.ranges[r.Partition]
@@ -359,30 +376,20 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 		rg.To = r.Offset
 		b.ranges[r.Partition] = rg
 	}
-	names := make([]string, 0, len(batches))
-	for n := range batches {
-		names = append(names, n)
+	batches := make([]*tableBatch, 0, len(byTopic))
+	for _, b := range byTopic {
+		batches = append(batches, b)
 	}
-	sort.Strings(names)
-	topicOf := map[string]string{}
-	for _, t := range e.o.Tables {
-		topicOf[t.Name] = t.Topic
-	}
+	sort.Slice(batches, func(i, j int) bool { return batches[i].table.Name < batches[j].table.Name })
 	stats := BatchStats{Records: len(recs)}
 
 	if e.o.Lake != nil {
 		rows := map[string]int64{}
 		versions := map[string]int64{}
 		wrote := false
-		for _, n := range names {
-			b := batches[n]
-			topic := topicOf[n]
-			var keep []change.Row
-			for _, r := range b.rows {
-				if r.Offset >= e.lakePos[tp{topic, r.Partition}] {
-					keep = append(keep, r)
-				}
-			}
+		for _, b := range batches {
+			n, topic := b.table.Name, b.table.Topic
+			keep := b.from(e.lakePos)
 			if len(keep) == 0 {
 				continue
 			}
@@ -425,15 +432,9 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 		for k, v := range e.chPos {
 			next[k] = v
 		}
-		for _, n := range names {
-			b := batches[n]
-			topic := topicOf[n]
-			var keep []change.Row
-			for _, r := range b.rows {
-				if r.Offset >= e.chPos[tp{topic, r.Partition}] {
-					keep = append(keep, r)
-				}
-			}
+		for _, b := range batches {
+			n, topic := b.table.Name, b.table.Topic
+			keep := b.from(e.chPos)
 			for p, rg := range b.ranges {
 				if rg.To+1 > next[tp{topic, p}] {
 					next[tp{topic, p}] = rg.To + 1

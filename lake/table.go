@@ -176,13 +176,9 @@ func (t *Table) replay(v int64) error {
 		case e.Add != nil:
 			t.files[e.Add.Path] = true
 			t.order[e.Add.Path] = v
-			var st struct {
-				NumRecords int64 `json:"numRecords"`
-			}
-			if json.Unmarshal([]byte(e.Add.Stats), &st) == nil {
-				t.rows += st.NumRecords
-				t.rowsOf[e.Add.Path] = st.NumRecords
-			}
+			n := numRecords(e.Add.Stats)
+			t.rows += n
+			t.rowsOf[e.Add.Path] = n
 		}
 	}
 	t.version = v
@@ -253,12 +249,7 @@ func (t *Table) commit(actions []logEntry) error {
 		case a.Add != nil:
 			t.files[a.Add.Path] = true
 			t.order[a.Add.Path] = next
-			var st struct {
-				NumRecords int64 `json:"numRecords"`
-			}
-			if json.Unmarshal([]byte(a.Add.Stats), &st) == nil {
-				t.rowsOf[a.Add.Path] = st.NumRecords
-			}
+			t.rowsOf[a.Add.Path] = numRecords(a.Add.Stats)
 		case a.Remove != nil:
 			if t.files[a.Remove.Path] {
 				t.rows -= t.rowsOf[a.Remove.Path]
@@ -321,6 +312,15 @@ func (t *Table) removeOrphans() ([]string, error) {
 		return nil
 	})
 	return removed, err
+}
+
+// numRecords reads numRecords from an add action's stats (0 if absent).
+func numRecords(stats string) int64 {
+	var st struct {
+		NumRecords int64 `json:"numRecords"`
+	}
+	json.Unmarshal([]byte(stats), &st)
+	return st.NumRecords
 }
 
 // ErrConflict means another writer committed the version first.

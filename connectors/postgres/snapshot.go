@@ -71,7 +71,7 @@ func (s *Source) snapshot(ctx context.Context) error {
 			}
 			rows += w.rows
 			if w.rows > 0 {
-				after = w.lastKey
+				after = w.lastKey()
 			}
 			next := Position{CommitLSN: s.startPos.CommitLSN, EndLSN: s.startPos.EndLSN,
 				Snapshot: &SnapshotProgress{Table: ti, After: after, Rows: rows}}
@@ -186,7 +186,8 @@ type copyWriter struct {
 	rows    int64
 	seq0    int64 // rows of the table copied before this chunk
 	keyIdx  []int
-	lastKey []string
+	keyBuf  []byte // key fields of the last row, back to back
+	keyEnds []int  // end of each key field in keyBuf
 	err     error
 }
 
@@ -242,12 +243,12 @@ func (w *copyWriter) row(line []byte) error {
 		return err
 	}
 	w.ch.add(rec)
-	if cap(w.lastKey) < len(w.keyIdx) {
-		w.lastKey = make([]string, len(w.keyIdx))
-	}
-	w.lastKey = w.lastKey[:len(w.keyIdx)]
-	for i, ki := range w.keyIdx {
-		w.lastKey[i] = string(w.fields[ki])
+	// Remember this row's key without allocating: only the chunk's last
+	// row is needed, as strings, once (lastKey).
+	w.keyBuf, w.keyEnds = w.keyBuf[:0], w.keyEnds[:0]
+	for _, ki := range w.keyIdx {
+		w.keyBuf = append(w.keyBuf, w.fields[ki]...)
+		w.keyEnds = append(w.keyEnds, len(w.keyBuf))
 	}
 	if len(w.ch.recs) >= chunkRecords {
 		b, _ := w.ch.take(true)
@@ -257,4 +258,15 @@ func (w *copyWriter) row(line []byte) error {
 		}
 	}
 	return nil
+}
+
+// lastKey returns the key fields of the last row written, as text.
+func (w *copyWriter) lastKey() []string {
+	out := make([]string, len(w.keyEnds))
+	start := 0
+	for i, end := range w.keyEnds {
+		out[i] = string(w.keyBuf[start:end])
+		start = end
+	}
+	return out
 }

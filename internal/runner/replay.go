@@ -15,7 +15,6 @@ import (
 	"github.com/inlet-dev/inlet/engine"
 	"github.com/inlet-dev/inlet/internal/change"
 	"github.com/inlet-dev/inlet/internal/config"
-	"github.com/inlet-dev/inlet/lake"
 )
 
 // resolveCheckpoint finds a sink's batch by id or by time (the latest
@@ -88,8 +87,7 @@ func Replay(ctx context.Context, c *config.Config, sink, from string, log *slog.
 		if err != nil {
 			return fmt.Errorf("lake: %w", err)
 		}
-		dir, _ := config.LakeDir(c.Lake.Path)
-		lk, err := lake.Open(dir, c.Pipeline)
+		lk, err := OpenLake(c)
 		if err != nil {
 			return err
 		}
@@ -162,8 +160,7 @@ func Rebuild(ctx context.Context, c *config.Config, log *slog.Logger, out io.Wri
 		return err
 	}
 	defer store.Close()
-	dir, _ := config.LakeDir(c.Lake.Path)
-	lk, err := lake.Open(dir, c.Pipeline)
+	lk, err := OpenLake(c)
 	if err != nil {
 		return err
 	}

@@ -79,6 +79,15 @@ func OpenStore(ctx context.Context, c *config.Config) (checkpoint.Store, error) 
 	return checkpoint.OpenFile(filepath.Join(c.StateDir, "checkpoints"))
 }
 
+// OpenLake opens the configured lake (validated config: the path parses).
+func OpenLake(c *config.Config) (*lake.Lake, error) {
+	dir, err := config.LakeDir(c.Lake.Path)
+	if err != nil {
+		return nil, err
+	}
+	return lake.Open(dir, c.Pipeline)
+}
+
 // Brokers returns the Kafka brokers to use, starting the embedded broker
 // when the config has none (closed by the returned func).
 func Brokers(c *config.Config, log *slog.Logger) ([]string, func(), error) {
@@ -163,8 +172,7 @@ func Run(ctx context.Context, c *config.Config, only Only, log *slog.Logger) err
 				chRows.Add(int64(b.CHRows))
 			}}
 		if c.Lake != nil {
-			dir, _ := config.LakeDir(c.Lake.Path)
-			if opts.Lake, err = lake.Open(dir, c.Pipeline); err != nil {
+			if opts.Lake, err = OpenLake(c); err != nil {
 				return err
 			}
 		}

@@ -29,8 +29,7 @@ func Status(ctx context.Context, c *config.Config, out io.Writer) error {
 	defer store.Close()
 	var lk *lake.Lake
 	if c.Lake != nil {
-		dir, _ := config.LakeDir(c.Lake.Path)
-		if lk, err = lake.Open(dir, c.Pipeline); err != nil {
+		if lk, err = OpenLake(c); err != nil {
 			return err
 		}
 	}
