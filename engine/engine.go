@@ -30,6 +30,9 @@ const (
 type Table struct {
 	Topic string
 	Name  string // schema.table
+	// FullRefresh tables get whole copies closed by markers, which the
+	// sinks swap in atomically.
+	FullRefresh bool
 }
 
 // Options configure an engine.
@@ -314,9 +317,10 @@ type permanentError struct{ error }
 
 // tableBatch is what one micro-batch holds of one table.
 type tableBatch struct {
-	table  Table
-	rows   []change.Row
-	ranges map[int32]lake.Range
+	table   Table
+	rows    []change.Row
+	markers []lake.Marker // full refresh markers
+	ranges  map[int32]lake.Range
 }
 
 // from returns the rows at or after a sink's next offset in their partition.
@@ -325,6 +329,17 @@ func (b *tableBatch) from(next map[tp]int64) []change.Row {
 	for _, r := range b.rows {
 		if r.Offset >= next[tp{b.table.Topic, r.Partition}] {
 			keep = append(keep, r)
+		}
+	}
+	return keep
+}
+
+// markersFrom returns the markers at or after a sink's next offset.
+func (b *tableBatch) markersFrom(next map[tp]int64) []lake.Marker {
+	var keep []lake.Marker
+	for _, m := range b.markers {
+		if m.Offset >= next[tp{b.table.Topic, m.Partition}] {
+			keep = append(keep, m)
 		}
 	}
 	return keep
@@ -360,7 +375,7 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 		if ev.Op == change.OpDelete {
 			row.Values, row.Before = ev.Before, nil
 		}
-		if row.Values == nil {
+		if row.Values == nil && ev.Op != change.OpRefreshDone {
 			continue // e.g. truncate markers
 		}
 		b := byTopic[r.Topic]
@@ -368,7 +383,11 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 			b = &tableBatch{table: t, ranges: map[int32]lake.Range{}}
 			byTopic[r.Topic] = b
 		}
-		b.rows = append(b.rows, row)
+		if ev.Op == change.OpRefreshDone {
+			b.markers = append(b.markers, lake.Marker{Gen: ev.Source.CommitLSN, Rows: int64(ev.Source.Seq), Partition: r.Partition, Offset: r.Offset})
+		} else {
+			b.rows = append(b.rows, row)
+		}
 		rg, ok := b.ranges[r.Partition]
 		if !ok {
 			rg.From = r.Offset
@@ -389,8 +408,8 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 		wrote := false
 		for _, b := range batches {
 			n, topic := b.table.Name, b.table.Topic
-			keep := b.from(e.lakePos)
-			if len(keep) == 0 {
+			keep, markers := b.from(e.lakePos), b.markersFrom(e.lakePos)
+			if len(keep) == 0 && len(markers) == 0 {
 				continue
 			}
 			ranges := map[int32]lake.Range{}
@@ -403,7 +422,8 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 				}
 			}
 			info := map[string]any{"pipeline": e.o.Pipeline, "topic": topic, "batch": e.lakeID + 1, "source_table": n}
-			v, did, err := e.o.Lake.Write(ctx, lake.Batch{Table: n, Topic: topic, Rows: keep, Ranges: ranges, Info: info})
+			v, did, err := e.o.Lake.Write(ctx, lake.Batch{Table: n, Topic: topic, Rows: keep, Ranges: ranges, Info: info,
+				FullRefresh: b.table.FullRefresh, Markers: markers})
 			if err != nil {
 				return err
 			}
@@ -434,16 +454,22 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 		}
 		for _, b := range batches {
 			n, topic := b.table.Name, b.table.Topic
-			keep := b.from(e.chPos)
+			keep, markers := b.from(e.chPos), b.markersFrom(e.chPos)
 			for p, rg := range b.ranges {
 				if rg.To+1 > next[tp{topic, p}] {
 					next[tp{topic, p}] = rg.To + 1
 				}
 			}
-			if len(keep) == 0 {
+			if len(keep) == 0 && len(markers) == 0 {
 				continue
 			}
-			n2, err := e.o.ClickHouse.Write(ctx, keep)
+			var n2 int
+			var err error
+			if b.table.FullRefresh {
+				n2, err = e.o.ClickHouse.WriteRefresh(ctx, n, keep, markers)
+			} else {
+				n2, err = e.o.ClickHouse.Write(ctx, keep)
+			}
 			if err != nil {
 				return err
 			}

@@ -88,6 +88,18 @@ type Batch struct {
 	// Info is recorded in the commit's commitInfo (lineage: pipeline, batch,
 	// source positions).
 	Info map[string]any
+	// FullRefresh tables stage each refresh generation's rows and swap
+	// them in, in one commit, at the generation's marker.
+	FullRefresh bool
+	Markers     []Marker
+}
+
+// Marker closes a full refresh generation that sent Rows rows.
+type Marker struct {
+	Gen       uint64
+	Rows      int64
+	Partition int32
+	Offset    int64
 }
 
 // Write commits b as one Delta version, unless the table's txn actions show
@@ -120,6 +132,13 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		}
 		kept = append(kept, r)
 	}
+	var markers []Marker
+	for _, m := range b.Markers {
+		if v, ok := t.txns[l.AppID(b.Topic, m.Partition)]; ok && m.Offset <= v {
+			continue
+		}
+		markers = append(markers, m)
+	}
 	pending := false
 	for p, rg := range b.Ranges {
 		if v, ok := t.txns[l.AppID(b.Topic, p)]; !ok || rg.To > v {
@@ -149,7 +168,7 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		}
 		cols, schemaChanged = merged, schemaChanged || changed
 	}
-	if t.version < 0 && len(kept) == 0 {
+	if t.version < 0 && len(kept) == 0 && len(markers) == 0 {
 		// Nothing to create the table with yet; record progress only once
 		// it exists.
 		return t.version, false, nil
@@ -177,15 +196,20 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		}})
 	}
 
-	// Data files: one per (partition, day).
+	// Data files: one per (partition, day), and refresh generation.
+	var staged []stagedFile
 	type fileKey struct {
-		p  int32
-		dt string
+		p   int32
+		dt  string
+		gen uint64 // full refresh generation
 	}
 	groups := map[fileKey][]Row{}
 	for _, r := range kept {
 		dt := time.UnixMilli(r.TsMs).UTC().Format("2006-01-02")
-		k := fileKey{r.Partition, dt}
+		k := fileKey{p: r.Partition, dt: dt}
+		if b.FullRefresh {
+			k.gen = r.Version
+		}
 		groups[k] = append(groups[k], r)
 	}
 	keys := make([]fileKey, 0, len(groups))
@@ -196,20 +220,39 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		if keys[i].p != keys[j].p {
 			return keys[i].p < keys[j].p
 		}
+		if keys[i].gen != keys[j].gen {
+			return keys[i].gen < keys[j].gen
+		}
 		return keys[i].dt < keys[j].dt
 	})
 	for _, k := range keys {
 		rows := groups[k]
 		rg := b.Ranges[k.p]
-		rel := filepath.ToSlash(filepath.Join(t.part+"="+k.dt, fmt.Sprintf("part-%s-%d-%d-%d.parquet", b.Topic, k.p, rg.From, rg.To)))
+		name := fmt.Sprintf("part-%s-%d-%d-%d.parquet", b.Topic, k.p, rg.From, rg.To)
+		if b.FullRefresh {
+			name = fmt.Sprintf("part-%s-%d-%d-%d-g%d.parquet", b.Topic, k.p, rg.From, rg.To, k.gen)
+		}
+		rel := filepath.ToSlash(filepath.Join(t.part+"="+k.dt, name))
 		size, err := writeParquet(filepath.Join(t.dir, rel), cols, rows)
 		if err != nil {
 			return 0, false, fmt.Errorf("lake table %s: write %s: %w", b.Table, rel, err)
 		}
-		actions = append(actions, logEntry{Add: &addAction{
+		add := &addAction{
 			Path: rel, PartitionValues: map[string]string{t.part: k.dt}, Size: size,
 			ModificationTime: now, DataChange: true, Stats: `{"numRecords":` + strconv.Itoa(len(rows)) + `}`,
-		}})
+		}
+		if b.FullRefresh {
+			staged = append(staged, stagedFile{Gen: rows[0].Version, Add: *add})
+			continue
+		}
+		actions = append(actions, logEntry{Add: add})
+	}
+	if b.FullRefresh {
+		swaps, err := t.swaps(staged, markers, now)
+		if err != nil {
+			return 0, false, err
+		}
+		actions = append(actions, swaps...)
 	}
 	parts := make([]int32, 0, len(b.Ranges))
 	for p := range b.Ranges {
@@ -228,13 +271,21 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 	if b.Info != nil {
 		info["inlet"] = b.Info
 	}
+	if len(staged) > 0 {
+		info["inletStaged"] = staged
+	}
+	if len(markers) > 0 {
+		info["inletRefreshed"] = markers[len(markers)-1].Gen
+		info["operation"] = "REPLACE TABLE AS SELECT"
+		info["isBlindAppend"] = false
+	}
 	actions = append(actions, logEntry{CommitInfo: info})
 	failpoint.Hit(failpoint.LakeAfterFilesBeforeLog)
 	if err := t.commit(actions); err != nil {
 		return 0, false, err
 	}
 	t.columns = cols
-	t.rows += int64(len(kept))
+	t.stage(staged, markers)
 	t.ntz = t.ntz || needsNTZ(cols)
 	if t.id == "" {
 		for _, a := range actions {

@@ -33,6 +33,15 @@ type Table struct {
 	files   map[string]bool
 	order   map[string]int64 // version that added each file
 	rowsOf  map[string]int64 // numRecords of each file
+	// staged are written files of full refresh generations whose marker
+	// has not arrived; the log lists them in commitInfo.inletStaged.
+	staged map[uint64][]stagedFile
+}
+
+// stagedFile is a data file of a full refresh generation, not yet added.
+type stagedFile struct {
+	Gen uint64    `json:"gen"`
+	Add addAction `json:"add"`
 }
 
 // logEntry is one line of a Delta commit file; one field is set.
@@ -104,7 +113,7 @@ func openTable(root, name string) (*Table, error) {
 // openTableUpTo replays the log up to version upTo (-2: all versions).
 func openTableUpTo(root, name string, upTo int64) (*Table, error) {
 	t := &Table{dir: filepath.Join(root, name), Name: name, version: -1, txns: map[string]int64{},
-		files: map[string]bool{}, order: map[string]int64{}, rowsOf: map[string]int64{}}
+		files: map[string]bool{}, order: map[string]int64{}, rowsOf: map[string]int64{}, staged: map[uint64][]stagedFile{}}
 	entries, err := os.ReadDir(t.logDir())
 	if errors.Is(err, os.ErrNotExist) {
 		return t, nil
@@ -179,6 +188,21 @@ func (t *Table) replay(v int64) error {
 			n := numRecords(e.Add.Stats)
 			t.rows += n
 			t.rowsOf[e.Add.Path] = n
+		case e.CommitInfo != nil && (bytes.Contains(sc.Bytes(), []byte(`"inletStaged"`)) || bytes.Contains(sc.Bytes(), []byte(`"inletRefreshed"`))):
+			var ci struct {
+				CommitInfo struct {
+					Staged    []stagedFile `json:"inletStaged"`
+					Refreshed *uint64      `json:"inletRefreshed"`
+				} `json:"commitInfo"`
+			}
+			if err := json.Unmarshal(sc.Bytes(), &ci); err != nil {
+				return fmt.Errorf("lake table %s: version %d: %w", t.Name, v, err)
+			}
+			var markers []Marker
+			if ci.CommitInfo.Refreshed != nil {
+				markers = []Marker{{Gen: *ci.CommitInfo.Refreshed}}
+			}
+			t.stage(ci.CommitInfo.Staged, markers)
 		}
 	}
 	t.version = v
@@ -247,9 +271,11 @@ func (t *Table) commit(actions []logEntry) error {
 		case a.Txn != nil:
 			t.txns[a.Txn.AppID] = a.Txn.Version
 		case a.Add != nil:
+			n := numRecords(a.Add.Stats)
 			t.files[a.Add.Path] = true
 			t.order[a.Add.Path] = next
-			t.rowsOf[a.Add.Path] = numRecords(a.Add.Stats)
+			t.rowsOf[a.Add.Path] = n
+			t.rows += n
 		case a.Remove != nil:
 			if t.files[a.Remove.Path] {
 				t.rows -= t.rowsOf[a.Remove.Path]
@@ -288,6 +314,12 @@ func (t *Table) Dir() string { return t.dir }
 // call it (the engine, which holds the state dir lock).
 func (t *Table) removeOrphans() ([]string, error) {
 	var removed []string
+	staged := map[string]bool{}
+	for _, fs := range t.staged {
+		for _, f := range fs {
+			staged[f.Add.Path] = true
+		}
+	}
 	err := filepath.WalkDir(t.dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
@@ -301,7 +333,8 @@ func (t *Table) removeOrphans() ([]string, error) {
 		rel, _ := filepath.Rel(t.dir, path)
 		rel = filepath.ToSlash(rel)
 		name := d.Name()
-		orphan := strings.HasSuffix(name, ".parquet") && !strings.HasPrefix(rel, "_delta_log/") && !t.files[rel]
+		_, everAdded := t.order[rel] // removed files stay for time travel
+		orphan := strings.HasSuffix(name, ".parquet") && !strings.HasPrefix(rel, "_delta_log/") && !everAdded && !staged[rel]
 		staleTmp := strings.HasPrefix(rel, "_delta_log/") && strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-")
 		if orphan || staleTmp {
 			if err := os.Remove(path); err != nil {
@@ -342,3 +375,55 @@ func randHex() string {
 }
 
 func nowMs() int64 { return time.Now().UnixMilli() }
+
+// stage records newly staged files and drops the generations markers
+// closed; an older generation that never got its marker (its refresh was
+// interrupted) is dropped when a newer one is staged.
+func (t *Table) stage(files []stagedFile, markers []Marker) {
+	for _, f := range files {
+		for g := range t.staged {
+			if g < f.Gen {
+				delete(t.staged, g)
+			}
+		}
+		t.staged[f.Gen] = append(t.staged[f.Gen], f)
+	}
+	for _, m := range markers {
+		for g := range t.staged {
+			if g <= m.Gen {
+				delete(t.staged, g)
+			}
+		}
+	}
+}
+
+// swaps returns the actions that replace the table's files with the
+// generation of the last marker: its staged files (earlier commits' and
+// this one's). Every marker's row count is checked against its files.
+func (t *Table) swaps(staged []stagedFile, markers []Marker, now int64) ([]logEntry, error) {
+	if len(markers) == 0 {
+		return nil, nil
+	}
+	var files []addAction
+	for _, m := range markers {
+		files = files[:0]
+		var rows int64
+		for _, f := range append(append([]stagedFile(nil), t.staged[m.Gen]...), staged...) {
+			if f.Gen == m.Gen {
+				files = append(files, f.Add)
+				rows += numRecords(f.Add.Stats)
+			}
+		}
+		if rows != m.Rows {
+			return nil, fmt.Errorf("lake table %s: full refresh %d has %d rows staged but its source sent %d; rows went missing between Kafka and the lake (run inlet replay --sink lake)", t.Name, m.Gen, rows, m.Rows)
+		}
+	}
+	var actions []logEntry
+	for _, f := range t.Files() {
+		actions = append(actions, logEntry{Remove: &removeAction{Path: f, DeletionTimestamp: now, DataChange: true}})
+	}
+	for i := range files {
+		actions = append(actions, logEntry{Add: &files[i]})
+	}
+	return actions, nil
+}

@@ -103,8 +103,9 @@ func quoteString(s string) string {
 	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
 }
 
-// createTableSQL is the mirror table DDL.
-func createTableSQL(db, name string, cols []change.Column, v Version) string {
+// createTableSQL is the mirror table DDL. A full_refresh table holds one
+// copy at a time, ordered by version and Kafka offset (rows need no key).
+func createTableSQL(db, name string, cols []change.Column, v Version, refresh bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s (\n", quote(db), quote(name))
 	var keys []string
@@ -114,10 +115,19 @@ func createTableSQL(db, name string, cols []change.Column, v Version) string {
 			keys = append(keys, quote(c.Name))
 		}
 	}
-	b.WriteString("  `_version` UInt64 COMMENT 'commit LSN of the change',\n")
+	if refresh {
+		b.WriteString("  `_version` UInt64 COMMENT 'WAL LSN when the full refresh that copied the row started',\n")
+		b.WriteString("  `_row` UInt64 COMMENT 'Kafka offset of the row in its change topic',\n")
+	} else {
+		b.WriteString("  `_version` UInt64 COMMENT 'commit LSN of the change',\n")
+	}
 	b.WriteString("  `_deleted` UInt8 COMMENT '1 when the row was deleted upstream',\n")
 	b.WriteString("  `_synced_at` DateTime COMMENT 'when Inlet wrote the row'\n")
-	fmt.Fprintf(&b, ") ENGINE = ReplacingMergeTree(`_version`)\nORDER BY (%s)", strings.Join(keys, ", "))
+	if refresh {
+		b.WriteString(") ENGINE = ReplacingMergeTree(`_version`)\nORDER BY (`_version`, `_row`)")
+	} else {
+		fmt.Fprintf(&b, ") ENGINE = ReplacingMergeTree(`_version`)\nORDER BY (%s)", strings.Join(keys, ", "))
+	}
 	return b.String()
 }
 

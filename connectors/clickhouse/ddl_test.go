@@ -29,7 +29,7 @@ func TestDDLGolden(t *testing.T) {
 		name string
 		ver  Version
 	}{{"18.16", Version{18, 16}}, {"24.8", Version{24, 8}}} {
-		got := createTableSQL("shop", TableName(ddlSchema), ddlSchema.Columns, v.ver) + ";\n\n" + createViewSQL("shop", TableName(ddlSchema), ddlSchema.Columns) + ";\n"
+		got := createTableSQL("shop", TableName(ddlSchema), ddlSchema.Columns, v.ver, false) + ";\n\n" + createViewSQL("shop", TableName(ddlSchema), ddlSchema.Columns) + ";\n"
 		path := filepath.Join("testdata", "ddl-"+v.name+".sql")
 		if *update {
 			os.WriteFile(path, []byte(got), 0o644)

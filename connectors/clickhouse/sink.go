@@ -33,6 +33,10 @@ type mirror struct {
 	name    string
 	columns []change.Column // columns the table has (source columns only)
 	known   map[string]bool // fingerprints already reconciled
+	refresh bool            // a full_refresh table
+	// stagingGen is the refresh generation the staging table holds (-1:
+	// not looked up yet, 0: empty).
+	stagingGen int64
 }
 
 // Open connects, detects the server version and creates the database.
@@ -76,17 +80,22 @@ func (s *Sink) Conn() driver.Conn { return s.conn }
 func (s *Sink) ServerVersion() Version { return s.version }
 
 // ensure creates or evolves the mirror table and view for schema sc.
-func (s *Sink) ensure(ctx context.Context, sc *change.Schema) (*mirror, error) {
+func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool) (*mirror, error) {
 	name := TableName(sc)
 	m := s.tables[name]
 	if m != nil && m.known[sc.Fingerprint] {
 		return m, nil
 	}
 	if m == nil {
-		m = &mirror{name: name, known: map[string]bool{}}
+		m = &mirror{name: name, known: map[string]bool{}, refresh: refresh, stagingGen: -1}
 		s.tables[name] = m
-		if err := s.conn.Exec(ctx, createTableSQL(s.db, name, sc.Columns, s.version)); err != nil {
+		if err := s.conn.Exec(ctx, createTableSQL(s.db, name, sc.Columns, s.version, refresh)); err != nil {
 			return nil, fmt.Errorf("clickhouse: create table %s.%s: %w", s.db, name, err)
+		}
+		if refresh {
+			if err := s.conn.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s AS %s.%s", quote(s.db), quote(stagingName(name)), quote(s.db), quote(name))); err != nil {
+				return nil, fmt.Errorf("clickhouse: create staging table for %s.%s: %w", s.db, name, err)
+			}
 		}
 		existing, err := s.columnsOf(ctx, name)
 		if err != nil {
@@ -110,9 +119,15 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema) (*mirror, error) {
 		if c.Key {
 			return nil, fmt.Errorf("clickhouse: table %s.%s: new key column %s; the mirror's ORDER BY cannot change (drop the table and run inlet rebuild)", s.db, name, c.Name)
 		}
-		q := fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN IF NOT EXISTS %s %s", quote(s.db), quote(name), quote(c.Name), columnType(c, s.version))
-		if err := s.conn.Exec(ctx, q); err != nil {
-			return nil, fmt.Errorf("clickhouse: add column %s to %s.%s: %w", c.Name, s.db, name, err)
+		tables := []string{name}
+		if refresh {
+			tables = append(tables, stagingName(name))
+		}
+		for _, tn := range tables {
+			q := fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN IF NOT EXISTS %s %s", quote(s.db), quote(tn), quote(c.Name), columnType(c, s.version))
+			if err := s.conn.Exec(ctx, q); err != nil {
+				return nil, fmt.Errorf("clickhouse: add column %s to %s.%s: %w", c.Name, s.db, tn, err)
+			}
 		}
 		s.log.Info("clickhouse column added", "table", name, "column", c.Name)
 		m.columns = append(m.columns, c)
@@ -164,7 +179,7 @@ func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
 	var m *mirror
 	for i := range rows {
 		var err error
-		if m, err = s.ensure(ctx, rows[i].Schema); err != nil {
+		if m, err = s.ensure(ctx, rows[i].Schema, false); err != nil {
 			return 0, err
 		}
 	}

@@ -120,9 +120,11 @@ type tableInfo struct {
 	typeSQL map[string]string // column → format_type, for typed literals
 	ident   byte              // relreplident: d default, f full, n nothing, i index
 	estRows int64             // pg_class.reltuples
+	cfg     config.Table
 }
 
-func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t config.TableName, textCols map[string]bool) (*tableInfo, error) {
+// loadTable reads a table's definition. fullRefresh tables need no key.
+func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t config.TableName, textCols map[string]bool, fullRefresh bool) (*tableInfo, error) {
 	ti := &tableInfo{name: t, keys: map[string]bool{}, typeSQL: map[string]string{}}
 	var ident string
 	err := conn.QueryRow(ctx, `SELECT c.oid, c.relreplident, GREATEST(c.reltuples, 0)::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p')`, t.Schema, t.Table).Scan(&ti.oid, &ident, &ti.estRows)
@@ -174,8 +176,11 @@ func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t c
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	if fullRefresh {
+		return ti, nil
+	}
 	if len(ti.keys) == 0 {
-		return nil, fmt.Errorf("table %s has no primary key; CDC needs one to key changes (add a primary key)", t)
+		return nil, fmt.Errorf("table %s has no primary key; mode cdc needs one to key its changes: add a primary key, or capture it with mode: full_refresh (a consistent copy on a schedule)", t)
 	}
 	if ti.ident == 'n' {
 		return nil, fmt.Errorf("table %s has REPLICA IDENTITY NOTHING, so its updates and deletes cannot be captured; run ALTER TABLE %s REPLICA IDENTITY DEFAULT", t, t.Quoted())
@@ -194,7 +199,11 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, pub string, tables [
 		quoted[i] = t.Quoted()
 	}
 	if !exists {
-		if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE PUBLICATION %s FOR TABLE %s", config.QuoteIdent(pub), strings.Join(quoted, ", "))); err != nil {
+		sql := "CREATE PUBLICATION " + config.QuoteIdent(pub)
+		if len(quoted) > 0 {
+			sql += " FOR TABLE " + strings.Join(quoted, ", ")
+		}
+		if _, err := conn.Exec(ctx, sql); err != nil {
 			return fmt.Errorf("create publication %s: %w (the user needs CREATE on the database and ownership of the tables)", pub, err)
 		}
 		return nil

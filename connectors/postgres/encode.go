@@ -143,8 +143,7 @@ func (e *tableEnc) encode(buf []byte, op byte, before []cell, keyOnlyBefore bool
 	buf = append(buf, e.schema.Fingerprint...)
 	buf = append(buf, '"', '}')
 	v1 := len(buf)
-	buf = binary.BigEndian.AppendUint64(buf, p.commitLSN)
-	buf = binary.BigEndian.AppendUint64(buf, uint64(p.seq))
+	buf = appendOrder(buf, p.commitLSN, uint64(p.seq))
 	return connectors.Record{
 		Topic:   e.topic,
 		Key:     buf[k0:k1:k1],
@@ -190,4 +189,10 @@ func (e *tableEnc) appendCell(buf []byte, i int, t []cell) ([]byte, error) {
 		return b, fmt.Errorf("encode %s.%s (%s): %w", e.schema.Name(), c.Name, c.SourceType, err)
 	}
 	return b, nil
+}
+
+// appendOrder appends a record's Order: commit LSN, then seq, big endian.
+func appendOrder(buf []byte, commitLSN, seq uint64) []byte {
+	buf = binary.BigEndian.AppendUint64(buf, commitLSN)
+	return binary.BigEndian.AppendUint64(buf, seq)
 }

@@ -44,6 +44,18 @@ type Position struct {
 	// Snapshot is the progress of an unfinished snapshot: the next chunk
 	// starts in table number Table (config order) after primary key After.
 	Snapshot *SnapshotProgress `json:"snapshot,omitempty"`
+	// Refreshes is the last refresh of each full_refresh table.
+	Refreshes map[string]RefreshState `json:"refreshes,omitempty"`
+	// Backfills are requested backfills, the running one first.
+	Backfills []Backfill `json:"backfills,omitempty"`
+}
+
+// RefreshState is what the last full refresh of a table did.
+type RefreshState struct {
+	AtMs int64  `json:"at_ms"` // when it started
+	Gen  uint64 `json:"gen"`   // its version (the WAL LSN when it started)
+	Rows int64  `json:"rows"`
+	Hash string `json:"hash"` // of the copied data; an unchanged table is not sent again
 }
 
 // SnapshotProgress is how far a snapshot got, committed chunk by chunk.
@@ -51,6 +63,9 @@ type SnapshotProgress struct {
 	Table int      `json:"table"`
 	After []string `json:"after,omitempty"` // primary-key values (text) of the last row copied
 	Rows  int64    `json:"rows"`            // rows of Table copied so far
+	// Name and Estimated (pg_class.reltuples) are for inlet status.
+	Name      string `json:"name,omitempty"`
+	Estimated int64  `json:"estimated,omitempty"`
 }
 
 // DecodePosition parses an encoded Position.
@@ -63,6 +78,17 @@ func DecodePosition(b []byte) (Position, error) {
 		return p, fmt.Errorf("postgres position has format version %d; this Inlet reads %d (upgrade Inlet)", p.V, positionVersion)
 	}
 	return p, nil
+}
+
+// position is a stream Position after the transaction that committed at
+// commitLSN (inside it, after change seq, when seq > 0), with the source's
+// refresh and backfill state.
+func (s *Source) position(commitLSN pglogrepl.LSN, seq uint32, endLSN pglogrepl.LSN) []byte {
+	p := Position{SnapshotDone: true, CommitLSN: commitLSN, Seq: seq, EndLSN: endLSN, Backfills: s.backfills}
+	if len(s.refreshes) > 0 {
+		p.Refreshes = s.refreshes
+	}
+	return p.encode()
 }
 
 func (p Position) encode() []byte {
@@ -102,6 +128,16 @@ type Source struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	timer  *time.Timer
+
+	byName map[config.TableName]*tableInfo // every configured table
+
+	// Owned by the capture goroutine; recorded in every Position.
+	refreshes  map[string]RefreshState
+	backfills  []Backfill
+	lastCommit pglogrepl.LSN
+	bf         *backfillRun
+	progress   progress
+	quiet      bool
 
 	// Set by Open for the capture goroutine.
 	startPos     Position
@@ -157,18 +193,24 @@ func (s *Source) Open(ctx context.Context, pos []byte) error {
 		s.textCols[c] = true
 	}
 	s.tables = map[uint32]*tableInfo{}
+	s.byName = map[config.TableName]*tableInfo{}
 	var names []config.TableName
 	for _, t := range s.cfg.Tables {
-		tn, err := config.ParseTableName(t)
+		tn, err := config.ParseTableName(t.Name)
 		if err != nil {
 			return err
 		}
-		ti, err := loadTable(ctx, s.conn, s.types, tn, s.textCols)
+		full := t.Mode == config.ModeFullRefresh
+		ti, err := loadTable(ctx, s.conn, s.types, tn, s.textCols, full)
 		if err != nil {
 			return fmt.Errorf("source %s: %w", s.name, err)
 		}
-		s.tables[ti.oid] = ti
-		names = append(names, tn)
+		ti.cfg = t
+		s.byName[tn] = ti
+		if !full {
+			s.tables[ti.oid] = ti
+			names = append(names, tn)
+		}
 	}
 	if err := ensurePublication(ctx, s.conn, s.cfg.Publication, names); err != nil {
 		return fmt.Errorf("source %s: %w", s.name, err)
@@ -190,6 +232,12 @@ func (s *Source) Open(ctx context.Context, pos []byte) error {
 			return fmt.Errorf("source %s: %w", s.name, err)
 		}
 	}
+	s.refreshes = map[string]RefreshState{}
+	for k, v := range s.startPos.Refreshes {
+		s.refreshes[k] = v
+	}
+	s.backfills = append([]Backfill(nil), s.startPos.Backfills...)
+	s.lastCommit = s.startPos.CommitLSN
 	if s.startPos.SnapshotDone {
 		if !slotExists {
 			return fmt.Errorf("source %s: replication slot %s is gone, so changes after LSN %s cannot be read; to start over with a new snapshot, delete the pipeline's state (state_dir and its Kafka topics)", s.name, s.cfg.Slot, s.startPos.EndLSN)

@@ -27,6 +27,8 @@ type streamState struct {
 	seq       uint32
 	before    []cell
 	after     []cell
+	requests  [][]byte // backfill requests in the current transaction
+	bf        bfTrack
 }
 
 // stream reads the slot from s.startPos and sends batches until ctx ends.
@@ -50,8 +52,20 @@ func (s *Source) stream(ctx context.Context) error {
 		if !st.inTxn {
 			return nil
 		}
-		return Position{SnapshotDone: true, CommitLSN: pglogrepl.LSN(st.commitLSN), Seq: st.seq, EndLSN: pglogrepl.LSN(st.lastEnd)}.encode()
+		return s.position(pglogrepl.LSN(st.commitLSN), st.seq, pglogrepl.LSN(st.lastEnd))
 	}
+	s.startBackfill(ctx)
+	defer func() {
+		if s.bf != nil {
+			s.bf.stop()
+			s.bf = nil
+		}
+	}()
+	keepAlive := func() error {
+		a := pglogrepl.LSN(s.acked.Load())
+		return pglogrepl.SendStandbyStatusUpdate(ctx, s.repl, pglogrepl.StandbyStatusUpdate{WALWritePosition: a, WALFlushPosition: a, WALApplyPosition: a})
+	}
+	var lastRefreshCheck time.Time
 	heartbeat := time.NewTicker(s.heartbeatEvery())
 	defer heartbeat.Stop()
 	var lastStatus time.Time
@@ -66,6 +80,19 @@ func (s *Source) stream(ctx context.Context) error {
 				return fmt.Errorf("source %s: send standby status: %w", s.name, err)
 			}
 			sentLSN, lastStatus = a, time.Now()
+		}
+		if !st.inTxn && time.Since(lastRefreshCheck) >= time.Second {
+			lastRefreshCheck = time.Now()
+			for _, t := range s.refreshDue(lastRefreshCheck) {
+				if err := s.refresh(ctx, &ch, t, pglogrepl.LSN(st.lastEnd), keepAlive); err != nil {
+					return err
+				}
+				if b, ok := ch.take(false); ok {
+					if err := s.send(ctx, b); err != nil {
+						return err
+					}
+				}
+			}
 		}
 		select {
 		case <-heartbeat.C:
@@ -134,7 +161,20 @@ func (s *Source) handle(ctx context.Context, st *streamState, ch *chunker, xld p
 	case *pglogrepl.CommitMessage:
 		st.inTxn = false
 		st.lastEnd = uint64(m.TransactionEndLSN)
-		ch.commit(Position{SnapshotDone: true, CommitLSN: m.CommitLSN, EndLSN: m.TransactionEndLSN}.encode())
+		s.lastCommit = m.CommitLSN
+		if st.bf.high {
+			if err := s.emitBackfill(ctx, st, ch, uint64(m.CommitLSN), st.tsMs); err != nil {
+				return err
+			}
+		}
+		for _, r := range st.requests {
+			// A request at or before the start position is in it already.
+			if m.CommitLSN > s.startPos.CommitLSN {
+				s.backfillRequest(ctx, r)
+			}
+		}
+		st.requests = nil
+		ch.commit(s.position(m.CommitLSN, 0, m.TransactionEndLSN))
 		if len(ch.recs) >= chunkRecords || time.Since(ch.started) >= chunkAge {
 			if b, ok := ch.take(false); ok {
 				return s.send(ctx, b)
@@ -146,6 +186,13 @@ func (s *Source) handle(ctx context.Context, st *streamState, ch *chunker, xld p
 		return s.change(ctx, st, ch, xld, m.RelationID, change.OpUpdate, m.OldTuple, m.OldTupleType, m.NewTuple)
 	case *pglogrepl.DeleteMessage:
 		return s.change(ctx, st, ch, xld, m.RelationID, change.OpDelete, m.OldTuple, m.OldTupleType, nil)
+	case *pglogrepl.LogicalDecodingMessage:
+		switch m.Prefix {
+		case msgWatermark:
+			s.watermark(st, m.Content)
+		case msgBackfill:
+			st.requests = append(st.requests, append([]byte(nil), m.Content...))
+		}
 	case *pglogrepl.TruncateMessage:
 		s.log.Warn("TRUNCATE is not replicated yet; the sinks keep the truncated rows", "relations", m.RelationIDs)
 	}
@@ -203,6 +250,9 @@ func toCells(dst []cell, t *pglogrepl.TupleData) []cell {
 func (s *Source) change(ctx context.Context, st *streamState, ch *chunker, xld pglogrepl.XLogData, rel uint32, op byte, old *pglogrepl.TupleData, oldType uint8, nw *pglogrepl.TupleData) error {
 	enc := st.rels[rel]
 	if enc == nil {
+		if s.tables[rel] == nil {
+			return nil // e.g. a table that moved to full_refresh but is still published
+		}
 		return fmt.Errorf("source %s: change for relation %d before its definition", s.name, rel)
 	}
 	st.seq++
@@ -214,6 +264,10 @@ func (s *Source) change(ctx context.Context, st *streamState, ch *chunker, xld p
 	if nw != nil {
 		st.after = toCells(st.after, nw)
 		after = st.after
+	}
+	if st.bf.keys != nil && s.bf != nil && rel == s.bf.ti.oid {
+		st.noteKey(enc, after)
+		st.noteKey(enc, before)
 	}
 	p := srcPos{lsn: uint64(xld.WALStart), commitLSN: st.commitLSN, seq: st.seq, txid: st.xid, tsMs: st.tsMs}
 	rec, buf, err := enc.encode(ch.room(), op, before, oldType == 'K', after, p, time.Now().UnixMilli())
@@ -246,7 +300,7 @@ func (s *Source) heartbeatEvery() time.Duration {
 func (s *Source) heartbeat(ctx context.Context) error {
 	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := s.conn.Exec(hctx, "SELECT pg_logical_emit_message(true, 'inlet_heartbeat', '')"); err != nil {
+	if _, err := s.conn.Exec(hctx, "SELECT pg_logical_emit_message(true, '"+msgHeartbeat+"', '')"); err != nil {
 		return err
 	}
 	var retained int64

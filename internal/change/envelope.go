@@ -10,6 +10,9 @@ const (
 	OpDelete   = 'd'
 	OpRead     = 'r' // a snapshot or backfill read
 	OpTruncate = 't'
+	// OpRefreshDone closes a full refresh: source.commit_lsn is its
+	// version (generation), source.seq the number of rows it sent.
+	OpRefreshDone = 'f'
 )
 
 // Header keys carried on every change record, for cheap filtering.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 	"time"
 
@@ -47,10 +48,10 @@ type Source struct {
 
 // Postgres captures tables through logical replication (pgoutput).
 type Postgres struct {
-	DSN         string   `yaml:"dsn"`
-	Tables      []string `yaml:"tables"`
-	Publication string   `yaml:"publication"` // default inlet_<pipeline>_<source>
-	Slot        string   `yaml:"slot"`        // default inlet_<pipeline>_<source>
+	DSN         string  `yaml:"dsn"`
+	Tables      []Table `yaml:"tables"`
+	Publication string  `yaml:"publication"` // default inlet_<pipeline>_<source>
+	Slot        string  `yaml:"slot"`        // default inlet_<pipeline>_<source>
 	// TextColumns lists "schema.table.column" whose type Inlet does not map
 	// natively; they are carried as their Postgres text form.
 	TextColumns []string `yaml:"text_columns"`
@@ -62,6 +63,8 @@ type Postgres struct {
 	// SnapshotChunkRows is how many rows one snapshot chunk copies; each
 	// chunk is committed to Kafka with its progress.
 	SnapshotChunkRows int `yaml:"snapshot_chunk_rows"`
+	// SnapshotWorkers is how many connections copy chunks in parallel.
+	SnapshotWorkers int `yaml:"snapshot_workers"`
 }
 
 // Lake is the Delta Lake root.
@@ -217,7 +220,25 @@ func (c *Config) applyDefaults() {
 				pg.MaxRetainedWALMB = 1024
 			}
 			if pg.SnapshotChunkRows == 0 {
-				pg.SnapshotChunkRows = 100_000
+				pg.SnapshotChunkRows = 50_000
+			}
+			if pg.SnapshotWorkers == 0 {
+				pg.SnapshotWorkers = max(1, min(4, runtime.NumCPU()/2))
+			}
+			for j := range pg.Tables {
+				t := &pg.Tables[j]
+				if t.Mode == "" {
+					t.Mode = ModeCDC
+				}
+				if t.Snapshot == "" {
+					t.Snapshot = "initial"
+				}
+				if t.ChunkRows == 0 {
+					t.ChunkRows = pg.SnapshotChunkRows
+				}
+				if t.Workers == 0 {
+					t.Workers = pg.SnapshotWorkers
+				}
 			}
 		}
 	}

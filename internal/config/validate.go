@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/robfig/cron/v3"
+
 	"errors"
 	"fmt"
 	"net"
@@ -111,7 +113,11 @@ func (c *Config) validatePostgres(p string, pg *Postgres) []error {
 	seen := map[string]bool{}
 	for i, t := range pg.Tables {
 		tp := fmt.Sprintf("%s.tables[%d]", p, i)
-		n, err := ParseTableName(t)
+		if t.Name == "" {
+			bad(tp+".name", "missing; write the table as schema.table")
+			continue
+		}
+		n, err := ParseTableName(t.Name)
 		if err != nil {
 			bad(tp, "%v", err)
 			continue
@@ -120,6 +126,38 @@ func (c *Config) validatePostgres(p string, pg *Postgres) []error {
 			bad(tp, "%s is listed twice", n)
 		}
 		seen[n.String()] = true
+		switch t.Mode {
+		case ModeCDC:
+			if t.Interval != 0 || t.Schedule != "" {
+				bad(tp+".mode", "interval and schedule apply to mode: full_refresh; remove them or set mode: full_refresh")
+			}
+		case ModeFullRefresh:
+			if t.Interval != 0 && t.Schedule != "" {
+				bad(tp+".schedule", "set interval or schedule, not both")
+			}
+			if t.Interval == 0 && t.Schedule == "" {
+				bad(tp+".mode", "full_refresh needs interval (e.g. 1h) or schedule (cron, e.g. \"0 3 * * *\")")
+			}
+			if t.Snapshot != "initial" {
+				bad(tp+".snapshot", "full_refresh tables always copy; remove snapshot")
+			}
+		default:
+			bad(tp+".mode", "%q is not a mode; use cdc or full_refresh", t.Mode)
+		}
+		if t.Snapshot != "initial" && t.Snapshot != "never" {
+			bad(tp+".snapshot", "%q: use initial or never", t.Snapshot)
+		}
+		if t.Schedule != "" {
+			if _, err := cron.ParseStandard(t.Schedule); err != nil {
+				bad(tp+".schedule", "%q is not a cron expression (minute hour day month weekday): %v", t.Schedule, err)
+			}
+		}
+		if t.ChunkRows < 1 {
+			bad(tp+".chunk_rows", "must be at least 1")
+		}
+		if t.Workers < 1 || t.Workers > 64 {
+			bad(tp+".workers", "must be between 1 and 64")
+		}
 	}
 	if !slotRe.MatchString(pg.Slot) {
 		bad(p+".slot", "%q is not a valid replication slot name (lower case letters, digits, _; at most 63)", pg.Slot)

@@ -42,11 +42,12 @@ func Tables(c *config.Config) []engine.Table {
 			continue
 		}
 		for _, t := range s.Postgres.Tables {
-			tn, err := config.ParseTableName(t)
+			tn, err := config.ParseTableName(t.Name)
 			if err != nil {
 				continue
 			}
-			out = append(out, engine.Table{Topic: change.TopicName(c.Pipeline, tn.Schema, tn.Table), Name: tn.String()})
+			out = append(out, engine.Table{Topic: change.TopicName(c.Pipeline, tn.Schema, tn.Table), Name: tn.String(),
+				FullRefresh: t.Mode == config.ModeFullRefresh})
 		}
 	}
 	return out
@@ -120,11 +121,20 @@ func Run(ctx context.Context, c *config.Config, only Only, log *slog.Logger) err
 		partitions = c.Kafka.Partitions
 	}
 	tables := Tables(c)
-	topics := make([]string, len(tables))
-	for i, t := range tables {
-		topics[i] = t.Topic
+	var topics, refreshTopics []string
+	for _, t := range tables {
+		if t.FullRefresh {
+			// One partition: a refresh's rows and its closing marker
+			// must be read in one order.
+			refreshTopics = append(refreshTopics, t.Topic)
+		} else {
+			topics = append(topics, t.Topic)
+		}
 	}
 	if err := kafka.EnsureTopics(ctx, brokers, partitions, topics, []string{change.OffsetsTopic(c.Pipeline), change.SchemasTopic(c.Pipeline)}); err != nil {
+		return err
+	}
+	if err := kafka.EnsureTopics(ctx, brokers, 1, refreshTopics, nil); err != nil {
 		return err
 	}
 
