@@ -34,6 +34,7 @@ Usage:
   inlet checkpoints -c FILE [--sink lake|clickhouse]
   inlet replay -c FILE --sink lake|clickhouse|all --from ID|RFC3339
   inlet rebuild -c FILE --sink clickhouse --from-lake
+  inlet backfill -c FILE --table SCHEMA.TABLE [--where SQL]   re-read a table while streaming
   inlet teardown -c FILE [--yes]      drop the replication slots and publications
   inlet version
 `
@@ -59,6 +60,8 @@ func main() {
 		err = cmdRebuild(args, os.Stdout)
 	case "teardown":
 		err = cmdTeardown(args, os.Stdout)
+	case "backfill":
+		err = cmdBackfill(args, os.Stdout)
 	case "version", "--version", "-v":
 		fmt.Println("inlet", version)
 	case "help", "-h", "--help":
@@ -187,6 +190,22 @@ func cmdStatus(args []string, out io.Writer) error {
 
 func newLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func cmdBackfill(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
+	table := fs.String("table", "", "table to re-read, schema.table")
+	where := fs.String("where", "", "optional SQL condition on the table's columns")
+	c, err := loadConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	if *table == "" {
+		return errors.New("backfill needs --table schema.table")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runner.Backfill(ctx, c, *table, *where, out)
 }
 
 func cmdReplay(args []string, out io.Writer) error {

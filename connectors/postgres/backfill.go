@@ -293,6 +293,7 @@ func (st *streamState) noteKey(enc *tableEnc, cells []cell) {
 func (s *Source) emitBackfill(ctx context.Context, st *streamState, ch *chunker, commitLSN uint64, tsMs int64) error {
 	r := s.bf
 	c := r.take(st.bf.nonce)
+	changed := st.bf.keys
 	st.bf = bfTrack{}
 	if c == nil {
 		return nil
@@ -312,7 +313,7 @@ func (s *Source) emitBackfill(ctx context.Context, st *streamState, ch *chunker,
 			}
 			key = append(key, 0)
 		}
-		if _, changed := st.bf.keys[string(key)]; changed {
+		if _, ok := changed[string(key)]; ok {
 			b.Skipped++
 			continue
 		}

@@ -6,15 +6,35 @@ import (
 	"time"
 )
 
+// Status is what a running source reports for inlet status.
+type Status struct {
+	Source    string                  `json:"source"`
+	Snapshot  []TableProgress         `json:"snapshot,omitempty"`
+	Backfills []Backfill              `json:"backfills,omitempty"`
+	Refreshes map[string]RefreshState `json:"refreshes,omitempty"`
+}
+
+// Status reports the snapshot progress of this run and the backfill and
+// refresh state of the last position sent.
+func (s *Source) Status() Status {
+	st := Status{Source: s.name, Snapshot: s.progress.list()}
+	if b := s.lastPos.Load(); b != nil {
+		if p, err := DecodePosition(*b); err == nil {
+			st.Backfills, st.Refreshes = p.Backfills, p.Refreshes
+		}
+	}
+	return st
+}
+
 // TableProgress is how far one table's snapshot got.
 type TableProgress struct {
-	Table     string
-	Rows      int64 // rows sent
-	Estimated int64 // pg_class.reltuples when it started
-	Done      bool
-	Started   time.Time
-	Updated   time.Time
-	startRows int64
+	Table     string    `json:"table"`
+	Rows      int64     `json:"rows"`      // rows sent
+	Estimated int64     `json:"estimated"` // pg_class.reltuples when it started
+	Done      bool      `json:"done"`
+	Started   time.Time `json:"started"`
+	Updated   time.Time `json:"updated"`
+	StartRows int64     `json:"start_rows"` // rows done before this run
 }
 
 // Rate is rows per second since the copy started (this run).
@@ -23,7 +43,7 @@ func (p TableProgress) Rate() float64 {
 	if el <= 0 {
 		return 0
 	}
-	return float64(p.Rows-p.startRows) / el
+	return float64(p.Rows-p.StartRows) / el
 }
 
 // ETA estimates the time left, 0 when unknown or done.
@@ -50,7 +70,7 @@ func (p *progress) set(table string, rows, est int64, done bool) {
 	now := time.Now()
 	t := p.tables[table]
 	if t == nil {
-		t = &TableProgress{Table: table, Started: now, startRows: rows}
+		t = &TableProgress{Table: table, Started: now, StartRows: rows}
 		p.tables[table] = t
 	}
 	t.Rows, t.Estimated, t.Done, t.Updated = rows, est, done, now

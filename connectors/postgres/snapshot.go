@@ -63,7 +63,7 @@ func (s *Source) snapshot(ctx context.Context) error {
 		}
 		tc := &tableCopy{s: s, ctx: ctx, t: t, index: ti, last: ti+1 == len(tables), ch: &ch,
 			enc: s.encoderFor(t.name, t.columns), after: after, rows: rows, startRows: rows,
-			pos: srcPos{commitLSN: uint64(s.startPos.CommitLSN), tsMs: ts, snapshot: true},
+			pos:   srcPos{commitLSN: uint64(s.startPos.CommitLSN), tsMs: ts, snapshot: true},
 			start: time.Now(), lastLog: time.Now()}
 		ch.add(tc.enc.schemaRecord())
 		s.progress.set(t.name.String(), rows, t.estRows, false)

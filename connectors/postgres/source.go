@@ -88,7 +88,11 @@ func (s *Source) position(commitLSN pglogrepl.LSN, seq uint32, endLSN pglogrepl.
 	if len(s.refreshes) > 0 {
 		p.Refreshes = s.refreshes
 	}
-	return p.encode()
+	b := p.encode()
+	if len(p.Backfills) > 0 || len(p.Refreshes) > 0 || s.lastPos.Load() != nil {
+		s.lastPos.Store(&b)
+	}
+	return b
 }
 
 func (p Position) encode() []byte {
@@ -138,6 +142,7 @@ type Source struct {
 	bf         *backfillRun
 	progress   progress
 	quiet      bool
+	lastPos    atomic.Pointer[[]byte] // last position handed to the runtime
 
 	// Set by Open for the capture goroutine.
 	startPos     Position

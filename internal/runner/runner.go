@@ -153,9 +153,15 @@ func Run(ctx context.Context, c *config.Config, only Only, log *slog.Logger) err
 	if c.Kafka == nil {
 		txnSuffix = fmt.Sprintf("-%d", time.Now().UnixNano())
 	}
+	var srcs []*postgres.Source
+	tty := isTerminal(os.Stderr)
 	if only == All || only == Sources {
 		for _, s := range c.Sources {
 			src := postgres.New(c.Pipeline, s.Name, s.Postgres, log)
+			if tty {
+				src.QuietProgress()
+			}
+			srcs = append(srcs, src)
 			opts := capture.Options{Brokers: brokers, Pipeline: c.Pipeline, Source: s.Name, Log: log,
 				CommitEvery: time.Duration(c.Capture.CommitInterval), SplitAfter: time.Duration(c.Capture.SplitAfter), TxnIDSuffix: txnSuffix, Compress: c.Kafka != nil,
 				OnCommit: func(n int) { published.Add(int64(n)) }}
@@ -210,11 +216,26 @@ func Run(ctx context.Context, c *config.Config, only Only, log *slog.Logger) err
 	go func() { wg.Wait(); close(done) }()
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
+	fast := time.NewTicker(time.Second)
+	defer fast.Stop()
+	barLines := 0
 	for {
 		select {
 		case <-done:
+			if len(srcs) > 0 {
+				writeStatus(c.StateDir, srcs)
+			}
 			log.Info("inlet stopped", "published", published.Load(), "batches", batches.Load(), "lake_rows", lakeRows.Load(), "clickhouse_rows", chRows.Load())
 			return firstErr
+		case <-fast.C:
+			if len(srcs) > 0 {
+				if err := writeStatus(c.StateDir, srcs); err != nil {
+					log.Warn("cannot write status file", "err", err)
+				}
+			}
+			if tty {
+				barLines = bars(os.Stderr, srcs, barLines)
+			}
 		case <-tick.C:
 			log.Info("progress", "published", published.Load(), "batches", batches.Load(), "lake_rows", lakeRows.Load(), "clickhouse_rows", chRows.Load())
 		}

@@ -77,6 +77,9 @@ func Status(ctx context.Context, c *config.Config, out io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", s, b.ID, b.Time.Format(time.RFC3339), time.Since(b.Time).Round(time.Second))
 	}
+	if err := printRunStatus(tw, c); err != nil {
+		return err
+	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SOURCE\tSLOT\tACTIVE\tCONFIRMED LSN\tRETAINED WAL")
 	for _, s := range c.Sources {
@@ -112,4 +115,47 @@ func slotStatus(ctx context.Context, pg *config.Postgres) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("%v\t%s\t%s", active, lsn, retained), nil
+}
+
+// printRunStatus prints snapshot, backfill and refresh progress from the
+// status file the running pipeline writes every second.
+func printRunStatus(tw io.Writer, c *config.Config) error {
+	st, err := readStatus(c.StateDir)
+	if err != nil || st == nil {
+		return err
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintf(tw, "RUN (pid %d, reported %s ago)\n", st.PID, time.Since(st.Updated).Round(time.Second))
+	for _, s := range st.Sources {
+		if len(s.Snapshot) > 0 {
+			fmt.Fprintln(tw, "SNAPSHOT\tROWS\tESTIMATED\tDONE\tROWS/S\tETA")
+			for _, p := range s.Snapshot {
+				pct := "-"
+				if p.Estimated > 0 {
+					pct = fmt.Sprintf("%.1f%%", 100*min(1, float64(p.Rows)/float64(p.Estimated)))
+				}
+				if p.Done {
+					pct = "100% (done)"
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%.0f\t%s\n", p.Table, p.Rows, p.Estimated, pct, p.Rate(), p.ETA().Round(time.Second))
+			}
+		}
+		if len(s.Backfills) > 0 {
+			fmt.Fprintln(tw, "BACKFILL\tTABLE\tWHERE\tROWS\tCHUNKS\tLEFT TO STREAM\tSTATE")
+			for i, b := range s.Backfills {
+				state := "queued"
+				if i == 0 {
+					state = "running"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", b.ID, b.Table, b.Where, b.Rows, b.Chunks, b.Skipped, state)
+			}
+		}
+		if len(s.Refreshes) > 0 {
+			fmt.Fprintln(tw, "FULL REFRESH\tLAST\tROWS\tVERSION")
+			for t, r := range s.Refreshes {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", t, time.UnixMilli(r.AtMs).UTC().Format(time.RFC3339), r.Rows, r.Gen)
+			}
+		}
+	}
+	return nil
 }
