@@ -1,7 +1,8 @@
 // Command inlet-bench runs Inlet's benchmarks against real services it
 // starts on this machine, and prints the results as a table.
 //
-//	go run ./cmd/inlet-bench cdc    # BENCH_CHANGES=200000 BENCH_ROWS=200000
+//	go run ./cmd/inlet-bench cdc       # BENCH_CHANGES=200000 BENCH_ROWS=200000
+//	go run ./cmd/inlet-bench snapshot  # BENCH_ROWS=5000000 BENCH_WORKERS=<cpus/2>
 package main
 
 import (
@@ -13,7 +14,7 @@ import (
 
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: inlet-bench cdc")
+		fmt.Fprintln(os.Stderr, "usage: inlet-bench cdc|snapshot")
 		os.Exit(2)
 	}
 	os.Exit(bench.Main(os.Args[1]))

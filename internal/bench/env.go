@@ -43,8 +43,10 @@ func Main(name string) int {
 		switch name {
 		case "cdc":
 			err = runCDC(e)
+		case "snapshot":
+			err = runSnapshot(e)
 		default:
-			err = fmt.Errorf("unknown benchmark %q (have: cdc)", name)
+			err = fmt.Errorf("unknown benchmark %q (have: cdc, snapshot)", name)
 		}
 	}()
 	if err != nil {

@@ -128,9 +128,11 @@ func (b *bgWorkload) finish(t *testing.T) {
 // ClickHouse equals Postgres.
 func TestCrashExactlyOnce(t *testing.T) {
 	e := setup(t)
-	// Small batches and fast transaction splitting, so crashes land inside
-	// every stage, including split source transactions.
-	os.WriteFile(e.cfg, append(mustRead(t, e.cfg), []byte("  batch_records: 3000\ncapture:\n  split_after: 100ms\n")...), 0o644)
+	// Small batches and immediate transaction splitting, so crashes land
+	// inside every stage, including split source transactions: with 1ms,
+	// every source transaction that fills a chunk (4,096 changes) before
+	// it ends is split, however fast this machine streams it.
+	os.WriteFile(e.cfg, append(mustRead(t, e.cfg), []byte("  batch_records: 3000\ncapture:\n  split_after: 1ms\n")...), 0o644)
 	e.workld.preload(t, e.conn, preload)
 	p := startInlet(t, e.cfg, e.log)
 	e.waitSnapshot(t, p)

@@ -1,0 +1,196 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/inlet-dev/inlet/internal/kafka"
+	"github.com/inlet-dev/inlet/internal/testenv"
+	"github.com/inlet-dev/inlet/lake"
+)
+
+// runSnapshot measures the initial snapshot of one table of BENCH_ROWS
+// rows (default 5,000,000, about 150 bytes each as COPY text) against a
+// plain `\copy (SELECT * FROM t) TO '/dev/null'` of the same table:
+//   - inlet --only sources, from start until the snapshot's last chunk and
+//     its position are committed to Kafka;
+//   - inlet (sources and engine, lake only), from start until the lake
+//     holds every row.
+//
+// The broker is kfake in this process, reached as an external broker, so
+// the peak RSS reported is Inlet's own (kfake keeps every record in memory;
+// with the embedded broker that memory would count against Inlet).
+func runSnapshot(e *env) error {
+	ctx := context.Background()
+	rows := envInt("BENCH_ROWS", 5_000_000)
+	workers := envInt("BENCH_WORKERS", max(1, min(4, runtime.NumCPU()/2)))
+	pg := testenv.StartPostgres(e)
+	dir, err := os.MkdirTemp("", "inlet-bench-snap-")
+	if err != nil {
+		return err
+	}
+	e.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "inlet")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/inlet-dev/inlet/cmd/inlet").CombinedOutput(); err != nil {
+		return fmt.Errorf("build inlet: %v\n%s", err, out)
+	}
+	conn, err := pgx.Connect(ctx, pg.DSN("postgres"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	fmt.Fprintf(os.Stderr, "loading %d rows...\n", rows)
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE TABLE snap (
+			id bigint PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL,
+			amount numeric(12,2), created_at timestamptz NOT NULL, active boolean, note text);
+		INSERT INTO snap SELECT g, g %% 100000, (ARRAY['new','paid','shipped','cancelled'])[1 + g %% 4],
+			(g %% 100000) / 100.0, timestamptz '2026-01-01' + g * interval '1 second', g %% 3 = 0,
+			md5(g::text) || md5((g * 7)::text) || ' ' || repeat('n', g %% 20)
+		FROM generate_series(1, %d) g;
+		VACUUM ANALYZE snap;`, rows)); err != nil {
+		return err
+	}
+	var copyBytes int64
+	if err := conn.QueryRow(ctx, "SELECT sum(octet_length(s::text)) + count(*) FROM (SELECT * FROM snap) s").Scan(&copyBytes); err != nil {
+		return err
+	}
+
+	// Baseline: psql's \copy of the same table to /dev/null (once to warm
+	// the cache, once timed).
+	psql := filepath.Join(testenv.PgBin(), "psql")
+	copyOnce := func() (time.Duration, error) {
+		start := time.Now()
+		out, err := exec.Command(psql, pg.DSN("postgres"), "-qc", `\copy (SELECT * FROM snap) TO '/dev/null'`).CombinedOutput()
+		if err != nil {
+			return 0, fmt.Errorf("psql \\copy: %v\n%s", err, out)
+		}
+		return time.Since(start), nil
+	}
+	if _, err := copyOnce(); err != nil {
+		return err
+	}
+	copyTime, err := copyOnce()
+	if err != nil {
+		return err
+	}
+
+	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0),
+		kfake.BrokerConfigs(map[string]string{"transaction.max.timeout.ms": "900000"}))
+	if err != nil {
+		return err
+	}
+	e.Cleanup(broker.Close)
+	brokers := broker.ListenAddrs()
+
+	writeCfg := func(pipeline string) string {
+		cfg := filepath.Join(dir, pipeline+".yaml")
+		os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline: %[1]s
+state_dir: %[2]s/%[1]s-state
+kafka:
+  brokers: [%[3]q]
+sources:
+  - name: pg
+    postgres:
+      dsn: "%[4]s"
+      snapshot_workers: %[5]d
+      tables: ["public.snap"]
+lake:
+  path: "file://%[2]s/%[1]s-lake"
+`, pipeline, dir, brokers[0], pg.DSN("postgres"), workers)), 0o644)
+		return cfg
+	}
+	logf, _ := os.Create(filepath.Join(dir, "inlet.log"))
+	defer logf.Close()
+	// run starts inlet and waits until done reports true; it returns the
+	// time from start and the process's peak RSS in bytes.
+	run := func(cfg string, only string, done func() bool) (time.Duration, int64, error) {
+		args := []string{"run", "-c", cfg}
+		if only != "" {
+			args = append(args, "--only", only)
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if prof := os.Getenv("BENCH_CPUPROFILE"); prof != "" {
+			cmd.Env = append(os.Environ(), "INLET_CPUPROFILE="+prof+"."+only)
+		}
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			return 0, 0, err
+		}
+		err := waitFor(20*time.Minute, done)
+		took := time.Since(start)
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if err != nil {
+			return 0, 0, fmt.Errorf("%w (see %s)", err, logf.Name())
+		}
+		var rss int64
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			rss = ru.Maxrss * 1024
+		}
+		return took, rss, nil
+	}
+
+	// 1. Postgres -> Kafka: done when the committed position says so.
+	kcfg := writeCfg("bsnap")
+	kafkaTime, kafkaRSS, err := run(kcfg, "sources", func() bool {
+		pos, err := kafka.ReadCompacted(ctx, brokers, "bsnap._inlet_offsets")
+		if err != nil || pos["pg"] == nil {
+			return false
+		}
+		var p struct {
+			SnapshotDone bool `json:"snapshot_done"`
+		}
+		return json.Unmarshal(pos["pg"], &p) == nil && p.SnapshotDone
+	})
+	if err != nil {
+		return fmt.Errorf("snapshot into kafka: %w", err)
+	}
+	conn.Exec(ctx, "SELECT pg_drop_replication_slot('inlet_bsnap_pg')")
+
+	// 2. Postgres -> Kafka -> lake, one process, from scratch.
+	lcfg := writeCfg("bsnaplake")
+	lakeDir := filepath.Join(dir, "bsnaplake-lake")
+	lakeTime, lakeRSS, err := run(lcfg, "", func() bool {
+		l, err := lake.Open(lakeDir, "bsnaplake")
+		if err != nil {
+			return false
+		}
+		t, err := l.Table("public.snap")
+		return err == nil && t.Rows() >= int64(rows)
+	})
+	if err != nil {
+		return fmt.Errorf("snapshot into the lake: %w", err)
+	}
+	conn.Exec(ctx, "SELECT pg_drop_replication_slot('inlet_bsnaplake_pg')")
+
+	mb := float64(copyBytes) / 1e6
+	fmt.Printf("\nInlet snapshot benchmark: %d rows, %.0f MB as COPY text (%.0f bytes/row), %d snapshot worker(s)\n", rows, mb, float64(copyBytes)/float64(rows), workers)
+	fmt.Printf("machine: %d CPUs, %s/%s; Postgres and the Kafka broker (kfake, in the bench process) on the same machine\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	fmt.Printf("| %-52s | %9s | %8s | %10s | %7s | %13s |\n", "stage", "rows", "seconds", "rows/s", "MB/s", "peak RSS (MB)")
+	fmt.Printf("|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 54), strings.Repeat("-", 11), strings.Repeat("-", 10), strings.Repeat("-", 12), strings.Repeat("-", 9), strings.Repeat("-", 15))
+	row := func(name string, d time.Duration, rss int64) {
+		r := "-"
+		if rss > 0 {
+			r = fmt.Sprintf("%d", rss>>20)
+		}
+		fmt.Printf("| %-52s | %9d | %8.2f | %10.0f | %7.1f | %13s |\n", name, rows, d.Seconds(), float64(rows)/d.Seconds(), mb/d.Seconds(), r)
+	}
+	row(`psql \copy (SELECT * FROM snap) TO '/dev/null'`, copyTime, 0)
+	row("inlet --only sources: Postgres -> Kafka, committed", kafkaTime, kafkaRSS)
+	row("inlet run: Postgres -> Kafka -> lake, committed", lakeTime, lakeRSS)
+	fmt.Printf("\nratio inlet->Kafka time / COPY time: %.2f (target <= 2); inlet->lake / COPY: %.2f\n",
+		kafkaTime.Seconds()/copyTime.Seconds(), lakeTime.Seconds()/copyTime.Seconds())
+	return nil
+}
