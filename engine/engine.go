@@ -263,6 +263,12 @@ func (e *Engine) Run(ctx context.Context) error {
 			if idle++; e.o.StopWhenIdle && idle >= 3 {
 				return nil
 			}
+			if e.o.ClickHouse != nil {
+				// Full-refresh summaries whose interval has passed.
+				if err := e.o.ClickHouse.RefreshSummaries(ctx); err != nil && ctx.Err() == nil {
+					e.o.Log.Error("incident: summary refresh failed; retrying with the next batch", "err", err)
+				}
+			}
 		} else {
 			idle = 0
 		}
@@ -478,6 +484,15 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 		}
 		if len(rows) > 0 {
 			failpoint.Hit(failpoint.EngineAfterClickHouseBeforeCheckpoint)
+			// Summaries before the checkpoint: a committed batch is
+			// reflected in every summary (a crash before this point
+			// re-reads the batch, and the pending partitions are redone).
+			if err := e.o.ClickHouse.RefreshSummaries(ctx); err != nil {
+				if errors.Is(err, clickhouse.ErrSummaryCheck) {
+					return permanentError{err}
+				}
+				return err
+			}
 			if err := e.o.Store.Commit(ctx, checkpoint.Batch{ID: e.chID + 1, Sink: SinkClickHouse, Offsets: offsetsOf(next), Rows: rows}); err != nil {
 				return err
 			}

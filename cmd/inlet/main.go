@@ -31,6 +31,7 @@ Usage:
   inlet run -c FILE [--only sources|engine] [--log-level info]
   inlet validate -c FILE
   inlet status -c FILE
+  inlet describe -c FILE              tables, views and summaries to query, with lineage and freshness
   inlet checkpoints -c FILE [--sink lake|clickhouse]
   inlet replay -c FILE --sink lake|clickhouse|all --from ID|RFC3339
   inlet rebuild -c FILE --sink clickhouse --from-lake
@@ -54,6 +55,8 @@ func main() {
 		err = cmdCheckpoints(args, os.Stdout)
 	case "status":
 		err = cmdStatus(args, os.Stdout)
+	case "describe":
+		err = cmdDescribe(args, os.Stdout)
 	case "replay":
 		err = cmdReplay(args, os.Stdout)
 	case "rebuild":
@@ -127,7 +130,15 @@ func cmdRun(args []string) error {
 		debug.SetGCPercent(400)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(2 << 30)
+		// With an external broker the process holds only bounded batches:
+		// keep it under 400 MiB. The embedded broker keeps its whole log
+		// in this heap (kfake is in-memory, persisted to disk), so there
+		// the limit is only a backstop.
+		limit := int64(2 << 30)
+		if c.Kafka != nil {
+			limit = 400 << 20
+		}
+		debug.SetMemoryLimit(limit)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -186,6 +197,14 @@ func cmdStatus(args []string, out io.Writer) error {
 		return err
 	}
 	return runner.Status(context.Background(), c, out)
+}
+
+func cmdDescribe(args []string, out io.Writer) error {
+	c, err := loadConfig(flag.NewFlagSet("describe", flag.ContinueOnError), args)
+	if err != nil {
+		return err
+	}
+	return runner.Describe(context.Background(), c, out)
 }
 
 func newLogger() *slog.Logger {

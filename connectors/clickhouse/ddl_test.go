@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/internal/config"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -40,6 +41,51 @@ func TestDDLGolden(t *testing.T) {
 		}
 		if got != string(want) {
 			t.Errorf("%s DDL changed:\n%s\nwant:\n%s", v.name, got, want)
+		}
+	}
+}
+
+// TestSummaryDDLGolden pins the summary DDL for 18.16 and 24.8, with the
+// column types each server infers for the same definition (18.16 has no
+// Date32 or DateTime64, so toDate gives Date on both).
+func TestSummaryDDLGolden(t *testing.T) {
+	cfg := config.Summary{Name: "orders_daily", From: "public.orders", Refresh: "incremental",
+		Dimensions: []string{"toDate(created_at) AS day", "status"},
+		Measures:   []string{"count() AS orders", "sum(amount) AS revenue", "uniqExact(customer_id) AS customers"},
+		Where:      "status != 'test'", PartitionBy: "day"}
+	for _, v := range []struct {
+		name  string
+		ver   Version
+		types []string
+	}{
+		{"18.16", Version{18, 16}, []string{"Nullable(Date)", "Nullable(String)", "UInt64", "Nullable(Decimal(38, 2))", "UInt64"}},
+		{"24.8", Version{24, 8}, []string{"Nullable(Date)", "Nullable(String)", "UInt64", "Nullable(Decimal(38, 2))", "UInt64"}},
+	} {
+		d := newSummaryDef(cfg, "orders")
+		for i, typ := range v.types {
+			c := sumColumn{typ: typ}
+			if i < len(d.dims) {
+				c.name, c.expr = d.dims[i].name, d.dims[i].expr
+			} else {
+				c.name, c.expr, c.measure = d.measures[i-len(d.dims)].name, d.measures[i-len(d.dims)].expr, true
+			}
+			d.cols = append(d.cols, c)
+		}
+		d.partKey, d.partType = "assumeNotNull(day)", "Date"
+		got := createSummarySQL("shop", cfg.Name, d, v.ver) + ";\n"
+		path := filepath.Join("testdata", "summary-"+v.name+".sql")
+		if *update {
+			os.WriteFile(path, []byte(got), 0o644)
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != string(want) {
+			t.Errorf("%s summary DDL changed:\n%s\nwant:\n%s", v.name, got, want)
+		}
+		if h := d.hash(); len(h) != 16 {
+			t.Errorf("definition hash %q", h)
 		}
 	}
 }

@@ -68,6 +68,12 @@ func (s *Sink) WriteRefresh(ctx context.Context, table string, rows []change.Row
 		inserted += n
 		i = j
 	}
+	if len(markers) > 0 {
+		// A new copy is in: summaries over it are rebuilt.
+		if _, err := s.beforeInsert(ctx, m, nil); err != nil {
+			return inserted, err
+		}
+	}
 	return inserted, nil
 }
 

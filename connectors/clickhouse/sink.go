@@ -27,6 +27,10 @@ type Sink struct {
 	version Version
 	log     *slog.Logger
 	tables  map[string]*mirror // by mirror table name
+
+	summaries []*summary
+	byMirror  map[string][]*summary // summaries by source mirror name
+	bookkept  bool                  // bookkeeping tables exist
 }
 
 type mirror struct {
@@ -66,6 +70,7 @@ func Open(ctx context.Context, cfg *config.ClickHouse, log *slog.Logger) (*Sink,
 		conn.Close()
 		return nil, fmt.Errorf("clickhouse: create database %s: %w", cfg.Database, err)
 	}
+	s.configureSummaries(cfg.Summaries)
 	log.Info("connected to clickhouse", "addr", cfg.Addr, "version", v)
 	return s, nil
 }
@@ -237,6 +242,26 @@ func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
 	if err := s.fillUnchanged(ctx, m, keyCols, latest); err != nil {
 		return 0, err
 	}
+	afterInsert := func(context.Context) error { return nil }
+	if len(s.byMirror[m.name]) > 0 {
+		keys := make([][]any, 0, len(order))
+		for _, k := range order {
+			st := latest[k]
+			kv := make([]any, len(keyCols))
+			for j, i := range keyCols {
+				v, err := chValue(m.columns[i], st.values[i], s.version)
+				if err != nil {
+					return 0, fmt.Errorf("clickhouse: %s.%s: %w", m.name, m.columns[i].Name, err)
+				}
+				kv[j] = v
+			}
+			keys = append(keys, kv)
+		}
+		var err error
+		if afterInsert, err = s.beforeInsert(ctx, m, keys); err != nil {
+			return 0, err
+		}
+	}
 	names := make([]string, 0, len(m.columns)+3)
 	for _, c := range m.columns {
 		names = append(names, quote(c.Name))
@@ -271,6 +296,9 @@ func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
 	}
 	if err := batch.Send(); err != nil {
 		return 0, fmt.Errorf("clickhouse: insert into %s: %w", m.name, err)
+	}
+	if err := afterInsert(ctx); err != nil {
+		return 0, err
 	}
 	return len(order), nil
 }
@@ -327,4 +355,32 @@ func (s *Sink) DropTable(ctx context.Context, table string) error {
 	}
 	delete(s.tables, name)
 	return nil
+}
+
+// MirrorInfo is what describe shows of a source table's mirror.
+type MirrorInfo struct {
+	Table, View string // database-qualified
+	Current     uint64 // rows in the view
+	LastSynced  time.Time
+	Exists      bool
+}
+
+// Mirror reports a source table's mirror table and view.
+func (s *Sink) Mirror(ctx context.Context, table string) (MirrorInfo, error) {
+	tn, err := config.ParseTableName(table)
+	if err != nil {
+		return MirrorInfo{}, err
+	}
+	name := TableName(&change.Schema{Namespace: tn.Schema, Table: tn.Table})
+	mi := MirrorInfo{Table: s.db + "." + name, View: s.db + "." + viewName(name)}
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", s.db, name).Scan(&n); err != nil || n == 0 {
+		return mi, err
+	}
+	mi.Exists = true
+	if mi.Current, err = s.CurrentRows(ctx, table); err != nil {
+		return mi, err
+	}
+	err = s.conn.QueryRow(ctx, fmt.Sprintf("SELECT max(`_synced_at`) FROM %s.%s", quote(s.db), quote(name))).Scan(&mi.LastSynced)
+	return mi, err
 }

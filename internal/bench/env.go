@@ -45,8 +45,10 @@ func Main(name string) int {
 			err = runCDC(e)
 		case "snapshot":
 			err = runSnapshot(e)
+		case "summary":
+			err = runSummary(e)
 		default:
-			err = fmt.Errorf("unknown benchmark %q (have: cdc, snapshot)", name)
+			err = fmt.Errorf("unknown benchmark %q (have: cdc, snapshot, summary)", name)
 		}
 	}()
 	if err != nil {

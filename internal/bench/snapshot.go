@@ -57,8 +57,10 @@ func runSnapshot(e *env) error {
 		INSERT INTO snap SELECT g, g %% 100000, (ARRAY['new','paid','shipped','cancelled'])[1 + g %% 4],
 			(g %% 100000) / 100.0, timestamptz '2026-01-01' + g * interval '1 second', g %% 3 = 0,
 			md5(g::text) || md5((g * 7)::text) || ' ' || repeat('n', g %% 20)
-		FROM generate_series(1, %d) g;
-		VACUUM ANALYZE snap;`, rows)); err != nil {
+		FROM generate_series(1, %d) g`, rows)); err != nil {
+		return err
+	}
+	if _, err := conn.Exec(ctx, "VACUUM ANALYZE snap"); err != nil {
 		return err
 	}
 	var copyBytes int64
@@ -121,8 +123,12 @@ lake:
 		}
 		cmd := exec.Command(bin, args...)
 		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.Env = os.Environ()
 		if prof := os.Getenv("BENCH_CPUPROFILE"); prof != "" {
-			cmd.Env = append(os.Environ(), "INLET_CPUPROFILE="+prof+"."+only)
+			cmd.Env = append(cmd.Env, "INLET_CPUPROFILE="+prof+"."+only)
+		}
+		if lim := os.Getenv("BENCH_INLET_GOMEMLIMIT"); lim != "" {
+			cmd.Env = append(cmd.Env, "GOMEMLIMIT="+lim)
 		}
 		start := time.Now()
 		if err := cmd.Start(); err != nil {

@@ -78,6 +78,8 @@ type ClickHouse struct {
 	Database string `yaml:"database"`
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
+	// Summaries are GROUP BY tables kept correct as the mirrors change.
+	Summaries []Summary `yaml:"summaries"`
 }
 
 // Checkpoints chooses where sink checkpoints live: files under state_dir
@@ -260,6 +262,7 @@ func (c *Config) applyDefaults() {
 	if c.Engine.BatchWait == 0 {
 		c.Engine.BatchWait = Duration(time.Second)
 	}
+	c.applySummaryDefaults()
 }
 
 // File is the path the config was read from.

@@ -77,6 +77,7 @@ func (c *Config) Validate() error {
 		if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(ch.Database) {
 			bad("clickhouse.database", "%q is not a plain identifier; write e.g. database: shop", ch.Database)
 		}
+		errs = append(errs, c.validateSummaries(ch)...)
 	}
 	if p := c.Checkpoints.Postgres; p != nil {
 		if p.DSN == "" {

@@ -178,6 +178,23 @@ func (e *env) finalChecks(t *testing.T) {
 	for _, s := range specs {
 		lakeCheck(t, db, e.lakeDir, s, e.workld.changes[s.lake], pgRows(t, e.conn, s, true, false))
 	}
+	// The summary over sales.customers (updates move rows between
+	// countries) equals the same GROUP BY in Postgres.
+	want := pgLines(t, e.conn, `SELECT coalesce(country, 'NULL'), count(*)::text, coalesce(sum(score)::text, '<nil>') FROM sales.customers GROUP BY 1`)
+	got, err := chLines(context.Background(), e.chConn, "SELECT ifNull(country, 'NULL'), toString(customers), ifNull(toString(total_score), '<nil>') FROM shop.customers_by_country")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diffLines(want, got); d != "" {
+		t.Errorf("summary customers_by_country differs (-postgres +clickhouse):\n%s", d)
+	}
+	var failed uint64
+	if err := e.chConn.QueryRow(context.Background(), "SELECT countIf(ok = 0) FROM shop._inlet_checks").Scan(&failed); err != nil {
+		t.Fatal(err)
+	}
+	if failed > 0 {
+		t.Errorf("%d summary checks failed", failed)
+	}
 }
 
 var (

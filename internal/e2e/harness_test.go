@@ -115,6 +115,13 @@ lake:
 clickhouse:
   addr: "%s"
   database: shop
+  summaries:
+    - name: customers_by_country
+      from: sales.customers
+      dimensions: [country]
+      measures: ["count() AS customers", "sum(score) AS total_score"]
+      partition_by: country
+      on_check_failure: stop
 engine:
   batch_wait: 300ms
 `, dir, dsn, dir, chAddr)
@@ -123,4 +130,10 @@ engine:
 		t.Fatal(err)
 	}
 	return path
+}
+
+// execInlet runs an inlet command to completion and returns its output.
+func execInlet(args ...string) (string, error) {
+	out, err := exec.Command(inletBin, args...).CombinedOutput()
+	return string(out), err
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -63,6 +64,11 @@ func Status(ctx context.Context, c *config.Config, out io.Writer) error {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.Topic, lv, lr, cr)
+	}
+	if sink != nil {
+		if err := printSummaries(ctx, tw, sink); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SINK\tLAST CHECKPOINT\tTIME\tAGE")
@@ -156,6 +162,35 @@ func printRunStatus(tw io.Writer, c *config.Config) error {
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", t, time.UnixMilli(r.AtMs).UTC().Format(time.RFC3339), r.Rows, r.Gen)
 			}
 		}
+	}
+	return nil
+}
+
+// printSummaries prints each summary's size, last refresh and last checks.
+func printSummaries(ctx context.Context, tw io.Writer, sink *clickhouse.Sink) error {
+	infos, err := sink.Summaries(ctx)
+	if err != nil || len(infos) == 0 {
+		return err
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "SUMMARY\tFROM\tREFRESH\tROWS\tREFRESHED\tCHECKS (latest)")
+	for _, in := range infos {
+		refreshed := "never"
+		if in.Built {
+			refreshed = fmt.Sprintf("%s ago", time.Since(in.RefreshedAt).Round(time.Second))
+		}
+		var checks []string
+		for _, c := range in.Checks {
+			st := "ok"
+			if !c.OK {
+				st = "FAILED: " + c.Detail
+			}
+			checks = append(checks, fmt.Sprintf("%s %s (%s)", c.Check, st, c.At.Format(time.RFC3339)))
+		}
+		if len(checks) == 0 {
+			checks = []string{"none yet"}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", in.Name, in.From, in.Refresh, in.Rows, refreshed, strings.Join(checks, "; "))
 	}
 	return nil
 }
