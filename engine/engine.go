@@ -303,9 +303,11 @@ func (e *Engine) processWithRetry(ctx context.Context, recs []*kgo.Record) error
 		}
 		var perm permanentError
 		if errors.As(err, &perm) {
+			incidents.WithLabelValues("permanent").Inc()
 			e.o.Log.Error("incident: batch failed permanently", "err", err, "first_offset", recs[0].Offset, "records", len(recs))
 			return err
 		}
+		incidents.WithLabelValues("retried").Inc()
 		e.o.Log.Error("incident: batch failed; retrying", "err", err, "attempt", attempt, "records", len(recs), "retry_in", backoff)
 		select {
 		case <-ctx.Done():
@@ -501,6 +503,10 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 		}
 	}
 	stats.Elapsed = time.Since(start)
+	batchesCommitted.Inc()
+	batchSeconds.Observe(stats.Elapsed.Seconds())
+	rowsWritten.WithLabelValues(SinkLake).Add(float64(stats.LakeRows))
+	rowsWritten.WithLabelValues(SinkClickHouse).Add(float64(stats.CHRows))
 	e.o.Log.Debug("batch committed", "records", stats.Records, "lake_rows", stats.LakeRows, "clickhouse_rows", stats.CHRows, "elapsed", stats.Elapsed)
 	if e.o.OnBatch != nil {
 		e.o.OnBatch(stats)

@@ -28,7 +28,7 @@ var version = "0.1.0-dev"
 const usage = `inlet: exactly-once CDC from Postgres through Kafka into a Delta lake and ClickHouse
 
 Usage:
-  inlet run -c FILE [--only sources|engine] [--log-level info]
+  inlet run -c FILE [--only sources|engine] [--http :9464] [--log-level info]
   inlet validate -c FILE
   inlet status -c FILE
   inlet describe -c FILE              tables, views and summaries to query, with lineage and freshness
@@ -109,6 +109,7 @@ func cmdValidate(args []string, out io.Writer) error {
 func cmdRun(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	only := fs.String("only", "", "run only sources or only the engine")
+	httpAddr := fs.String("http", "", "serve /metrics, /healthz and /readyz on this address (e.g. :9464)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	c, err := loadConfig(fs, args)
 	if err != nil {
@@ -151,7 +152,7 @@ func cmdRun(args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	log.Info("inlet starting", "version", version, "pipeline", c.Pipeline, "state_dir", c.StateDir)
-	return runner.Run(ctx, c, runner.Only(*only), log)
+	return runner.Run(ctx, c, runner.Only(*only), *httpAddr, log)
 }
 
 func cmdCheckpoints(args []string, out io.Writer) error {

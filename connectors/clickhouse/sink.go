@@ -92,8 +92,9 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool) (*mi
 		return m, nil
 	}
 	if m == nil {
+		// Registered only once created and read: a failed attempt (server
+		// down) must not leave a mirror with no columns for the retry.
 		m = &mirror{name: name, known: map[string]bool{}, refresh: refresh, stagingGen: -1}
-		s.tables[name] = m
 		if err := s.conn.Exec(ctx, createTableSQL(s.db, name, sc.Columns, s.version, refresh)); err != nil {
 			return nil, fmt.Errorf("clickhouse: create table %s.%s: %w", s.db, name, err)
 		}
@@ -111,6 +112,7 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool) (*mi
 				m.columns = append(m.columns, c)
 			}
 		}
+		s.tables[name] = m
 	}
 	have := map[string]bool{}
 	for _, c := range m.columns {

@@ -160,6 +160,7 @@ func (s *Sink) ensureSummary(ctx context.Context, sm *summary, m *mirror) error 
 // inferSummary asks the server the types of the summary's columns and of
 // its partition key, by running its SELECT over the mirror on no rows.
 func (s *Sink) inferSummary(ctx context.Context, d *summaryDef) error {
+	d.partKey, d.partType = "", ""
 	q := fmt.Sprintf("SELECT %s FROM %s.%s WHERE 0 GROUP BY %s", d.selectList(), quote(s.db), quote(d.mirror), d.groupBy())
 	rows, err := s.conn.Query(ctx, q)
 	if err != nil {
@@ -180,7 +181,6 @@ func (s *Sink) inferSummary(ctx context.Context, d *summaryDef) error {
 		}
 		d.cols = append(d.cols, c)
 	}
-	d.partKey, d.partType = "", ""
 	pb := strings.TrimSpace(d.cfg.PartitionBy)
 	if pb == "" {
 		return nil
@@ -422,6 +422,8 @@ GROUP BY %[10]s`,
 	if err := s.swapPartitions(ctx, sm, parts); err != nil {
 		return err
 	}
+	summaryRefreshes.WithLabelValues(d.cfg.Name, "partitions").Inc()
+	summaryPartitions.WithLabelValues(d.cfg.Name).Add(float64(len(parts)))
 	s.log.Debug("summary partitions refreshed", "summary", d.cfg.Name, "partitions", len(parts), "elapsed", time.Since(start))
 	return s.recordRefresh(ctx, sm)
 }
@@ -454,7 +456,7 @@ func (s *Sink) rebuildSummary(ctx context.Context, sm *summary, m *mirror) error
 	if d.partKey != "" {
 		var err error
 		parts, err = s.distinctStrings(ctx, fmt.Sprintf("SELECT DISTINCT toString(%[1]s) FROM %[2]s.%[3]s UNION ALL SELECT DISTINCT toString(%[1]s) FROM %[2]s.%[4]s",
-			d.partKey, quote(s.db), quote(staging), quote(d.cfg.Name)))
+			quote(partColumn), quote(s.db), quote(staging), quote(d.cfg.Name)))
 		if err != nil {
 			return fmt.Errorf("clickhouse: summary %s: list partitions: %w", d.cfg.Name, err)
 		}
@@ -463,6 +465,8 @@ func (s *Sink) rebuildSummary(ctx context.Context, sm *summary, m *mirror) error
 		return err
 	}
 	sm.dirty, sm.lastFull = false, time.Now()
+	summaryRefreshes.WithLabelValues(d.cfg.Name, "full").Inc()
+	summaryPartitions.WithLabelValues(d.cfg.Name).Add(float64(len(parts)))
 	if err := s.recordRefresh(ctx, sm); err != nil {
 		return err
 	}
@@ -514,9 +518,12 @@ func (s *Sink) recordRefresh(ctx context.Context, sm *summary) error {
 }
 
 func (d *summaryDef) columnList() string {
-	names := make([]string, len(d.cols))
-	for i, c := range d.cols {
-		names[i] = quote(c.name)
+	names := make([]string, 0, len(d.cols)+1)
+	for _, c := range d.cols {
+		names = append(names, quote(c.name))
+	}
+	if d.partKey != "" {
+		names = append(names, quote(partColumn))
 	}
 	return strings.Join(names, ", ")
 }

@@ -24,16 +24,16 @@ type CheckResult struct {
 // failure is an incident, and ErrSummaryCheck when the summary says stop.
 func (s *Sink) checkSummary(ctx context.Context, sm *summary, parts []string) error {
 	d := sm.def
-	in := "1"
+	in, stored := "1", "1"
 	if parts != nil {
-		in = d.partIn(parts)
+		in, stored = d.partIn(parts), d.storedPartIn(parts)
 	}
 	var results []CheckResult
 	now := time.Now().UTC().Truncate(time.Second)
 
 	var dups uint64
 	q := fmt.Sprintf("SELECT count() FROM (SELECT count() AS `_inlet_n` FROM %s.%s WHERE %s GROUP BY %s HAVING `_inlet_n` > 1)",
-		quote(s.db), quote(d.cfg.Name), in, d.groupBy())
+		quote(s.db), quote(d.cfg.Name), stored, d.groupBy())
 	if err := s.conn.QueryRow(ctx, q).Scan(&dups); err != nil {
 		return fmt.Errorf("clickhouse: summary %s: uniqueness check: %w", d.cfg.Name, err)
 	}
@@ -45,7 +45,7 @@ func (s *Sink) checkSummary(ctx context.Context, sm *summary, parts []string) er
 
 	fp := d.fingerprint()
 	var gotN, wantN, gotH, wantH uint64
-	q = fmt.Sprintf("SELECT count(), sum(%s) FROM %s.%s WHERE %s", fp, quote(s.db), quote(d.cfg.Name), in)
+	q = fmt.Sprintf("SELECT count(), sum(%s) FROM %s.%s WHERE %s", fp, quote(s.db), quote(d.cfg.Name), stored)
 	if err := s.conn.QueryRow(ctx, q).Scan(&gotN, &gotH); err != nil {
 		return fmt.Errorf("clickhouse: summary %s: compare with mirror: %w", d.cfg.Name, err)
 	}
@@ -73,6 +73,11 @@ func (s *Sink) checkSummary(ctx context.Context, sm *summary, parts []string) er
 	}
 	var failed []string
 	for _, r := range results {
+		res := "ok"
+		if !r.OK {
+			res = "failed"
+		}
+		summaryChecks.WithLabelValues(r.Summary, r.Check, res).Inc()
 		if !r.OK {
 			failed = append(failed, r.Check+": "+r.Detail)
 		}

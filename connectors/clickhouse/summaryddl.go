@@ -11,7 +11,7 @@ import (
 
 // summaryDDLVersion changes when the generated summary DDL changes, so
 // existing summaries are rebuilt with the new layout.
-const summaryDDLVersion = 1
+const summaryDDLVersion = 2
 
 // namedExpr is one SELECT item of a summary: expression and column name.
 type namedExpr struct{ expr, name string }
@@ -53,14 +53,18 @@ func newSummaryDef(cfg config.Summary, mirror string) *summaryDef {
 	return d
 }
 
-// selectList renders "expr AS `name`, ..." for dimensions and measures.
+// selectList renders "expr AS `name`, ..." for dimensions and measures,
+// and the partition column when the summary is partitioned.
 func (d *summaryDef) selectList() string {
-	items := make([]string, 0, len(d.dims)+len(d.measures))
+	items := make([]string, 0, len(d.dims)+len(d.measures)+1)
 	for _, x := range d.dims {
 		items = append(items, x.expr+" AS "+quote(x.name))
 	}
 	for _, x := range d.measures {
 		items = append(items, x.expr+" AS "+quote(x.name))
+	}
+	if d.partKey != "" {
+		items = append(items, d.partKey+" AS "+quote(partColumn))
 	}
 	return strings.Join(items, ", ")
 }
@@ -97,16 +101,29 @@ func (d *summaryDef) where(deleted bool) string {
 	return strings.Join(conds, " AND ")
 }
 
-// partIn renders the condition "the row's partition is one of parts".
+// partIn renders the condition "the row's partition is one of parts" for
+// a SELECT over the mirror that defines the dimension aliases.
 func (d *summaryDef) partIn(parts []string) string {
 	if d.partKey == "" {
 		return "1"
 	}
-	lits := make([]string, len(parts))
-	for i, p := range parts {
+	return fmt.Sprintf("toString(%s) IN (%s)", d.partKey, stringList(parts))
+}
+
+// storedPartIn is the same condition over the summary table itself.
+func (d *summaryDef) storedPartIn(parts []string) string {
+	if d.partKey == "" {
+		return "1"
+	}
+	return fmt.Sprintf("toString(%s) IN (%s)", quote(partColumn), stringList(parts))
+}
+
+func stringList(ss []string) string {
+	lits := make([]string, len(ss))
+	for i, p := range ss {
 		lits[i] = quoteString(p)
 	}
-	return fmt.Sprintf("toString(%s) IN (%s)", d.partKey, strings.Join(lits, ", "))
+	return strings.Join(lits, ", ")
 }
 
 // partitionLiteral is the PARTITION clause value of one partition.
@@ -117,7 +134,14 @@ func (d *summaryDef) partitionLiteral(p string) string {
 	return fmt.Sprintf("CAST(%s AS %s)", quoteString(p), d.partType)
 }
 
-// partitionSet is the partition everything lands in when unpartitioned.
+// partColumn holds a partitioned summary's partition key: a plain,
+// non-Nullable column. ClickHouse 18.16 refuses Nullable columns in a
+// partition key and crashes (SIGSEGV on insert) on a key expression like
+// assumeNotNull(x) over a Nullable(String), so the value is computed in
+// the SELECT instead and the table is partitioned by the column.
+const partColumn = "_inlet_partition"
+
+// wholeTable is the one partition of an unpartitioned summary.
 const wholeTable = "tuple()"
 
 // definition is the text that identifies the summary's layout; a change
@@ -151,11 +175,11 @@ func createSummarySQL(db, table string, d *summaryDef, v Version) string {
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s (\n", quote(db), quote(table))
 	var order []string
 	for i, c := range d.cols {
-		sep := ","
+		sep := ",\n"
 		if i == len(d.cols)-1 {
 			sep = ""
 		}
-		fmt.Fprintf(&b, "  %s %s COMMENT %s%s\n", quote(c.name), c.typ, quoteString(d.columnComment(c)), sep)
+		fmt.Fprintf(&b, "  %s %s COMMENT %s%s", quote(c.name), c.typ, quoteString(d.columnComment(c)), sep)
 		if !c.measure {
 			if strings.HasPrefix(c.typ, "Nullable(") {
 				order = append(order, "isNull("+quote(c.name)+")", "assumeNotNull("+quote(c.name)+")")
@@ -164,9 +188,14 @@ func createSummarySQL(db, table string, d *summaryDef, v Version) string {
 			}
 		}
 	}
+	if d.partKey != "" {
+		fmt.Fprintf(&b, ",\n  %s %s COMMENT %s\n", quote(partColumn), d.partType, quoteString("partition key "+strings.TrimSpace(d.cfg.PartitionBy)+" (NULL as the type's default); set by Inlet"))
+	} else {
+		b.WriteString("\n")
+	}
 	b.WriteString(") ENGINE = MergeTree")
 	if d.partKey != "" {
-		fmt.Fprintf(&b, "\nPARTITION BY %s", d.partKey)
+		fmt.Fprintf(&b, "\nPARTITION BY %s", quote(partColumn))
 	}
 	fmt.Fprintf(&b, "\nORDER BY (%s)", strings.Join(order, ", "))
 	return b.String()

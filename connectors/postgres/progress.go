@@ -57,6 +57,7 @@ func (p TableProgress) ETA() time.Duration {
 
 // progress tracks the snapshot of every table; safe for concurrent use.
 type progress struct {
+	source string // for metrics labels
 	mu     sync.Mutex
 	tables map[string]*TableProgress
 }
@@ -74,6 +75,13 @@ func (p *progress) set(table string, rows, est int64, done bool) {
 		p.tables[table] = t
 	}
 	t.Rows, t.Estimated, t.Done, t.Updated = rows, est, done, now
+	snapshotRows.WithLabelValues(p.source, table).Set(float64(rows))
+	snapshotEstimated.WithLabelValues(p.source, table).Set(float64(est))
+	d := 0.0
+	if done {
+		d = 1
+	}
+	snapshotDone.WithLabelValues(p.source, table).Set(d)
 }
 
 func (p *progress) list() []TableProgress {

@@ -154,7 +154,7 @@ var _ connectors.Source = (*Source)(nil)
 
 // New returns a source for one configured Postgres source.
 func New(pipeline, name string, cfg *config.Postgres, log *slog.Logger) *Source {
-	return &Source{cfg: cfg, pipeline: pipeline, name: name, log: log.With("source", name)}
+	return &Source{cfg: cfg, pipeline: pipeline, name: name, log: log.With("source", name), progress: progress{source: name}}
 }
 
 func (s *Source) connConfig(replication bool) (*pgx.ConnConfig, error) {

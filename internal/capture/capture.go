@@ -151,6 +151,8 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 		if err := src.Ack(ctx, pending); err != nil {
 			return err
 		}
+		recordsCommitted.WithLabelValues(o.Source).Add(float64(n))
+		txnsCommitted.WithLabelValues(o.Source).Inc()
 		if o.OnCommit != nil {
 			o.OnCommit(n)
 		}

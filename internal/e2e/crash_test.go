@@ -165,6 +165,7 @@ func TestCrashExactlyOnce(t *testing.T) {
 	p.stop(t, syscall.SIGTERM)
 	e.finalChecks(t)
 	e.kafkaCheck(t)
+	t.Logf("summary partitions recovered from an interrupted refresh at %d restarts", strings.Count(string(mustRead(t, e.log)), "interrupted refresh"))
 	if !strings.Contains(string(mustRead(t, e.log)), "splitting a long source transaction") {
 		t.Error("no source transaction was split across Kafka transactions; the test did not cover splitting")
 	}

@@ -38,13 +38,13 @@ type inletProc struct {
 	done chan error
 }
 
-func startInlet(t *testing.T, cfg, logPath string) *inletProc {
+func startInlet(t *testing.T, cfg, logPath string, extra ...string) *inletProc {
 	t.Helper()
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(inletBin, "run", "-c", cfg)
+	cmd := exec.Command(inletBin, append([]string{"run", "-c", cfg}, extra...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

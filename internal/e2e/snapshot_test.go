@@ -6,8 +6,11 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"io"
+	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -16,17 +19,25 @@ import (
 	"github.com/inlet-dev/inlet/internal/testenv"
 )
 
-// TestSnapshotResumesAfterKill snapshots a large table in chunks while
-// updates hit it, kills inlet mid-snapshot, and checks that the restart
-// resumes after the committed chunks and that every row and every update
-// lands exactly once.
+// TestSnapshotResumesAfterKill snapshots a 2,000,000-row table of mixed
+// types in chunks, copied by two workers in parallel, while updates hit
+// it; kills inlet (SIGKILL) mid-snapshot, and checks that the restart
+// resumes after the committed chunks (no row is read twice, where a full
+// restart would read them all again), that progress shows in /metrics,
+// and that every row and every update lands exactly once in ClickHouse
+// and the lake.
 func TestSnapshotResumesAfterKill(t *testing.T) {
-	const rows = 1_000_000
+	const rows = 2_000_000
 	pg, ch := testenv.StartPostgres(t), testenv.StartClickHouse(t)
 	conn := pg.Connect(t, "postgres")
 	ctx := context.Background()
-	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE TABLE big (id bigint PRIMARY KEY, payload text, n int NOT NULL DEFAULT 0);
-		INSERT INTO big SELECT g, md5(g::text) || repeat('x', 100), 0 FROM generate_series(1, %d) g`, rows)); err != nil {
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE TABLE big (id bigint PRIMARY KEY, payload text, n int NOT NULL DEFAULT 0,
+			amount numeric(12,2), at timestamptz, ok boolean, day date, ref uuid, doc jsonb);
+		INSERT INTO big SELECT g, md5(g::text) || repeat('x', g %% 50), 0, (g %% 100000) / 100.0,
+			timestamptz '2026-01-01 00:00:00+00' + g * interval '1 second', CASE WHEN g %% 7 = 0 THEN NULL ELSE g %% 2 = 0 END,
+			date '2020-01-01' + g %% 2000, md5(g::text)::uuid, jsonb_build_object('g', g, 'tag', 't' || g %% 10)
+		FROM generate_series(1, %d) g;
+		ANALYZE big`, rows)); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -40,8 +51,10 @@ sources:
   - name: pg
     postgres:
       dsn: "%[2]s"
-      tables: ["public.big"]
-      snapshot_chunk_rows: 10000
+      tables:
+        - name: public.big
+          workers: 2
+      snapshot_chunk_rows: 20000
 lake:
   path: "file://%[1]s/lake"
 clickhouse:
@@ -103,7 +116,8 @@ clickhouse:
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("failpoint not reached; log:\n%s", tailFile(logPath, 20))
 	}
-	p = startInlet(t, cfg, logPath)
+	httpPort := testenv.FreePort(t)
+	p = startInlet(t, cfg, logPath, "--http", fmt.Sprintf("127.0.0.1:%d", httpPort))
 	time.Sleep(2 * time.Second)
 	close(stop)
 	if err := <-done; err != nil {
@@ -125,6 +139,14 @@ clickhouse:
 		time.Sleep(200 * time.Millisecond)
 	}
 	time.Sleep(2 * time.Second) // ClickHouse commits right after the lake
+	// The snapshot's progress is in the metrics, done.
+	metrics := scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort))
+	for _, want := range []string{`inlet_snapshot_rows{source="pg",table="public.big"} 2e+06`, `inlet_snapshot_done{source="pg",table="public.big"} 1`,
+		`inlet_snapshot_estimated_rows{source="pg",table="public.big"}`, `inlet_engine_batches_total`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	p.stop(t, syscall.SIGTERM)
 
 	m := regexp.MustCompile(`resuming snapshot.*rows_done=(\d+)`).FindStringSubmatch(string(mustRead(t, logPath)))
@@ -134,7 +156,8 @@ clickhouse:
 	if n, _ := strconv.Atoi(m[1]); n == 0 {
 		t.Errorf("resumed with no rows done: the whole table was read again")
 	}
-	spec := tableSpec{pg: "public.big", ch: "big", lake: "public.big", cols: []col{{"id", "int", true}, {"payload", "text", true}, {"n", "int", true}}}
+	spec := tableSpec{pg: "public.big", ch: "big", lake: "public.big", cols: []col{{"id", "int", true}, {"payload", "text", true}, {"n", "int", true},
+		{"amount", "num", true}, {"at", "tstz", true}, {"ok", "bool", true}, {"day", "date", true}, {"ref", "uuid", true}, {"doc", "json", true}}}
 	pgWant := pgRows(t, conn, spec, false, false)
 	got, err := chRows(ctx, ch.Connect(t), spec, false)
 	if err != nil {
@@ -151,4 +174,15 @@ clickhouse:
 	if reads != rows {
 		t.Errorf("lake has %d snapshot reads, want exactly %d (each row once)", reads, rows)
 	}
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

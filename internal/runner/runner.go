@@ -105,12 +105,22 @@ func Brokers(c *config.Config, log *slog.Logger) ([]string, func(), error) {
 }
 
 // Run runs the pipeline until ctx ends or a stage fails.
-func Run(ctx context.Context, c *config.Config, only Only, log *slog.Logger) error {
+//
+// httpAddr, if set, serves /metrics, /healthz and /readyz.
+func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log *slog.Logger) error {
 	lock, err := LockStateDir(c.StateDir)
 	if err != nil {
 		return err
 	}
 	defer lock.Close()
+	var ready atomic.Bool
+	if httpAddr != "" {
+		stopHTTP, err := serveHTTP(ctx, httpAddr, &ready, log)
+		if err != nil {
+			return fmt.Errorf("--http %s: %w", httpAddr, err)
+		}
+		defer stopHTTP()
+	}
 	brokers, stopBroker, err := Brokers(c, log)
 	if err != nil {
 		return err
@@ -214,6 +224,8 @@ func Run(ctx context.Context, c *config.Config, only Only, log *slog.Logger) err
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	ready.Store(true)
+	defer ready.Store(false)
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
 	fast := time.NewTicker(time.Second)

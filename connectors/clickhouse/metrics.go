@@ -1,0 +1,18 @@
+package clickhouse
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var (
+	summaryRefreshes = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "inlet_summary_refreshes_total", Help: "Summary refreshes, by kind (partitions or full).",
+	}, []string{"summary", "kind"})
+	summaryPartitions = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "inlet_summary_partitions_refreshed_total", Help: "Summary partitions recomputed and swapped in.",
+	}, []string{"summary"})
+	summaryChecks = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "inlet_summary_checks_total", Help: "Summary checks run, by check and result.",
+	}, []string{"summary", "check", "result"})
+)
