@@ -3,11 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand"
+	"net/http"
 	"os"
 	"path/filepath"
-	"io"
-	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
