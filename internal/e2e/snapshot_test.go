@@ -157,7 +157,7 @@ clickhouse:
 		t.Errorf("resumed with no rows done: the whole table was read again")
 	}
 	spec := tableSpec{pg: "public.big", ch: "big", lake: "public.big", cols: []col{{"id", "int", true}, {"payload", "text", true}, {"n", "int", true},
-		{"amount", "num", true}, {"at", "tstz", true}, {"ok", "bool", true}, {"day", "date", true}, {"ref", "uuid", true}, {"doc", "json", true}}}
+		{"amount", "num", true}, {"at", "tstz", true}, {"ok", "bool", true}, {"day", "date", true}, {"ref", "uuid", true}, {"doc", "cast", true}}}
 	pgWant := pgRows(t, conn, spec, false, false)
 	got, err := chRows(ctx, ch.Connect(t), spec, false)
 	if err != nil {
