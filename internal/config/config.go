@@ -30,8 +30,9 @@ type Config struct {
 	Capture     Capture     `yaml:"capture"`
 	Engine      Engine      `yaml:"engine"`
 
-	file  string
-	lines map[string]int // key path ("sources[0].postgres.dsn") → line
+	file    string
+	lines   map[string]int // key path ("sources[0].postgres.dsn") → line
+	secrets []string       // values substituted from the environment
 }
 
 // Kafka points at an external cluster. Without it Inlet embeds a broker.
@@ -44,6 +45,7 @@ type Kafka struct {
 type Source struct {
 	Name     string    `yaml:"name"`
 	Postgres *Postgres `yaml:"postgres"`
+	HTTP     *HTTP     `yaml:"http"`
 }
 
 // Postgres captures tables through logical replication (pgoutput).
@@ -138,13 +140,14 @@ func Load(path string) (*Config, error) {
 
 // Parse parses raw as the file named name.
 func Parse(name string, raw []byte) (*Config, error) {
-	var missing []string
+	var missing, secrets []string
 	expanded := envRef.ReplaceAllFunc(raw, func(m []byte) []byte {
 		key := string(envRef.FindSubmatch(m)[1])
 		v, ok := os.LookupEnv(key)
 		if !ok {
 			missing = append(missing, key)
 		}
+		secrets = append(secrets, v)
 		return []byte(v)
 	})
 	if len(missing) > 0 {
@@ -154,7 +157,7 @@ func Parse(name string, raw []byte) (*Config, error) {
 	if err := yaml.Unmarshal(expanded, &root); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	c := &Config{file: name, lines: map[string]int{}}
+	c := &Config{file: name, lines: map[string]int{}, secrets: secrets}
 	indexLines(&root, "", c.lines)
 	dec := yaml.NewDecoder(bytes.NewReader(expanded))
 	dec.KnownFields(true)
@@ -207,6 +210,9 @@ func (c *Config) applyDefaults() {
 	}
 	for i := range c.Sources {
 		s := &c.Sources[i]
+		if h := s.HTTP; h != nil {
+			h.applyDefaults()
+		}
 		if pg := s.Postgres; pg != nil {
 			def := "inlet_" + c.Pipeline + "_" + s.Name
 			if pg.Publication == "" {

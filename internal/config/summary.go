@@ -90,6 +90,10 @@ func (c *Config) validateSummaries(ch *ClickHouse) []error {
 	}
 	tables := map[string]Table{}
 	for _, s := range c.Sources {
+		if s.HTTP != nil {
+			// An HTTP source is one stream, summarized as from: <source>.
+			tables["public."+s.Name] = Table{Name: s.Name, Mode: map[bool]string{true: ModeFullRefresh, false: ModeCDC}[s.HTTP.Mode == ModeFullRefresh]}
+		}
 		if s.Postgres == nil {
 			continue
 		}
@@ -184,6 +188,9 @@ func (c *Config) applySummaryDefaults() {
 	}
 	full := map[string]bool{}
 	for _, src := range c.Sources {
+		if src.HTTP != nil && src.HTTP.Mode == ModeFullRefresh {
+			full["public."+src.Name] = true
+		}
 		if src.Postgres == nil {
 			continue
 		}

@@ -56,11 +56,33 @@ func (c *Config) Validate() error {
 			bad(p+".name", "%q is used by another source; names must be unique", s.Name)
 		}
 		names[s.Name] = true
-		if s.Postgres == nil {
-			bad(p, "no source kind; add a postgres: section")
-			continue
+		switch {
+		case s.Postgres != nil && s.HTTP != nil:
+			bad(p, "both postgres and http; a source has one kind, split it into two sources")
+		case s.Postgres != nil:
+			errs = append(errs, c.validatePostgres(p+".postgres", s.Postgres)...)
+		case s.HTTP != nil:
+			errs = append(errs, c.validateHTTP(p+".http", s.HTTP)...)
+		default:
+			bad(p, "no source kind; add a postgres: or http: section")
 		}
-		errs = append(errs, c.validatePostgres(p+".postgres", s.Postgres)...)
+	}
+	// An HTTP source's stream is named after the source in the lake and
+	// ClickHouse, like a Postgres table in the public schema.
+	pgTables := map[string]bool{}
+	for _, s := range c.Sources {
+		if s.Postgres != nil {
+			for _, t := range s.Postgres.Tables {
+				if n, err := ParseTableName(t.Name); err == nil && n.Schema == "public" {
+					pgTables[n.Table] = true
+				}
+			}
+		}
+	}
+	for i, s := range c.Sources {
+		if s.HTTP != nil && pgTables[s.Name] {
+			bad(fmt.Sprintf("sources[%d].name", i), "%q is also the name of a captured table public.%s; both would land in the same lake and ClickHouse table: rename the source", s.Name, s.Name)
+		}
 	}
 	if c.Lake == nil && c.ClickHouse == nil {
 		bad("lake", "no sinks; configure lake, clickhouse or both")

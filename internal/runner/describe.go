@@ -38,6 +38,10 @@ func Describe(ctx context.Context, c *config.Config, out io.Writer) error {
 	sources := map[string]string{}
 	modes := map[string]string{}
 	for _, s := range c.Sources {
+		if s.HTTP != nil {
+			sources[s.Name] = s.Name
+			modes[s.Name] = "http " + s.HTTP.Mode + ", " + c.Redact(s.HTTP.URL)
+		}
 		if s.Postgres == nil {
 			continue
 		}
@@ -48,7 +52,11 @@ func Describe(ctx context.Context, c *config.Config, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "Pipeline %s\n\nTABLES\n", c.Pipeline)
 	for _, t := range Tables(c) {
-		fmt.Fprintf(out, "\n%s  (source %s, postgres, mode %s)\n", t.Name, sources[t.Name], modes[t.Name])
+		kind := "postgres, mode"
+		if strings.HasPrefix(modes[t.Name], "http ") {
+			kind = "mode"
+		}
+		fmt.Fprintf(out, "\n%s  (source %s, %s %s)\n", t.Name, sources[t.Name], kind, modes[t.Name])
 		fmt.Fprintf(out, "  kafka topic    %s\n", t.Topic)
 		if lakeRoot != "" {
 			fmt.Fprintf(out, "  lake           %s (Delta table; one row per change)\n", filepath.Join(lakeRoot, t.Name))

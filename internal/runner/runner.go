@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/inlet-dev/inlet/checkpoint"
+	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/connectors/clickhouse"
+	"github.com/inlet-dev/inlet/connectors/httpapi"
 	"github.com/inlet-dev/inlet/connectors/postgres"
 	"github.com/inlet-dev/inlet/engine"
 	"github.com/inlet-dev/inlet/internal/capture"
@@ -38,6 +40,12 @@ const (
 func Tables(c *config.Config) []engine.Table {
 	var out []engine.Table
 	for _, s := range c.Sources {
+		if h := s.HTTP; h != nil {
+			// One stream: topic <pipeline>.<source>, lake table <source>,
+			// ClickHouse table <source>.
+			out = append(out, engine.Table{Topic: c.Pipeline + "." + s.Name, Name: s.Name, FullRefresh: h.Mode == config.ModeFullRefresh})
+			continue
+		}
 		if s.Postgres == nil {
 			continue
 		}
@@ -167,11 +175,17 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 	tty := isTerminal(os.Stderr)
 	if only == All || only == Sources {
 		for _, s := range c.Sources {
-			src := postgres.New(c.Pipeline, s.Name, s.Postgres, log)
-			if tty {
-				src.QuietProgress()
+			var src connectors.Source
+			if s.HTTP != nil {
+				src = httpapi.New(c.Pipeline, s.Name, s.HTTP, c.Redact, log)
+			} else {
+				pg := postgres.New(c.Pipeline, s.Name, s.Postgres, log)
+				if tty {
+					pg.QuietProgress()
+				}
+				srcs = append(srcs, pg)
+				src = pg
 			}
-			srcs = append(srcs, src)
 			opts := capture.Options{Brokers: brokers, Pipeline: c.Pipeline, Source: s.Name, Log: log,
 				CommitEvery: time.Duration(c.Capture.CommitInterval), SplitAfter: time.Duration(c.Capture.SplitAfter), TxnIDSuffix: txnSuffix, Compress: c.Kafka != nil,
 				OnCommit: func(n int) { published.Add(int64(n)) }}
