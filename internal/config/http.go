@@ -65,11 +65,11 @@ type HTTPPages struct {
 
 // Cursor formats and HTTP modes.
 const (
-	CursorRFC3339 = "rfc3339"
-	CursorUnix    = "unix"
-	CursorUnixMs  = "unix_ms"
-	CursorInteger = "integer"
-	CursorString  = "string"
+	CursorRFC3339   = "rfc3339"
+	CursorUnix      = "unix"
+	CursorUnixMs    = "unix_ms"
+	CursorInteger   = "integer"
+	CursorString    = "string"
 	HTTPIncremental = "incremental"
 )
 
