@@ -4,6 +4,7 @@
 //	go run ./cmd/inlet-bench cdc       # BENCH_CHANGES=200000 BENCH_ROWS=200000
 //	go run ./cmd/inlet-bench snapshot  # BENCH_ROWS=5000000 BENCH_WORKERS=<cpus/2>
 //	go run ./cmd/inlet-bench summary   # BENCH_ROWS=10000000 BENCH_BATCH_PER_DAY=100
+//	go run ./cmd/inlet-bench http      # BENCH_RECORDS=1000000
 package main
 
 import (
@@ -15,7 +16,7 @@ import (
 
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: inlet-bench cdc|snapshot|summary")
+		fmt.Fprintln(os.Stderr, "usage: inlet-bench cdc|snapshot|summary|http")
 		os.Exit(2)
 	}
 	os.Exit(bench.Main(os.Args[1]))

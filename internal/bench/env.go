@@ -47,8 +47,10 @@ func Main(name string) int {
 			err = runSnapshot(e)
 		case "summary":
 			err = runSummary(e)
+		case "http":
+			err = runHTTP(e)
 		default:
-			err = fmt.Errorf("unknown benchmark %q (have: cdc, snapshot, summary)", name)
+			err = fmt.Errorf("unknown benchmark %q (have: cdc, snapshot, summary, http)", name)
 		}
 	}()
 	if err != nil {
