@@ -428,13 +428,23 @@ GROUP BY %[10]s`,
 	return s.recordRefresh(ctx, sm)
 }
 
+// swapPartitions replaces each partition with the staging table's, up
+// to 100 in one ALTER (one round trip and lock, instead of one each). Each
+// partition is swapped atomically; a failed ALTER is retried whole with
+// the batch, and replacing a partition again is harmless.
 func (s *Sink) swapPartitions(ctx context.Context, sm *summary, parts []string) error {
 	d := sm.def
-	for _, p := range parts {
-		q := fmt.Sprintf("ALTER TABLE %s.%s REPLACE PARTITION %s FROM %s.%s", quote(s.db), quote(d.cfg.Name), d.partitionLiteral(p), quote(s.db), quote(stagingSummary(d.cfg.Name)))
-		if err := s.conn.Exec(ctx, q); err != nil {
-			return fmt.Errorf("clickhouse: summary %s: swap in partition %s: %w", d.cfg.Name, p, err)
+	for len(parts) > 0 {
+		n := min(len(parts), 100)
+		clauses := make([]string, n)
+		for i, p := range parts[:n] {
+			clauses[i] = fmt.Sprintf("REPLACE PARTITION %s FROM %s.%s", d.partitionLiteral(p), quote(s.db), quote(stagingSummary(d.cfg.Name)))
 		}
+		q := fmt.Sprintf("ALTER TABLE %s.%s %s", quote(s.db), quote(d.cfg.Name), strings.Join(clauses, ", "))
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("clickhouse: summary %s: swap in %d partitions (%s…): %w", d.cfg.Name, n, parts[0], err)
+		}
+		parts = parts[n:]
 	}
 	return nil
 }

@@ -107,7 +107,7 @@ func (d *summaryDef) partIn(parts []string) string {
 	if d.partKey == "" {
 		return "1"
 	}
-	return fmt.Sprintf("toString(%s) IN (%s)", d.partKey, stringList(parts))
+	return fmt.Sprintf("%s IN (%s)", d.partKey, d.literalList(parts))
 }
 
 // storedPartIn is the same condition over the summary table itself.
@@ -115,13 +115,15 @@ func (d *summaryDef) storedPartIn(parts []string) string {
 	if d.partKey == "" {
 		return "1"
 	}
-	return fmt.Sprintf("toString(%s) IN (%s)", quote(partColumn), stringList(parts))
+	return fmt.Sprintf("%s IN (%s)", quote(partColumn), d.literalList(parts))
 }
 
-func stringList(ss []string) string {
-	lits := make([]string, len(ss))
-	for i, p := range ss {
-		lits[i] = quoteString(p)
+// literalList renders partition values as typed literals, so a filter
+// compares values instead of formatting every row's key as text.
+func (d *summaryDef) literalList(parts []string) string {
+	lits := make([]string, len(parts))
+	for i, p := range parts {
+		lits[i] = d.partitionLiteral(p)
 	}
 	return strings.Join(lits, ", ")
 }

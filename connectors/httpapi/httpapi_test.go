@@ -203,3 +203,30 @@ func mustURL(s string) *url.URL {
 	}
 	return u
 }
+
+// TestInferenceWidensWithinAPage: integers and fractions in one page make a
+// float column; several kinds make a string; a later fraction in an int
+// field is an error that says what to declare.
+func TestInferenceWidensWithinAPage(t *testing.T) {
+	s := testSource(t)
+	p, err := s.parsePage("u", []byte(`{"data":[{"id":1,"updated":"2026-01-01T00:00:00Z","amount":0,"code":1,"count":3},
+		{"id":2,"updated":"2026-01-01T00:00:01Z","amount":0.01,"code":"A1","count":4}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.emit(p, "u", false, 0); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]change.Kind{}
+	for _, c := range s.fs.cols {
+		kinds[c.Name] = c.Kind
+	}
+	want := map[string]change.Kind{"id": change.Int64, "updated": change.TimestampTZ, "amount": change.Float64, "code": change.String, "count": change.Int64}
+	if d := cmp.Diff(want, kinds); d != "" {
+		t.Errorf("kinds (-want +got):\n%s", d)
+	}
+	p, _ = s.parsePage("u", []byte(`{"data":[{"id":3,"updated":"2026-01-01T00:00:02Z","count":4.5}]}`))
+	if _, err := s.emit(p, "u", false, 0); err == nil || !strings.Contains(err.Error(), "schema: {count: float}") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -16,16 +17,18 @@ import (
 // Schema inference, in order:
 //  1. a field declared in the source's schema: has that type;
 //  2. the cursor field with format rfc3339 is a timestamptz;
-//  3. otherwise the first non-null value decides: a string is a string, a
-//     number without fraction or exponent an int64, another number a
-//     float64, true/false a bool, an object or array a json document.
+//  3. otherwise the non-null values of the first page that has the field
+//     decide: strings make a string, numbers without fraction or exponent
+//     an int64, numbers with one (even mixed with integers) a float64,
+//     true/false a bool, objects or arrays a json document; a field whose
+//     values are of several of these kinds is a string (JSON text).
 //
-// Primary-key fields come first, the others in the order first seen. A
-// field seen later adds a column (a new schema version, which the sinks
-// add as a column); a field whose values are all null so far has none.
-// A value that does not fit its column (a fraction in an int64 field, text
-// in a bool field) stops the page with an error naming the field and the
-// fix (declare its type).
+// Primary-key fields come first, the others in name order. A field first
+// seen in a later page adds a column (a new schema version, which the
+// sinks add as a column); a field whose values are all null so far has
+// none. A value that does not fit its column (a fraction in an int64
+// field, text in a bool field) stops the page with an error naming the
+// field and the fix (declare its type).
 
 type fieldSchema struct {
 	cols    []change.Column
@@ -86,9 +89,44 @@ func inferColumn(name string, raw json.RawMessage) (change.Column, bool) {
 	return c, true
 }
 
-// observe adds columns for fields not seen before; it reports whether the
+// observePage adds columns for the fields of a page not seen before,
+// inferring each from all its values in the page; it reports whether the
 // schema changed.
-func (fs *fieldSchema) observe(rec map[string]json.RawMessage, order []string, pipeline, source, db string) bool {
+func (fs *fieldSchema) observePage(recs []map[string]json.RawMessage, pipeline, source, db string) bool {
+	if len(recs) == 0 {
+		return false
+	}
+	kinds := map[string]change.Column{}
+	var names []string
+	for _, rec := range recs {
+		for k, raw := range rec {
+			if _, known := fs.index[k]; known {
+				continue
+			}
+			c, ok := inferColumn(k, raw)
+			if !ok {
+				continue
+			}
+			prev, seen := kinds[k]
+			switch {
+			case !seen:
+				names = append(names, k)
+				kinds[k] = c
+			case prev.Kind == c.Kind:
+			case (prev.Kind == change.Int64 && c.Kind == change.Float64) || (prev.Kind == change.Float64 && c.Kind == change.Int64):
+				kinds[k] = change.Column{Name: k, Kind: change.Float64, SourceType: "json number"}
+			default:
+				kinds[k] = change.Column{Name: k, Kind: change.String, SourceType: "json (mixed kinds)"}
+			}
+		}
+	}
+	sort.Strings(names)
+	return fs.observe(recs[0], names, kinds, pipeline, source, db)
+}
+
+// observe adds columns for the names given (kinds: inferred), and on the
+// first call the primary key; it reports whether the schema changed.
+func (fs *fieldSchema) observe(rec map[string]json.RawMessage, order []string, kinds map[string]change.Column, pipeline, source, db string) bool {
 	changed := false
 	add := func(c change.Column) {
 		fs.index[c.Name] = len(fs.cols)
@@ -123,7 +161,7 @@ func (fs *fieldSchema) observe(rec map[string]json.RawMessage, order []string, p
 			c = change.Column{Name: k, Kind: change.TimestampTZ, SourceType: "rfc3339 cursor"}
 		default:
 			var ok bool
-			if c, ok = inferColumn(k, rec[k]); !ok {
+			if c, ok = kinds[k]; !ok {
 				continue
 			}
 		}
@@ -145,7 +183,14 @@ func appendValue(buf []byte, c *change.Column, raw json.RawMessage) ([]byte, err
 		return append(buf, "null"...), nil
 	}
 	bad := func(what string) ([]byte, error) {
-		return buf, fmt.Errorf("field %q is %s (%s) but got %s; declare its type in the source's schema (e.g. %s: string)", c.Name, c.Kind, c.SourceType, sample(raw), c.Name)
+		fit := "string"
+		switch {
+		case raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'):
+			fit = "float"
+		case raw[0] == '{' || raw[0] == '[':
+			fit = "json"
+		}
+		return buf, fmt.Errorf("field %q is %s (%s, from earlier records) but got %s: %s; declare its type in the source's schema (schema: {%s: %s})", c.Name, c.Kind, c.SourceType, sample(raw), what, c.Name, fit)
 	}
 	switch c.Kind {
 	case change.Int64:
@@ -203,14 +248,11 @@ func appendValue(buf []byte, c *change.Column, raw json.RawMessage) ([]byte, err
 		}
 		return appendString(buf, t.UTC().Format("2006-01-02T15:04:05.999999Z")), nil
 	}
-	// String: strings as they are; numbers and booleans as their text;
-	// objects and arrays as JSON text.
+	// String: strings as they are (the body was parsed, so raw is a valid
+	// JSON string already); numbers and booleans as their text; objects
+	// and arrays as JSON text.
 	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return bad("a broken string")
-		}
-		return appendString(buf, s), nil
+		return append(buf, raw...), nil
 	}
 	var b bytes.Buffer
 	if err := json.Compact(&b, raw); err != nil {
@@ -226,8 +268,33 @@ func parseTime(s string) (time.Time, error) {
 	return time.Parse("2006-01-02", s)
 }
 
-// appendString appends s as a JSON string.
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string (control characters, quotes
+// and backslashes escaped; other bytes as they are).
 func appendString(buf []byte, s string) []byte {
-	b, _ := json.Marshal(s)
-	return append(buf, b...)
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		buf = append(buf, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			buf = append(buf, '\\', c)
+		case '\n':
+			buf = append(buf, '\\', 'n')
+		case '\r':
+			buf = append(buf, '\\', 'r')
+		case '\t':
+			buf = append(buf, '\\', 't')
+		default:
+			buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
 }

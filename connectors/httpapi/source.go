@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"time"
 
@@ -49,9 +48,10 @@ type Source struct {
 	done   chan struct{}
 
 	// Owned by the poll goroutine.
-	pos      Position
-	fs       fieldSchema
-	failures int
+	pos       Position
+	fs        fieldSchema
+	announced string // fingerprint of the schema last sent
+	failures  int
 }
 
 type batchOrErr struct {
@@ -175,17 +175,20 @@ type page struct {
 	recs   []map[string]json.RawMessage
 	keys   []string // each record's primary key as a JSON object
 	cursor []cval
-	order  [][]string // each record's fields in a stable order
-	n      int        // records in the response (before de-duplication)
+	n      int // records in the response (before de-duplication)
 }
 
 // parsePage checks a response body: JSON, records where the pointer says,
 // every record an object with its primary key (and cursor).
 func (s *Source) parsePage(u string, body []byte) (*page, error) {
-	if !json.Valid(body) {
-		return nil, &apiError{url: u, msg: "the body is not JSON", sample: s.redact(sample(body))}
-	}
 	raw, ok, err := pointerRaw(body, s.cfg.Records)
+	if err != nil || !ok || len(raw) == 0 || raw[0] != '[' {
+		// Tell a body that is not JSON from one of another shape (the
+		// full check is paid only on this failure path).
+		if !json.Valid(body) {
+			return nil, &apiError{url: u, msg: "the body is not JSON", sample: s.redact(sample(body))}
+		}
+	}
 	if err != nil || !ok {
 		return nil, &apiError{url: u, msg: fmt.Sprintf("no records at %q (check records: in the source config)", s.cfg.Records), sample: s.redact(sample(body))}
 	}
@@ -228,15 +231,9 @@ func (s *Source) parsePage(u string, body []byte) (*page, error) {
 				return nil, &apiError{url: u, msg: fmt.Sprintf("record %d: cursor field %q: %v", i, s.fs.cursor, err), sample: s.redact(sample(it))}
 			}
 		}
-		fields := make([]string, 0, len(rec))
-		for k := range rec {
-			fields = append(fields, k)
-		}
-		sort.Strings(fields)
 		p.recs = append(p.recs, rec)
 		p.keys = append(p.keys, string(key))
 		p.cursor = append(p.cursor, cv)
-		p.order = append(p.order, fields)
 	}
 	return p, nil
 }
@@ -306,6 +303,14 @@ func (s *Source) emit(p *page, request string, full bool, gen uint64) (connector
 		high = cval{}
 	}
 	now := time.Now().UnixMilli()
+	s.fs.observePage(p.recs, s.pipeline, s.name, s.base.Host)
+	// The schema goes out with the first batch that uses it; a page that
+	// fails is dropped with its schema record, so the next one sends it.
+	announce := s.fs.sc != nil && s.fs.sc.Fingerprint != s.announced
+	if announce {
+		v, _ := json.Marshal(s.fs.sc)
+		out = append(out, connectors.Record{Topic: change.SchemasTopic(s.pipeline), Key: []byte(s.topic + "/" + s.fs.sc.Fingerprint), Value: v})
+	}
 	var buf []byte
 	for i, rec := range p.recs {
 		key, cv := p.keys[i], p.cursor[i]
@@ -319,11 +324,6 @@ func (s *Source) emit(p *page, request string, full bool, gen uint64) (connector
 					continue // this version (or a newer one) was emitted
 				}
 			}
-		}
-		if s.fs.observe(rec, p.order[i], s.pipeline, s.name, s.base.Host) {
-			v, _ := json.Marshal(s.fs.sc)
-			out = append(out, connectors.Record{Topic: change.SchemasTopic(s.pipeline), Key: []byte(s.topic + "/" + s.fs.sc.Fingerprint), Value: v})
-			s.log.Info("record schema", "fingerprint", s.fs.sc.Fingerprint, "columns", len(s.fs.cols))
 		}
 		seq++
 		op := byte(change.OpUpdate)
@@ -359,6 +359,10 @@ func (s *Source) emit(p *page, request string, full bool, gen uint64) (connector
 		}
 	}
 	s.pos.Seq = seq
+	if announce {
+		s.announced = s.fs.sc.Fingerprint
+		s.log.Info("record schema", "fingerprint", s.fs.sc.Fingerprint, "columns", len(s.fs.cols))
+	}
 	if !full {
 		for k, v := range seen {
 			s.pos.Seen[k] = v
@@ -468,7 +472,7 @@ func (s *Source) pollFull(ctx context.Context) error {
 		for i, k := range p.keys {
 			if !seen[k] {
 				seen[k] = true
-				keep.recs, keep.keys, keep.cursor, keep.order = append(keep.recs, p.recs[i]), append(keep.keys, k), append(keep.cursor, p.cursor[i]), append(keep.order, p.order[i])
+				keep.recs, keep.keys, keep.cursor = append(keep.recs, p.recs[i]), append(keep.keys, k), append(keep.cursor, p.cursor[i])
 			}
 		}
 		b, err := s.emit(keep, shown, true, gen)

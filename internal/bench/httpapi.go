@@ -106,6 +106,9 @@ lake:
 	defer logf.Close()
 	cmd := exec.Command(bin, "run", "-c", cfg, "--only", "sources")
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if prof := os.Getenv("BENCH_CPUPROFILE"); prof != "" {
+		cmd.Env = append(os.Environ(), "INLET_CPUPROFILE="+prof)
+	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return err

@@ -50,11 +50,13 @@ func runSummary(e *env) error {
 	schema.Seal()
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	version := uint64(1 << 40)
-	// Row id i is created on day i % 365, so a day's ids are i ≡ d (mod 365).
+	// Ids are given in creation order, as sequences do: row id i is
+	// created on day i*365/rows, so a day's rows are a run of ids.
+	dayOf := func(id int64) int64 { return id * 365 / int64(rows) }
 	update := func(id int64, status string) change.Row {
 		version++
 		return change.Row{Schema: schema, Op: change.OpUpdate, Version: version,
-			Values: []any{id, id % 5000, status, fmt.Sprintf("%d.%02d", id%1000, id%100), start.Add(time.Duration(id%365)*24*time.Hour + time.Duration(id%86400)*time.Second)}}
+			Values: []any{id, id % 5000, status, fmt.Sprintf("%d.%02d", id%1000, id%100), start.Add(time.Duration(dayOf(id))*24*time.Hour + time.Duration(id%86400)*time.Second)}}
 	}
 
 	incr, err := open(sum("daily_incremental", config.RefreshIncremental))
@@ -75,8 +77,8 @@ func runSummary(e *env) error {
 	fmt.Fprintf(os.Stderr, "loading %d mirror rows...\n", rows)
 	if err := incr.Conn().Exec(ctx, fmt.Sprintf(`INSERT INTO bench.orders (id, customer_id, status, amount, created_at, _version, _deleted, _synced_at)
 		SELECT number, number %% 5000, ['new','paid','shipped','cancelled'][1 + number %% 4], toDecimal64(number %% 1000, 2),
-			toDateTime('2025-01-01 00:00:00', 'UTC') + (number %% 365) * 86400 + number %% 86400, 1, 0, now()
-		FROM system.numbers LIMIT %d`, rows)); err != nil {
+			toDateTime('2025-01-01 00:00:00', 'UTC') + intDiv(number * 365, %[1]d) * 86400 + number %% 86400, 1, 0, now()
+		FROM system.numbers LIMIT %[1]d`, rows)); err != nil {
 		return fmt.Errorf("load mirror: %w", err)
 	}
 	incr.Conn().Exec(ctx, "OPTIMIZE TABLE bench.orders FINAL")
@@ -92,7 +94,7 @@ func runSummary(e *env) error {
 	// it covers the loaded rows too (not measured).
 	var warm []change.Row
 	for d := int64(0); d < 365; d++ {
-		warm = append(warm, update(d, "paid"))
+		warm = append(warm, update(d*int64(rows)/365+1, "paid"))
 	}
 	if _, err := incr.Write(ctx, warm); err != nil {
 		return err
@@ -109,9 +111,10 @@ func runSummary(e *env) error {
 	var results []result
 	batch := func(name string, sink *clickhouse.Sink, days int) error {
 		var rs []change.Row
+		perDayRows := rows / 365
 		for d := 0; d < days; d++ {
 			for j := 0; j < perDay; j++ {
-				id := int64(d) + 365*int64(1+j*97%(rows/365-1))
+				id := int64(d)*int64(rows)/365 + 1 + int64(j*97%(perDayRows-2))
 				rs = append(rs, update(id, []string{"new", "paid", "shipped", "cancelled"}[(j+d)%4]))
 			}
 		}
