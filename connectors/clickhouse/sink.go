@@ -131,7 +131,16 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool) (*mi
 			tables = append(tables, stagingName(name))
 		}
 		for _, tn := range tables {
-			q := fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN IF NOT EXISTS %s %s", quote(s.db), quote(tn), quote(c.Name), columnType(c, s.version))
+			// N.B. 18.16 has no ADD COLUMN IF NOT EXISTS: look first (the
+			// column is there already when a crash came after the ALTER).
+			existing, err := s.columnsOf(ctx, tn)
+			if err != nil {
+				return nil, err
+			}
+			if existing[c.Name] {
+				continue
+			}
+			q := fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", quote(s.db), quote(tn), quote(c.Name), columnType(c, s.version))
 			if err := s.conn.Exec(ctx, q); err != nil {
 				return nil, fmt.Errorf("clickhouse: add column %s to %s.%s: %w", c.Name, s.db, tn, err)
 			}

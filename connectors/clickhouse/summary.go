@@ -300,6 +300,11 @@ func (s *Sink) keysIn(sm *summary, in string) string {
 		keyList(sm.keyCols), strings.Join(names, ", "), strings.Join(inner, ", "), d.dimSelect(), quote(s.db), quote(d.mirror), in)
 }
 
+// manyPartitions is where refreshing by key (read the keys with a version
+// in the partitions, take each one's latest) stops paying off against one
+// FINAL read of the mirror.
+func manyPartitions(parts []string) bool { return len(parts) > 32 }
+
 func keyList(cols []change.Column) string {
 	names := make([]string, len(cols))
 	for i, c := range cols {
@@ -412,9 +417,12 @@ SELECT %[4]s FROM (
 GROUP BY %[10]s`,
 		quote(s.db), quote(staging), d.columnList(), d.selectList(), quote(d.mirror), s.keysIn(sm, in), keys,
 		d.where(true), in, d.groupBy())
-	if d.partKey == "" {
-		q = fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT %s FROM %s.%s WHERE %s GROUP BY %s",
-			quote(s.db), quote(staging), d.columnList(), d.selectList(), quote(s.db), quote(viewName(d.mirror)), d.where(false), d.groupBy())
+	if d.partKey == "" || manyPartitions(parts) {
+		// Unpartitioned, or so many partitions that their keys are most
+		// of the mirror: one FINAL read, filtered after the merge, is
+		// cheaper than collecting and sorting the keys.
+		q = fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT %s FROM %s.%s WHERE %s AND %s GROUP BY %s",
+			quote(s.db), quote(staging), d.columnList(), d.selectList(), quote(s.db), quote(viewName(d.mirror)), d.where(false), in, d.groupBy())
 	}
 	if err := s.conn.Exec(ctx, q); err != nil {
 		return fmt.Errorf("clickhouse: summary %s: recompute %d partitions: %w", d.cfg.Name, len(parts), err)

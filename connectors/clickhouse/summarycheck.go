@@ -53,7 +53,7 @@ func (s *Sink) checkSummary(ctx context.Context, sm *summary, parts []string) er
 	// versions itself), restricted to the keys in the partitions.
 	src := fmt.Sprintf("%s.%s", quote(s.db), quote(viewName(d.mirror)))
 	where := d.where(false)
-	if parts != nil && d.partKey != "" && len(sm.keyCols) > 0 {
+	if parts != nil && d.partKey != "" && len(sm.keyCols) > 0 && !manyPartitions(parts) {
 		src = fmt.Sprintf("%s.%s FINAL", quote(s.db), quote(d.mirror))
 		where = s.keysIn(sm, in) + " AND " + d.where(true)
 	}

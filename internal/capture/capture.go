@@ -83,6 +83,9 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 		kgo.TransactionTimeout(5*time.Minute),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MaxBufferedRecords(200_000),
+		// Records alias their source's buffers: bound what waits for the
+		// broker by bytes too, so a fast snapshot cannot outrun memory.
+		kgo.MaxBufferedBytes(64<<20),
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.WithLogger(kafka.Logger{L: o.Log}),
 	)

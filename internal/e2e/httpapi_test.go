@@ -38,11 +38,12 @@ type apiData struct {
 }
 
 type apiRec struct {
-	ID      int
-	Title   string
-	Status  string
-	N       int
-	Updated int64
+	ID       int
+	Title    string
+	Status   string
+	N        int
+	Priority float64 // sent only when set: a field that appears later
+	Updated  int64
 }
 
 func newAPI(format, paging string, size int) *apiData {
@@ -195,8 +196,12 @@ func (a *apiData) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	items := make([]map[string]any, 0, len(page))
 	for _, r := range page {
-		items = append(items, map[string]any{"id": r.ID, "title": r.Title, "status": r.Status, "n": r.N,
-			"updated": a.cursorText(r.Updated), "meta": map[string]any{"len": len(r.Title)}})
+		item := map[string]any{"id": r.ID, "title": r.Title, "status": r.Status, "n": r.N,
+			"updated": a.cursorText(r.Updated), "meta": map[string]any{"len": len(r.Title)}}
+		if r.Priority != 0 {
+			item["priority"] = r.Priority
+		}
+		items = append(items, item)
 	}
 	body["data"] = items
 	w.Header().Set("Content-Type", "application/json")
@@ -336,11 +341,20 @@ engine:
 		a.upsert(0, upd...)
 	}
 	more := recs(6, "new")
+	for i := range more[3:] {
+		more[3+i].Priority = float64(i) + 0.5 // a new field: a new column
+	}
 	for _, a := range apis {
 		a.upsert(0, more[:3]...)
 		a.upsert(0, more[3:]...)
 	}
 	waitAll("updates and inserts")
+	for _, s := range specs {
+		got, err := chLines(ctx, chConn, fmt.Sprintf("SELECT toString(id), toString(priority) FROM shop.%s_current WHERE priority IS NOT NULL", s.name))
+		if err != nil || len(got) != 3 {
+			t.Errorf("%s: the new field priority in clickhouse: %v, %v", s.name, got, err)
+		}
+	}
 
 	// A late arrival: a record (and an update) stamped before the newest
 	// cursor already read, inside the lookback.
@@ -394,6 +408,14 @@ engine:
 			continue
 		}
 		files, n := lakeFiles(t, tableDir)
+		var withPriority int
+		union := strings.TrimSuffix(parquetList(files), ")") + ", union_by_name = true)" // files from before the new column lack it
+		if err := db.QueryRow("SELECT count(*) FROM " + union + " WHERE priority IS NOT NULL").Scan(&withPriority); err != nil {
+			t.Errorf("%s: %v", s.name, err)
+		}
+		if withPriority != 3 {
+			t.Errorf("%s: lake has %d rows with the new field priority, want 3", s.name, withPriority)
+		}
 		var dups int
 		db.QueryRow("SELECT count(*) - count(DISTINCT (id, _version)) FROM " + parquetList(files)).Scan(&dups)
 		if want := apis[s.name].changes; n != want || dups != 0 {
