@@ -87,7 +87,7 @@ func New(o Options) (*Engine, error) {
 		o.BatchRecords = 100_000
 	}
 	if o.BatchBytes <= 0 {
-		o.BatchBytes = 64 << 20
+		o.BatchBytes = 32 << 20
 	}
 	if o.BatchWait <= 0 {
 		o.BatchWait = time.Second
@@ -215,8 +215,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		kgo.SeedBrokers(e.o.Brokers...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumePartitions(offsets),
-		kgo.FetchMaxBytes(64<<20),
-		kgo.FetchMaxPartitionBytes(32<<20),
+		// Fetched data waits in memory until the batch that holds it is
+		// written (decompressed, it is several times what was fetched):
+		// fetch in moderate steps so memory stays bounded.
+		kgo.FetchMaxBytes(16<<20),
+		kgo.FetchMaxPartitionBytes(8<<20),
+		kgo.MaxConcurrentFetches(1),
 		kgo.FetchMaxWait(200*time.Millisecond),
 		kgo.WithLogger(kafka.Logger{L: e.o.Log}),
 	)

@@ -151,6 +151,14 @@ func cmdRun(args []string) error {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
+	if path := os.Getenv("INLET_MEMPROFILE"); path != "" { // for benchmarks: live heap at exit
+		defer func() {
+			if f, err := os.Create(path); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}()
+	}
 	log.Info("inlet starting", "version", version, "pipeline", c.Pipeline, "state_dir", c.StateDir)
 	return runner.Run(ctx, c, runner.Only(*only), *httpAddr, log)
 }

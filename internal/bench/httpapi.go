@@ -125,14 +125,11 @@ lake:
 		return p.Cursor == last
 	})
 	took := time.Since(start)
+	rss := peakRSS(cmd.Process.Pid)
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 	if err != nil {
 		return fmt.Errorf("http source: %w (see %s)", err, logf.Name())
-	}
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss * 1024
 	}
 	fmt.Printf("\nInlet HTTP source benchmark: %d records in pages of %d from a local API (JSON rendered per request, in the bench process)\n", n, size)
 	fmt.Printf("machine: %d CPUs, %s/%s; API and Kafka broker (kfake) in the bench process\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)

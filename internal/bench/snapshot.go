@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -40,7 +43,9 @@ func runSnapshot(e *env) error {
 	if err != nil {
 		return err
 	}
-	e.Cleanup(func() { os.RemoveAll(dir) })
+	if os.Getenv("BENCH_KEEP") == "" {
+		e.Cleanup(func() { os.RemoveAll(dir) })
+	}
 	bin := filepath.Join(dir, "inlet")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/inlet-dev/inlet/cmd/inlet").CombinedOutput(); err != nil {
 		return fmt.Errorf("build inlet: %v\n%s", err, out)
@@ -95,12 +100,13 @@ func runSnapshot(e *env) error {
 	e.Cleanup(broker.Close)
 	brokers := broker.ListenAddrs()
 
-	writeCfg := func(pipeline string) string {
+	writeCfg := func(pipeline, compression string) string {
 		cfg := filepath.Join(dir, pipeline+".yaml")
 		os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline: %[1]s
 state_dir: %[2]s/%[1]s-state
 kafka:
   brokers: [%[3]q]
+  compression: %[6]s
 sources:
   - name: pg
     postgres:
@@ -109,7 +115,7 @@ sources:
       tables: ["public.snap"]
 lake:
   path: "file://%[2]s/%[1]s-lake"
-`, pipeline, dir, brokers[0], pg.DSN("postgres"), workers)), 0o644)
+`, pipeline, dir, brokers[0], pg.DSN("postgres"), workers, compression)), 0o644)
 		return cfg
 	}
 	logf, _ := os.Create(filepath.Join(dir, "inlet.log"))
@@ -121,11 +127,38 @@ lake:
 		if only != "" {
 			args = append(args, "--only", only)
 		}
+		heapDone := make(chan struct{})
+		defer close(heapDone)
+		if prof := os.Getenv("BENCH_HEAPPROFILE"); prof != "" {
+			// Live heap every 3s, to see what the peak holds.
+			port := testenv.FreePort(e)
+			args = append(args, "--http", fmt.Sprintf("127.0.0.1:%d", port))
+			go func() {
+				for i := 0; ; i++ {
+					select {
+					case <-heapDone:
+						return
+					case <-time.After(3 * time.Second):
+					}
+					resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?gc=1", port))
+					if err != nil {
+						continue
+					}
+					f, _ := os.Create(fmt.Sprintf("%s.%s.%02d", prof, only, i))
+					io.Copy(f, resp.Body)
+					f.Close()
+					resp.Body.Close()
+				}
+			}()
+		}
 		cmd := exec.Command(bin, args...)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		cmd.Env = os.Environ()
 		if prof := os.Getenv("BENCH_CPUPROFILE"); prof != "" {
 			cmd.Env = append(cmd.Env, "INLET_CPUPROFILE="+prof+"."+only)
+		}
+		if prof := os.Getenv("BENCH_MEMPROFILE"); prof != "" {
+			cmd.Env = append(cmd.Env, "INLET_MEMPROFILE="+prof+"."+only)
 		}
 		if lim := os.Getenv("BENCH_INLET_GOMEMLIMIT"); lim != "" {
 			cmd.Env = append(cmd.Env, "GOMEMLIMIT="+lim)
@@ -136,37 +169,45 @@ lake:
 		}
 		err := waitFor(20*time.Minute, done)
 		took := time.Since(start)
+		rss := peakRSS(cmd.Process.Pid)
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 		if err != nil {
 			return 0, 0, fmt.Errorf("%w (see %s)", err, logf.Name())
 		}
-		var rss int64
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			rss = ru.Maxrss * 1024
-		}
 		return took, rss, nil
 	}
 
-	// 1. Postgres -> Kafka: done when the committed position says so.
-	kcfg := writeCfg("bsnap")
-	kafkaTime, kafkaRSS, err := run(kcfg, "sources", func() bool {
-		pos, err := kafka.ReadCompacted(ctx, brokers, "bsnap._inlet_offsets")
-		if err != nil || pos["pg"] == nil {
-			return false
+	// 1. Postgres -> Kafka: done when the committed position says so;
+	// with the default compression (snappy) and with none.
+	toKafka := func(pipeline, compression string) (time.Duration, int64, error) {
+		took, rss, err := run(writeCfg(pipeline, compression), "sources", func() bool {
+			pos, err := kafka.ReadCompacted(ctx, brokers, pipeline+"._inlet_offsets")
+			if err != nil || pos["pg"] == nil {
+				return false
+			}
+			var p struct {
+				SnapshotDone bool `json:"snapshot_done"`
+			}
+			return json.Unmarshal(pos["pg"], &p) == nil && p.SnapshotDone
+		})
+		if err != nil {
+			return 0, 0, fmt.Errorf("snapshot into kafka (%s): %w", compression, err)
 		}
-		var p struct {
-			SnapshotDone bool `json:"snapshot_done"`
-		}
-		return json.Unmarshal(pos["pg"], &p) == nil && p.SnapshotDone
-	})
-	if err != nil {
-		return fmt.Errorf("snapshot into kafka: %w", err)
+		conn.Exec(ctx, "SELECT pg_drop_replication_slot($1)", "inlet_"+pipeline+"_pg")
+		return took, rss, nil
 	}
-	conn.Exec(ctx, "SELECT pg_drop_replication_slot('inlet_bsnap_pg')")
+	kafkaTime, kafkaRSS, err := toKafka("bsnap", "snappy")
+	if err != nil {
+		return err
+	}
+	rawTime, rawRSS, err := toKafka("bsnapraw", "none")
+	if err != nil {
+		return err
+	}
 
 	// 2. Postgres -> Kafka -> lake, one process, from scratch.
-	lcfg := writeCfg("bsnaplake")
+	lcfg := writeCfg("bsnaplake", "snappy")
 	lakeDir := filepath.Join(dir, "bsnaplake-lake")
 	lakeTime, lakeRSS, err := run(lcfg, "", func() bool {
 		l, err := lake.Open(lakeDir, "bsnaplake")
@@ -184,19 +225,39 @@ lake:
 	mb := float64(copyBytes) / 1e6
 	fmt.Printf("\nInlet snapshot benchmark: %d rows, %.0f MB as COPY text (%.0f bytes/row), %d snapshot worker(s)\n", rows, mb, float64(copyBytes)/float64(rows), workers)
 	fmt.Printf("machine: %d CPUs, %s/%s; Postgres and the Kafka broker (kfake, in the bench process) on the same machine\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
-	fmt.Printf("| %-52s | %9s | %8s | %10s | %7s | %13s |\n", "stage", "rows", "seconds", "rows/s", "MB/s", "peak RSS (MB)")
-	fmt.Printf("|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 54), strings.Repeat("-", 11), strings.Repeat("-", 10), strings.Repeat("-", 12), strings.Repeat("-", 9), strings.Repeat("-", 15))
+	fmt.Printf("| %-58s | %9s | %8s | %10s | %7s | %13s |\n", "stage", "rows", "seconds", "rows/s", "MB/s", "peak RSS (MB)")
+	fmt.Printf("|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 60), strings.Repeat("-", 11), strings.Repeat("-", 10), strings.Repeat("-", 12), strings.Repeat("-", 9), strings.Repeat("-", 15))
 	row := func(name string, d time.Duration, rss int64) {
 		r := "-"
 		if rss > 0 {
 			r = fmt.Sprintf("%d", rss>>20)
 		}
-		fmt.Printf("| %-52s | %9d | %8.2f | %10.0f | %7.1f | %13s |\n", name, rows, d.Seconds(), float64(rows)/d.Seconds(), mb/d.Seconds(), r)
+		fmt.Printf("| %-58s | %9d | %8.2f | %10.0f | %7.1f | %13s |\n", name, rows, d.Seconds(), float64(rows)/d.Seconds(), mb/d.Seconds(), r)
 	}
 	row(`psql \copy (SELECT * FROM snap) TO '/dev/null'`, copyTime, 0)
-	row("inlet --only sources: Postgres -> Kafka, committed", kafkaTime, kafkaRSS)
+	row("inlet --only sources: Postgres -> Kafka (snappy)", kafkaTime, kafkaRSS)
+	row("inlet --only sources: Postgres -> Kafka (no compression)", rawTime, rawRSS)
 	row("inlet run: Postgres -> Kafka -> lake, committed", lakeTime, lakeRSS)
-	fmt.Printf("\nratio inlet->Kafka time / COPY time: %.2f (target <= 2); inlet->lake / COPY: %.2f\n",
-		kafkaTime.Seconds()/copyTime.Seconds(), lakeTime.Seconds()/copyTime.Seconds())
+	fmt.Printf("\nratio inlet->Kafka time / COPY time: %.2f with snappy, %.2f without compression (target <= 2); inlet->lake / COPY: %.2f\n",
+		kafkaTime.Seconds()/copyTime.Seconds(), rawTime.Seconds()/copyTime.Seconds(), lakeTime.Seconds()/copyTime.Seconds())
 	return nil
+}
+
+// peakRSS is a running process's resident-set high-water mark (VmHWM), in
+// bytes. N.B. not ru_maxrss from wait4: Go starts children with a
+// vfork-style clone that shares this process's memory until exec, and
+// Linux carries that pre-exec high-water mark into the child's maxrss, so
+// it would report this process's size (here: kfake's in-memory log).
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
 }

@@ -51,9 +51,9 @@ type Options struct {
 	// keeps the stable id, which fences zombies; with the embedded broker
 	// the state dir lock is what keeps a single writer.)
 	TxnIDSuffix string
-	// Compress compresses record batches (snappy); off for the in-process
+	// Compression of record batches: none, snappy, lz4 or zstd; none for the in-process
 	// broker, where it only costs CPU.
-	Compress bool
+	Compression string
 	// OnCommit, if set, is called after each Kafka commit with the number of
 	// records it made durable.
 	OnCommit func(records int)
@@ -73,8 +73,13 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 	}
 	offsetsTopic := change.OffsetsTopic(o.Pipeline)
 	compression := kgo.NoCompression()
-	if o.Compress {
+	switch o.Compression {
+	case "snappy":
 		compression = kgo.SnappyCompression()
+	case "lz4":
+		compression = kgo.Lz4Compression()
+	case "zstd":
+		compression = kgo.ZstdCompression()
 	}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(o.Brokers...),
@@ -85,7 +90,7 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 		kgo.MaxBufferedRecords(200_000),
 		// Records alias their source's buffers: bound what waits for the
 		// broker by bytes too, so a fast snapshot cannot outrun memory.
-		kgo.MaxBufferedBytes(64<<20),
+		kgo.MaxBufferedBytes(32<<20),
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.WithLogger(kafka.Logger{L: o.Log}),
 	)

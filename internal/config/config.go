@@ -39,6 +39,9 @@ type Config struct {
 type Kafka struct {
 	Brokers    []string `yaml:"brokers"`
 	Partitions int32    `yaml:"partitions"` // partitions of each new change topic; default 1
+	// Compression of produced record batches: none, snappy (default),
+	// lz4 or zstd.
+	Compression string `yaml:"compression"`
 }
 
 // Source is one named source; exactly one kind is set.
@@ -110,7 +113,7 @@ type Capture struct {
 // Engine tunes micro-batches.
 type Engine struct {
 	BatchRecords int      `yaml:"batch_records"` // default 100000
-	BatchBytes   int      `yaml:"batch_bytes"`   // default 64 MiB
+	BatchBytes   int      `yaml:"batch_bytes"`   // default 32 MiB
 	BatchWait    Duration `yaml:"batch_wait"`    // default 1s
 }
 
@@ -208,6 +211,9 @@ func (c *Config) applyDefaults() {
 	if c.Kafka != nil && c.Kafka.Partitions == 0 {
 		c.Kafka.Partitions = 1
 	}
+	if c.Kafka != nil && c.Kafka.Compression == "" {
+		c.Kafka.Compression = "snappy"
+	}
 	for i := range c.Sources {
 		s := &c.Sources[i]
 		if h := s.HTTP; h != nil {
@@ -263,7 +269,7 @@ func (c *Config) applyDefaults() {
 		c.Engine.BatchRecords = 100_000
 	}
 	if c.Engine.BatchBytes == 0 {
-		c.Engine.BatchBytes = 64 << 20
+		c.Engine.BatchBytes = 32 << 20
 	}
 	if c.Engine.BatchWait == 0 {
 		c.Engine.BatchWait = Duration(time.Second)

@@ -40,6 +40,11 @@ func (c *Config) Validate() error {
 		if k.Partitions < 1 {
 			bad("kafka.partitions", "must be at least 1")
 		}
+		switch k.Compression {
+		case "none", "snappy", "lz4", "zstd":
+		default:
+			bad("kafka.compression", "%q: use none, snappy, lz4 or zstd", k.Compression)
+		}
 	}
 	if len(c.Sources) == 0 {
 		bad("sources", "no sources; add one, e.g. a postgres source with dsn and tables")

@@ -6,17 +6,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// serveHTTP serves /metrics (Prometheus), /healthz (the process is up)
-// and /readyz (the pipeline's stages are running) on addr until ctx ends.
+// serveHTTP serves /metrics (Prometheus), /healthz (the process is up),
+// /readyz (the pipeline's stages are running) and /debug/pprof on addr.
 func serveHTTP(ctx context.Context, addr string, ready *atomic.Bool, log *slog.Logger) (func(), error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index) // profiles for the on-call engineer
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready.Load() {

@@ -167,6 +167,10 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 	}
 	var published, batches, lakeRows, chRows atomic.Int64
 
+	compression := "none" // the embedded broker is in this process
+	if c.Kafka != nil {
+		compression = c.Kafka.Compression
+	}
 	txnSuffix := ""
 	if c.Kafka == nil {
 		txnSuffix = fmt.Sprintf("-%d", time.Now().UnixNano())
@@ -187,7 +191,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 				src = pg
 			}
 			opts := capture.Options{Brokers: brokers, Pipeline: c.Pipeline, Source: s.Name, Log: log,
-				CommitEvery: time.Duration(c.Capture.CommitInterval), SplitAfter: time.Duration(c.Capture.SplitAfter), TxnIDSuffix: txnSuffix, Compress: c.Kafka != nil,
+				CommitEvery: time.Duration(c.Capture.CommitInterval), SplitAfter: time.Duration(c.Capture.SplitAfter), TxnIDSuffix: txnSuffix, Compression: compression,
 				OnCommit: func(n int) { published.Add(int64(n)) }}
 			wg.Add(1)
 			go func() {
