@@ -199,20 +199,11 @@ func (s *Sink) inferSummary(ctx context.Context, d *summaryDef) error {
 }
 
 func (s *Sink) pendingPartitions(ctx context.Context, name string) ([]string, error) {
-	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT `partition` FROM %s.%s FINAL WHERE `summary` = ? AND `done` = 0", quote(s.db), pendingTable), name)
+	out, err := s.distinctStrings(ctx, fmt.Sprintf("SELECT `partition` FROM %s.%s FINAL WHERE `summary` = ? AND `done` = 0", quote(s.db), pendingTable), name)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: read pending summary partitions: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // markPending records partitions of sm as owed (done 0) or paid (done 1).
@@ -491,8 +482,10 @@ func (s *Sink) rebuildSummary(ctx context.Context, sm *summary, m *mirror) error
 	return s.checkSummary(ctx, sm, nil)
 }
 
-func (s *Sink) distinctStrings(ctx context.Context, q string) ([]string, error) {
-	rows, err := s.conn.Query(ctx, q)
+// distinctStrings runs a query of one string column and returns its
+// distinct values, sorted.
+func (s *Sink) distinctStrings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -47,14 +47,9 @@ func cdcOnce(e *env, n, rows, txnRows int) error {
 	ctx := context.Background()
 	pg := testenv.StartPostgres(e)
 	ch := testenv.StartClickHouse(e)
-	dir, err := os.MkdirTemp("", "inlet-bench-")
+	dir, bin, err := workDir(e, "inlet-bench-")
 	if err != nil {
 		return err
-	}
-	e.Cleanup(func() { os.RemoveAll(dir) })
-	bin := filepath.Join(dir, "inlet")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/inlet-dev/inlet/cmd/inlet").CombinedOutput(); err != nil {
-		return fmt.Errorf("build inlet: %v\n%s", err, out)
 	}
 	conn, err := pgx.Connect(ctx, pg.DSN("postgres"))
 	if err != nil {

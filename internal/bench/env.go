@@ -6,6 +6,8 @@ package bench
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 )
 
 // env implements testenv.T outside `go test`: cleanups run at Close, in
@@ -23,6 +25,22 @@ func (e *env) close() {
 	for i := len(e.cleanups) - 1; i >= 0; i-- {
 		e.cleanups[i]()
 	}
+}
+
+// workDir makes a temp dir for one benchmark (kept with BENCH_KEEP=1)
+// and builds the inlet binary into it.
+func workDir(e *env, prefix string) (dir, bin string, err error) {
+	if dir, err = os.MkdirTemp("", prefix); err != nil {
+		return "", "", err
+	}
+	if os.Getenv("BENCH_KEEP") == "" {
+		e.Cleanup(func() { os.RemoveAll(dir) })
+	}
+	bin = filepath.Join(dir, "inlet")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/inlet-dev/inlet/cmd/inlet").CombinedOutput(); err != nil {
+		return "", "", fmt.Errorf("build inlet: %v\n%s", err, out)
+	}
+	return dir, bin, nil
 }
 
 // Main runs the named benchmark and returns the process exit code.

@@ -76,14 +76,9 @@ func runHTTP(e *env) error {
 	}
 	e.Cleanup(broker.Close)
 	brokers := broker.ListenAddrs()
-	dir, err := os.MkdirTemp("", "inlet-bench-http-")
+	dir, bin, err := workDir(e, "inlet-bench-http-")
 	if err != nil {
 		return err
-	}
-	e.Cleanup(func() { os.RemoveAll(dir) })
-	bin := filepath.Join(dir, "inlet")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/inlet-dev/inlet/cmd/inlet").CombinedOutput(); err != nil {
-		return fmt.Errorf("build inlet: %v\n%s", err, out)
 	}
 	cfg := filepath.Join(dir, "pipeline.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline: bhttp

@@ -39,16 +39,9 @@ func runSnapshot(e *env) error {
 	rows := envInt("BENCH_ROWS", 5_000_000)
 	workers := envInt("BENCH_WORKERS", max(1, min(4, runtime.NumCPU()/2)))
 	pg := testenv.StartPostgres(e)
-	dir, err := os.MkdirTemp("", "inlet-bench-snap-")
+	dir, bin, err := workDir(e, "inlet-bench-snap-")
 	if err != nil {
 		return err
-	}
-	if os.Getenv("BENCH_KEEP") == "" {
-		e.Cleanup(func() { os.RemoveAll(dir) })
-	}
-	bin := filepath.Join(dir, "inlet")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/inlet-dev/inlet/cmd/inlet").CombinedOutput(); err != nil {
-		return fmt.Errorf("build inlet: %v\n%s", err, out)
 	}
 	conn, err := pgx.Connect(ctx, pg.DSN("postgres"))
 	if err != nil {
