@@ -85,13 +85,30 @@ func runSnapshot(e *env) error {
 		return err
 	}
 
-	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0),
-		kfake.BrokerConfigs(map[string]string{"transaction.max.timeout.ms": "900000"}))
-	if err != nil {
-		return err
+	// A fresh broker for every stage: kfake keeps every record in memory,
+	// and a broker full of the previous stages' data would make this
+	// process's garbage collector compete for the same 2 CPUs.
+	var brokers []string
+	var broker *kfake.Cluster
+	freshBroker := func() error {
+		if broker != nil {
+			broker.Close()
+		}
+		var err error
+		broker, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0),
+			kfake.BrokerConfigs(map[string]string{"transaction.max.timeout.ms": "900000"}))
+		if err != nil {
+			return err
+		}
+		brokers = broker.ListenAddrs()
+		runtime.GC()
+		return nil
 	}
-	e.Cleanup(broker.Close)
-	brokers := broker.ListenAddrs()
+	e.Cleanup(func() {
+		if broker != nil {
+			broker.Close()
+		}
+	})
 
 	writeCfg := func(pipeline, compression string) string {
 		cfg := filepath.Join(dir, pipeline+".yaml")
@@ -174,6 +191,9 @@ lake:
 	// 1. Postgres -> Kafka: done when the committed position says so;
 	// with the default compression (snappy) and with none.
 	toKafka := func(pipeline, compression string) (time.Duration, int64, error) {
+		if err := freshBroker(); err != nil {
+			return 0, 0, err
+		}
 		took, rss, err := run(writeCfg(pipeline, compression), "sources", func() bool {
 			pos, err := kafka.ReadCompacted(ctx, brokers, pipeline+"._inlet_offsets")
 			if err != nil || pos["pg"] == nil {
@@ -200,6 +220,9 @@ lake:
 	}
 
 	// 2. Postgres -> Kafka -> lake, one process, from scratch.
+	if err := freshBroker(); err != nil {
+		return err
+	}
 	lcfg := writeCfg("bsnaplake", "snappy")
 	lakeDir := filepath.Join(dir, "bsnaplake-lake")
 	lakeTime, lakeRSS, err := run(lcfg, "", func() bool {

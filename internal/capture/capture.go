@@ -90,7 +90,7 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 		kgo.MaxBufferedRecords(200_000),
 		// Records alias their source's buffers: bound what waits for the
 		// broker by bytes too, so a fast snapshot cannot outrun memory.
-		kgo.MaxBufferedBytes(32<<20),
+		kgo.MaxBufferedBytes(64<<20),
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.WithLogger(kafka.Logger{L: o.Log}),
 	)
