@@ -84,6 +84,12 @@ lake:
 clickhouse:
   addr: "127.0.0.1:$CHPORT"
   database: shop
+  summaries:                     # kept right as orders change status
+    - name: orders_by_status
+      from: public.orders
+      dimensions: ["toDate(created_at) AS day", status]
+      measures: ["count() AS orders", "sum(amount) AS revenue"]
+      partition_by: day
 engine:
   batch_wait: 500ms
 YAML
@@ -112,5 +118,10 @@ done
 echo "== letting inlet catch up"; sleep 3
 "$DIR/inlet" status -c "$DIR/pipeline.yaml"
 echo
+echo "== the summary table, next to the same GROUP BY in Postgres"
+chq "SELECT status, sum(orders), sum(revenue) FROM shop.orders_by_status GROUP BY status ORDER BY status FORMAT PrettyCompact"
+psql_ -c "SELECT status, count(*), sum(amount) FROM orders GROUP BY status ORDER BY status"
+echo
 echo "Query it yourself, e.g.:"
 echo "  clickhouse-client --port $CHPORT -q \"SELECT status, count(), sum(amount) FROM shop.orders_current GROUP BY status\""
+echo "  $DIR/inlet describe -c $DIR/pipeline.yaml    # every table, view and summary, with lineage and freshness"
