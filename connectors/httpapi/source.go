@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -52,6 +53,28 @@ type Source struct {
 	fs        fieldSchema
 	announced string // fingerprint of the schema last sent
 	failures  int
+
+	mu     sync.Mutex
+	status Status
+}
+
+// Status is what a running HTTP source reports for inlet status.
+type Status struct {
+	Source      string    `json:"source"`
+	Cursor      string    `json:"cursor"`  // highest cursor value sent (committed once Kafka commits)
+	Records     uint64    `json:"records"` // emitted since the source began
+	Requests    int64     `json:"requests"`
+	LastPoll    time.Time `json:"last_poll"`
+	Failures    int       `json:"consecutive_failures"`
+	LastError   string    `json:"last_error,omitempty"` // secrets redacted
+	CircuitOpen bool      `json:"circuit_open"`
+}
+
+// Status reports the source's progress; safe from any goroutine.
+func (s *Source) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
 }
 
 type batchOrErr struct {
@@ -142,6 +165,15 @@ func (s *Source) run(ctx context.Context) {
 			return
 		}
 		wait := time.Duration(s.cfg.PollInterval) - time.Since(start)
+		s.mu.Lock()
+		s.status = Status{Source: s.name, Cursor: s.pos.Cursor, Records: s.pos.Seq, Requests: s.f.requests, LastPoll: start.UTC(),
+			Failures: s.failures, LastError: s.status.LastError}
+		if err != nil {
+			s.status.Failures, s.status.LastError, s.status.CircuitOpen = s.failures+1, s.redact(err.Error()), s.failures+1 >= 3
+		} else {
+			s.status.Failures, s.status.LastError = 0, ""
+		}
+		s.mu.Unlock()
 		if err != nil {
 			s.failures++
 			pollFailures.WithLabelValues(s.name).Inc()

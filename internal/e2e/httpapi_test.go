@@ -426,6 +426,10 @@ engine:
 	if !strings.Contains(out, "shop.t_page_current") || strings.Contains(out, "s3cr3t") {
 		t.Errorf("describe:\n%s", out)
 	}
+	out, _ = execInlet("status", "-c", cfg)
+	if !strings.Contains(out, "HTTP SOURCE") || !strings.Contains(out, "t_cursor") || strings.Contains(out, "s3cr3t") {
+		t.Errorf("status:\n%s", out)
+	}
 }
 
 // TestHTTPCrashDuringPaging kills inlet (SIGKILL) at random instants while

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/inlet-dev/inlet/connectors/httpapi"
 	"github.com/inlet-dev/inlet/connectors/postgres"
 )
 
@@ -21,13 +22,17 @@ type RunStatus struct {
 	Updated time.Time         `json:"updated"`
 	PID     int               `json:"pid"`
 	Sources []postgres.Status `json:"sources"`
+	HTTP    []httpapi.Status  `json:"http,omitempty"`
 }
 
 // writeStatus writes the status file atomically.
-func writeStatus(dir string, srcs []*postgres.Source) error {
+func writeStatus(dir string, srcs []*postgres.Source, hsrcs []*httpapi.Source) error {
 	st := RunStatus{Updated: time.Now().UTC(), PID: os.Getpid()}
 	for _, s := range srcs {
 		st.Sources = append(st.Sources, s.Status())
+	}
+	for _, s := range hsrcs {
+		st.HTTP = append(st.HTTP, s.Status())
 	}
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {

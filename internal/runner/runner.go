@@ -176,12 +176,15 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 		txnSuffix = fmt.Sprintf("-%d", time.Now().UnixNano())
 	}
 	var srcs []*postgres.Source
+	var hsrcs []*httpapi.Source
 	tty := isTerminal(os.Stderr)
 	if only == All || only == Sources {
 		for _, s := range c.Sources {
 			var src connectors.Source
 			if s.HTTP != nil {
-				src = httpapi.New(c.Pipeline, s.Name, s.HTTP, c.Redact, log)
+				h := httpapi.New(c.Pipeline, s.Name, s.HTTP, c.Redact, log)
+				hsrcs = append(hsrcs, h)
+				src = h
 			} else {
 				pg := postgres.New(c.Pipeline, s.Name, s.Postgres, log)
 				if tty {
@@ -252,14 +255,14 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 	for {
 		select {
 		case <-done:
-			if len(srcs) > 0 {
-				writeStatus(c.StateDir, srcs)
+			if len(srcs)+len(hsrcs) > 0 {
+				writeStatus(c.StateDir, srcs, hsrcs)
 			}
 			log.Info("inlet stopped", "published", published.Load(), "batches", batches.Load(), "lake_rows", lakeRows.Load(), "clickhouse_rows", chRows.Load())
 			return firstErr
 		case <-fast.C:
-			if len(srcs) > 0 {
-				if err := writeStatus(c.StateDir, srcs); err != nil {
+			if len(srcs)+len(hsrcs) > 0 {
+				if err := writeStatus(c.StateDir, srcs, hsrcs); err != nil {
 					log.Warn("cannot write status file", "err", err)
 				}
 			}

@@ -163,6 +163,23 @@ func printRunStatus(tw io.Writer, c *config.Config) error {
 			}
 		}
 	}
+	if len(st.HTTP) > 0 {
+		fmt.Fprintln(tw, "HTTP SOURCE\tCURSOR\tRECORDS\tREQUESTS\tLAST POLL\tSTATE")
+		for _, h := range st.HTTP {
+			state := "ok"
+			if h.Failures > 0 {
+				state = fmt.Sprintf("%d failed polls: %s", h.Failures, h.LastError)
+			}
+			if h.CircuitOpen {
+				state = "circuit open; " + state
+			}
+			last := "-"
+			if !h.LastPoll.IsZero() {
+				last = time.Since(h.LastPoll).Round(time.Second).String() + " ago"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", h.Source, h.Cursor, h.Records, h.Requests, last, state)
+		}
+	}
 	return nil
 }
 
