@@ -95,6 +95,17 @@ func TableName(s *change.Schema) string {
 	return s.Namespace + "_" + s.Table
 }
 
+// mirrorOf is the mirror table of an engine table name: "schema.table"
+// as the source names it (case and spaces kept, not SQL-quoted), or a bare
+// stream name (an HTTP source), which lives in public like its schema says.
+func mirrorOf(table string) string {
+	schema, tbl, ok := strings.Cut(table, ".")
+	if !ok {
+		schema, tbl = "public", table
+	}
+	return TableName(&change.Schema{Namespace: schema, Table: tbl})
+}
+
 func quote(id string) string {
 	return "`" + strings.ReplaceAll(strings.ReplaceAll(id, `\`, `\\`), "`", "\\`") + "`"
 }

@@ -89,3 +89,19 @@ func TestSummaryDDLGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestMirrorOf: engine table names keep the source's case and spaces; a
+// bare stream name (an HTTP source) is in public. Regression: a marker-only
+// batch of an HTTP full refresh looked for mirror "t_full_t_full".
+func TestMirrorOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"public.orders":        "orders",
+		"sales.customers":      "sales_customers",
+		"Odd Schema.Ref Täble": "Odd Schema_Ref Täble",
+		"t_full":               "t_full",
+	} {
+		if got := mirrorOf(in); got != want {
+			t.Errorf("mirrorOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

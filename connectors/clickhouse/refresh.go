@@ -80,9 +80,7 @@ func (s *Sink) WriteRefresh(ctx context.Context, table string, rows []change.Row
 // refreshMirror finds the mirror of a table that has only a marker in
 // this batch (an empty refresh) from the tables ClickHouse has.
 func (s *Sink) refreshMirror(ctx context.Context, table string) (*mirror, error) {
-	parts := strings.SplitN(table, ".", 2)
-	sc := &change.Schema{Namespace: parts[0], Table: parts[len(parts)-1]}
-	name := TableName(sc)
+	name := mirrorOf(table)
 	if m := s.tables[name]; m != nil {
 		return m, nil
 	}

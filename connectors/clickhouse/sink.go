@@ -342,23 +342,15 @@ func keyString(img []any, keyCols []int) string {
 
 // CurrentRows counts the rows of a source table's _current view.
 func (s *Sink) CurrentRows(ctx context.Context, table string) (uint64, error) {
-	tn, err := config.ParseTableName(table)
-	if err != nil {
-		return 0, err
-	}
-	name := TableName(&change.Schema{Namespace: tn.Schema, Table: tn.Table})
+	name := mirrorOf(table)
 	var n uint64
-	err = s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s", quote(s.db), quote(viewName(name)))).Scan(&n)
+	err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s", quote(s.db), quote(viewName(name)))).Scan(&n)
 	return n, err
 }
 
 // DropTable drops the mirror table and view of a source table (rebuild).
 func (s *Sink) DropTable(ctx context.Context, table string) error {
-	tn, err := config.ParseTableName(table)
-	if err != nil {
-		return err
-	}
-	name := TableName(&change.Schema{Namespace: tn.Schema, Table: tn.Table})
+	name := mirrorOf(table)
 	for _, n := range []string{viewName(name), name} {
 		if err := s.conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", quote(s.db), quote(n))); err != nil {
 			return fmt.Errorf("clickhouse: drop %s: %w", n, err)
@@ -378,17 +370,14 @@ type MirrorInfo struct {
 
 // Mirror reports a source table's mirror table and view.
 func (s *Sink) Mirror(ctx context.Context, table string) (MirrorInfo, error) {
-	tn, err := config.ParseTableName(table)
-	if err != nil {
-		return MirrorInfo{}, err
-	}
-	name := TableName(&change.Schema{Namespace: tn.Schema, Table: tn.Table})
+	name := mirrorOf(table)
 	mi := MirrorInfo{Table: s.db + "." + name, View: s.db + "." + viewName(name)}
 	var n uint64
 	if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", s.db, name).Scan(&n); err != nil || n == 0 {
 		return mi, err
 	}
 	mi.Exists = true
+	var err error
 	if mi.Current, err = s.CurrentRows(ctx, table); err != nil {
 		return mi, err
 	}

@@ -275,6 +275,7 @@ clickhouse:
   database: shop
 engine:
   batch_wait: 200ms
+  batch_records: 7 # small batches: a full refresh's marker often comes alone
 `, dir, cfgSources.String(), ch.Addr)), 0o644)
 	if out, err := execInlet("validate", "-c", cfg); err != nil {
 		t.Fatalf("validate: %v\n%s", err, out)
