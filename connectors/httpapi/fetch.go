@@ -23,8 +23,6 @@ type fetcher struct {
 	limit   *rate.Limiter
 	retries int
 	redact  func(string) string
-	// sleep waits (tests replace it to run fast).
-	sleep func(ctx context.Context, d time.Duration) error
 
 	requests int64 // made, including retries
 }
@@ -82,7 +80,7 @@ func (f *fetcher) get(ctx context.Context, u *url.URL) ([]byte, http.Header, err
 			if errors.As(last, &ra) && ra.d > 0 {
 				d = ra.d
 			}
-			if err := f.sleep(ctx, d); err != nil {
+			if err := sleepCtx(ctx, d); err != nil {
 				return nil, nil, err
 			}
 			backoff = min(backoff*2, 30*time.Second)

@@ -101,6 +101,7 @@ func testSource(t testing.TB) *Source {
 	s := New("shop", "tickets", cfg, func(s string) string { return s }, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.pos = Position{V: 1, Seen: map[string]string{}}
 	s.base = mustURL(cfg.URL)
+	s.srcPrefix = s.sourcePrefix()
 	return s
 }
 
@@ -115,7 +116,7 @@ func TestEmitDeduplicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.emit(p, "u", false, 0)
+	b, err := s.emit(p, "u", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,11 +135,11 @@ func TestEmitDeduplicates(t *testing.T) {
 		t.Errorf("event %c version %d", ev.Op, ev.Source.CommitLSN)
 	}
 	p, _ = s.parsePage("u", body)
-	if b, _ = s.emit(p, "u", false, 0); len(b.Records) != 0 {
+	if b, _ = s.emit(p, "u", 0); len(b.Records) != 0 {
 		t.Errorf("the same page again emitted %d records", len(b.Records))
 	}
 	p, _ = s.parsePage("u", []byte(`{"data":[{"id":2,"updated":"2026-01-01T00:00:00Z","title":"b","price":2},{"id":2,"updated":"2026-01-01T00:00:01Z","title":"b2","price":3}]}`))
-	if b, _ = s.emit(p, "u", false, 0); len(b.Records) != 1 {
+	if b, _ = s.emit(p, "u", 0); len(b.Records) != 1 {
 		t.Errorf("a newer version: %d records, want 1", len(b.Records))
 	}
 	if s.pos.Cursor != "2026-01-01T00:00:01Z" || len(s.pos.Seen) != 2 {
@@ -177,7 +178,7 @@ func FuzzPage(f *testing.F) {
 		if err != nil {
 			return
 		}
-		b, err := s.emit(p, "u", false, 0)
+		b, err := s.emit(p, "u", 0)
 		if err != nil {
 			return
 		}
@@ -214,7 +215,7 @@ func TestInferenceWidensWithinAPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.emit(p, "u", false, 0); err != nil {
+	if _, err := s.emit(p, "u", 0); err != nil {
 		t.Fatal(err)
 	}
 	kinds := map[string]change.Kind{}
@@ -226,7 +227,7 @@ func TestInferenceWidensWithinAPage(t *testing.T) {
 		t.Errorf("kinds (-want +got):\n%s", d)
 	}
 	p, _ = s.parsePage("u", []byte(`{"data":[{"id":3,"updated":"2026-01-01T00:00:02Z","count":4.5}]}`))
-	if _, err := s.emit(p, "u", false, 0); err == nil || !strings.Contains(err.Error(), "schema: {count: float}") {
+	if _, err := s.emit(p, "u", 0); err == nil || !strings.Contains(err.Error(), "schema: {count: float}") {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -43,8 +43,9 @@ type Source struct {
 	redact         func(string) string
 	f              *fetcher
 	topic          string
+	srcPrefix      []byte // `"source":{"connector":"http",...,"stream":"x",`, the same for every record
 
-	out    chan batchOrErr
+	out    chan connectors.Batch
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -77,11 +78,6 @@ func (s *Source) Status() Status {
 	return s.status
 }
 
-type batchOrErr struct {
-	b   connectors.Batch
-	err error
-}
-
 var _ connectors.Source = (*Source)(nil)
 
 // New returns a source; redact hides secrets in anything it logs.
@@ -98,12 +94,9 @@ func New(pipeline, name string, cfg *config.HTTP, redact func(string) string, lo
 		lim = rate.NewLimiter(rate.Limit(r), 1)
 	}
 	s.f = &fetcher{client: &http.Client{Timeout: time.Duration(cfg.Timeout)}, headers: cfg.Headers, limit: lim,
-		retries: cfg.MaxRetries, redact: redact, sleep: sleepCtx}
+		retries: cfg.MaxRetries, redact: redact}
 	return s
 }
-
-// Requests is how many HTTP requests the source made (retries included).
-func (s *Source) Requests() int64 { return s.f.requests }
 
 // Open starts polling after pos (nil: from the beginning).
 func (s *Source) Open(ctx context.Context, pos []byte) error {
@@ -119,7 +112,8 @@ func (s *Source) Open(ctx context.Context, pos []byte) error {
 		return fmt.Errorf("source %s: url: %s", s.name, s.redact(err.Error()))
 	}
 	pctx, cancel := context.WithCancel(context.Background())
-	s.cancel, s.out, s.done = cancel, make(chan batchOrErr, 2), make(chan struct{})
+	s.cancel, s.out, s.done = cancel, make(chan connectors.Batch, 2), make(chan struct{})
+	s.srcPrefix = s.sourcePrefix()
 	go s.run(pctx)
 	return nil
 }
@@ -130,7 +124,7 @@ func (s *Source) Read(ctx context.Context) (connectors.Batch, error) {
 	defer t.Stop()
 	select {
 	case b := <-s.out:
-		return b.b, b.err
+		return b, nil
 	case <-t.C:
 		return connectors.Batch{}, nil
 	case <-ctx.Done():
@@ -165,19 +159,12 @@ func (s *Source) run(ctx context.Context) {
 			return
 		}
 		wait := time.Duration(s.cfg.PollInterval) - time.Since(start)
-		s.mu.Lock()
-		s.status = Status{Source: s.name, Cursor: s.pos.Cursor, Records: s.pos.Seq, Requests: s.f.requests, LastPoll: start.UTC(),
-			Failures: s.failures, LastError: s.status.LastError}
+		lastErr := ""
 		if err != nil {
-			s.status.Failures, s.status.LastError, s.status.CircuitOpen = s.failures+1, s.redact(err.Error()), s.failures+1 >= 3
-		} else {
-			s.status.Failures, s.status.LastError = 0, ""
-		}
-		s.mu.Unlock()
-		if err != nil {
+			lastErr = s.redact(err.Error())
 			s.failures++
 			pollFailures.WithLabelValues(s.name).Inc()
-			s.log.Error("incident: http poll failed; the cursor did not advance", "err", s.redact(err.Error()), "consecutive_failures", s.failures, "cursor", s.pos.Cursor)
+			s.log.Error("incident: http poll failed; the cursor did not advance", "err", lastErr, "consecutive_failures", s.failures, "cursor", s.pos.Cursor)
 			if s.failures >= 3 {
 				// Circuit open: stop hammering a failing API.
 				wait = min(time.Duration(s.cfg.PollInterval)<<min(s.failures-2, 6), 30*time.Minute)
@@ -187,6 +174,10 @@ func (s *Source) run(ctx context.Context) {
 			s.log.Info("incident resolved: http poll succeeded", "after_failures", s.failures)
 			s.failures = 0
 		}
+		s.mu.Lock()
+		s.status = Status{Source: s.name, Cursor: s.pos.Cursor, Records: s.pos.Seq, Requests: s.f.requests, LastPoll: start.UTC(),
+			Failures: s.failures, LastError: lastErr, CircuitOpen: s.failures >= 3}
+		s.mu.Unlock()
 		if err := sleepCtx(ctx, max(wait, 0)); err != nil {
 			return
 		}
@@ -195,7 +186,7 @@ func (s *Source) run(ctx context.Context) {
 
 func (s *Source) send(ctx context.Context, b connectors.Batch) error {
 	select {
-	case s.out <- batchOrErr{b: b}:
+	case s.out <- b:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -270,26 +261,20 @@ func (s *Source) parsePage(u string, body []byte) (*page, error) {
 	return p, nil
 }
 
-// poll runs one incremental poll: every page from the committed cursor
-// (minus the lookback), each committed with the position after it.
-func (s *Source) poll(ctx context.Context) error {
-	params := url.Values{}
+// params are the query parameters every request of a poll carries.
+func (s *Source) params() url.Values {
+	q := url.Values{}
 	for k, v := range s.cfg.Params {
-		params.Set(k, v)
+		q.Set(k, v)
 	}
-	var lower cval
-	if s.pos.Cursor != "" {
-		cur, err := parseStoredCursor(s.cfg.Cursor.Format, s.pos.Cursor)
-		if err != nil {
-			return fmt.Errorf("committed cursor %q: %w", s.pos.Cursor, err)
-		}
-		lower = cur.minus(time.Duration(s.cfg.Cursor.Lookback))
-		params.Set(s.cfg.Cursor.Param, lower.param(s.cfg.Cursor.Format))
-	}
+	return q
+}
+
+// eachPage fetches and checks every page of one poll and hands each to
+// fn, which sends what it makes of it; errors name the page's URL.
+func (s *Source) eachPage(ctx context.Context, params url.Values, fn func(p *page, shown string, body []byte) error) error {
 	pg := &pager{cfg: s.cfg.Pagination}
-	u := pg.first(s.base, params)
-	prev := lower
-	for pages := 0; u != nil; pages++ {
+	for u := pg.first(s.base, params); u != nil; {
 		shown := s.redact(u.String())
 		body, hdr, err := s.f.get(ctx, u)
 		if err != nil {
@@ -299,19 +284,7 @@ func (s *Source) poll(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		// The whole page is checked before anything of it is emitted.
-		for i, cv := range p.cursor {
-			if prev.set && cv.less(prev) {
-				return &apiError{url: shown, msg: fmt.Sprintf("cursor values go backwards at record %d (%s after %s): the API must return records sorted by %s ascending (set it in params) and honour %s as an inclusive lower bound",
-					i, cv.text, prev.text, s.fs.cursor, s.cfg.Cursor.Param), sample: s.redact(sample(body))}
-			}
-			prev = cv
-		}
-		b, err := s.emit(p, shown, false, 0)
-		if err != nil {
-			return &apiError{url: shown, msg: err.Error()}
-		}
-		if err := s.send(ctx, b); err != nil {
+		if err := fn(p, shown, body); err != nil {
 			return err
 		}
 		if u, err = pg.next(u, body, hdr, p.n); err != nil {
@@ -321,19 +294,48 @@ func (s *Source) poll(ctx context.Context) error {
 	return nil
 }
 
+// poll runs one incremental poll: every page from the committed cursor
+// (minus the lookback), each committed with the position after it.
+func (s *Source) poll(ctx context.Context) error {
+	params := s.params()
+	var lower cval
+	if s.pos.Cursor != "" {
+		cur, err := parseStoredCursor(s.cfg.Cursor.Format, s.pos.Cursor)
+		if err != nil {
+			return fmt.Errorf("committed cursor %q: %w", s.pos.Cursor, err)
+		}
+		lower = cur.minus(time.Duration(s.cfg.Cursor.Lookback))
+		params.Set(s.cfg.Cursor.Param, lower.param(s.cfg.Cursor.Format))
+	}
+	prev := lower
+	return s.eachPage(ctx, params, func(p *page, shown string, body []byte) error {
+		// The whole page is checked before anything of it is emitted.
+		for i, cv := range p.cursor {
+			if prev.set && cv.less(prev) {
+				return &apiError{url: shown, msg: fmt.Sprintf("cursor values go backwards at record %d (%s after %s): the API must return records sorted by %s ascending (set it in params) and honour %s as an inclusive lower bound",
+					i, cv.text, prev.text, s.fs.cursor, s.cfg.Cursor.Param), sample: s.redact(sample(body))}
+			}
+			prev = cv
+		}
+		b, err := s.emit(p, shown, 0)
+		if err != nil {
+			return &apiError{url: shown, msg: err.Error()}
+		}
+		return s.send(ctx, b)
+	})
+}
+
 // emit turns a checked page into records and advances the in-memory
 // position; the batch carries that position. In a full refresh (gen > 0)
 // records are reads of generation gen and the position is unchanged.
-func (s *Source) emit(p *page, request string, full bool, gen uint64) (connectors.Batch, error) {
+func (s *Source) emit(p *page, request string, gen uint64) (connectors.Batch, error) {
+	full := gen > 0
 	var out []connectors.Record
 	// Encode first into a scratch position: an encoding error (a value
 	// that does not fit its column) must leave the position as it was.
 	seen := map[string]string{}
 	seq := s.pos.Seq
-	high, _ := parseStoredCursor(s.cfg.Cursor.Format, s.pos.Cursor)
-	if s.pos.Cursor == "" {
-		high = cval{}
-	}
+	high, _ := parseStoredCursor(s.cfg.Cursor.Format, s.pos.Cursor) // unset when there is none
 	now := time.Now().UnixMilli()
 	s.fs.observePage(p.recs, s.pipeline, s.name, s.base.Host)
 	// The schema goes out with the first batch that uses it; a page that
@@ -379,10 +381,7 @@ func (s *Source) emit(p *page, request string, full bool, gen uint64) (connector
 			return connectors.Batch{}, fmt.Errorf("record %d: %w", i, err)
 		}
 		k1 := start + bytes.IndexByte(buf[start:], 0)
-		rec := connectors.Record{Topic: s.topic, Key: buf[start:k1:k1], Value: buf[k1+1 : len(buf) : len(buf)],
-			Headers: []connectors.Header{{Key: change.HeaderCommitLSN, Value: strconv.AppendUint(nil, version, 10)}, {Key: change.HeaderSchema, Value: []byte(s.fs.sc.Fingerprint)}},
-			Order:   binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, seq), 0)}
-		out = append(out, rec)
+		out = append(out, s.record(buf[start:k1:k1], buf[k1+1:len(buf):len(buf)], version, seq))
 		if !full {
 			seen[key] = cv.text
 			if high.less(cv) || !high.set {
@@ -447,15 +446,9 @@ func (s *Source) appendRecord(buf []byte, rec map[string]json.RawMessage, op byt
 			return buf, err
 		}
 	}
-	buf = append(buf, `},"source":{"connector":"http","pipeline":`...)
-	buf = appendString(buf, s.pipeline)
-	buf = append(buf, `,"db":`...)
-	buf = appendString(buf, s.base.Host)
-	buf = append(buf, `,"schema":"public","table":`...)
-	buf = appendString(buf, s.name)
-	buf = append(buf, `,"stream":`...)
-	buf = appendString(buf, s.name)
-	buf = append(buf, `,"cursor":`...)
+	buf = append(buf, "},"...)
+	buf = append(buf, s.srcPrefix...)
+	buf = append(buf, `"cursor":`...)
 	buf = appendString(buf, cursor)
 	buf = append(buf, `,"request":`...)
 	buf = appendString(buf, request)
@@ -479,27 +472,13 @@ func (s *Source) appendRecord(buf []byte, rec map[string]json.RawMessage, op byt
 // copy in for the old one. Records gone since the last copy are gone
 // from the sinks' current tables after the swap.
 func (s *Source) pollFull(ctx context.Context) error {
-	params := url.Values{}
-	for k, v := range s.cfg.Params {
-		params.Set(k, v)
-	}
 	gen := uint64(time.Now().UnixMicro())
 	if gen <= uint64(s.pos.Refresh) {
 		gen = uint64(s.pos.Refresh) + 1
 	}
 	seen := map[string]bool{}
 	rows := 0
-	pg := &pager{cfg: s.cfg.Pagination}
-	for u := pg.first(s.base, params); u != nil; {
-		shown := s.redact(u.String())
-		body, hdr, err := s.f.get(ctx, u)
-		if err != nil {
-			return err
-		}
-		p, err := s.parsePage(shown, body)
-		if err != nil {
-			return err
-		}
+	err := s.eachPage(ctx, s.params(), func(p *page, shown string, _ []byte) error {
 		keep := &page{n: p.n}
 		for i, k := range p.keys {
 			if !seen[k] {
@@ -507,17 +486,15 @@ func (s *Source) pollFull(ctx context.Context) error {
 				keep.recs, keep.keys, keep.cursor = append(keep.recs, p.recs[i]), append(keep.keys, k), append(keep.cursor, p.cursor[i])
 			}
 		}
-		b, err := s.emit(keep, shown, true, gen)
+		b, err := s.emit(keep, shown, gen)
 		if err != nil {
 			return &apiError{url: shown, msg: err.Error()}
 		}
 		rows += len(keep.recs)
-		if err := s.send(ctx, b); err != nil {
-			return err
-		}
-		if u, err = pg.next(u, body, hdr, p.n); err != nil {
-			return &apiError{url: shown, msg: err.Error(), sample: s.redact(sample(body))}
-		}
+		return s.send(ctx, b)
+	})
+	if err != nil {
+		return err
 	}
 	if s.fs.sc == nil {
 		return errors.New("the API returned no records, so there is no schema yet to refresh; nothing sent")
@@ -531,25 +508,39 @@ func (s *Source) pollFull(ctx context.Context) error {
 // marker is the op "f" record closing refresh generation gen.
 func (s *Source) marker(gen uint64, rows int) connectors.Record {
 	s.pos.Seq++
-	var buf []byte
-	buf = append(buf, `{"v":1,"op":"f","before":null,"after":null,"source":{"connector":"http","pipeline":`...)
-	buf = appendString(buf, s.pipeline)
-	buf = append(buf, `,"db":`...)
-	buf = appendString(buf, s.base.Host)
-	buf = append(buf, `,"schema":"public","table":`...)
-	buf = appendString(buf, s.name)
-	buf = append(buf, `,"lsn":0,"commit_lsn":`...)
+	now := time.Now().UnixMilli()
+	buf := append([]byte(`{"v":1,"op":"f","before":null,"after":null,`), s.srcPrefix...)
+	buf = append(buf, `"lsn":0,"commit_lsn":`...)
 	buf = strconv.AppendUint(buf, gen, 10)
 	buf = append(buf, `,"seq":`...)
 	buf = strconv.AppendInt(buf, int64(rows), 10)
 	buf = append(buf, `,"txid":0,"ts_ms":`...)
-	buf = strconv.AppendInt(buf, time.Now().UnixMilli(), 10)
+	buf = strconv.AppendInt(buf, now, 10)
 	buf = append(buf, `,"snapshot":true},"ts_ms":`...)
-	buf = strconv.AppendInt(buf, time.Now().UnixMilli(), 10)
+	buf = strconv.AppendInt(buf, now, 10)
 	buf = append(buf, `,"schema":"`...)
 	buf = append(buf, s.fs.sc.Fingerprint...)
 	buf = append(buf, '"', '}')
-	return connectors.Record{Topic: s.topic, Key: []byte("{}"), Value: buf,
-		Headers: []connectors.Header{{Key: change.HeaderCommitLSN, Value: strconv.AppendUint(nil, gen, 10)}, {Key: change.HeaderSchema, Value: []byte(s.fs.sc.Fingerprint)}},
-		Order:   binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, s.pos.Seq), 0)}
+	return s.record([]byte("{}"), buf, gen, s.pos.Seq)
+}
+
+// record is one change record of the stream: headers with its version and
+// schema, and its Order (the emit sequence, which only grows).
+func (s *Source) record(key, value []byte, version, seq uint64) connectors.Record {
+	return connectors.Record{Topic: s.topic, Key: key, Value: value,
+		Headers: []connectors.Header{{Key: change.HeaderCommitLSN, Value: strconv.AppendUint(nil, version, 10)}, {Key: change.HeaderSchema, Value: []byte(s.fs.sc.Fingerprint)}},
+		Order:   binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, seq), 0)}
+}
+
+// sourcePrefix is the start of every envelope's source block.
+func (s *Source) sourcePrefix() []byte {
+	b := []byte(`"source":{"connector":"http","pipeline":`)
+	b = appendString(b, s.pipeline)
+	b = append(b, `,"db":`...)
+	b = appendString(b, s.base.Host)
+	b = append(b, `,"schema":"public","table":`...)
+	b = appendString(b, s.name)
+	b = append(b, `,"stream":`...)
+	b = appendString(b, s.name)
+	return append(b, ',')
 }
