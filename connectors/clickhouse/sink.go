@@ -161,6 +161,13 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool) (*mi
 	return m, nil
 }
 
+// tableExists reports whether the database has a table (or view) name.
+func (s *Sink) tableExists(ctx context.Context, name string) (bool, error) {
+	var n uint64
+	err := s.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", s.db, name).Scan(&n)
+	return n > 0, err
+}
+
 func (s *Sink) columnsOf(ctx context.Context, table string) (map[string]bool, error) {
 	rows, err := s.conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", s.db, table)
 	if err != nil {
@@ -372,12 +379,10 @@ type MirrorInfo struct {
 func (s *Sink) Mirror(ctx context.Context, table string) (MirrorInfo, error) {
 	name := mirrorOf(table)
 	mi := MirrorInfo{Table: s.db + "." + name, View: s.db + "." + viewName(name)}
-	var n uint64
-	if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", s.db, name).Scan(&n); err != nil || n == 0 {
+	var err error
+	if mi.Exists, err = s.tableExists(ctx, name); err != nil || !mi.Exists {
 		return mi, err
 	}
-	mi.Exists = true
-	var err error
 	if mi.Current, err = s.CurrentRows(ctx, table); err != nil {
 		return mi, err
 	}

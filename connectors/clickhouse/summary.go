@@ -96,8 +96,8 @@ func (s *Sink) ensureSummary(ctx context.Context, sm *summary, m *mirror) error 
 		return err
 	}
 	var oldHash string
-	var have uint64
-	if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = ? AND name = ?"), s.db, d.cfg.Name).Scan(&have); err != nil {
+	have, err := s.tableExists(ctx, d.cfg.Name)
+	if err != nil {
 		return fmt.Errorf("clickhouse: summary %s: %w", d.cfg.Name, err)
 	}
 	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT `hash` FROM %s.%s FINAL WHERE `name` = ?", quote(s.db), metaTable), d.cfg.Name)
@@ -108,7 +108,7 @@ func (s *Sink) ensureSummary(ctx context.Context, sm *summary, m *mirror) error 
 		rows.Scan(&oldHash)
 	}
 	rows.Close()
-	if have > 0 && oldHash == "" {
+	if have && oldHash == "" {
 		// Ours if its columns carry our comments (a crash before the
 		// metadata row); anyone else's table is left alone.
 		var c string
@@ -117,7 +117,7 @@ func (s *Sink) ensureSummary(ctx context.Context, sm *summary, m *mirror) error 
 			return fmt.Errorf("clickhouse: summary %s: table %s.%s exists and is not an Inlet summary; rename the summary in clickhouse.summaries or drop that table", d.cfg.Name, s.db, d.cfg.Name)
 		}
 	}
-	if have > 0 && oldHash == d.hash() {
+	if have && oldHash == d.hash() {
 		pend, err := s.pendingPartitions(ctx, d.cfg.Name)
 		if err != nil {
 			return err
@@ -133,9 +133,9 @@ func (s *Sink) ensureSummary(ctx context.Context, sm *summary, m *mirror) error 
 	}
 	reason := "new summary"
 	switch {
-	case have > 0 && oldHash != "":
+	case have && oldHash != "":
 		reason = "definition changed (dimensions, measures, where, partition_by or inferred types)"
-	case have > 0:
+	case have:
 		reason = "an earlier build did not finish"
 	case oldHash != "":
 		reason = "table was dropped"
@@ -150,7 +150,7 @@ func (s *Sink) ensureSummary(ctx context.Context, sm *summary, m *mirror) error 
 		}
 	}
 	sm.ready = true
-	if err := s.rebuildSummary(ctx, sm, m); err != nil {
+	if err := s.rebuildSummary(ctx, sm); err != nil {
 		sm.ready = false
 		return err
 	}
@@ -259,20 +259,11 @@ func (s *Sink) touchedBy(ctx context.Context, sm *summary, keys [][]any) ([]stri
 	}
 	q := fmt.Sprintf("SELECT DISTINCT toString(%s) FROM (SELECT %s FROM %s.%s WHERE (%s) IN `_inlet_keys` AND `_deleted` = 0)",
 		d.partKey, d.dimSelect(), quote(s.db), quote(d.mirror), keyList(sm.keyCols))
-	rows, err := s.conn.Query(ch.Context(ctx, ch.WithExternalTable(t)), q)
+	out, err := s.distinctStrings(ch.Context(ctx, ch.WithExternalTable(t)), q)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: summary %s: find touched partitions: %w", d.cfg.Name, err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // keysIn is the condition "the row's key has a version (not deleted) in
@@ -364,7 +355,7 @@ func (s *Sink) RefreshSummaries(ctx context.Context) error {
 			sort.Strings(parts)
 			err = s.refreshPartitions(ctx, sm, parts)
 		case sm.dirty && time.Since(sm.lastFull) >= time.Duration(sm.def.cfg.Interval):
-			err = s.rebuildSummary(ctx, sm, s.tables[sm.def.mirror])
+			err = s.rebuildSummary(ctx, sm)
 			continue // rebuildSummary checks
 		default:
 			continue
@@ -392,30 +383,19 @@ func (s *Sink) RefreshSummaries(ctx context.Context) error {
 func (s *Sink) refreshPartitions(ctx context.Context, sm *summary, parts []string) error {
 	d := sm.def
 	start := time.Now()
-	staging := stagingSummary(d.cfg.Name)
-	if err := s.conn.Exec(ctx, fmt.Sprintf("TRUNCATE TABLE %s.%s", quote(s.db), quote(staging))); err != nil {
-		return fmt.Errorf("clickhouse: summary %s: clear staging: %w", d.cfg.Name, err)
-	}
 	in := d.partIn(parts)
-	keys := keyList(sm.keyCols)
-	// Keys with any version in the partitions; their latest version
-	// decides whether and where they count.
-	q := fmt.Sprintf(`INSERT INTO %[1]s.%[2]s (%[3]s)
-SELECT %[4]s FROM (
-  SELECT * FROM %[1]s.%[5]s WHERE %[6]s
-  ORDER BY %[7]s, _version DESC LIMIT 1 BY %[7]s
-) WHERE %[8]s AND %[9]s
-GROUP BY %[10]s`,
-		quote(s.db), quote(staging), d.columnList(), d.selectList(), quote(d.mirror), s.keysIn(sm, in), keys,
-		d.where(true), in, d.groupBy())
-	if d.partKey == "" || manyPartitions(parts) {
-		// Unpartitioned, or so many partitions that their keys are most
-		// of the mirror: one FINAL read, filtered after the merge, is
-		// cheaper than collecting and sorting the keys.
-		q = fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT %s FROM %s.%s WHERE %s AND %s GROUP BY %s",
-			quote(s.db), quote(staging), d.columnList(), d.selectList(), quote(s.db), quote(viewName(d.mirror)), d.where(false), in, d.groupBy())
+	// Unpartitioned, or so many partitions that their keys are most of
+	// the mirror: one FINAL read, filtered after the merge.
+	from, where := s.currentView(d), d.where(false)+" AND "+in
+	if sm.byKeys(parts) {
+		// Keys with any version in the partitions; their latest version
+		// decides whether and where they count.
+		keys := keyList(sm.keyCols)
+		from = fmt.Sprintf("(SELECT * FROM %s.%s WHERE %s ORDER BY %s, _version DESC LIMIT 1 BY %s)",
+			quote(s.db), quote(d.mirror), s.keysIn(sm, in), keys, keys)
+		where = d.where(true) + " AND " + in
 	}
-	if err := s.conn.Exec(ctx, q); err != nil {
+	if err := s.fillStaging(ctx, sm, from, where); err != nil {
 		return fmt.Errorf("clickhouse: summary %s: recompute %d partitions: %w", d.cfg.Name, len(parts), err)
 	}
 	if err := s.swapPartitions(ctx, sm, parts); err != nil {
@@ -425,6 +405,30 @@ GROUP BY %[10]s`,
 	summaryPartitions.WithLabelValues(d.cfg.Name).Add(float64(len(parts)))
 	s.log.Debug("summary partitions refreshed", "summary", d.cfg.Name, "partitions", len(parts), "elapsed", time.Since(start))
 	return s.recordRefresh(ctx, sm)
+}
+
+// byKeys reports whether partitions are recomputed (and checked) by
+// reading only the keys with a version in them, rather than one FINAL read
+// of the whole mirror: for some partitions (not all) of a partitioned
+// summary, and not so many that their keys are most of the mirror.
+func (sm *summary) byKeys(parts []string) bool {
+	return parts != nil && sm.def.partKey != "" && len(sm.keyCols) > 0 && !manyPartitions(parts)
+}
+
+// currentView is the mirror's view of current rows (FINAL, not deleted).
+func (s *Sink) currentView(d *summaryDef) string {
+	return quote(s.db) + "." + quote(viewName(d.mirror))
+}
+
+// fillStaging empties the summary's staging table and fills it with the
+// summary's rows over from, of the rows matching where.
+func (s *Sink) fillStaging(ctx context.Context, sm *summary, from, where string) error {
+	d := sm.def
+	staging := quote(s.db) + "." + quote(stagingSummary(d.cfg.Name))
+	if err := s.conn.Exec(ctx, "TRUNCATE TABLE "+staging); err != nil {
+		return fmt.Errorf("clear staging: %w", err)
+	}
+	return s.conn.Exec(ctx, fmt.Sprintf("INSERT INTO %s (%s) %s", staging, d.columnList(), d.aggregate(from, where)))
 }
 
 // swapPartitions replaces each partition with the staging table's, up
@@ -450,15 +454,10 @@ func (s *Sink) swapPartitions(ctx context.Context, sm *summary, parts []string) 
 
 // rebuildSummary recomputes a whole summary aside and swaps every
 // partition (each atomically; an unpartitioned summary in one step).
-func (s *Sink) rebuildSummary(ctx context.Context, sm *summary, m *mirror) error {
+func (s *Sink) rebuildSummary(ctx context.Context, sm *summary) error {
 	d := sm.def
 	staging := stagingSummary(d.cfg.Name)
-	if err := s.conn.Exec(ctx, fmt.Sprintf("TRUNCATE TABLE %s.%s", quote(s.db), quote(staging))); err != nil {
-		return fmt.Errorf("clickhouse: summary %s: clear staging: %w", d.cfg.Name, err)
-	}
-	q := fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT %s FROM %s.%s WHERE %s GROUP BY %s",
-		quote(s.db), quote(staging), d.columnList(), d.selectList(), quote(s.db), quote(viewName(d.mirror)), d.where(false), d.groupBy())
-	if err := s.conn.Exec(ctx, q); err != nil {
+	if err := s.fillStaging(ctx, sm, s.currentView(d), d.where(false)); err != nil {
 		return fmt.Errorf("clickhouse: summary %s: rebuild: %w", d.cfg.Name, err)
 	}
 	parts := []string{wholeTable}

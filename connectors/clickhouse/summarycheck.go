@@ -51,14 +51,12 @@ func (s *Sink) checkSummary(ctx context.Context, sm *summary, parts []string) er
 	}
 	// The direct aggregate reads the mirror with FINAL (the refresh sorts
 	// versions itself), restricted to the keys in the partitions.
-	src := fmt.Sprintf("%s.%s", quote(s.db), quote(viewName(d.mirror)))
-	where := d.where(false)
-	if parts != nil && d.partKey != "" && len(sm.keyCols) > 0 && !manyPartitions(parts) {
+	src, where := s.currentView(d), d.where(false)
+	if sm.byKeys(parts) {
 		src = fmt.Sprintf("%s.%s FINAL", quote(s.db), quote(d.mirror))
 		where = s.keysIn(sm, in) + " AND " + d.where(true)
 	}
-	q = fmt.Sprintf("SELECT count(), sum(%s) FROM (SELECT %s FROM %s WHERE %s AND %s GROUP BY %s)",
-		fp, d.selectList(), src, where, in, d.groupBy())
+	q = fmt.Sprintf("SELECT count(), sum(%s) FROM (%s)", fp, d.aggregate(src, where+" AND "+in))
 	if err := s.conn.QueryRow(ctx, q).Scan(&wantN, &wantH); err != nil {
 		return fmt.Errorf("clickhouse: summary %s: direct aggregate over the mirror: %w", d.cfg.Name, err)
 	}

@@ -69,6 +69,12 @@ func (d *summaryDef) selectList() string {
 	return strings.Join(items, ", ")
 }
 
+// aggregate is the summary's GROUP BY over from (a table or subquery),
+// of the rows matching where.
+func (d *summaryDef) aggregate(from, where string) string {
+	return fmt.Sprintf("SELECT %s FROM %s WHERE %s GROUP BY %s", d.selectList(), from, where, d.groupBy())
+}
+
 // dimSelect renders only the dimensions, for partition lookups.
 func (d *summaryDef) dimSelect() string {
 	items := make([]string, 0, len(d.dims))
