@@ -88,21 +88,7 @@ func (c *Config) validateSummaries(ch *ClickHouse) []error {
 	bad := func(path, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", c.file, c.Line(path), path, fmt.Sprintf(format, args...)))
 	}
-	tables := map[string]Table{}
-	for _, s := range c.Sources {
-		if s.HTTP != nil {
-			// An HTTP source is one stream, summarized as from: <source>.
-			tables["public."+s.Name] = Table{Name: s.Name, Mode: map[bool]string{true: ModeFullRefresh, false: ModeCDC}[s.HTTP.Mode == ModeFullRefresh]}
-		}
-		if s.Postgres == nil {
-			continue
-		}
-		for _, t := range s.Postgres.Tables {
-			if n, err := ParseTableName(t.Name); err == nil {
-				tables[n.String()] = t
-			}
-		}
-	}
+	modes := c.capturedModes()
 	names := map[string]bool{}
 	for i, s := range ch.Summaries {
 		p := fmt.Sprintf("clickhouse.summaries[%d]", i)
@@ -121,9 +107,9 @@ func (c *Config) validateSummaries(ch *ClickHouse) []error {
 			bad(p+".from", "missing; write the captured table it summarizes, e.g. from: public.orders")
 		} else if n, err := ParseTableName(s.From); err != nil {
 			bad(p+".from", "%v", err)
-		} else if t, ok := tables[n.String()]; !ok {
+		} else if mode, ok := modes[n.String()]; !ok {
 			bad(p+".from", "%s is not captured by any source; add it to a source's tables", n)
-		} else if t.Mode == ModeFullRefresh && s.Refresh == RefreshIncremental {
+		} else if mode == ModeFullRefresh && s.Refresh == RefreshIncremental {
 			bad(p+".refresh", "%s is a full_refresh table, so its summaries are rebuilt after each refresh; set refresh: full", n)
 		}
 		cols := map[string]bool{}
@@ -180,31 +166,42 @@ func (c *Config) validateSummaries(ch *ClickHouse) []error {
 	return errs
 }
 
+// capturedModes maps every captured table (schema.table; an HTTP source's
+// stream as public.<source>, where its tables live) to its mode, cdc or
+// full_refresh.
+func (c *Config) capturedModes() map[string]string {
+	modes := map[string]string{}
+	for _, src := range c.Sources {
+		if h := src.HTTP; h != nil {
+			modes["public."+src.Name] = ModeCDC
+			if h.Mode == ModeFullRefresh {
+				modes["public."+src.Name] = ModeFullRefresh
+			}
+		}
+		if src.Postgres == nil {
+			continue
+		}
+		for _, t := range src.Postgres.Tables {
+			if n, err := ParseTableName(t.Name); err == nil {
+				modes[n.String()] = t.Mode
+			}
+		}
+	}
+	return modes
+}
+
 // applySummaryDefaults: incremental refresh (full for full_refresh
 // tables, whose copies are swapped whole), warn on check failures.
 func (c *Config) applySummaryDefaults() {
 	if c.ClickHouse == nil {
 		return
 	}
-	full := map[string]bool{}
-	for _, src := range c.Sources {
-		if src.HTTP != nil && src.HTTP.Mode == ModeFullRefresh {
-			full["public."+src.Name] = true
-		}
-		if src.Postgres == nil {
-			continue
-		}
-		for _, t := range src.Postgres.Tables {
-			if t.Mode == ModeFullRefresh {
-				full[t.TableName().String()] = true
-			}
-		}
-	}
+	modes := c.capturedModes()
 	for i := range c.ClickHouse.Summaries {
 		s := &c.ClickHouse.Summaries[i]
 		if s.Refresh == "" {
 			s.Refresh = RefreshIncremental
-			if n, err := ParseTableName(s.From); err == nil && full[n.String()] {
+			if n, err := ParseTableName(s.From); err == nil && modes[n.String()] == ModeFullRefresh {
 				s.Refresh = RefreshFull
 			}
 		}
