@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -33,28 +32,14 @@ func TestBackfillWhileUpdating(t *testing.T) {
 		INSERT INTO orders SELECT g, 'new', g / 10.0, 0 FROM generate_series(1, %d) g`, rows)); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if os.Getenv("INLET_TEST_KEEP") != "" {
-		dir, _ = os.MkdirTemp("", "inlet-backfill-")
-	}
-	cfg := filepath.Join(dir, "pipeline.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline: shop
-state_dir: %[1]s/state
-sources:
-  - name: pg
+	dir := testDir(t, "inlet-backfill-")
+	cfg := writePipeline(t, dir, fmt.Sprintf(`  - name: pg
     postgres:
-      dsn: "%[2]s"
+      dsn: "%s"
       tables:
         - name: public.orders
           chunk_rows: 1000
-lake:
-  path: "file://%[1]s/lake"
-clickhouse:
-  addr: "%[3]s"
-  database: shop
-engine:
-  batch_wait: 200ms
-`, dir, pg.DSN("postgres"), ch.Addr)), 0o644)
+`, pg.DSN("postgres")), ch.Addr, "engine:\n  batch_wait: 200ms\n")
 	logPath := filepath.Join(dir, "inlet.log")
 	lakeTable := filepath.Join(dir, "lake", "public.orders")
 	p := startInlet(t, cfg, logPath)

@@ -32,10 +32,7 @@ type env struct {
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	e := &env{pg: testenv.StartPostgres(t), ch: testenv.StartClickHouse(t), dir: t.TempDir()}
-	if os.Getenv("INLET_TEST_KEEP") != "" { // keep logs and data for debugging
-		e.dir, _ = os.MkdirTemp("", "inlet-e2e-")
-	}
+	e := &env{pg: testenv.StartPostgres(t), ch: testenv.StartClickHouse(t), dir: testDir(t, "inlet-e2e-")}
 	e.conn = e.pg.Connect(t, "postgres")
 	if _, err := e.conn.Exec(context.Background(), schemaSQL); err != nil {
 		t.Fatal(err)

@@ -102,20 +102,11 @@ func tailFile(path string, n int) string {
 }
 
 func writeConfig(t *testing.T, dir, dsn, chAddr string) string {
-	t.Helper()
-	cfg := fmt.Sprintf(`pipeline: shop
-state_dir: %s/state
-sources:
-  - name: pg
+	return writePipeline(t, dir, fmt.Sprintf(`  - name: pg
     postgres:
       dsn: "%s"
       tables: ["public.all_types", "sales.customers", "public.docs"]
-lake:
-  path: "file://%s/lake"
-clickhouse:
-  addr: "%s"
-  database: shop
-  summaries:
+`, dsn), chAddr, `  summaries:
     - name: customers_by_country
       from: sales.customers
       dimensions: [country]
@@ -124,7 +115,38 @@ clickhouse:
       on_check_failure: stop
 engine:
   batch_wait: 300ms
-`, dir, dsn, dir, chAddr)
+`)
+}
+
+// testDir is a test's work dir: removed after the test, or kept (named
+// prefix…) when INLET_TEST_KEEP is set, to look at logs and data.
+func testDir(t *testing.T, prefix string) string {
+	t.Helper()
+	if os.Getenv("INLET_TEST_KEEP") == "" {
+		return t.TempDir()
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// writePipeline writes dir/pipeline.yaml for pipeline shop: state and
+// lake under dir, ClickHouse database shop at chAddr, the sources given
+// (YAML list items), then tail (more clickhouse keys, indented, and
+// top-level sections such as engine); it returns the file's path.
+func writePipeline(t *testing.T, dir, sources, chAddr, tail string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`pipeline: shop
+state_dir: %[1]s/state
+sources:
+%[2]slake:
+  path: "file://%[1]s/lake"
+clickhouse:
+  addr: "%[3]s"
+  database: shop
+%[4]s`, dir, sources, chAddr, tail)
 	path := filepath.Join(dir, "pipeline.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"math/rand"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -260,23 +259,8 @@ func TestHTTPSources(t *testing.T) {
 `, s.name, srv.URL, s.format, lookback, paging, mode)
 	}
 	t.Setenv("INLET_TEST_API_TOKEN", "s3cr3t-token-value")
-	dir := t.TempDir()
-	if os.Getenv("INLET_TEST_KEEP") != "" {
-		dir, _ = os.MkdirTemp("", "inlet-http-")
-	}
-	cfg := filepath.Join(dir, "pipeline.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline: shop
-state_dir: %[1]s/state
-sources:
-%[2]slake:
-  path: "file://%[1]s/lake"
-clickhouse:
-  addr: "%[3]s"
-  database: shop
-engine:
-  batch_wait: 200ms
-  batch_records: 7 # small batches: a full refresh's marker often comes alone
-`, dir, cfgSources.String(), ch.Addr)), 0o644)
+	dir := testDir(t, "inlet-http-")
+	cfg := writePipeline(t, dir, cfgSources.String(), ch.Addr, "engine:\n  batch_wait: 200ms\n  batch_records: 7 # small batches: a full refresh's marker often comes alone\n")
 	if out, err := execInlet("validate", "-c", cfg); err != nil {
 		t.Fatalf("validate: %v\n%s", err, out)
 	}
@@ -454,28 +438,17 @@ func TestHTTPCrashDuringPaging(t *testing.T) {
 	srv := httptest.NewServer(slow)
 	t.Cleanup(srv.Close)
 	t.Setenv("INLET_TEST_API_TOKEN", a.token)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "pipeline.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline: shop
-state_dir: %[1]s/state
-sources:
-  - name: tickets
+	dir := testDir(t, "inlet-http-crash-")
+	cfg := writePipeline(t, dir, fmt.Sprintf(`  - name: tickets
     http:
-      url: "%[2]s/items"
+      url: "%s/items"
       headers: {Authorization: "Bearer ${INLET_TEST_API_TOKEN}"}
       records: /data
       primary_key: [id]
       cursor: {field: updated, param: updated_since, format: rfc3339, lookback: 1m}
       pagination: {type: page, page_param: page, size_param: per_page, size: 50}
       poll_interval: 1s
-lake:
-  path: "file://%[1]s/lake"
-clickhouse:
-  addr: "%[3]s"
-  database: shop
-engine:
-  batch_wait: 200ms
-`, dir, srv.URL, ch.Addr)), 0o644)
+`, srv.URL), ch.Addr, "engine:\n  batch_wait: 200ms\n")
 	logPath := filepath.Join(dir, "inlet.log")
 	stop := make(chan struct{})
 	var wg sync.WaitGroup

@@ -32,30 +32,16 @@ func TestFullRefreshSwapsAtomically(t *testing.T) {
 		CREATE TABLE keep_alive (id int PRIMARY KEY)`); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if os.Getenv("INLET_TEST_KEEP") != "" {
-		dir, _ = os.MkdirTemp("", "inlet-refresh-")
-	}
-	cfg := filepath.Join(dir, "pipeline.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline: shop
-state_dir: %[1]s/state
-sources:
-  - name: pg
+	dir := testDir(t, "inlet-refresh-")
+	cfg := writePipeline(t, dir, fmt.Sprintf(`  - name: pg
     postgres:
-      dsn: "%[2]s"
+      dsn: "%s"
       tables:
         - public.keep_alive
         - name: '"Odd Schema"."Ref Täble"'
           mode: full_refresh
           interval: 2s
-lake:
-  path: "file://%[1]s/lake"
-clickhouse:
-  addr: "%[3]s"
-  database: shop
-engine:
-  batch_wait: 200ms
-`, dir, pg.DSN("postgres"), ch.Addr)), 0o644)
+`, pg.DSN("postgres")), ch.Addr, "engine:\n  batch_wait: 200ms\n")
 	logPath := filepath.Join(dir, "inlet.log")
 	p := startInlet(t, cfg, logPath)
 	chConn := ch.Connect(t)

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -25,23 +24,12 @@ func TestSchemaChangeAddsColumn(t *testing.T) {
 		INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 100) g`); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "pipeline.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline: shop
-state_dir: %[1]s/state
-sources:
-  - name: pg
+	dir := testDir(t, "inlet-schema-")
+	cfg := writePipeline(t, dir, fmt.Sprintf(`  - name: pg
     postgres:
-      dsn: "%[2]s"
+      dsn: "%s"
       tables: [public.items]
-lake:
-  path: "file://%[1]s/lake"
-clickhouse:
-  addr: "%[3]s"
-  database: shop
-engine:
-  batch_wait: 200ms
-`, dir, pg.DSN("postgres"), ch.Addr)), 0o644)
+`, pg.DSN("postgres")), ch.Addr, "engine:\n  batch_wait: 200ms\n")
 	logPath := filepath.Join(dir, "inlet.log")
 	p := startInlet(t, cfg, logPath)
 	chConn := ch.Connect(t)

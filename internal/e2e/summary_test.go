@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -89,26 +88,12 @@ func TestSummariesFollowChanges(t *testing.T) {
 		FROM generate_series(1, 3000) g`); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if os.Getenv("INLET_TEST_KEEP") != "" {
-		dir, _ = os.MkdirTemp("", "inlet-summary-")
-	}
-	cfg := filepath.Join(dir, "pipeline.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline: shop
-state_dir: %[1]s/state
-sources:
-  - name: pg
+	dir := testDir(t, "inlet-summary-")
+	cfg := writePipeline(t, dir, fmt.Sprintf(`  - name: pg
     postgres:
-      dsn: "%[2]s"
+      dsn: "%s"
       tables: ["public.orders"]
-lake:
-  path: "file://%[1]s/lake"
-clickhouse:
-  addr: "%[3]s"
-  database: shop
-%[4]sengine:
-  batch_wait: 100ms
-`, dir, pg.DSN("postgres"), ch.Addr, summaryConfig)), 0o644)
+`, pg.DSN("postgres")), ch.Addr, summaryConfig+"engine:\n  batch_wait: 100ms\n")
 	logPath := filepath.Join(dir, "inlet.log")
 	p := startInlet(t, cfg, logPath)
 	chConn := ch.Connect(t)
