@@ -285,7 +285,11 @@ func sampleBounds(ctx context.Context, conn *pgx.Conn, t *tableInfo, after []str
 	texts := make([]string, len(t.keyCols))
 	for i, k := range t.keyCols {
 		keys[i] = config.QuoteIdent(k)
-		texts[i] = config.QuoteIdent(k) + "::text"
+		// N.B. aliased: Postgres resolves a bare ORDER BY name to an output
+		// column first, and "id"::text is output as "id", so without the
+		// alias the sample sorts as text (1036407 < 103805) and the range
+		// bounds, committed as progress, go backwards.
+		texts[i] = fmt.Sprintf("%s::text AS _inlet_k%d", config.QuoteIdent(k), i)
 	}
 	where := ""
 	if after != nil {

@@ -40,27 +40,15 @@ func TestSnapshotResumesAfterKill(t *testing.T) {
 		ANALYZE big`, rows)); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if os.Getenv("INLET_TEST_KEEP") != "" {
-		dir, _ = os.MkdirTemp("", "inlet-snap-")
-	}
-	cfg := filepath.Join(dir, "pipeline.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline: shop
-state_dir: %[1]s/state
-sources:
-  - name: pg
+	dir := testDir(t, "inlet-snap-")
+	cfg := writePipeline(t, dir, fmt.Sprintf(`  - name: pg
     postgres:
-      dsn: "%[2]s"
+      dsn: "%s"
       tables:
         - name: public.big
           workers: 2
       snapshot_chunk_rows: 20000
-lake:
-  path: "file://%[1]s/lake"
-clickhouse:
-  addr: "%[3]s"
-  database: shop
-`, dir, pg.DSN("postgres"), ch.Addr)), 0o644)
+`, pg.DSN("postgres")), ch.Addr, "")
 	logPath := filepath.Join(dir, "inlet.log")
 	lakeDir := filepath.Join(dir, "lake")
 
@@ -138,14 +126,34 @@ clickhouse:
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	time.Sleep(2 * time.Second) // ClickHouse commits right after the lake
-	// The snapshot's progress is in the metrics, done.
-	metrics := scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort))
-	for _, want := range []string{`inlet_snapshot_rows{source="pg",table="public.big"} 2e+06`, `inlet_snapshot_done{source="pg",table="public.big"} 1`,
-		`inlet_snapshot_estimated_rows{source="pg",table="public.big"}`, `inlet_engine_batches_total`} {
+	// ClickHouse commits right after the lake, and the source's progress
+	// shows done in /metrics: wait (bounded) for both, then check them.
+	wantMetrics := []string{`inlet_snapshot_rows{source="pg",table="public.big"} 2e+06`, `inlet_snapshot_done{source="pg",table="public.big"} 1`,
+		`inlet_snapshot_estimated_rows{source="pg",table="public.big"}`, `inlet_engine_batches_total`}
+	chConn := ch.Connect(t)
+	var metrics string
+	var chCount uint64
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		metrics = scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort))
+		chConn.QueryRow(ctx, "SELECT count() FROM shop.big_current").Scan(&chCount)
+		missing := 0
+		for _, want := range wantMetrics {
+			if !strings.Contains(metrics, want) {
+				missing++
+			}
+		}
+		if (missing == 0 && chCount == rows) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, want := range wantMetrics {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	if chCount != rows {
+		t.Errorf("clickhouse has %d current rows 60s after the lake had every change; log:\n%s", chCount, tailFile(logPath, 30))
 	}
 	p.stop(t, syscall.SIGTERM)
 
