@@ -121,6 +121,7 @@ type tableInfo struct {
 	ident   byte              // relreplident: d default, f full, n nothing, i index
 	estRows int64             // pg_class.reltuples
 	cfg     config.Table
+	wires   []wire // each column's binary COPY form
 }
 
 // loadTable reads a table's definition. fullRefresh tables need no key.
@@ -172,6 +173,7 @@ func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t c
 			ti.keyCols[keyPos-1] = name
 		}
 		ti.columns = append(ti.columns, col)
+		ti.wires = append(ti.wires, wireOf(types, oid))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -25,6 +25,47 @@ type tableEnc struct {
 	keyIdx    []int
 	hdrLSN    uint64
 	hdrs      []connectors.Header
+
+	// The envelope's parts around "seq", kept while they repeat (always
+	// in a snapshot, within a transaction for the tail).
+	lsnKey  [2]uint64
+	lsnText []byte // `"lsn":…,"commit_lsn":…,"seq":`
+	tailKey tailKey
+	tail    []byte // `,"txid":…,"ts_ms":…,"snapshot":…},"ts_ms":…,"schema":"…"}`
+}
+
+type tailKey struct {
+	txid        uint32
+	tsMs, nowMs int64
+	snapshot    bool
+}
+
+func (e *tableEnc) lsnPart(p srcPos) []byte {
+	if k := [2]uint64{p.lsn, p.commitLSN}; e.lsnText == nil || k != e.lsnKey {
+		b := append(e.lsnText[:0], `"lsn":`...)
+		b = strconv.AppendUint(b, p.lsn, 10)
+		b = append(b, `,"commit_lsn":`...)
+		b = strconv.AppendUint(b, p.commitLSN, 10)
+		e.lsnText, e.lsnKey = append(b, `,"seq":`...), k
+	}
+	return e.lsnText
+}
+
+func (e *tableEnc) tailPart(p srcPos, nowMs int64) []byte {
+	if k := (tailKey{p.txid, p.tsMs, nowMs, p.snapshot}); e.tail == nil || k != e.tailKey {
+		b := append(e.tail[:0], `,"txid":`...)
+		b = strconv.AppendUint(b, uint64(p.txid), 10)
+		b = append(b, `,"ts_ms":`...)
+		b = strconv.AppendInt(b, p.tsMs, 10)
+		b = append(b, `,"snapshot":`...)
+		b = strconv.AppendBool(b, p.snapshot)
+		b = append(b, `},"ts_ms":`...)
+		b = strconv.AppendInt(b, nowMs, 10)
+		b = append(b, `,"schema":"`...)
+		b = append(b, e.schema.Fingerprint...)
+		e.tail, e.tailKey = append(b, '"', '}'), k
+	}
+	return e.tail
 }
 
 func newTableEnc(s *change.Schema, db string) *tableEnc {
@@ -125,23 +166,9 @@ func (e *tableEnc) encode(buf []byte, op byte, before []cell, keyOnlyBefore bool
 	}
 	buf = append(buf, ',')
 	buf = append(buf, e.srcPrefix...)
-	buf = append(buf, `"lsn":`...)
-	buf = strconv.AppendUint(buf, p.lsn, 10)
-	buf = append(buf, `,"commit_lsn":`...)
-	buf = strconv.AppendUint(buf, p.commitLSN, 10)
-	buf = append(buf, `,"seq":`...)
+	buf = append(buf, e.lsnPart(p)...)
 	buf = strconv.AppendUint(buf, uint64(p.seq), 10)
-	buf = append(buf, `,"txid":`...)
-	buf = strconv.AppendUint(buf, uint64(p.txid), 10)
-	buf = append(buf, `,"ts_ms":`...)
-	buf = strconv.AppendInt(buf, p.tsMs, 10)
-	buf = append(buf, `,"snapshot":`...)
-	buf = strconv.AppendBool(buf, p.snapshot)
-	buf = append(buf, `},"ts_ms":`...)
-	buf = strconv.AppendInt(buf, nowMs, 10)
-	buf = append(buf, `,"schema":"`...)
-	buf = append(buf, e.schema.Fingerprint...)
-	buf = append(buf, '"', '}')
+	buf = append(buf, e.tailPart(p, nowMs)...)
 	v1 := len(buf)
 	buf = appendOrder(buf, p.commitLSN, uint64(p.seq))
 	return connectors.Record{

@@ -65,8 +65,13 @@ func (s *Source) snapshot(ctx context.Context) error {
 			enc: s.encoderFor(t.name, t.columns), after: after, rows: rows, startRows: rows,
 			pos:   srcPos{commitLSN: uint64(s.startPos.CommitLSN), tsMs: ts, snapshot: true},
 			start: time.Now(), lastLog: time.Now()}
+		if t.binaryCopy() {
+			tc.wires = t.wires
+		}
 		ch.add(tc.enc.schemaRecord())
 		s.progress.set(t.name.String(), rows, t.estRows, false)
+		s.log.Info("snapshot copying table", "table", t.name.String(), "estimated_rows", t.estRows,
+			"resumed_at_row", rows, "format", copyFormat(tc.wires))
 		var err error
 		if t.cfg.Workers > 1 && t.estRows > 2*int64(t.cfg.ChunkRows) {
 			err = tc.parallel(conn, snapName)
@@ -90,6 +95,7 @@ type tableCopy struct {
 	last    bool // the last table to copy
 	ch      *chunker
 	enc     *tableEnc
+	wires   []wire // set: copy in binary
 	pos     srcPos
 	after   []string // key of the last row sent
 	rows    int64    // rows sent
@@ -104,11 +110,14 @@ func (c *tableCopy) sequential(conn *pgx.Conn) error {
 	limit := c.t.cfg.ChunkRows
 	for {
 		w := c.writer()
-		if _, err := conn.PgConn().CopyTo(c.ctx, w, chunkSQL(c.t, c.after, limit, "")); err != nil {
+		if _, err := conn.PgConn().CopyTo(c.ctx, w, c.format(chunkSQL(c.t, c.after, limit, ""))); err != nil {
 			return fmt.Errorf("source %s: copy %s: %w", c.s.name, c.t.name, err)
 		}
 		if w.err != nil {
 			return w.err
+		}
+		if len(w.partial) > 0 {
+			return fmt.Errorf("source %s: copy %s: output ends inside a row", c.s.name, c.t.name)
 		}
 		if err := c.chunkDone(w, nil, w.rows < int64(limit)); err != nil || w.rows < int64(limit) {
 			return err
@@ -117,7 +126,23 @@ func (c *tableCopy) sequential(conn *pgx.Conn) error {
 }
 
 func (c *tableCopy) writer() *copyWriter {
-	return &copyWriter{s: c.s, ctx: c.ctx, enc: c.enc, ch: c.ch, keyIdx: keyIndexes(c.t), pos: c.pos, seq0: c.rows}
+	return &copyWriter{s: c.s, ctx: c.ctx, enc: c.enc, wires: c.wires, ch: c.ch, keyIdx: keyIndexes(c.t), pos: c.pos, seq0: c.rows}
+}
+
+// format makes a COPY … TO STDOUT statement binary when the table is
+// copied in binary.
+func (c *tableCopy) format(sql string) string {
+	if c.wires != nil {
+		return sql + " (FORMAT binary)"
+	}
+	return sql
+}
+
+func copyFormat(wires []wire) string {
+	if wires != nil {
+		return "binary"
+	}
+	return "text"
 }
 
 // chunkDone commits a copied chunk with the progress after it: the key
@@ -268,7 +293,7 @@ func (c *tableCopy) rangeWorker(ctx context.Context, snap string, todo <-chan *k
 	defer tx.Rollback(context.Background())
 	for r := range todo {
 		var buf bytes.Buffer
-		_, err := conn.PgConn().CopyTo(ctx, &buf, rangeSQL(c.t, r.lo, r.hi))
+		_, err := conn.PgConn().CopyTo(ctx, &buf, c.format(rangeSQL(c.t, r.lo, r.hi)))
 		r.data <- rangeData{buf: buf.Bytes(), err: err}
 	}
 }
@@ -437,9 +462,14 @@ func (s *Source) encoderFor(name config.TableName, cols []change.Column) *tableE
 	return newTableEnc(sc, s.db)
 }
 
-// copyWriter receives COPY text output and turns each row into a record.
+// copyWriter receives COPY output, text or (with wires set) binary, and
+// turns each row into a record.
 type copyWriter struct {
 	s       *Source
+	wires   []wire // set: binary format, each column's form
+	header  bool   // binary header read
+	raw     [][]byte
+	ends    []int
 	ctx     context.Context
 	enc     *tableEnc
 	ch      *chunker
@@ -460,6 +490,9 @@ type copyWriter struct {
 }
 
 func (w *copyWriter) Write(p []byte) (int, error) {
+	if w.wires != nil {
+		return w.writeBinary(p)
+	}
 	n := len(p)
 	if len(w.partial) > 0 {
 		i := bytes.IndexByte(p, '\n')
@@ -488,8 +521,90 @@ func (w *copyWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// writeBinary parses binary COPY output. Postgres sends a tuple per
+// message, but nothing here relies on it: an incomplete tuple waits in
+// partial for the rest.
+func (w *copyWriter) writeBinary(p []byte) (int, error) {
+	n := len(p)
+	data := p
+	if len(w.partial) > 0 {
+		w.partial = append(w.partial, p...)
+		data = w.partial
+	}
+	for len(data) > 0 {
+		if !w.header {
+			k, err := binaryHeader(data)
+			if err != nil || k == 0 {
+				if err != nil {
+					w.err = err
+					return 0, err
+				}
+				break
+			}
+			w.header, data = true, data[k:]
+			continue
+		}
+		k, raw, end, err := binaryTuple(data, w.raw)
+		w.raw = raw
+		if err == nil && k > 0 && !end {
+			err = w.binaryRow(raw)
+		}
+		if err != nil {
+			w.err = err
+			return 0, err
+		}
+		if k == 0 {
+			break
+		}
+		data = data[k:]
+	}
+	// Keep what is left (data may alias partial: copy down).
+	w.partial = append(w.partial[:0], data...)
+	return n, nil
+}
+
+// binaryRow turns one binary tuple into Postgres's text forms and emits it.
+func (w *copyWriter) binaryRow(raw [][]byte) error {
+	if len(raw) != len(w.wires) {
+		return fmt.Errorf("copy %s: row has %d fields, want %d", w.enc.schema.Name(), len(raw), len(w.wires))
+	}
+	// The text forms go back to back into scratch; fields are cut from it
+	// once it has stopped growing (ends: -1 for NULL).
+	if w.scratch == nil {
+		w.scratch = make([]byte, 0, 512) // non-nil: an empty value is not NULL
+	}
+	w.scratch, w.ends = w.scratch[:0], w.ends[:0]
+	for i, b := range raw {
+		if b == nil {
+			w.ends = append(w.ends, -1)
+			continue
+		}
+		var err error
+		if w.scratch, err = appendWireText(w.scratch, w.wires[i], b); err != nil {
+			return fmt.Errorf("copy %s, column %s: %w", w.enc.schema.Name(), w.enc.schema.Columns[i].Name, err)
+		}
+		w.ends = append(w.ends, len(w.scratch))
+	}
+	w.fields = w.fields[:0]
+	start := 0
+	for _, end := range w.ends {
+		if end < 0 {
+			w.fields = append(w.fields, nil)
+			continue
+		}
+		w.fields = append(w.fields, w.scratch[start:end:end])
+		start = end
+	}
+	return w.emit()
+}
+
 func (w *copyWriter) row(line []byte) error {
 	w.fields, w.scratch = copyFields(line, w.fields, w.scratch)
+	return w.emit()
+}
+
+// emit encodes the row in w.fields (Postgres text forms, nil for NULL).
+func (w *copyWriter) emit() error {
 	if len(w.fields) != len(w.enc.names) {
 		w.err = fmt.Errorf("copy %s: row has %d fields, want %d", w.enc.schema.Name(), len(w.fields), len(w.enc.names))
 		return w.err

@@ -10,10 +10,12 @@
 package postgres
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -22,6 +24,7 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/internal/config"
@@ -167,6 +170,12 @@ func (s *Source) connConfig(replication bool) (*pgx.ConnConfig, error) {
 	}
 	if replication {
 		cc.RuntimeParams["replication"] = "database"
+	} else {
+		// Copies read hundreds of MB: read the socket 256 KiB at a time
+		// rather than pgx's 8 KiB (a tenth of the snapshot's syscalls).
+		cc.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend {
+			return pgproto3.NewFrontend(bufio.NewReaderSize(r, 256<<10), w)
+		}
 	}
 	return cc, nil
 }

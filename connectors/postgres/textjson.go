@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -155,79 +156,88 @@ func clip(b []byte) string {
 func copyFields(line []byte, fields [][]byte, scratch []byte) ([][]byte, []byte) {
 	fields = fields[:0]
 	scratch = scratch[:0]
-	start := 0
-	for i := 0; i <= len(line); i++ {
-		if i < len(line) && line[i] != '\t' {
-			continue
-		}
-		f := line[start:i]
-		start = i + 1
-		if len(f) == 2 && f[0] == '\\' && f[1] == 'N' {
-			fields = append(fields, nil)
-			continue
-		}
-		if !containsByte(f, '\\') {
-			fields = append(fields, f)
-			continue
-		}
-		s := len(scratch)
-		for j := 0; j < len(f); j++ {
-			c := f[j]
-			if c != '\\' || j+1 == len(f) {
-				scratch = append(scratch, c)
-				continue
+	// Most lines hold no backslash at all: no NULL and nothing escaped.
+	// Split them with IndexByte, which scans a word at a time.
+	if bytes.IndexByte(line, '\\') < 0 {
+		for {
+			i := bytes.IndexByte(line, '\t')
+			if i < 0 {
+				return append(fields, line), scratch
 			}
-			j++
-			switch f[j] {
-			case 'b':
-				scratch = append(scratch, '\b')
-			case 'f':
-				scratch = append(scratch, '\f')
-			case 'n':
-				scratch = append(scratch, '\n')
-			case 'r':
-				scratch = append(scratch, '\r')
-			case 't':
-				scratch = append(scratch, '\t')
-			case 'v':
-				scratch = append(scratch, '\v')
-			case 'x':
-				v, n := 0, 0
-				for n < 2 && j+1 < len(f) && isHex(f[j+1]) {
-					j++
-					v = v*16 + unhex(f[j])
-					n++
-				}
-				scratch = append(scratch, byte(v))
-			default:
-				if f[j] >= '0' && f[j] <= '7' {
-					v, n := 0, 0
-					for n < 3 && j < len(f) && f[j] >= '0' && f[j] <= '7' {
-						v = v*8 + int(f[j]-'0')
-						j++
-						n++
-					}
-					j--
-					scratch = append(scratch, byte(v))
-				} else {
-					scratch = append(scratch, f[j])
-				}
-			}
+			fields = append(fields, line[:i:i])
+			line = line[i+1:]
 		}
-		// If scratch grew into a new array, earlier fields still point at the
-		// old one, whose bytes are unchanged: they stay valid.
-		fields = append(fields, scratch[s:len(scratch):len(scratch)])
 	}
-	return fields, scratch
+	for {
+		i := bytes.IndexByte(line, '\t')
+		f := line
+		if i >= 0 {
+			f, line = line[:i:i], line[i+1:]
+		}
+		switch {
+		case len(f) == 2 && f[0] == '\\' && f[1] == 'N':
+			fields = append(fields, nil)
+		case bytes.IndexByte(f, '\\') < 0:
+			fields = append(fields, f)
+		default:
+			s := len(scratch)
+			scratch = unescapeCopy(scratch, f)
+			// If scratch grew into a new array, earlier fields still point
+			// at the old one, whose bytes are unchanged: they stay valid.
+			fields = append(fields, scratch[s:len(scratch):len(scratch)])
+		}
+		if i < 0 {
+			return fields, scratch
+		}
+	}
 }
 
-func containsByte(b []byte, c byte) bool {
-	for _, x := range b {
-		if x == c {
-			return true
+// unescapeCopy appends f, one COPY text field, with its escapes decoded.
+func unescapeCopy(dst, f []byte) []byte {
+	for j := 0; j < len(f); j++ {
+		c := f[j]
+		if c != '\\' || j+1 == len(f) {
+			dst = append(dst, c)
+			continue
+		}
+		j++
+		switch f[j] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'v':
+			dst = append(dst, '\v')
+		case 'x':
+			v, n := 0, 0
+			for n < 2 && j+1 < len(f) && isHex(f[j+1]) {
+				j++
+				v = v*16 + unhex(f[j])
+				n++
+			}
+			dst = append(dst, byte(v))
+		default:
+			if f[j] >= '0' && f[j] <= '7' {
+				v, n := 0, 0
+				for n < 3 && j < len(f) && f[j] >= '0' && f[j] <= '7' {
+					v = v*8 + int(f[j]-'0')
+					j++
+					n++
+				}
+				j--
+				dst = append(dst, byte(v))
+			} else {
+				dst = append(dst, f[j])
+			}
 		}
 	}
-	return false
+	return dst
 }
 
 func isHex(c byte) bool {

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -57,18 +58,23 @@ func TestAppendJSON(t *testing.T) {
 }
 
 func TestCopyFields(t *testing.T) {
-	fields, _ := copyFields([]byte("1\t\\N\ta\\tb\\\\c\\nd\t\\x41\\101\t"), nil, nil)
-	want := []string{"1", "<nil>", "a\tb\\c\nd", "AA", ""}
-	if len(fields) != len(want) {
-		t.Fatalf("got %d fields: %q", len(fields), fields)
-	}
-	for i, f := range fields {
-		s := string(f)
-		if f == nil {
-			s = "<nil>"
+	for line, want := range map[string][]string{
+		"1\t\\N\ta\\tb\\\\c\\nd\t\\x41\\101\t": {"1", "<nil>", "a\tb\\c\nd", "AA", ""},
+		"1\tplain text\t\t2026-01-01":          {"1", "plain text", "", "2026-01-01"},
+		"":                                     {""},
+	} {
+		fields, _ := copyFields([]byte(line), nil, nil)
+		if len(fields) != len(want) {
+			t.Fatalf("%q: got %d fields: %q", line, len(fields), fields)
 		}
-		if s != want[i] {
-			t.Errorf("field %d = %q, want %q", i, s, want[i])
+		for i, f := range fields {
+			s := string(f)
+			if f == nil {
+				s = "<nil>"
+			}
+			if s != want[i] {
+				t.Errorf("%q: field %d = %q, want %q", line, i, s, want[i])
+			}
 		}
 	}
 }
@@ -116,6 +122,12 @@ func FuzzCopyFields(f *testing.F) {
 		}
 		if len(fields) != tabs+1 {
 			t.Fatalf("%q: %d fields for %d tabs", line, len(fields), tabs)
+		}
+		// Fields without escapes are the bytes between the tabs.
+		for i, raw := range bytes.Split(line, []byte{'\t'}) {
+			if bytes.IndexByte(raw, '\\') < 0 && !bytes.Equal(fields[i], raw) {
+				t.Fatalf("%q: field %d = %q, want %q", line, i, fields[i], raw)
+			}
 		}
 	})
 }

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -18,8 +17,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
-
-	"github.com/inlet-dev/inlet/internal/kafka"
 )
 
 // runHTTP measures an HTTP API source pulling BENCH_RECORDS records
@@ -28,7 +25,6 @@ import (
 // The API (in this process) renders each page as JSON per request, so
 // its cost is on the same 2 CPUs too.
 func runHTTP(e *env) error {
-	ctx := context.Background()
 	n := envInt("BENCH_RECORDS", 1_000_000)
 	const size = 1000
 	type rec struct {
@@ -104,21 +100,21 @@ lake:
 	if prof := os.Getenv("BENCH_CPUPROFILE"); prof != "" {
 		cmd.Env = append(os.Environ(), "INLET_CPUPROFILE="+prof)
 	}
+	w, err := watchPosition(brokers, "bhttp._inlet_offsets", "tickets", func(v json.RawMessage) bool {
+		var p struct {
+			Cursor string `json:"cursor"`
+		}
+		return json.Unmarshal(v, &p) == nil && p.Cursor == last
+	})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	err = waitFor(20*time.Minute, func() bool {
-		pos, err := kafka.ReadCompacted(ctx, brokers, "bhttp._inlet_offsets")
-		if err != nil || pos["tickets"] == nil {
-			return false
-		}
-		var p struct {
-			Cursor string `json:"cursor"`
-		}
-		json.Unmarshal(pos["tickets"], &p)
-		return p.Cursor == last
-	})
+	err = waitFor(20*time.Minute, w.Done)
 	took := time.Since(start)
 	rss := peakRSS(cmd.Process.Pid)
 	cmd.Process.Signal(syscall.SIGTERM)

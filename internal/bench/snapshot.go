@@ -18,7 +18,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/inlet-dev/inlet/internal/kafka"
 	"github.com/inlet-dev/inlet/internal/testenv"
 	"github.com/inlet-dev/inlet/lake"
 )
@@ -173,13 +172,15 @@ lake:
 		if lim := os.Getenv("BENCH_INLET_GOMEMLIMIT"); lim != "" {
 			cmd.Env = append(cmd.Env, "GOMEMLIMIT="+lim)
 		}
-		start := time.Now()
+		start, benchCPU0 := time.Now(), cpuTime(os.Getpid())
 		if err := cmd.Start(); err != nil {
 			return 0, 0, err
 		}
 		err := waitFor(20*time.Minute, done)
 		took := time.Since(start)
 		rss := peakRSS(cmd.Process.Pid)
+		fmt.Fprintf(os.Stderr, "%s: %.2fs, CPU: inlet %.2fs, bench process (broker) %.2fs\n",
+			cfg, took.Seconds(), cpuTime(cmd.Process.Pid).Seconds(), (cpuTime(os.Getpid()) - benchCPU0).Seconds())
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 		if err != nil {
@@ -194,49 +195,68 @@ lake:
 		if err := freshBroker(); err != nil {
 			return 0, 0, err
 		}
-		took, rss, err := run(writeCfg(pipeline, compression), "sources", func() bool {
-			pos, err := kafka.ReadCompacted(ctx, brokers, pipeline+"._inlet_offsets")
-			if err != nil || pos["pg"] == nil {
-				return false
-			}
+		w, err := watchPosition(brokers, pipeline+"._inlet_offsets", "pg", func(v json.RawMessage) bool {
 			var p struct {
 				SnapshotDone bool `json:"snapshot_done"`
 			}
-			return json.Unmarshal(pos["pg"], &p) == nil && p.SnapshotDone
+			return json.Unmarshal(v, &p) == nil && p.SnapshotDone
 		})
+		if err != nil {
+			return 0, 0, err
+		}
+		defer w.Close()
+		took, rss, err := run(writeCfg(pipeline, compression), "sources", w.Done)
 		if err != nil {
 			return 0, 0, fmt.Errorf("snapshot into kafka (%s): %w", compression, err)
 		}
 		conn.Exec(ctx, "SELECT pg_drop_replication_slot($1)", "inlet_"+pipeline+"_pg")
 		return took, rss, nil
 	}
-	kafkaTime, kafkaRSS, err := toKafka("bsnap", "snappy")
-	if err != nil {
-		return err
+	// BENCH_STAGES picks stages (kafka, raw, lake; default all), to
+	// iterate on one.
+	stages := os.Getenv("BENCH_STAGES")
+	want := func(stage string) bool {
+		return stages == "" || strings.Contains(","+stages+",", ","+stage+",")
 	}
-	rawTime, rawRSS, err := toKafka("bsnapraw", "none")
-	if err != nil {
-		return err
+	var kafkaTime, rawTime, lakeTime time.Duration
+	var kafkaRSS, rawRSS, lakeRSS int64
+	if want("kafka") {
+		if kafkaTime, kafkaRSS, err = toKafka("bsnap", "snappy"); err != nil {
+			return err
+		}
+	}
+	if want("raw") {
+		if rawTime, rawRSS, err = toKafka("bsnapraw", "none"); err != nil {
+			return err
+		}
 	}
 
 	// 2. Postgres -> Kafka -> lake, one process, from scratch.
-	if err := freshBroker(); err != nil {
-		return err
-	}
-	lcfg := writeCfg("bsnaplake", "snappy")
-	lakeDir := filepath.Join(dir, "bsnaplake-lake")
-	lakeTime, lakeRSS, err := run(lcfg, "", func() bool {
-		l, err := lake.Open(lakeDir, "bsnaplake")
-		if err != nil {
-			return false
+	lakeStage := func() error {
+		if err := freshBroker(); err != nil {
+			return err
 		}
-		t, err := l.Table("public.snap")
-		return err == nil && t.Rows() >= int64(rows)
-	})
-	if err != nil {
-		return fmt.Errorf("snapshot into the lake: %w", err)
+		lcfg := writeCfg("bsnaplake", "snappy")
+		lakeDir := filepath.Join(dir, "bsnaplake-lake")
+		lakeTime, lakeRSS, err = run(lcfg, "", func() bool {
+			l, err := lake.Open(lakeDir, "bsnaplake")
+			if err != nil {
+				return false
+			}
+			t, err := l.Table("public.snap")
+			return err == nil && t.Rows() >= int64(rows)
+		})
+		if err != nil {
+			return fmt.Errorf("snapshot into the lake: %w", err)
+		}
+		conn.Exec(ctx, "SELECT pg_drop_replication_slot('inlet_bsnaplake_pg')")
+		return nil
 	}
-	conn.Exec(ctx, "SELECT pg_drop_replication_slot('inlet_bsnaplake_pg')")
+	if want("lake") {
+		if err := lakeStage(); err != nil {
+			return err
+		}
+	}
 
 	mb := float64(copyBytes) / 1e6
 	fmt.Printf("\nInlet snapshot benchmark: %d rows, %.0f MB as COPY text (%.0f bytes/row), %d snapshot worker(s)\n", rows, mb, float64(copyBytes)/float64(rows), workers)
@@ -244,6 +264,9 @@ lake:
 	fmt.Printf("| %-58s | %9s | %8s | %10s | %7s | %13s |\n", "stage", "rows", "seconds", "rows/s", "MB/s", "peak RSS (MB)")
 	fmt.Printf("|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 60), strings.Repeat("-", 11), strings.Repeat("-", 10), strings.Repeat("-", 12), strings.Repeat("-", 9), strings.Repeat("-", 15))
 	row := func(name string, d time.Duration, rss int64) {
+		if d == 0 {
+			return // stage not run
+		}
 		r := "-"
 		if rss > 0 {
 			r = fmt.Sprintf("%d", rss>>20)
@@ -276,4 +299,20 @@ func peakRSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// cpuTime is a process's user + system CPU time so far.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces), from field 3.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }

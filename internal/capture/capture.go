@@ -188,6 +188,16 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 				}
 				inTxn, txnStart = true, time.Now()
 			}
+			// One allocation for the batch's records and one for their
+			// headers, and one timestamp (kgo would read the clock per
+			// record): at snapshot rates these were a fifth of capture.
+			krs := make([]kgo.Record, len(b.Records))
+			nh := 0
+			for i := range b.Records {
+				nh += len(b.Records[i].Headers) + 1
+			}
+			hs := make([]kgo.RecordHeader, 0, nh)
+			now := time.Now()
 			for i := range b.Records {
 				r := &b.Records[i]
 				part, keep, err := marks.place(ctx, r)
@@ -197,15 +207,17 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 				if !keep {
 					continue // committed before a crash; the source re-read it
 				}
-				kr := &kgo.Record{Topic: r.Topic, Partition: part, Key: r.Key, Value: r.Value}
+				kr := &krs[i]
+				kr.Topic, kr.Partition, kr.Key, kr.Value, kr.Timestamp = r.Topic, part, r.Key, r.Value, now
 				if len(r.Headers) > 0 || r.Order != nil {
-					kr.Headers = make([]kgo.RecordHeader, len(r.Headers), len(r.Headers)+1)
-					for j, h := range r.Headers {
-						kr.Headers[j] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+					h0 := len(hs)
+					for _, h := range r.Headers {
+						hs = append(hs, kgo.RecordHeader{Key: h.Key, Value: h.Value})
 					}
 					if r.Order != nil {
-						kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: kafka.HeaderOrder, Value: r.Order})
+						hs = append(hs, kgo.RecordHeader{Key: kafka.HeaderOrder, Value: r.Order})
 					}
+					kr.Headers = hs[h0:len(hs):len(hs)]
 				}
 				cl.Produce(ctx, kr, promise)
 			}
