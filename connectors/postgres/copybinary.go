@@ -21,16 +21,16 @@ import (
 type wire byte
 
 const (
-	wireNone    wire = iota // no binary decoder: the table is copied as text
-	wireRaw                 // text, varchar, bpchar, name, json, enum: the text itself
-	wireJSONB               // version byte 1, then the text
-	wireInt                 // int2, int4, int8: big-endian
-	wireBool                // one byte
-	wireNumeric             // base-10000 digits
-	wireDate                // int32 days since 2000-01-01
-	wireTimestamp           // int64 µs since 2000-01-01 00:00:00
-	wireTimestampTZ         // the same, in UTC
-	wireUUID                // 16 bytes
+	wireNone        wire = iota // no binary decoder: the table is copied as text
+	wireRaw                     // text, varchar, bpchar, name, json, enum: the text itself
+	wireJSONB                   // version byte 1, then the text
+	wireInt                     // int2, int4, int8: big-endian
+	wireBool                    // one byte
+	wireNumeric                 // base-10000 digits
+	wireDate                    // int32 days since 2000-01-01
+	wireTimestamp               // int64 µs since 2000-01-01 00:00:00
+	wireTimestampTZ             // the same, in UTC
+	wireUUID                    // 16 bytes
 )
 
 var wireByType = map[string]wire{
