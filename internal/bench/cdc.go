@@ -35,8 +35,10 @@ func envInt(name string, def int) int {
 func runCDC(e *env) error {
 	n := envInt("BENCH_CHANGES", 200_000)
 	rows := envInt("BENCH_ROWS", 200_000)
-	if err := cdcOnce(e, n, rows, 1); err != nil {
-		return err
+	if os.Getenv("BENCH_TXN_ROWS") == "" { // else only that workload
+		if err := cdcOnce(e, n, rows, 1); err != nil {
+			return err
+		}
 	}
 	return cdcOnce(e, n, rows, envInt("BENCH_TXN_ROWS", 100))
 }
@@ -139,7 +141,7 @@ clickhouse:
 
 	// 4. Inlet catching up on the same changes.
 	wantLake := int64(rows + changes)
-	istart := time.Now()
+	istart, benchCPU0 := time.Now(), cpuTime(os.Getpid())
 	cmd = exec.Command(bin, "run", "-c", cfg)
 	if prof := os.Getenv("BENCH_CPUPROFILE"); prof != "" {
 		cmd.Env = append(os.Environ(), "INLET_CPUPROFILE="+prof)
@@ -163,6 +165,8 @@ clickhouse:
 		return fmt.Errorf("catch-up: %w (see %s)", err, logf.Name())
 	}
 	endToEnd := time.Since(istart)
+	fmt.Fprintf(os.Stderr, "catch-up: %.2fs, CPU: inlet %.2fs, bench process (polling) %.2fs\n",
+		endToEnd.Seconds(), cpuTime(cmd.Process.Pid).Seconds(), (cpuTime(os.Getpid()) - benchCPU0).Seconds())
 
 	fmt.Printf("\nInlet CDC benchmark: %d changes, UPDATE transactions of %d row(s) each, on a %d-row table\n", changes, txnRows, rows)
 	fmt.Printf("machine: %d CPUs, %s/%s; Postgres, ClickHouse (%s) and the embedded Kafka broker on the same machine\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, chVersion(ch))
