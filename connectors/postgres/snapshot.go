@@ -534,11 +534,11 @@ func (w *copyWriter) writeBinary(p []byte) (int, error) {
 	for len(data) > 0 {
 		if !w.header {
 			k, err := binaryHeader(data)
-			if err != nil || k == 0 {
-				if err != nil {
-					w.err = err
-					return 0, err
-				}
+			if err != nil {
+				w.err = err
+				return 0, err
+			}
+			if k == 0 {
 				break
 			}
 			w.header, data = true, data[k:]
