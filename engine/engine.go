@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -74,6 +75,10 @@ type Engine struct {
 	byTopic map[string]Table
 	lakePos map[tp]int64 // next offset the lake needs
 	chPos   map[tp]int64 // next offset ClickHouse needs
+	// Highest source order each sink applied per partition: a record
+	// whose order is not above it is a change the sink already holds.
+	lakeOrd map[tp][]byte
+	chOrd   map[tp][]byte
 	lakeID  uint64
 	chID    uint64
 }
@@ -93,7 +98,7 @@ func New(o Options) (*Engine, error) {
 		o.BatchWait = time.Second
 	}
 	e := &Engine{o: o, schemas: newSchemaCache(o.Brokers, o.Pipeline), byTopic: map[string]Table{},
-		lakePos: map[tp]int64{}, chPos: map[tp]int64{}}
+		lakePos: map[tp]int64{}, chPos: map[tp]int64{}, lakeOrd: map[tp][]byte{}, chOrd: map[tp][]byte{}}
 	for _, t := range o.Tables {
 		e.byTopic[t.Topic] = t
 	}
@@ -166,6 +171,9 @@ func (e *Engine) positions(ctx context.Context) (map[string]map[int32]kgo.Offset
 				}
 				e.lakePos[k] = next
 				start = next
+				if e.lakeOrd[k], err = kafka.OrderBefore(ctx, e.o.Brokers, t.Topic, p, next); err != nil {
+					return nil, fmt.Errorf("engine: lake position of %s/%d: %w", t.Topic, p, err)
+				}
 			}
 			if e.o.ClickHouse != nil {
 				next := chBatch.Next(t.Topic, p)
@@ -173,6 +181,10 @@ func (e *Engine) positions(ctx context.Context) (map[string]map[int32]kgo.Offset
 					next = 0
 				}
 				e.chPos[k] = next
+				var err error
+				if e.chOrd[k], err = kafka.OrderBefore(ctx, e.o.Brokers, t.Topic, p, next); err != nil {
+					return nil, fmt.Errorf("engine: clickhouse position of %s/%d: %w", t.Topic, p, err)
+				}
 				if start < 0 || next < start {
 					start = next
 				}
@@ -329,32 +341,91 @@ type permanentError struct{ error }
 
 // tableBatch is what one micro-batch holds of one table.
 type tableBatch struct {
-	table   Table
+	table     Table
+	rows      []change.Row
+	rowOrd    [][]byte      // each row's source order (nil: none)
+	markers   []lake.Marker // full refresh markers
+	markerOrd [][]byte
+}
+
+// sinkPart is what one sink takes of a table batch.
+type sinkPart struct {
 	rows    []change.Row
-	markers []lake.Marker // full refresh markers
-	ranges  map[int32]lake.Range
+	markers []lake.Marker
+	ranges  map[int32]lake.Range // offsets of what it takes, per partition
+	ord     map[int32][]byte     // highest order it takes, per partition
+	skipped int                  // records it already holds by source order
 }
 
-// from returns the rows at or after a sink's next offset in their partition.
-func (b *tableBatch) from(next map[tp]int64) []change.Row {
-	var keep []change.Row
-	for _, r := range b.rows {
-		if r.Offset >= next[tp{b.table.Topic, r.Partition}] {
-			keep = append(keep, r)
+// take returns what a sink at positions next, having applied orders up to
+// ord, still needs: records at or after its next offset whose source order
+// (when they have one) is above what it applied. Skipped records do not
+// count in the ranges, so the sink's position stays on the last record it
+// applied and a restart finds that record's order there.
+func (b *tableBatch) take(next map[tp]int64, ord map[tp][]byte) sinkPart {
+	s := sinkPart{ranges: map[int32]lake.Range{}, ord: map[int32][]byte{}}
+	want := func(p int32, off int64, o []byte) bool {
+		k := tp{b.table.Topic, p}
+		if off < next[k] {
+			return false
+		}
+		hi := s.ord[p]
+		if hi == nil {
+			hi = ord[k]
+		}
+		if o != nil && hi != nil && bytes.Compare(o, hi) <= 0 {
+			s.skipped++
+			return false
+		}
+		if o != nil {
+			s.ord[p] = o
+		}
+		rg, ok := s.ranges[p]
+		if !ok {
+			rg.From = off
+		}
+		rg.To = off
+		s.ranges[p] = rg
+		return true
+	}
+	if len(b.markers) == 0 {
+		for i, r := range b.rows {
+			if want(r.Partition, r.Offset, b.rowOrd[i]) {
+				s.rows = append(s.rows, r)
+			}
+		}
+		return s
+	}
+	// Full refresh markers interleave with rows: walk each partition in
+	// offset order (orders rise with offsets).
+	type item struct {
+		p      int32
+		off    int64
+		i      int
+		marker bool
+	}
+	items := make([]item, 0, len(b.rows)+len(b.markers))
+	for i, r := range b.rows {
+		items = append(items, item{r.Partition, r.Offset, i, false})
+	}
+	for i, m := range b.markers {
+		items = append(items, item{m.Partition, m.Offset, i, true})
+	}
+	sort.Slice(items, func(x, y int) bool {
+		if items[x].p != items[y].p {
+			return items[x].p < items[y].p
+		}
+		return items[x].off < items[y].off
+	})
+	for _, it := range items {
+		switch {
+		case it.marker && want(it.p, it.off, b.markerOrd[it.i]):
+			s.markers = append(s.markers, b.markers[it.i])
+		case !it.marker && want(it.p, it.off, b.rowOrd[it.i]):
+			s.rows = append(s.rows, b.rows[it.i])
 		}
 	}
-	return keep
-}
-
-// markersFrom returns the markers at or after a sink's next offset.
-func (b *tableBatch) markersFrom(next map[tp]int64) []lake.Marker {
-	var keep []lake.Marker
-	for _, m := range b.markers {
-		if m.Offset >= next[tp{b.table.Topic, m.Partition}] {
-			keep = append(keep, m)
-		}
-	}
-	return keep
+	return s
 }
 
 func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
@@ -366,10 +437,13 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 		if !ok {
 			continue
 		}
-		var fp []byte
+		var fp, order []byte
 		for _, h := range r.Headers {
-			if h.Key == change.HeaderSchema {
+			switch h.Key {
+			case change.HeaderSchema:
 				fp = h.Value
+			case kafka.HeaderOrder:
+				order = h.Value
 			}
 		}
 		if sc == nil || sc.Topic != r.Topic || sc.Fingerprint != string(fp) {
@@ -392,20 +466,16 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 		}
 		b := byTopic[r.Topic]
 		if b == nil {
-			b = &tableBatch{table: t, ranges: map[int32]lake.Range{}}
+			b = &tableBatch{table: t}
 			byTopic[r.Topic] = b
 		}
 		if ev.Op == change.OpRefreshDone {
 			b.markers = append(b.markers, lake.Marker{Gen: ev.Source.CommitLSN, Rows: int64(ev.Source.Seq), Partition: r.Partition, Offset: r.Offset})
+			b.markerOrd = append(b.markerOrd, order)
 		} else {
 			b.rows = append(b.rows, row)
+			b.rowOrd = append(b.rowOrd, order)
 		}
-		rg, ok := b.ranges[r.Partition]
-		if !ok {
-			rg.From = r.Offset
-		}
-		rg.To = r.Offset
-		b.ranges[r.Partition] = rg
 	}
 	batches := make([]*tableBatch, 0, len(byTopic))
 	for _, b := range byTopic {
@@ -420,18 +490,11 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 		wrote := false
 		for _, b := range batches {
 			n, topic := b.table.Name, b.table.Topic
-			keep, markers := b.from(e.lakePos), b.markersFrom(e.lakePos)
+			s := b.take(e.lakePos, e.lakeOrd)
+			e.skipped(SinkLake, topic, s.skipped)
+			keep, markers, ranges := s.rows, s.markers, s.ranges
 			if len(keep) == 0 && len(markers) == 0 {
 				continue
-			}
-			ranges := map[int32]lake.Range{}
-			for p, rg := range b.ranges {
-				if next := e.lakePos[tp{topic, p}]; rg.To >= next {
-					if rg.From < next {
-						rg.From = next
-					}
-					ranges[p] = rg
-				}
 			}
 			info := map[string]any{"pipeline": e.o.Pipeline, "topic": topic, "batch": e.lakeID + 1, "source_table": n}
 			v, did, err := e.o.Lake.Write(ctx, lake.Batch{Table: n, Topic: topic, Rows: keep, Ranges: ranges, Info: info,
@@ -441,6 +504,9 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 			}
 			for p, rg := range ranges {
 				e.lakePos[tp{topic, p}] = rg.To + 1
+			}
+			for p, o := range s.ord {
+				e.lakeOrd[tp{topic, p}] = o
 			}
 			if did {
 				wrote = true
@@ -464,13 +530,17 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 		for k, v := range e.chPos {
 			next[k] = v
 		}
+		nextOrd := map[tp][]byte{}
 		for _, b := range batches {
 			n, topic := b.table.Name, b.table.Topic
-			keep, markers := b.from(e.chPos), b.markersFrom(e.chPos)
-			for p, rg := range b.ranges {
-				if rg.To+1 > next[tp{topic, p}] {
-					next[tp{topic, p}] = rg.To + 1
-				}
+			s := b.take(e.chPos, e.chOrd)
+			e.skipped(SinkClickHouse, topic, s.skipped)
+			keep, markers := s.rows, s.markers
+			for p, rg := range s.ranges {
+				next[tp{topic, p}] = rg.To + 1
+			}
+			for p, o := range s.ord {
+				nextOrd[tp{topic, p}] = o
 			}
 			if len(keep) == 0 && len(markers) == 0 {
 				continue
@@ -504,6 +574,9 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 			}
 			e.chID++
 			e.chPos = next
+			for k, o := range nextOrd {
+				e.chOrd[k] = o
+			}
 		}
 	}
 	stats.Elapsed = time.Since(start)
@@ -516,6 +589,18 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 		e.o.OnBatch(stats)
 	}
 	return nil
+}
+
+// skipped records, counts and logs records a sink already held by their
+// source order: the same change published twice, which only a broker that
+// served a lost transaction as committed produces.
+func (e *Engine) skipped(sink, topic string, n int) {
+	if n == 0 {
+		return
+	}
+	duplicatesSkipped.WithLabelValues(sink).Add(float64(n))
+	e.o.Log.Warn("incident: skipped records the sink already holds (a source change published twice)",
+		"sink", sink, "topic", topic, "records", n)
 }
 
 func offsetsOf(m map[tp]int64) []checkpoint.Offset {

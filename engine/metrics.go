@@ -19,4 +19,7 @@ var (
 	incidents = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "inlet_engine_incidents_total", Help: "Failed batch attempts (retried) and permanent failures.",
 	}, []string{"kind"})
+	duplicatesSkipped = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "inlet_engine_duplicates_skipped_total", Help: "Records a sink skipped because it already held their source change (same source order published twice).",
+	}, []string{"sink"})
 )

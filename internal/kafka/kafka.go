@@ -105,49 +105,137 @@ func ReadCompacted(ctx context.Context, brokers []string, topic string) (map[str
 // end (exclusive; the last stable offset) and returns the last value per key.
 func ReadRange(ctx context.Context, brokers []string, topic string, start, end int64) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	if end <= start {
-		return out, nil
+	err := readCommitted(ctx, brokers, topic, 0, start, end, func(r *kgo.Record) {
+		out[string(r.Key)] = r.Value
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// readTimeout bounds how long reading up to a known offset may make no
+// progress: the data is there, so silence that long means the broker is
+// in trouble.
+const readTimeout = 30 * time.Second
+
+// quietPoll is how long a poll may stay empty before readCommitted checks
+// whether only aborted records are left.
+const quietPoll = time.Second
+
+// readCommitted calls fn for every committed data record of topic/p in
+// [from, end), end being at most the last stable offset.
+//
+// N.B. "Read up to end" needs care. Transaction markers occupy offsets
+// and aborted records are never returned, so the reader keeps control
+// records to know where it is and stops once it has passed end-1. But a
+// transaction the embedded broker aborted while recovering from a crash
+// has no marker: its records just stop being visible, and a tail of them
+// leaves nothing to arrive. Stopping at the first empty poll instead
+// ("only aborted records are left") returned a stale position when a
+// loaded broker took over a second to answer, and the source then
+// published a transaction Kafka already held. So an empty poll is only
+// taken as the end when abortedOnly confirms, reading uncommitted, that
+// no committed record is left below end.
+func readCommitted(ctx context.Context, brokers []string, topic string, p int32, from, end int64, fn func(*kgo.Record)) error {
+	if end <= from {
+		return nil
 	}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(start)}}),
+		kgo.KeepControlRecords(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(from)}}),
 		kgo.FetchMaxWait(200*time.Millisecond),
 	)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer cl.Close()
-	// Transaction markers occupy offsets but are never returned, so "read up
-	// to end" means: the last record read is followed only by markers. A
-	// committed transaction ends with one marker; anything else (aborted
-	// records at the tail) is detected by a poll that stays empty.
-	last := start - 1
-	for {
-		if last+2 >= end {
-			return out, nil
-		}
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
+	next := from
+	progress := time.Now()
+	for next < end {
+		pctx, cancel := context.WithTimeout(ctx, quietPoll)
 		fs := cl.PollFetches(pctx)
 		cancel()
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 		for _, e := range fs.Errors() {
 			if !errors.Is(e.Err, context.DeadlineExceeded) {
-				return nil, fmt.Errorf("read %s: %w", topic, e.Err)
+				return fmt.Errorf("read %s/%d: %w", topic, p, e.Err)
 			}
 		}
 		n := 0
 		fs.EachRecord(func(r *kgo.Record) {
 			n++
-			out[string(r.Key)] = r.Value
-			last = r.Offset
+			next = r.Offset + 1
+			if !r.Attrs.IsControl() && r.Offset < end {
+				fn(r)
+			}
 		})
-		if n == 0 {
-			return out, nil
+		if n > 0 {
+			progress = time.Now()
+			continue
+		}
+		done, err := abortedOnly(ctx, brokers, topic, p, next, end)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		if time.Since(progress) > readTimeout {
+			return fmt.Errorf("read %s/%d: nothing from offset %d to %d within %s; is the broker overloaded or down?", topic, p, next, end, readTimeout)
 		}
 	}
+	return nil
+}
+
+// abortedOnly reports whether [from, end) of topic/p holds no committed
+// data: only aborted records, abort markers, and records of transactions
+// that never ended (below the last stable offset those were aborted by a
+// broker's crash recovery). It reads uncommitted, markers included.
+func abortedOnly(ctx context.Context, brokers []string, topic string, p int32, from, end int64) (bool, error) {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
+		kgo.KeepControlRecords(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(from)}}),
+		kgo.FetchMaxWait(200*time.Millisecond),
+	)
+	if err != nil {
+		return false, err
+	}
+	defer cl.Close()
+	committed := false
+	for next := from; next < end && !committed; {
+		pctx, cancel := context.WithTimeout(ctx, readTimeout)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		for _, e := range fs.Errors() {
+			return false, fmt.Errorf("read %s/%d uncommitted: %w", topic, p, e.Err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			next = r.Offset + 1
+			if r.Offset >= end {
+				return
+			}
+			switch {
+			case !r.Attrs.IsTransactional():
+				committed = true
+			case r.Attrs.IsControl():
+				// The key is version int16, type int16: 1 commits.
+				if len(r.Key) >= 4 && r.Key[3] == 1 {
+					committed = true
+				}
+			}
+		})
+	}
+	return !committed, nil
 }
 
 // Logger adapts slog to kgo's logger at warn level and above.

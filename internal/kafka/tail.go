@@ -3,7 +3,6 @@ package kafka
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -65,12 +64,17 @@ func LastOrders(ctx context.Context, brokers []string, topic string, partitions 
 		// until a committed data record is found or the partition is read.
 		for window := int64(256); ; window *= 8 {
 			from := max(start.Offset, end.Offset-window)
-			o, found, err := lastOrderIn(ctx, brokers, topic, p, from, end.Offset)
+			var best []byte
+			err := readCommitted(ctx, brokers, topic, p, from, end.Offset, func(r *kgo.Record) {
+				if o := orderOf(r); bytes.Compare(o, best) > 0 {
+					best = o
+				}
+			})
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("tail of %s: %w", topic, err)
 			}
-			if found || from == start.Offset {
-				out[p] = o
+			if best != nil || from == start.Offset {
+				out[p] = best
 				break
 			}
 		}
@@ -78,46 +82,103 @@ func LastOrders(ctx context.Context, brokers []string, topic string, partitions 
 	return out, nil
 }
 
-func lastOrderIn(ctx context.Context, brokers []string, topic string, p int32, from, end int64) ([]byte, bool, error) {
-	if end <= from {
-		return nil, false, nil
+// OrderBefore returns an order key no higher than the highest one a
+// consumer that has read topic/p up to next (exclusive) has applied: the
+// order of the record at next-1 when it has one (read uncommitted: the
+// consumer applied it whatever became of its transaction), else the
+// highest committed order below next. nil when neither exists.
+//
+// A sink that skips records whose order is not above this never applies
+// one source change twice, even when a broker that lost a transaction's
+// fate in a crash served its records as committed before their producer's
+// successor published them again.
+func OrderBefore(ctx context.Context, brokers []string, topic string, p int32, next int64) ([]byte, error) {
+	if next <= 0 {
+		return nil, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(from)}}),
-		kgo.FetchMaxWait(200*time.Millisecond))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	defer cl.Close()
-	var best []byte
-	found := false
-	last := from - 1
-	for last+1 < end {
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		fs := cl.PollFetches(pctx)
-		cancel()
-		if ctx.Err() != nil {
-			return nil, false, ctx.Err()
-		}
-		for _, e := range fs.Errors() {
-			if !errors.Is(e.Err, context.DeadlineExceeded) {
-				return nil, false, fmt.Errorf("tail of %s/%d: %w", topic, p, e.Err)
-			}
-		}
-		n := 0
-		fs.EachRecord(func(r *kgo.Record) {
-			n++
-			last = r.Offset
-			for _, h := range r.Headers {
-				if h.Key == HeaderOrder && bytes.Compare(h.Value, best) > 0 {
-					best, found = h.Value, true
-				}
-			}
-		})
-		if n == 0 {
-			break // only markers or aborted records remain below end
+	starts, err := kadm.NewClient(cl).ListStartOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("order before %s/%d@%d: %w", topic, p, next, err)
+	}
+	start, ok := starts.Lookup(topic, p)
+	if !ok || start.Err != nil {
+		return nil, fmt.Errorf("order before %s/%d@%d: start offset unavailable", topic, p, next)
+	}
+	if next-1 < start.Offset {
+		return nil, nil // deleted by retention
+	}
+	last, err := recordAt(ctx, brokers, topic, p, next-1)
+	if err != nil {
+		return nil, err
+	}
+	if last != nil && !last.Attrs.IsControl() {
+		if o := orderOf(last); o != nil {
+			return o, nil
 		}
 	}
-	return best, found, nil
+	for window := int64(256); ; window *= 8 {
+		from := max(start.Offset, next-window)
+		var best []byte
+		err := readCommitted(ctx, brokers, topic, p, from, next, func(r *kgo.Record) {
+			if o := orderOf(r); bytes.Compare(o, best) > 0 {
+				best = o
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("order before %s/%d@%d: %w", topic, p, next, err)
+		}
+		if best != nil || from == start.Offset {
+			return best, nil
+		}
+	}
+}
+
+func orderOf(r *kgo.Record) []byte {
+	for _, h := range r.Headers {
+		if h.Key == HeaderOrder {
+			return h.Value
+		}
+	}
+	return nil
+}
+
+// recordAt reads the record at offset off, uncommitted, markers included;
+// nil if the offset holds none (compacted away).
+func recordAt(ctx context.Context, brokers []string, topic string, p int32, off int64) (*kgo.Record, error) {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
+		kgo.KeepControlRecords(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(off)}}),
+		kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.FetchMaxPartitionBytes(1<<20),
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	for {
+		fs := cl.PollRecords(pctx, 1)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		for _, e := range fs.Errors() {
+			return nil, fmt.Errorf("read %s/%d@%d: %w", topic, p, off, e.Err)
+		}
+		var got *kgo.Record
+		fs.EachRecord(func(r *kgo.Record) { got = r })
+		if got != nil {
+			if got.Offset != off {
+				return nil, nil
+			}
+			return got, nil
+		}
+	}
 }
