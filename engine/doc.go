@@ -17,11 +17,17 @@
 //	           record count, bytes or time (engine.batch_*).
 //	decoded    envelopes parsed against their schema (looked up by
 //	           fingerprint in <pipeline>._inlet_schemas).
-//	written    per sink, only the records above that sink's position:
-//	           lake.Write (one Delta commit per table, which is also the
-//	           lake's checkpoint), then clickhouse.Write (idempotent upsert).
+//	written    per sink, only the records above that sink's position and
+//	           above the source order it applied (a change published twice
+//	           is skipped): lake.Write (one Delta commit per table, which is
+//	           also the lake's checkpoint), then clickhouse.Write
+//	           (idempotent upsert).
 //	committed  the ClickHouse position (and a lake history entry) are
 //	           committed to the checkpoint store.
+//
+// Reading and decoding run in one goroutine, writing and committing in
+// another: batch n+1 is fetched and decoded while batch n is written. At
+// most one decoded batch waits between them.
 //
 // A sink error stops the batch before its checkpoint; the engine records an
 // incident, backs off and retries the same batch. Sinks skip what they

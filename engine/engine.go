@@ -241,6 +241,57 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	defer cl.Close()
 
+	// Two stages: the reader polls and decodes the next micro-batch while
+	// the writer commits the previous one to the sinks. One decoded batch
+	// waits at most, so memory stays at about three batches.
+	ready := make(chan *decoded, 1)
+	quit := make(chan struct{})
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(ready)
+		readErr <- e.read(ctx, cl, ready, quit)
+	}()
+	defer func() {
+		close(quit)
+		for range ready { // let the reader finish
+		}
+	}()
+	for d := range ready {
+		if d.idle {
+			if e.o.ClickHouse != nil && ctx.Err() == nil {
+				// Full-refresh summaries whose interval has passed.
+				if err := e.o.ClickHouse.RefreshSummaries(ctx); err != nil && ctx.Err() == nil {
+					e.o.Log.Error("incident: summary refresh failed; retrying with the next batch", "err", err)
+				}
+			}
+			continue
+		}
+		bctx := ctx
+		if ctx.Err() != nil {
+			// Stopping: finish what was read, bounded.
+			var c context.CancelFunc
+			bctx, c = context.WithTimeout(context.Background(), time.Minute)
+			defer c()
+		}
+		if err := e.commitWithRetry(bctx, d); err != nil {
+			return err
+		}
+	}
+	return <-readErr
+}
+
+// read polls micro-batches, decodes them and hands them to the writer
+// until ctx is done (the batch in hand is still handed over) or, with
+// StopWhenIdle, nothing arrives for a few polls.
+func (e *Engine) read(ctx context.Context, cl *kgo.Client, ready chan<- *decoded, quit <-chan struct{}) error {
+	send := func(d *decoded) bool {
+		select {
+		case ready <- d:
+			return true
+		case <-quit:
+			return false
+		}
+	}
 	var pending []*kgo.Record
 	var bytes int
 	var first time.Time
@@ -279,27 +330,28 @@ func (e *Engine) Run(ctx context.Context) error {
 			if idle++; e.o.StopWhenIdle && idle >= 3 {
 				return nil
 			}
-			if e.o.ClickHouse != nil {
-				// Full-refresh summaries whose interval has passed.
-				if err := e.o.ClickHouse.RefreshSummaries(ctx); err != nil && ctx.Err() == nil {
-					e.o.Log.Error("incident: summary refresh failed; retrying with the next batch", "err", err)
-				}
+			if !stopping && !send(&decoded{idle: true}) {
+				return nil
 			}
 		} else {
 			idle = 0
 		}
 		if len(pending) > 0 && (stopping || got == 0 || len(pending) >= e.o.BatchRecords ||
 			bytes >= e.o.BatchBytes || time.Since(first) >= e.o.BatchWait) {
-			bctx := ctx
+			dctx, cancel := ctx, context.CancelFunc(func() {})
 			if stopping {
-				var c context.CancelFunc
-				bctx, c = context.WithTimeout(context.Background(), time.Minute)
-				defer c()
+				dctx, cancel = context.WithTimeout(context.Background(), time.Minute)
 			}
-			if err := e.processWithRetry(bctx, pending); err != nil {
+			d, err := e.decodeWithRetry(dctx, pending)
+			cancel()
+			if err != nil {
 				return err
 			}
-			pending, bytes = pending[:0], 0
+			if !send(d) {
+				return nil
+			}
+			// The writer holds the records now: start a new slice.
+			pending, bytes = make([]*kgo.Record, 0, min(e.o.BatchRecords, 1<<16)), 0
 		}
 		if stopping {
 			return nil
@@ -307,10 +359,36 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-func (e *Engine) processWithRetry(ctx context.Context, recs []*kgo.Record) error {
+// decodeWithRetry decodes a batch, retrying what may pass (a schema not
+// yet readable) and stopping on undecodable data.
+func (e *Engine) decodeWithRetry(ctx context.Context, recs []*kgo.Record) (*decoded, error) {
+	backoff := 500 * time.Millisecond
+	for {
+		d, err := e.decode(ctx, recs)
+		if err == nil {
+			return d, nil
+		}
+		var perm permanentError
+		if errors.As(err, &perm) {
+			incidents.WithLabelValues("permanent").Inc()
+			e.o.Log.Error("incident: batch failed permanently", "err", err, "first_offset", recs[0].Offset, "records", len(recs))
+			return nil, err
+		}
+		incidents.WithLabelValues("retried").Inc()
+		e.o.Log.Error("incident: batch failed to decode; retrying", "err", err, "records", len(recs), "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("engine stopped with an undecoded batch (it is re-read on restart): %w", err)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+func (e *Engine) commitWithRetry(ctx context.Context, d *decoded) error {
 	backoff := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := e.process(ctx, recs)
+		err := e.commit(ctx, d)
 		if err == nil {
 			if attempt > 1 {
 				e.o.Log.Info("incident resolved: batch committed after retry", "attempts", attempt)
@@ -320,11 +398,11 @@ func (e *Engine) processWithRetry(ctx context.Context, recs []*kgo.Record) error
 		var perm permanentError
 		if errors.As(err, &perm) {
 			incidents.WithLabelValues("permanent").Inc()
-			e.o.Log.Error("incident: batch failed permanently", "err", err, "first_offset", recs[0].Offset, "records", len(recs))
+			e.o.Log.Error("incident: batch failed permanently", "err", err, "first_offset", d.firstOffset, "records", d.records)
 			return err
 		}
 		incidents.WithLabelValues("retried").Inc()
-		e.o.Log.Error("incident: batch failed; retrying", "err", err, "attempt", attempt, "records", len(recs), "retry_in", backoff)
+		e.o.Log.Error("incident: batch failed; retrying", "err", err, "attempt", attempt, "records", d.records, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("engine stopped with an uncommitted batch (it is re-read on restart): %w", err)
@@ -334,6 +412,15 @@ func (e *Engine) processWithRetry(ctx context.Context, recs []*kgo.Record) error
 			backoff *= 2
 		}
 	}
+}
+
+// decoded is a micro-batch read and decoded, ready for the sinks; idle
+// marks a poll that found nothing.
+type decoded struct {
+	batches     []*tableBatch // by table name
+	records     int
+	firstOffset int64
+	idle        bool
 }
 
 // permanentError is a batch error that retrying cannot fix (bad data).
@@ -428,8 +515,8 @@ func (b *tableBatch) take(next map[tp]int64, ord map[tp][]byte) sinkPart {
 	return s
 }
 
-func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
-	start := time.Now()
+// decode turns a batch's records into rows per table.
+func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, error) {
 	byTopic := map[string]*tableBatch{}
 	var sc *change.Schema // the previous record's schema, usually this one's too
 	for _, r := range recs {
@@ -449,12 +536,12 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 		if sc == nil || sc.Topic != r.Topic || sc.Fingerprint != string(fp) {
 			var err error
 			if sc, err = e.schemas.get(ctx, r.Topic, string(fp)); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		ev, err := change.Decode(r.Value, sc)
 		if err != nil {
-			return permanentError{fmt.Errorf("topic %s partition %d offset %d: %w", r.Topic, r.Partition, r.Offset, err)}
+			return nil, permanentError{fmt.Errorf("topic %s partition %d offset %d: %w", r.Topic, r.Partition, r.Offset, err)}
 		}
 		row := change.Row{Schema: sc, Op: ev.Op, Values: ev.After, Before: ev.Before, Version: ev.Source.CommitLSN,
 			TsMs: ev.Source.TsMs, Partition: r.Partition, Offset: r.Offset}
@@ -482,7 +569,15 @@ func (e *Engine) process(ctx context.Context, recs []*kgo.Record) error {
 		batches = append(batches, b)
 	}
 	sort.Slice(batches, func(i, j int) bool { return batches[i].table.Name < batches[j].table.Name })
-	stats := BatchStats{Records: len(recs)}
+	return &decoded{batches: batches, records: len(recs), firstOffset: recs[0].Offset}, nil
+}
+
+// commit writes a decoded batch to the lake, then ClickHouse, each followed
+// by its checkpoint.
+func (e *Engine) commit(ctx context.Context, d *decoded) error {
+	start := time.Now()
+	batches := d.batches
+	stats := BatchStats{Records: d.records}
 
 	if e.o.Lake != nil {
 		rows := map[string]int64{}

@@ -125,12 +125,28 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		return 0, false, err
 	}
 	// Drop rows the table already has (a retried batch).
-	kept := b.Rows[:0:0]
-	for _, r := range b.Rows {
-		if v, ok := t.txns[l.AppID(b.Topic, r.Partition)]; ok && r.Offset <= v {
-			continue
+	done := map[int32]int64{} // per partition, the last offset the table has
+	doneOf := func(p int32) int64 {
+		v, ok := done[p]
+		if !ok {
+			if v, ok = t.txns[l.AppID(b.Topic, p)]; !ok {
+				v = -1
+			}
+			done[p] = v
 		}
-		kept = append(kept, r)
+		return v
+	}
+	kept := b.Rows
+	for i, r := range b.Rows {
+		if r.Offset <= doneOf(r.Partition) {
+			kept = append(make([]Row, 0, len(b.Rows)), b.Rows[:i]...)
+			for _, r := range b.Rows[i+1:] {
+				if r.Offset > doneOf(r.Partition) {
+					kept = append(kept, r)
+				}
+			}
+			break
+		}
 	}
 	var markers []Marker
 	for _, m := range b.Markers {
@@ -203,14 +219,41 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		dt  string
 		gen uint64 // full refresh generation
 	}
-	groups := map[fileKey][]Row{}
-	for _, r := range kept {
-		dt := time.UnixMilli(r.TsMs).UTC().Format("2006-01-02")
+	days := map[int64]string{} // formatted once per day
+	keyOf := func(r *Row) fileKey {
+		day := r.TsMs / 86_400_000
+		if r.TsMs < 0 && r.TsMs%86_400_000 != 0 {
+			day--
+		}
+		dt, ok := days[day]
+		if !ok {
+			dt = time.UnixMilli(r.TsMs).UTC().Format("2006-01-02")
+			days[day] = dt
+		}
 		k := fileKey{p: r.Partition, dt: dt}
 		if b.FullRefresh {
 			k.gen = r.Version
 		}
-		groups[k] = append(groups[k], r)
+		return k
+	}
+	groups := map[fileKey][]Row{}
+	if len(kept) > 0 {
+		// Usually one file: then the rows are used as they are.
+		first, one := keyOf(&kept[0]), true
+		for i := range kept {
+			if keyOf(&kept[i]) != first {
+				one = false
+				break
+			}
+		}
+		if one {
+			groups[first] = kept
+		} else {
+			for i := range kept {
+				k := keyOf(&kept[i])
+				groups[k] = append(groups[k], kept[i])
+			}
+		}
 	}
 	keys := make([]fileKey, 0, len(groups))
 	for k := range groups {

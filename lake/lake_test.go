@@ -117,3 +117,49 @@ func TestRewindAndOrphans(t *testing.T) {
 		}
 	}
 }
+
+// TestFollow: a reader in another process follows a live table.
+func TestFollow(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	w, _ := Open(root, "p")
+	rows := sampleRows()
+	if _, _, err := w.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows[:1], Ranges: map[int32]Range{0: {0, 0}}}); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := Open(root, "p")
+	tbl, err := r.Table("public.t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tbl.Rows() != 1 {
+		t.Fatalf("rows %d, want 1", tbl.Rows())
+	}
+	if _, _, err := w.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows[1:], Ranges: map[int32]Range{0: {1, 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tbl.Follow(); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := tbl.TxnVersion(w.AppID("p.public.t", 0)); tbl.Rows() != 3 || v != 2 {
+		t.Fatalf("after Follow: rows %d, txn %d; want 3 and 2", tbl.Rows(), v)
+	}
+}
+
+// TestWriteSkipsRowsItHas: a batch overlapping committed offsets adds only
+// the rows after them.
+func TestWriteSkipsRowsItHas(t *testing.T) {
+	ctx := context.Background()
+	l, _ := Open(t.TempDir(), "p")
+	rows := sampleRows()
+	if _, _, err := l.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows[:2], Ranges: map[int32]Range{0: {0, 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, wrote, err := l.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows, Ranges: map[int32]Range{0: {0, 2}}}); err != nil || !wrote {
+		t.Fatalf("wrote=%v err=%v", wrote, err)
+	}
+	tbl, _ := l.Table("public.t")
+	if tbl.Rows() != 3 {
+		t.Fatalf("rows %d, want 3 (the overlap added once)", tbl.Rows())
+	}
+}

@@ -218,6 +218,23 @@ func contains(s []string, x string) bool {
 	return false
 }
 
+// Follow replays the versions another process committed since the table
+// was read, so a reader can follow a live table without re-reading its
+// whole log. Only for tables this process does not write.
+func (t *Table) Follow() error {
+	for {
+		v := t.version + 1
+		if _, err := os.Stat(filepath.Join(t.logDir(), logName(v))); errors.Is(err, os.ErrNotExist) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("lake table %s: %w", t.Name, err)
+		}
+		if err := t.replay(v); err != nil {
+			return err
+		}
+	}
+}
+
 // Rows is the number of change rows in the files the log lists now.
 func (t *Table) Rows() int64 { return t.rows }
 
