@@ -26,8 +26,8 @@
 //	           committed to the checkpoint store.
 //
 // Reading and decoding run in one goroutine, writing and committing in
-// another: batch n+1 is fetched and decoded while batch n is written. At
-// most one decoded batch waits between them.
+// another: batch n+1 is fetched and decoded while batch n is written, and
+// waits there until the writer takes it.
 //
 // A sink error stops the batch before its checkpoint; the engine records an
 // incident, backs off and retries the same batch. Sinks skip what they

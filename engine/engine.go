@@ -242,9 +242,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer cl.Close()
 
 	// Two stages: the reader polls and decodes the next micro-batch while
-	// the writer commits the previous one to the sinks. One decoded batch
-	// waits at most, so memory stays at about three batches.
-	ready := make(chan *decoded, 1)
+	// the writer commits the previous one to the sinks. The hand-over is
+	// unbuffered: the reader holds one decoded batch at most while the
+	// writer works, so memory stays at about two batches.
+	ready := make(chan *decoded)
 	quit := make(chan struct{})
 	readErr := make(chan error, 1)
 	go func() {
