@@ -451,29 +451,46 @@ type sinkPart struct {
 // count in the ranges, so the sink's position stays on the last record it
 // applied and a restart finds that record's order there.
 func (b *tableBatch) take(next map[tp]int64, ord map[tp][]byte) sinkPart {
-	s := sinkPart{ranges: map[int32]lake.Range{}, ord: map[int32][]byte{}}
+	s := sinkPart{ranges: map[int32]lake.Range{}, ord: map[int32][]byte{}, rows: make([]change.Row, 0, len(b.rows))}
+	type part struct {
+		next int64
+		hi   []byte // highest order applied or taken
+		rg   lake.Range
+		took bool
+	}
+	parts := map[int32]*part{}
+	finish := func() sinkPart {
+		for p, st := range parts {
+			if st.took {
+				s.ranges[p] = st.rg
+				if st.hi != nil {
+					s.ord[p] = st.hi
+				}
+			}
+		}
+		return s
+	}
 	want := func(p int32, off int64, o []byte) bool {
-		k := tp{b.table.Topic, p}
-		if off < next[k] {
+		st := parts[p]
+		if st == nil {
+			k := tp{b.table.Topic, p}
+			st = &part{next: next[k], hi: ord[k]}
+			parts[p] = st
+		}
+		if off < st.next {
 			return false
 		}
-		hi := s.ord[p]
-		if hi == nil {
-			hi = ord[k]
-		}
-		if o != nil && hi != nil && bytes.Compare(o, hi) <= 0 {
+		if o != nil && st.hi != nil && bytes.Compare(o, st.hi) <= 0 {
 			s.skipped++
 			return false
 		}
 		if o != nil {
-			s.ord[p] = o
+			st.hi = o
 		}
-		rg, ok := s.ranges[p]
-		if !ok {
-			rg.From = off
+		if !st.took {
+			st.rg.From, st.took = off, true
 		}
-		rg.To = off
-		s.ranges[p] = rg
+		st.rg.To = off
 		return true
 	}
 	if len(b.markers) == 0 {
@@ -482,7 +499,7 @@ func (b *tableBatch) take(next map[tp]int64, ord map[tp][]byte) sinkPart {
 				s.rows = append(s.rows, r)
 			}
 		}
-		return s
+		return finish()
 	}
 	// Full refresh markers interleave with rows: walk each partition in
 	// offset order (orders rise with offsets).
@@ -513,11 +530,22 @@ func (b *tableBatch) take(next map[tp]int64, ord map[tp][]byte) sinkPart {
 			s.rows = append(s.rows, b.rows[it.i])
 		}
 	}
-	return s
+	return finish()
 }
 
 // decode turns a batch's records into rows per table.
 func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, error) {
+	// Records per topic, to size each table's rows once (topics come in
+	// runs, so this costs a map update per run, not per record).
+	count := map[string]int{}
+	for i := 0; i < len(recs); {
+		j := i + 1
+		for j < len(recs) && recs[j].Topic == recs[i].Topic {
+			j++
+		}
+		count[recs[i].Topic] += j - i
+		i = j
+	}
 	byTopic := map[string]*tableBatch{}
 	var sc *change.Schema // the previous record's schema, usually this one's too
 	for _, r := range recs {
@@ -554,7 +582,8 @@ func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, erro
 		}
 		b := byTopic[r.Topic]
 		if b == nil {
-			b = &tableBatch{table: t}
+			n := count[r.Topic]
+			b = &tableBatch{table: t, rows: make([]change.Row, 0, n), rowOrd: make([][]byte, 0, n)}
 			byTopic[r.Topic] = b
 		}
 		if ev.Op == change.OpRefreshDone {

@@ -216,8 +216,21 @@ func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
 			keyCols = append(keyCols, i)
 		}
 	}
-	latest := map[string]*state{}
-	var order []string
+	latest := make(map[string]*state, len(rows))
+	order := make([]string, 0, len(rows))
+	// Where each of a schema's columns goes in the mirror's: computed once
+	// per schema (a batch has one, or a few around a schema change).
+	var lastSchema *change.Schema
+	var at []int
+	placeOf := func(sc *change.Schema) []int {
+		if sc != lastSchema {
+			lastSchema, at = sc, make([]int, len(sc.Columns))
+			for i, c := range sc.Columns {
+				at[i] = pos[c.Name]
+			}
+		}
+		return at
+	}
 	put := func(k string, st *state) {
 		if _, ok := latest[k]; !ok {
 			order = append(order, k)
@@ -227,8 +240,9 @@ func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
 	for ri := range rows {
 		r := &rows[ri]
 		img := make([]any, len(m.columns))
-		for i, c := range r.Schema.Columns {
-			img[pos[c.Name]] = r.Values[i]
+		place := placeOf(r.Schema)
+		for i := range r.Schema.Columns {
+			img[place[i]] = r.Values[i]
 		}
 		k := keyString(img, keyCols)
 		if r.Op == change.OpDelete {
@@ -237,8 +251,8 @@ func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
 		}
 		if r.Before != nil {
 			old := make([]any, len(m.columns))
-			for i, c := range r.Schema.Columns {
-				old[pos[c.Name]] = r.Before[i]
+			for i := range r.Schema.Columns {
+				old[place[i]] = r.Before[i]
 			}
 			if ok := keyString(old, keyCols); ok != k && hasKey(old, keyCols) {
 				put(ok, &state{values: old, version: r.Version, deleted: true})
