@@ -181,9 +181,13 @@ func (e *Engine) positions(ctx context.Context) (map[string]map[int32]kgo.Offset
 					next = 0
 				}
 				e.chPos[k] = next
-				var err error
-				if e.chOrd[k], err = kafka.OrderBefore(ctx, e.o.Brokers, t.Topic, p, next); err != nil {
-					return nil, fmt.Errorf("engine: clickhouse position of %s/%d: %w", t.Topic, p, err)
+				if lnext, ok := e.lakePos[k]; ok && lnext == next {
+					e.chOrd[k] = e.lakeOrd[k] // the usual case: both sinks at one offset
+				} else {
+					var err error
+					if e.chOrd[k], err = kafka.OrderBefore(ctx, e.o.Brokers, t.Topic, p, next); err != nil {
+						return nil, fmt.Errorf("engine: clickhouse position of %s/%d: %w", t.Topic, p, err)
+					}
 				}
 				if start < 0 || next < start {
 					start = next
