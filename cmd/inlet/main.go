@@ -19,6 +19,7 @@ import (
 
 	"github.com/inlet-dev/inlet/engine"
 	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/internal/incident"
 	"github.com/inlet-dev/inlet/internal/runner"
 )
 
@@ -31,6 +32,7 @@ Usage:
   inlet run -c FILE [--only sources|engine] [--http :9464] [--log-level info]
   inlet validate -c FILE
   inlet status -c FILE
+  inlet incidents -c FILE [--since 24h] [--json]   the incident record: failed batches, polls, checks, skipped duplicates
   inlet describe -c FILE              tables, views and summaries to query, with lineage and freshness
   inlet checkpoints -c FILE [--sink lake|clickhouse]
   inlet replay -c FILE --sink lake|clickhouse|all --from ID|RFC3339
@@ -65,6 +67,8 @@ func main() {
 		err = cmdTeardown(args, os.Stdout)
 	case "backfill":
 		err = cmdBackfill(args, os.Stdout)
+	case "incidents":
+		err = cmdIncidents(args, os.Stdout)
 	case "version", "--version", "-v":
 		fmt.Println("inlet", version)
 	case "help", "-h", "--help":
@@ -124,7 +128,7 @@ func cmdRun(args []string) error {
 	default:
 		return fmt.Errorf("--only %q: use sources or engine", *only)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	log := slog.New(incident.NewHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}), incident.Path(c.StateDir)))
 	// Batches bound what is live; let the heap grow between collections
 	// rather than collecting often. GOGC and GOMEMLIMIT still override.
 	if os.Getenv("GOGC") == "" {
@@ -216,8 +220,24 @@ func cmdDescribe(args []string, out io.Writer) error {
 	return runner.Describe(context.Background(), c, out)
 }
 
-func newLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+// newLogger logs to stderr, incidents also to the pipeline's journal.
+func newLogger(c *config.Config) *slog.Logger {
+	return slog.New(incident.NewHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}), incident.Path(c.StateDir)))
+}
+
+func cmdIncidents(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("incidents", flag.ContinueOnError)
+	since := fs.Duration("since", 0, "only incidents this recent (e.g. 24h); all by default")
+	asJSON := fs.Bool("json", false, "one JSON object per line, as journaled")
+	c, err := loadConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	var from time.Time
+	if *since > 0 {
+		from = time.Now().Add(-*since)
+	}
+	return runner.Incidents(c, from, *asJSON, out)
 }
 
 func cmdBackfill(args []string, out io.Writer) error {
@@ -249,7 +269,7 @@ func cmdReplay(args []string, out io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runner.Replay(ctx, c, *sink, *from, newLogger(), out)
+	return runner.Replay(ctx, c, *sink, *from, newLogger(c), out)
 }
 
 func cmdRebuild(args []string, out io.Writer) error {
@@ -265,7 +285,7 @@ func cmdRebuild(args []string, out io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runner.Rebuild(ctx, c, newLogger(), out)
+	return runner.Rebuild(ctx, c, newLogger(c), out)
 }
 
 func cmdTeardown(args []string, out io.Writer) error {

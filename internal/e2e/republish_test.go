@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/inlet-dev/inlet/internal/incident"
 )
 
 // TestRepublishedChangesAppliedOnce reproduces, deterministically, what a
@@ -58,6 +62,31 @@ func TestRepublishedChangesAppliedOnce(t *testing.T) {
 	}
 	if !skipped["lake"] || !skipped["clickhouse"] {
 		t.Errorf("skipped copies logged per sink: %v, want both lake and clickhouse", skipped)
+	}
+
+	// The incident record keeps them, for inlet incidents and status.
+	var lines []incident.Entry
+	for _, l := range strings.Split(strings.TrimSpace(e.inlet(t, "incidents", "-c", e.cfg, "--json")), "\n") {
+		var en incident.Entry
+		if err := json.Unmarshal([]byte(l), &en); err != nil {
+			t.Fatalf("inlet incidents --json: %q: %v", l, err)
+		}
+		lines = append(lines, en)
+	}
+	recorded := map[string]float64{}
+	for _, en := range lines {
+		if strings.HasPrefix(en.Msg, "incident: skipped records") {
+			recorded[fmt.Sprint(en.Attrs["sink"])] += en.Attrs["records"].(float64)
+		}
+	}
+	if recorded["lake"] < float64(copied) || recorded["clickhouse"] < float64(copied) {
+		t.Errorf("incident record: skipped %v, want at least %d per sink", recorded, copied)
+	}
+	if table := e.inlet(t, "incidents", "-c", e.cfg, "--since", "1h"); !strings.Contains(table, "skipped records the sink already holds") || !strings.Contains(table, "sink=lake") {
+		t.Errorf("inlet incidents:\n%s", table)
+	}
+	if st := e.inlet(t, "status", "-c", e.cfg); !strings.Contains(st, "INCIDENTS (24h)") || strings.Contains(st, "INCIDENTS (24h)  none") {
+		t.Errorf("inlet status shows no incidents:\n%s", st)
 	}
 }
 

@@ -86,6 +86,9 @@ func Status(ctx context.Context, c *config.Config, out io.Writer) error {
 	if err := printRunStatus(tw, c); err != nil {
 		return err
 	}
+	if err := printIncidents(tw, c); err != nil {
+		return err
+	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SOURCE\tSLOT\tACTIVE\tCONFIRMED LSN\tRETAINED WAL")
 	for _, s := range c.Sources {
