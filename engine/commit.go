@@ -13,35 +13,54 @@ import (
 	"github.com/inlet-dev/inlet/lake"
 )
 
-// commitWithRetry commits a decoded batch, retrying sink errors with
-// exponential backoff (each attempt an incident) until ctx is done; a
-// permanent error stops the engine.
+// commitWithRetry commits a decoded batch, retrying sink errors.
 func (e *Engine) commitWithRetry(ctx context.Context, d *decoded) error {
+	return e.retry(ctx, commitStep, d.firstOffset, d.records, func() error { return e.commit(ctx, d) })
+}
+
+// step names what a batch goes through in retry's incident messages.
+type step struct {
+	failed   string // logged before each retry
+	stopped  string // the error when ctx ends while retrying
+	resolved string // logged when an attempt after the first succeeds; "" for none
+}
+
+var (
+	decodeStep = step{failed: "incident: batch failed to decode; retrying",
+		stopped: "engine stopped with an undecoded batch (it is re-read on restart)"}
+	commitStep = step{failed: "incident: batch failed; retrying",
+		stopped:  "engine stopped with an uncommitted batch (it is re-read on restart)",
+		resolved: "incident resolved: batch committed after retry"}
+)
+
+// retry runs fn for a batch of records records from offset first until it
+// succeeds, backing off exponentially (500ms doubling, at most 30s) between
+// attempts, each failure an incident; a permanentError stops at once, and
+// so does ctx ending.
+func (e *Engine) retry(ctx context.Context, s step, first int64, records int, fn func() error) error {
 	backoff := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := e.commit(ctx, d)
+		err := fn()
 		if err == nil {
-			if attempt > 1 {
-				e.o.Log.Info("incident resolved: batch committed after retry", "attempts", attempt)
+			if attempt > 1 && s.resolved != "" {
+				e.o.Log.Info(s.resolved, "attempts", attempt)
 			}
 			return nil
 		}
 		var perm permanentError
 		if errors.As(err, &perm) {
 			incidents.WithLabelValues("permanent").Inc()
-			e.o.Log.Error("incident: batch failed permanently", "err", err, "first_offset", d.firstOffset, "records", d.records)
+			e.o.Log.Error("incident: batch failed permanently", "err", err, "first_offset", first, "records", records)
 			return err
 		}
 		incidents.WithLabelValues("retried").Inc()
-		e.o.Log.Error("incident: batch failed; retrying", "err", err, "attempt", attempt, "records", d.records, "retry_in", backoff)
+		e.o.Log.Error(s.failed, "err", err, "attempt", attempt, "records", records, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("engine stopped with an uncommitted batch (it is re-read on restart): %w", err)
+			return fmt.Errorf("%s: %w", s.stopped, err)
 		case <-time.After(backoff):
 		}
-		if backoff < 30*time.Second {
-			backoff *= 2
-		}
+		backoff = min(backoff*2, 30*time.Second)
 	}
 }
 

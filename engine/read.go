@@ -99,27 +99,13 @@ func (e *Engine) read(ctx context.Context, cl *kgo.Client, ready chan<- *decoded
 // decodeWithRetry decodes a batch, retrying what may pass (a schema not
 // yet readable) and stopping on undecodable data.
 func (e *Engine) decodeWithRetry(ctx context.Context, recs []*kgo.Record) (*decoded, error) {
-	backoff := 500 * time.Millisecond
-	for {
-		d, err := e.decode(ctx, recs)
-		if err == nil {
-			return d, nil
-		}
-		var perm permanentError
-		if errors.As(err, &perm) {
-			incidents.WithLabelValues("permanent").Inc()
-			e.o.Log.Error("incident: batch failed permanently", "err", err, "first_offset", recs[0].Offset, "records", len(recs))
-			return nil, err
-		}
-		incidents.WithLabelValues("retried").Inc()
-		e.o.Log.Error("incident: batch failed to decode; retrying", "err", err, "records", len(recs), "retry_in", backoff)
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("engine stopped with an undecoded batch (it is re-read on restart): %w", err)
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 30*time.Second)
-	}
+	var d *decoded
+	err := e.retry(ctx, decodeStep, recs[0].Offset, len(recs), func() error {
+		var err error
+		d, err = e.decode(ctx, recs)
+		return err
+	})
+	return d, err
 }
 
 // decoded is a micro-batch read and decoded, ready for the sinks; idle

@@ -125,7 +125,7 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		return 0, false, err
 	}
 	// Drop rows the table already has (a retried batch).
-	done := map[int32]int64{} // per partition, the last offset the table has
+	done := map[int32]int64{} // per partition, the last offset the table has (-1: none)
 	doneOf := func(p int32) int64 {
 		v, ok := done[p]
 		if !ok {
@@ -150,14 +150,13 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 	}
 	var markers []Marker
 	for _, m := range b.Markers {
-		if v, ok := t.txns[l.AppID(b.Topic, m.Partition)]; ok && m.Offset <= v {
-			continue
+		if m.Offset > doneOf(m.Partition) {
+			markers = append(markers, m)
 		}
-		markers = append(markers, m)
 	}
 	pending := false
 	for p, rg := range b.Ranges {
-		if v, ok := t.txns[l.AppID(b.Topic, p)]; !ok || rg.To > v {
+		if rg.To > doneOf(p) {
 			pending = true
 		}
 	}

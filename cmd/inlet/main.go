@@ -128,7 +128,7 @@ func cmdRun(args []string) error {
 	default:
 		return fmt.Errorf("--only %q: use sources or engine", *only)
 	}
-	log := slog.New(incident.NewHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}), incident.Path(c.StateDir)))
+	log := newLogger(c, lv)
 	// Batches bound what is live; let the heap grow between collections
 	// rather than collecting often. GOGC and GOMEMLIMIT still override.
 	if os.Getenv("GOGC") == "" {
@@ -220,9 +220,10 @@ func cmdDescribe(args []string, out io.Writer) error {
 	return runner.Describe(context.Background(), c, out)
 }
 
-// newLogger logs to stderr, incidents also to the pipeline's journal.
-func newLogger(c *config.Config) *slog.Logger {
-	return slog.New(incident.NewHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}), incident.Path(c.StateDir)))
+// newLogger logs to stderr from level lv, incidents also to the
+// pipeline's journal.
+func newLogger(c *config.Config, lv slog.Level) *slog.Logger {
+	return slog.New(incident.NewHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}), incident.Path(c.StateDir)))
 }
 
 func cmdIncidents(args []string, out io.Writer) error {
@@ -269,7 +270,7 @@ func cmdReplay(args []string, out io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runner.Replay(ctx, c, *sink, *from, newLogger(c), out)
+	return runner.Replay(ctx, c, *sink, *from, newLogger(c, slog.LevelInfo), out)
 }
 
 func cmdRebuild(args []string, out io.Writer) error {
@@ -285,7 +286,7 @@ func cmdRebuild(args []string, out io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runner.Rebuild(ctx, c, newLogger(c), out)
+	return runner.Rebuild(ctx, c, newLogger(c, slog.LevelInfo), out)
 }
 
 func cmdTeardown(args []string, out io.Writer) error {

@@ -141,13 +141,7 @@ func readCommitted(ctx context.Context, brokers []string, topic string, p int32,
 	if end <= from {
 		return nil
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(brokers...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(from)}}),
-		kgo.FetchMaxWait(200*time.Millisecond),
-	)
+	cl, err := partitionReader(brokers, topic, p, from, kgo.ReadCommitted())
 	if err != nil {
 		return err
 	}
@@ -192,18 +186,24 @@ func readCommitted(ctx context.Context, brokers []string, topic string, p int32,
 	return nil
 }
 
+// partitionReader reads topic/p from offset from at isolation level iso,
+// transaction markers included (they tell a reader where it is).
+func partitionReader(brokers []string, topic string, p int32, from int64, iso kgo.IsolationLevel, opts ...kgo.Opt) (*kgo.Client, error) {
+	return kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.FetchIsolationLevel(iso),
+		kgo.KeepControlRecords(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(from)}}),
+		kgo.FetchMaxWait(200 * time.Millisecond),
+	}, opts...)...)
+}
+
 // abortedOnly reports whether [from, end) of topic/p holds no committed
 // data: only aborted records, abort markers, and records of transactions
 // that never ended (below the last stable offset those were aborted by a
 // broker's crash recovery). It reads uncommitted, markers included.
 func abortedOnly(ctx context.Context, brokers []string, topic string, p int32, from, end int64) (bool, error) {
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(brokers...),
-		kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
-		kgo.KeepControlRecords(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(from)}}),
-		kgo.FetchMaxWait(200*time.Millisecond),
-	)
+	cl, err := partitionReader(brokers, topic, p, from, kgo.ReadUncommitted())
 	if err != nil {
 		return false, err
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -60,26 +59,31 @@ func LastOrders(ctx context.Context, brokers []string, topic string, partitions 
 		if !ok || !ok2 || end.Err != nil || start.Err != nil {
 			return nil, fmt.Errorf("tail of %s/%d: offsets unavailable", topic, p)
 		}
-		// Aborted records and markers may sit at the tail: widen the window
-		// until a committed data record is found or the partition is read.
-		for window := int64(256); ; window *= 8 {
-			from := max(start.Offset, end.Offset-window)
-			var best []byte
-			err := readCommitted(ctx, brokers, topic, p, from, end.Offset, func(r *kgo.Record) {
-				if o := orderOf(r); bytes.Compare(o, best) > 0 {
-					best = o
-				}
-			})
-			if err != nil {
-				return nil, fmt.Errorf("tail of %s: %w", topic, err)
-			}
-			if best != nil || from == start.Offset {
-				out[p] = best
-				break
-			}
+		if out[p], err = lastCommittedOrder(ctx, brokers, topic, p, start.Offset, end.Offset); err != nil {
+			return nil, fmt.Errorf("tail of %s: %w", topic, err)
 		}
 	}
 	return out, nil
+}
+
+// lastCommittedOrder returns the highest order key among the committed
+// records of topic/p in [start, end), nil if none has one. It reads
+// backwards from end in widening windows: aborted records and markers may
+// sit at the tail, so it stops at the first window holding an order, or
+// at start.
+func lastCommittedOrder(ctx context.Context, brokers []string, topic string, p int32, start, end int64) ([]byte, error) {
+	for window := int64(256); ; window *= 8 {
+		from := max(start, end-window)
+		var best []byte
+		err := readCommitted(ctx, brokers, topic, p, from, end, func(r *kgo.Record) {
+			if o := orderOf(r); bytes.Compare(o, best) > 0 {
+				best = o
+			}
+		})
+		if err != nil || best != nil || from == start {
+			return best, err
+		}
+	}
 }
 
 // OrderBefore returns an order key no higher than the highest one a
@@ -121,21 +125,11 @@ func OrderBefore(ctx context.Context, brokers []string, topic string, p int32, n
 			return o, nil
 		}
 	}
-	for window := int64(256); ; window *= 8 {
-		from := max(start.Offset, next-window)
-		var best []byte
-		err := readCommitted(ctx, brokers, topic, p, from, next, func(r *kgo.Record) {
-			if o := orderOf(r); bytes.Compare(o, best) > 0 {
-				best = o
-			}
-		})
-		if err != nil {
-			return nil, fmt.Errorf("order before %s/%d@%d: %w", topic, p, next, err)
-		}
-		if best != nil || from == start.Offset {
-			return best, nil
-		}
+	o, err := lastCommittedOrder(ctx, brokers, topic, p, start.Offset, next)
+	if err != nil {
+		return nil, fmt.Errorf("order before %s/%d@%d: %w", topic, p, next, err)
 	}
+	return o, nil
 }
 
 func orderOf(r *kgo.Record) []byte {
@@ -150,14 +144,7 @@ func orderOf(r *kgo.Record) []byte {
 // recordAt reads the record at offset off, uncommitted, markers included;
 // nil if the offset holds none (compacted away).
 func recordAt(ctx context.Context, brokers []string, topic string, p int32, off int64) (*kgo.Record, error) {
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(brokers...),
-		kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
-		kgo.KeepControlRecords(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(off)}}),
-		kgo.FetchMaxWait(200*time.Millisecond),
-		kgo.FetchMaxPartitionBytes(1<<20),
-	)
+	cl, err := partitionReader(brokers, topic, p, off, kgo.ReadUncommitted(), kgo.FetchMaxPartitionBytes(1<<20))
 	if err != nil {
 		return nil, err
 	}
