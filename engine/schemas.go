@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/internal/kafka"
 )
 

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"sort"
 
-	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/lake"
 )
 

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/internal/failpoint"
 )
 

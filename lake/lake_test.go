@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/change"
 )
 
 var allKinds = &change.Schema{Topic: "p.public.t", Namespace: "public", Table: "t", Columns: []change.Column{

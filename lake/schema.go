@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/change"
 )
 
 // Meta columns present in every lake table, after the source columns.

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/inlet-dev/inlet/checkpoint"
-	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/change"
 )
 
 // Table is one Delta table, with what its log says so far.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/lake"
 )
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/internal/config"
 )
 

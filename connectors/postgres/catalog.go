@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/internal/config"
 )
 

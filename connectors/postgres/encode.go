@@ -7,7 +7,7 @@ import (
 	"strconv"
 
 	"github.com/inlet-dev/inlet/connectors"
-	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/change"
 )
 
 // cell is one column value as Postgres sent it.

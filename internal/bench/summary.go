@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/inlet-dev/inlet/connectors/clickhouse"
-	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/testenv"
 )

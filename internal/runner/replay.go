@@ -13,7 +13,7 @@ import (
 	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/connectors/clickhouse"
 	"github.com/inlet-dev/inlet/engine"
-	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/internal/config"
 )
 

@@ -20,7 +20,7 @@ import (
 	"github.com/inlet-dev/inlet/connectors/postgres"
 	"github.com/inlet-dev/inlet/engine"
 	"github.com/inlet-dev/inlet/internal/capture"
-	"github.com/inlet-dev/inlet/internal/change"
+	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/kafka"
 	"github.com/inlet-dev/inlet/lake"
