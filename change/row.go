@@ -16,3 +16,15 @@ type Row struct {
 	Partition int32
 	Offset    int64
 }
+
+// Range is the first and last Kafka offset a batch read from a partition.
+type Range struct{ From, To int64 }
+
+// Marker closes a full refresh generation (version Gen) that sent Rows rows;
+// it was read at Offset of Partition.
+type Marker struct {
+	Gen       uint64
+	Rows      int64
+	Partition int32
+	Offset    int64
+}

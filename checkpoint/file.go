@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/inlet-dev/inlet/internal/fsutil"
 )
 
 // FileStore keeps checkpoints under a directory:
@@ -181,17 +183,7 @@ func WriteFileAtomic(path string, data []byte) error {
 		os.Remove(tmp.Name())
 		return err
 	}
-	return SyncDir(dir)
-}
-
-// SyncDir fsyncs a directory so a rename or create in it is durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return fsutil.SyncDir(dir)
 }
 
 func appendLine(path string, data []byte) error {

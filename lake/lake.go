@@ -77,7 +77,7 @@ func (l *Lake) AppID(topic string, partition int32) string {
 type Row = change.Row
 
 // Range is the first and last Kafka offset a batch read from a partition.
-type Range struct{ From, To int64 }
+type Range = change.Range
 
 // Batch is what one micro-batch brings one table.
 type Batch struct {
@@ -94,13 +94,8 @@ type Batch struct {
 	Markers     []Marker
 }
 
-// Marker closes a full refresh generation that sent Rows rows.
-type Marker struct {
-	Gen       uint64
-	Rows      int64
-	Partition int32
-	Offset    int64
-}
+// Marker closes a full refresh generation.
+type Marker = change.Marker
 
 // Write commits b as one Delta version, unless the table's txn actions show
 // it is already committed. It returns the table's version after the call

@@ -45,11 +45,11 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	root := t.TempDir()
 	l, _ := Open(root, "p")
 	rows := sampleRows()
-	if _, wrote, err := l.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows, Ranges: map[int32]Range{0: {0, 2}}}); err != nil || !wrote {
+	if _, wrote, err := l.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows, Ranges: map[int32]Range{0: {From: 0, To: 2}}}); err != nil || !wrote {
 		t.Fatalf("write: %v %v", wrote, err)
 	}
 	// A retried batch adds nothing.
-	if _, wrote, err := l.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows, Ranges: map[int32]Range{0: {0, 2}}}); err != nil || wrote {
+	if _, wrote, err := l.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows, Ranges: map[int32]Range{0: {From: 0, To: 2}}}); err != nil || wrote {
 		t.Fatalf("retry wrote=%v err=%v", wrote, err)
 	}
 	l2, _ := Open(root, "p")
@@ -82,7 +82,7 @@ func TestRewindAndOrphans(t *testing.T) {
 	l, _ := Open(root, "p")
 	rows := sampleRows()
 	for i, r := range rows {
-		if _, _, err := l.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: []change.Row{r}, Ranges: map[int32]Range{0: {int64(i), int64(i)}}}); err != nil {
+		if _, _, err := l.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: []change.Row{r}, Ranges: map[int32]Range{0: {From: int64(i), To: int64(i)}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,7 +124,7 @@ func TestFollow(t *testing.T) {
 	root := t.TempDir()
 	w, _ := Open(root, "p")
 	rows := sampleRows()
-	if _, _, err := w.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows[:1], Ranges: map[int32]Range{0: {0, 0}}}); err != nil {
+	if _, _, err := w.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows[:1], Ranges: map[int32]Range{0: {From: 0, To: 0}}}); err != nil {
 		t.Fatal(err)
 	}
 	r, _ := Open(root, "p")
@@ -135,7 +135,7 @@ func TestFollow(t *testing.T) {
 	if tbl.Rows() != 1 {
 		t.Fatalf("rows %d, want 1", tbl.Rows())
 	}
-	if _, _, err := w.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows[1:], Ranges: map[int32]Range{0: {1, 2}}}); err != nil {
+	if _, _, err := w.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows[1:], Ranges: map[int32]Range{0: {From: 1, To: 2}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tbl.Follow(); err != nil {
@@ -152,10 +152,10 @@ func TestWriteSkipsRowsItHas(t *testing.T) {
 	ctx := context.Background()
 	l, _ := Open(t.TempDir(), "p")
 	rows := sampleRows()
-	if _, _, err := l.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows[:2], Ranges: map[int32]Range{0: {0, 1}}}); err != nil {
+	if _, _, err := l.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows[:2], Ranges: map[int32]Range{0: {From: 0, To: 1}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, wrote, err := l.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows, Ranges: map[int32]Range{0: {0, 2}}}); err != nil || !wrote {
+	if _, wrote, err := l.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows, Ranges: map[int32]Range{0: {From: 0, To: 2}}}); err != nil || !wrote {
 		t.Fatalf("wrote=%v err=%v", wrote, err)
 	}
 	tbl, _ := l.Table("public.t")

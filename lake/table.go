@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/change"
+	"github.com/inlet-dev/inlet/internal/fsutil"
 )
 
 // Table is one Delta table, with what its log says so far.
@@ -279,7 +279,7 @@ func (t *Table) commit(actions []logEntry) error {
 		}
 		return fmt.Errorf("lake table %s: commit version %d: %w", t.Name, next, err)
 	}
-	if err := checkpoint.SyncDir(t.logDir()); err != nil {
+	if err := fsutil.SyncDir(t.logDir()); err != nil {
 		return fmt.Errorf("lake table %s: %w", t.Name, err)
 	}
 	t.version = next

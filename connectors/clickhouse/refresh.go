@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/lake"
 )
 
 // Full refresh tables: each refresh generation's rows go to a staging
@@ -22,7 +21,7 @@ func stagingName(name string) string { return name + "__staging" }
 
 // WriteRefresh writes the rows and markers of one full_refresh table (in
 // offset order) and returns the rows inserted into staging.
-func (s *Sink) WriteRefresh(ctx context.Context, table string, rows []change.Row, markers []lake.Marker) (int, error) {
+func (s *Sink) WriteRefresh(ctx context.Context, table string, rows []change.Row, markers []change.Marker) (int, error) {
 	var m *mirror
 	for i := range rows {
 		var err error
@@ -158,7 +157,7 @@ func (s *Sink) stage(ctx context.Context, m *mirror, rows []change.Row) (int, er
 }
 
 // swapIn replaces the table's contents with generation mk.Gen from staging.
-func (s *Sink) swapIn(ctx context.Context, m *mirror, mk lake.Marker) error {
+func (s *Sink) swapIn(ctx context.Context, m *mirror, mk change.Marker) error {
 	main := quote(s.db) + "." + quote(m.name)
 	st := quote(s.db) + "." + quote(stagingName(m.name))
 	if m.stagingGen != int64(mk.Gen) && mk.Rows > 0 {
