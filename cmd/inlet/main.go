@@ -17,7 +17,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/inlet-dev/inlet/engine"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/incident"
 	"github.com/inlet-dev/inlet/internal/runner"
@@ -181,7 +180,7 @@ func cmdCheckpoints(args []string, out io.Writer) error {
 	defer store.Close()
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SINK\tID\tTIME\tROWS\tOFFSETS (next)")
-	for _, s := range []string{engine.SinkLake, engine.SinkClickHouse} {
+	for _, s := range runner.SinkNames(c) {
 		if *sink != "" && *sink != s {
 			continue
 		}

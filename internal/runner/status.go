@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/inlet-dev/inlet/connectors/clickhouse"
-	"github.com/inlet-dev/inlet/engine"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/lake"
 )
@@ -72,7 +71,7 @@ func Status(ctx context.Context, c *config.Config, out io.Writer) error {
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SINK\tLAST CHECKPOINT\tTIME\tAGE")
-	for _, s := range []string{engine.SinkLake, engine.SinkClickHouse} {
+	for _, s := range SinkNames(c) {
 		b, ok, err := store.Latest(ctx, s)
 		if err != nil {
 			return err
