@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/incident"
 	"github.com/inlet-dev/inlet/internal/runner"
@@ -169,6 +170,7 @@ func cmdRun(args []string) error {
 func cmdCheckpoints(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("checkpoints", flag.ContinueOnError)
 	sink := fs.String("sink", "", "only this sink (lake or clickhouse)")
+	asJSON := fs.Bool("json", false, "one JSON object per batch, as persisted")
 	c, err := loadConfig(fs, args)
 	if err != nil {
 		return err
@@ -179,7 +181,9 @@ func cmdCheckpoints(args []string, out io.Writer) error {
 	}
 	defer store.Close()
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SINK\tID\tTIME\tROWS\tOFFSETS (next)")
+	if !*asJSON {
+		fmt.Fprintln(tw, "SINK\tID\tTIME\tROWS\tOFFSETS (next)")
+	}
 	for _, s := range runner.SinkNames(c) {
 		if *sink != "" && *sink != s {
 			continue
@@ -189,6 +193,14 @@ func cmdCheckpoints(args []string, out io.Writer) error {
 			return err
 		}
 		for _, b := range hist {
+			if *asJSON {
+				line, err := checkpoint.Encode(b)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "%s\n", line)
+				continue
+			}
 			var rows int64
 			for _, n := range b.Rows {
 				rows += n

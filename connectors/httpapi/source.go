@@ -29,8 +29,8 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/change"
+	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/internal/config"
 )
 

@@ -21,8 +21,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/change"
+	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/internal/failpoint"
 	"github.com/inlet-dev/inlet/internal/kafka"
 )

@@ -34,7 +34,9 @@ const (
 
 // AfterApplyBeforeCheckpoint names the crash point between a sink's Apply
 // and the commit of its checkpoint.
-func AfterApplyBeforeCheckpoint(sink string) string { return "engine.after_apply_before_checkpoint." + sink }
+func AfterApplyBeforeCheckpoint(sink string) string {
+	return "engine.after_apply_before_checkpoint." + sink
+}
 
 // CheckpointError names the error point that fails the checkpoint commit
 // after a sink's Apply (armed with Fail, not a crash).

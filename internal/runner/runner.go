@@ -208,6 +208,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			}()
 		}
 	}
+	var eng *engine.Engine
 	if only == All || only == Engine {
 		store, err := OpenStore(ctx, c)
 		if err != nil {
@@ -225,7 +226,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 				batches.Add(1)
 				rowsBySink.add(b.Sink, int64(b.Rows))
 			}}
-		eng, err := engine.New(opts)
+		eng, err = engine.New(opts)
 		if err != nil {
 			return err
 		}
@@ -249,16 +250,12 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 	for {
 		select {
 		case <-done:
-			if len(srcs)+len(hsrcs) > 0 {
-				writeStatus(c.StateDir, srcs, hsrcs)
-			}
+			writeStatus(c.StateDir, srcs, hsrcs, eng)
 			log.Info("inlet stopped", "published", published.Load(), "batches", batches.Load(), "rows", rowsBySink.String())
 			return firstErr
 		case <-fast.C:
-			if len(srcs)+len(hsrcs) > 0 {
-				if err := writeStatus(c.StateDir, srcs, hsrcs); err != nil {
-					log.Warn("cannot write status file", "err", err)
-				}
+			if err := writeStatus(c.StateDir, srcs, hsrcs, eng); err != nil {
+				log.Warn("cannot write status file", "err", err)
 			}
 			if tty {
 				barLines = bars(os.Stderr, srcs, barLines)

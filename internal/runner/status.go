@@ -134,6 +134,16 @@ func printRunStatus(tw io.Writer, c *config.Config) error {
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "RUN (pid %d, reported %s ago)\n", st.PID, time.Since(st.Updated).Round(time.Second))
+	if len(st.Sinks) > 0 {
+		fmt.Fprintln(tw, "SINK\tSTATE\tLAG RECORDS\tLAG SECONDS\tLAST COMMIT\tLAST ERROR")
+		for _, s := range st.Sinks {
+			last := "-"
+			if !s.LastCommit.IsZero() {
+				last = time.Since(s.LastCommit).Round(time.Second).String() + " ago"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%s\t%s\n", s.Sink, s.State, s.LagRecords, s.LagSeconds, last, s.LastError)
+		}
+	}
 	for _, s := range st.Sources {
 		if len(s.Snapshot) > 0 {
 			fmt.Fprintln(tw, "SNAPSHOT\tROWS\tESTIMATED\tDONE\tROWS/S\tETA")
