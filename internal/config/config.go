@@ -265,15 +265,8 @@ func (c *Config) applyDefaults() {
 	if c.Capture.SplitAfter == 0 {
 		c.Capture.SplitAfter = Duration(2 * time.Minute)
 	}
-	if c.Engine.BatchRecords == 0 {
-		c.Engine.BatchRecords = 100_000
-	}
-	if c.Engine.BatchBytes == 0 {
-		c.Engine.BatchBytes = 32 << 20
-	}
-	if c.Engine.BatchWait == 0 {
-		c.Engine.BatchWait = Duration(time.Second)
-	}
+	// Engine batch limits left at zero take the engine's defaults
+	// (engine.DefaultBatch*), set in that one place.
 	c.applySummaryDefaults()
 }
 

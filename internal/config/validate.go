@@ -119,8 +119,14 @@ func (c *Config) Validate() error {
 	if c.Capture.SplitAfter > Duration(4*time.Minute) {
 		bad("capture.split_after", "must stay under the 5m Kafka transaction timeout; use at most 4m")
 	}
-	if c.Engine.BatchRecords < 1 {
-		bad("engine.batch_records", "must be at least 1")
+	if c.Engine.BatchRecords < 0 {
+		bad("engine.batch_records", "must be at least 1 (or left out for the default)")
+	}
+	if c.Engine.BatchBytes < 0 {
+		bad("engine.batch_bytes", "must be at least 1 (or left out for the default)")
+	}
+	if c.Engine.BatchWait < 0 {
+		bad("engine.batch_wait", "must be positive (or left out for the default)")
 	}
 	return errors.Join(errs...)
 }
