@@ -4,6 +4,8 @@ package connectors
 
 import (
 	"context"
+	"io"
+	"time"
 
 	"github.com/inlet-dev/inlet/change"
 )
@@ -148,3 +150,28 @@ type Resetter interface {
 
 // Table is one change topic and the source table it carries.
 type Table = change.Table
+
+// Describer is implemented by sinks that report what they hold of a table,
+// for inlet status and inlet describe.
+type Describer interface {
+	Describe(ctx context.Context, t change.Table) (TableInfo, error)
+}
+
+// TableInfo is what a sink holds of one table.
+type TableInfo struct {
+	Where   string // what a reader opens: a path, a database table
+	Kind    string // what it is, e.g. "Delta table; one row per change"
+	Exists  bool
+	Rows    int64 // rows a reader of it sees (-1: unknown)
+	Version int64 // the sink's own version of it (-1: none)
+	// Query is where analysts read the current rows, if not Where.
+	Query      string
+	LastChange time.Time // zero: unknown
+}
+
+// Reporter is implemented by sinks with more to show than their tables
+// (ClickHouse: summaries and their checks). Report writes a section; for
+// analysts (inlet describe) in prose, else (inlet status) a table.
+type Reporter interface {
+	Report(ctx context.Context, w io.Writer, forAnalysts bool) error
+}

@@ -2,6 +2,7 @@ package lake
 
 import (
 	"context"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -22,7 +23,8 @@ type Sink struct {
 
 var (
 	_ connectors.Sink     = (*Sink)(nil)
-	_ connectors.Rewinder = (*Sink)(nil)
+	_ connectors.Rewinder  = (*Sink)(nil)
+	_ connectors.Describer = (*Sink)(nil)
 )
 
 // Sink returns the lake as an engine sink.
@@ -97,3 +99,14 @@ func (s *Sink) Rewind(ctx context.Context, table string, version int64) error {
 
 // Close implements connectors.Sink.
 func (s *Sink) Close() error { return nil }
+
+// Describe implements connectors.Describer.
+func (s *Sink) Describe(ctx context.Context, t connectors.Table) (connectors.TableInfo, error) {
+	info := connectors.TableInfo{Where: filepath.Join(s.l.root, t.Name), Kind: "Delta table; one row per change", Rows: -1, Version: -1}
+	tbl, err := s.l.Table(t.Name)
+	if err != nil {
+		return info, err
+	}
+	info.Version, info.Rows, info.Exists = tbl.Version(), tbl.Rows(), tbl.Version() >= 0
+	return info, nil
+}
