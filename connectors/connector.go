@@ -175,3 +175,16 @@ type TableInfo struct {
 type Reporter interface {
 	Report(ctx context.Context, w io.Writer, forAnalysts bool) error
 }
+
+// TableError is what Apply returns when one table's rows cannot be
+// written. Classed retriable (internal/retry), the batch is retried; classed
+// permanent or needing the user, the engine quarantines that table for
+// this sink (its partitions pause, with an incident) and applies the rest
+// of the batch again without it.
+type TableError struct {
+	Table string
+	Err   error
+}
+
+func (e *TableError) Error() string { return "table " + e.Table + ": " + e.Err.Error() }
+func (e *TableError) Unwrap() error { return e.Err }

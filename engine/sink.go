@@ -50,8 +50,10 @@ type sinkRun struct {
 	seen map[tp]int64  // offset after the last record looked at
 	id   uint64        // latest checkpoint id
 
-	mu        sync.Mutex // guards the fields below, read by status
-	st        SinkStatus
+	mu          sync.Mutex // guards the fields below, read by status
+	st          SinkStatus
+	quarantined map[string]Quarantine // by topic
+	resume      map[string]bool       // tables to lift, by name
 	committed map[tp]int64 // pos as last committed (never mutated)
 	behind    time.Time    // when the sink last fell behind the reader (zero: caught up)
 }
@@ -64,11 +66,14 @@ type SinkStatus struct {
 	LagSeconds float64   `json:"lag_seconds"`
 	LastCommit time.Time `json:"last_commit"`
 	LastError  string    `json:"last_error,omitempty"`
+	// Quarantined lists the tables this sink paused.
+	Quarantined []Quarantine `json:"quarantined,omitempty"`
 }
 
 func newSinkRun(e *Engine, s connectors.Sink) *sinkRun {
 	w := &sinkRun{e: e, sink: s, name: s.Name(), in: make(chan *decoded),
-		pos: map[tp]int64{}, ord: map[tp][]byte{}, seen: map[tp]int64{}}
+		pos: map[tp]int64{}, ord: map[tp][]byte{}, seen: map[tp]int64{},
+		quarantined: map[string]Quarantine{}, resume: map[string]bool{}}
 	w.st = SinkStatus{Sink: w.name, State: "ok"}
 	return w
 }
@@ -178,6 +183,7 @@ func (w *sinkRun) retrying(ctx, sctx context.Context, fn func(context.Context) e
 // handle applies d, first reading from Kafka whatever the sink missed
 // before it.
 func (w *sinkRun) handle(ctx context.Context, d *decoded) error {
+	w.liftRequested()
 	if err := w.fill(ctx, d.start); err != nil {
 		return err
 	}
@@ -203,7 +209,7 @@ func (w *sinkRun) fill(ctx context.Context, upTo map[tp]int64) error {
 	from := map[string]map[int32]kgo.Offset{}
 	gap := map[tp]int64{}
 	for k, to := range upTo {
-		if w.seen[k] < to {
+		if w.seen[k] < to && !w.isQuarantined(k.Topic) {
 			if from[k.Topic] == nil {
 				from[k.Topic] = map[int32]kgo.Offset{}
 			}
@@ -270,12 +276,28 @@ func (w *sinkRun) fill(ctx context.Context, upTo map[tp]int64) error {
 // apply takes what the sink needs of d, applies it and commits the
 // sink's new position.
 func (w *sinkRun) apply(ctx context.Context, d *decoded) error {
+	for {
+		err := w.applyOnce(ctx, d)
+		table, ok := quarantineFor(err)
+		if !ok {
+			return err
+		}
+		w.quarantine(table, err)
+	}
+}
+
+// applyOnce applies what the sink takes of d, leaving out quarantined
+// tables.
+func (w *sinkRun) applyOnce(ctx context.Context, d *decoded) error {
 	start := time.Now()
 	next := maps.Clone(w.pos)
 	nextOrd := map[tp][]byte{}
 	var tables []connectors.TableBatch
 	records := 0
 	for _, b := range d.batches {
+		if w.isQuarantined(b.table.Topic) {
+			continue // its position stays where it stopped
+		}
 		s := b.take(w.pos, w.ord)
 		w.e.skipped(w.name, b.table.Topic, s.skipped)
 		for p, rg := range s.ranges {
@@ -385,6 +407,10 @@ func (w *sinkRun) status() SinkStatus {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	st := w.st
+	for _, q := range w.quarantined {
+		st.Quarantined = append(st.Quarantined, q)
+	}
+	sort.Slice(st.Quarantined, func(i, j int) bool { return st.Quarantined[i].Table < st.Quarantined[j].Table })
 	if !w.behind.IsZero() {
 		st.LagSeconds = time.Since(w.behind).Seconds()
 	}

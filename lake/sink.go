@@ -2,11 +2,13 @@ package lake
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/inlet-dev/inlet/connectors"
+	"github.com/inlet-dev/inlet/internal/retry"
 )
 
 // SinkName is the lake's name in the checkpoint store, metrics and logs.
@@ -22,7 +24,7 @@ type Sink struct {
 }
 
 var (
-	_ connectors.Sink     = (*Sink)(nil)
+	_ connectors.Sink      = (*Sink)(nil)
 	_ connectors.Rewinder  = (*Sink)(nil)
 	_ connectors.Describer = (*Sink)(nil)
 )
@@ -77,7 +79,10 @@ func (s *Sink) Apply(ctx context.Context, b connectors.SinkBatch) (connectors.Ap
 		v, did, err := s.l.Write(ctx, Batch{Table: n, Topic: topic, Rows: tb.Rows, Ranges: tb.Ranges, Info: info,
 			FullRefresh: tb.Table.FullRefresh, Markers: tb.Markers})
 		if err != nil {
-			return res, err
+			if errors.Is(err, ErrIncompatible) {
+				err = retry.MarkNeedsUser(err, "re-snapshot the table into a new lake table (inlet backfill), or fix the source; then inlet resume --table "+n)
+			}
+			return res, &connectors.TableError{Table: n, Err: err}
 		}
 		// A batch the table already held (a retry after the checkpoint
 		// failed) still gets its history entry, with the same counts.

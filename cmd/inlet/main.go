@@ -34,7 +34,8 @@ Usage:
   inlet status -c FILE
   inlet incidents -c FILE [--since 24h] [--json]   the incident record: failed batches, polls, checks, skipped duplicates
   inlet describe -c FILE              tables, views and summaries to query, with lineage and freshness
-  inlet checkpoints -c FILE [--sink lake|clickhouse]
+  inlet checkpoints -c FILE [--sink lake|clickhouse] [--json]
+  inlet resume -c FILE --table T [--sink S]   continue a quarantined table (see inlet status)
   inlet replay -c FILE --sink lake|clickhouse|all --from ID|RFC3339
   inlet rebuild -c FILE --sink clickhouse --from-lake
   inlet backfill -c FILE --table SCHEMA.TABLE [--where SQL]   re-read a table while streaming
@@ -69,6 +70,8 @@ func main() {
 		err = cmdBackfill(args, os.Stdout)
 	case "incidents":
 		err = cmdIncidents(args, os.Stdout)
+	case "resume":
+		err = cmdResume(args, os.Stdout)
 	case "version", "--version", "-v":
 		fmt.Println("inlet", version)
 	case "help", "-h", "--help":

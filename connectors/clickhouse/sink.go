@@ -283,7 +283,7 @@ func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
 			for j, i := range keyCols {
 				v, err := chValue(m.columns[i], st.values[i], s.version)
 				if err != nil {
-					return 0, fmt.Errorf("clickhouse: %s.%s: %w", m.name, m.columns[i].Name, err)
+					return 0, fmt.Errorf("clickhouse: %s.%s: %w: %w", m.name, m.columns[i].Name, ErrValue, err)
 				}
 				kv[j] = v
 			}
@@ -311,7 +311,7 @@ func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
 			v, err := chValue(c, st.values[i], s.version)
 			if err != nil {
 				batch.Abort()
-				return 0, fmt.Errorf("clickhouse: %s.%s: %w", m.name, c.Name, err)
+				return 0, fmt.Errorf("clickhouse: %s.%s: %w: %w", m.name, c.Name, ErrValue, err)
 			}
 			vals[i] = v
 		}

@@ -257,6 +257,9 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			if err := writeStatus(c.StateDir, srcs, hsrcs, eng); err != nil {
 				log.Warn("cannot write status file", "err", err)
 			}
+			if eng != nil {
+				takeResumes(c, eng, log)
+			}
 			if tty {
 				barLines = bars(os.Stderr, srcs, barLines)
 			}

@@ -140,6 +140,12 @@ func printRunStatus(tw io.Writer, c *config.Config) error {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%s\t%s\n", s.Sink, s.State, s.LagRecords, s.LagSeconds, last, s.LastError)
 		}
+		for _, s := range st.Sinks {
+			for _, q := range s.Quarantined {
+				fmt.Fprintf(tw, "QUARANTINED\t%s in %s since %s: %s\n", q.Table, s.Sink, q.Since.Format(time.RFC3339), q.Error)
+				fmt.Fprintf(tw, "\tfix: %s\n", q.Fix)
+			}
+		}
 	}
 	for _, s := range st.Sources {
 		if len(s.Snapshot) > 0 {
