@@ -230,8 +230,13 @@ func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, erro
 		if ev.Op == change.OpDelete {
 			row.Values, row.Before = ev.Before, nil
 		}
+		if ev.Op == change.OpTruncate {
+			// Every row of the table before this position is gone; the
+			// sinks record it (a marker row, rows marked deleted).
+			row.Values, row.Before = make([]any, len(sc.Columns)), nil
+		}
 		if row.Values == nil && ev.Op != change.OpRefreshDone {
-			continue // e.g. truncate markers
+			continue
 		}
 		b := byTopic[r.Topic]
 		if b == nil {

@@ -95,6 +95,8 @@ var transientCodes = map[int32]bool{
 func classify(err error) error {
 	var ex *proto.Exception
 	switch {
+	case errors.Is(err, ErrIncompatibleChange):
+		return retry.MarkNeedsUser(err, "re-snapshot the table into a new mirror (inlet backfill), then inlet resume --table")
 	case errors.Is(err, ErrValue):
 		return retry.MarkNeedsUser(err, "set clickhouse.out_of_range (clamp or null) or fix the value at the source, then inlet resume --table")
 	case errors.As(err, &ex) && !transientCodes[ex.Code]:
