@@ -51,6 +51,10 @@ type Options struct {
 	// Reconnect is the backoff between reconnect attempts; zero values
 	// mean 500ms doubling to 15s.
 	Reconnect retry.Backoff
+	// StallAfter: a commit Kafka has not acknowledged for this long (a
+	// broker down: the client keeps retrying) is an incident and makes
+	// the stage not ready until it completes; default 10s.
+	StallAfter time.Duration
 }
 
 func (o *Options) defaults() {
@@ -68,6 +72,9 @@ func (o *Options) defaults() {
 	}
 	if o.Reconnect.Max == 0 {
 		o.Reconnect.Max = 15 * time.Second
+	}
+	if o.StallAfter == 0 {
+		o.StallAfter = 10 * time.Second
 	}
 }
 
@@ -128,6 +135,9 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 			o.Health.NotReady("stopping")
 			return err
 		}
+		if !s.stalled.IsZero() {
+			down = s.stalled // the stalled commit's incident is this outage
+		}
 		s.disconnect()
 		if c := retry.Classify(err); c != retry.Retriable {
 			o.Health.NotReady("stopped: " + err.Error())
@@ -163,7 +173,8 @@ type session struct {
 	cl      *kgo.Client
 	marks   *watermarks
 	t       txn
-	commits int // Kafka commits since connect
+	commits int       // Kafka commits since connect
+	stalled time.Time // when the commit in progress was reported stalled
 }
 
 // connect makes a producer, reads the committed position and (re)opens
@@ -195,7 +206,7 @@ func (s *session) connect(ctx context.Context) error {
 	if err != nil {
 		return retry.MarkNeedsUser(fmt.Errorf("source %s: kafka producer: %w", o.Source, err), "check the kafka section of the config")
 	}
-	s.cl, s.t, s.commits = cl, txn{}, 0
+	s.cl, s.t, s.commits, s.stalled = cl, txn{}, 0, time.Time{}
 	// Initialise the producer id now: this fences an older producer and
 	// aborts its open transaction before we read the committed position.
 	if _, _, err := cl.ProducerID(ctx); err != nil {
@@ -323,6 +334,30 @@ func (s *session) add(ctx context.Context, b connectors.Batch) error {
 // commit writes the pending position, commits the transaction, and only
 // then acknowledges the position to the source.
 func (s *session) commit(ctx context.Context) error {
+	o := s.o
+	// The client retries a broker that is down by itself, so a commit
+	// may wait for a long time without failing: say so.
+	start := time.Now()
+	fired := make(chan struct{})
+	watch := time.AfterFunc(o.StallAfter, func() {
+		defer close(fired)
+		o.Log.Error("incident: source "+o.Source+": kafka has not acknowledged a commit for "+o.StallAfter.String()+"; is the broker down? waiting for it", "source", o.Source)
+		o.Health.NotReady("kafka has not acknowledged a commit for " + o.StallAfter.String())
+	})
+	err := s.commitTxn(ctx)
+	if !watch.Stop() {
+		<-fired // reported stalled: the report is complete
+		if err != nil {
+			s.stalled = start
+			return err
+		}
+		o.Log.Info("incident resolved: source "+o.Source+" is streaming again: kafka acknowledged the commit", "source", o.Source, "waited", time.Since(start).Round(time.Millisecond))
+		o.Health.Ready()
+	}
+	return err
+}
+
+func (s *session) commitTxn(ctx context.Context) error {
 	o := s.o
 	rec := &kgo.Record{Topic: s.offsetsTopic, Key: []byte(o.Source), Value: s.t.pending}
 	s.cl.Produce(ctx, rec, s.t.promise)

@@ -432,10 +432,14 @@ func TestExternalBrokerOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.workld.preload(t, e.conn, preload)
-	p := startInlet(t, e.cfg, e.log)
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	p := startInlet(t, e.cfg, e.log, "--http", httpAddr)
+	rw := watchReady(t, httpAddr)
 	e.waitSnapshot(t, p)
+	rw.waitReady(t, p, time.Minute)
 	bg := startBackgroundWorkload(e.pg.Connect(t, "postgres"), e.workld)
 	time.Sleep(3 * time.Second)
+	from, _ := rw.state()
 	stopBroker(t, broker)
 	t.Log("broker stopped")
 	time.Sleep(20 * time.Second)
@@ -444,14 +448,19 @@ func TestExternalBrokerOutage(t *testing.T) {
 	}
 	broker = startBroker(t, brokerDir, addr, brokerLog)
 	t.Log("broker started again")
+	body := rw.waitFlap(t, p, from, 2*time.Minute)
+	t.Logf("/readyz while the broker was down: %q", body)
 	time.Sleep(5 * time.Second)
 	bg.finish(t)
 	t.Logf("workload committed %d changes: %v", e.workld.totalChanges(), e.workld.changes)
 	e.waitCaughtUp(t, p, 4*time.Minute)
 	p.stop(t, syscall.SIGTERM)
 	e.finalChecks(t)
-	t.Logf("source incidents: %d opened, %d resolved", incidents(t, filepath.Join(e.dir, "state"), "incident: source pg"),
-		incidents(t, filepath.Join(e.dir, "state"), "incident resolved: source pg"))
+	opened, resolved := incidents(t, filepath.Join(e.dir, "state"), "incident: source pg"), incidents(t, filepath.Join(e.dir, "state"), "incident resolved: source pg")
+	t.Logf("source incidents: %d opened, %d resolved", opened, resolved)
+	if opened == 0 || resolved == 0 {
+		t.Errorf("the broker outage was not recorded as a resolved source incident (%d opened, %d resolved)", opened, resolved)
+	}
 	stopBroker(t, broker)
 	e.kafkaCheckDir(t, brokerDir)
 }
