@@ -121,8 +121,7 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			o.Health.NotReady("stopped: " + err.Error())
-			return err
+			return s.stop(err)
 		}
 		if !down.IsZero() {
 			o.Log.Info("incident resolved: source "+o.Source+" is streaming again", "source", o.Source,
@@ -139,12 +138,8 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 			down = s.stalled // the stalled commit's incident is this outage
 		}
 		s.disconnect()
-		if c := retry.Classify(err); c != retry.Retriable {
-			o.Health.NotReady("stopped: " + err.Error())
-			return err
-		}
-		if _, ok := src.(Reopener); !ok {
-			return err
+		if _, ok := src.(Reopener); !ok || retry.Classify(err) != retry.Retriable {
+			return s.stop(err)
 		}
 		if s.commits > 0 {
 			pause.Reset() // it streamed: this is a new outage, not the same one again
@@ -159,6 +154,19 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 		case <-t.C:
 		}
 	}
+}
+
+// stop records why the source stops for good (an incident: a person must
+// act, or nothing can) and returns err.
+func (s *session) stop(err error) error {
+	o := s.o
+	attrs := []any{"source", o.Source, "err", err, "class", retry.Classify(err).String()}
+	if fix := retry.Fix(err); fix != "" {
+		attrs = append(attrs, "fix", fix)
+	}
+	o.Log.Error("incident: source "+o.Source+" stopped", attrs...)
+	o.Health.NotReady("stopped: " + err.Error())
+	return err
 }
 
 // session is one connection of a source to Kafka: a transactional

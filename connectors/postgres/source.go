@@ -154,6 +154,7 @@ type Source struct {
 	snapshotTodo bool
 	announce     bool // commit startPos before the first change
 	streaming    bool // START_REPLICATION issued on repl
+	streamed     bool // this process streamed the slot before (a reconnect)
 }
 
 var _ connectors.Source = (*Source)(nil)

@@ -45,9 +45,18 @@ func (s *Source) startReplication(ctx context.Context) error {
 		PluginArgs: []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", s.cfg.Publication), "messages 'true'"},
 	})
 	if err != nil {
-		return fmt.Errorf("source %s: start replication on slot %s: %w (is another inlet running this pipeline?)", s.name, s.cfg.Slot, err)
+		err = fmt.Errorf("source %s: start replication on slot %s: %w (is another inlet running this pipeline?)", s.name, s.cfg.Slot, err)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "55006" && !s.streamed {
+			// The slot is in use and this process never streamed it:
+			// another Inlet runs the pipeline. (After streaming, it is
+			// most likely our own old walsender, which has not noticed
+			// that its connection is gone: that is retried.)
+			return needsUser(err)
+		}
+		return err
 	}
-	s.streaming = true
+	s.streaming, s.streamed = true, true
 	return nil
 }
 

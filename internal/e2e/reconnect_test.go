@@ -560,3 +560,108 @@ func (e *env) dropSourcePosition(t *testing.T, source string) {
 		t.Fatalf("tombstone position: %v", err)
 	}
 }
+
+// waitExit waits for inlet to exit by itself and returns its log.
+func waitExit(t *testing.T, p *inletProc, timeout time.Duration) string {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err == nil {
+			t.Fatalf("inlet exited with status 0; log:\n%s", tailFile(p.log, 30))
+		}
+	case <-time.After(timeout):
+		t.Fatalf("inlet still running %s after the failure; log:\n%s", timeout, tailFile(p.log, 30))
+	}
+	return string(mustRead(t, p.log))
+}
+
+// TestNeedsUserStops: what only a person can fix stops the pipeline with
+// a message that names the fix, recorded as an incident — rather than
+// being retried for ever.
+func TestNeedsUserStops(t *testing.T) {
+	e := setup(t)
+	e.workld.preload(t, e.conn, map[string]int{"public.all_types": 10, "sales.customers": 10, "public.docs": 10})
+	ctx := context.Background()
+
+	t.Run("slot dropped", func(t *testing.T) {
+		p := startInlet(t, e.cfg, e.log)
+		e.waitSnapshot(t, p)
+		// Terminate the walsender and drop the slot before the source
+		// reconnects (it waits at least 250ms).
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			_, err := e.conn.Exec(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'inlet_shop_pg' AND active_pid IS NOT NULL`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err = e.conn.Exec(ctx, `SELECT pg_drop_replication_slot('inlet_shop_pg')`); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("could not drop the slot: %v", err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		log := waitExit(t, p, time.Minute)
+		if !strings.Contains(log, "replication slot inlet_shop_pg is gone") || !strings.Contains(log, "run `inlet teardown`") {
+			t.Errorf("the stop does not say the slot is gone and what to do; log:\n%s", tailFile(p.log, 10))
+		}
+		if n := incidents(t, filepath.Join(e.dir, "state"), "incident: source pg stopped"); n != 1 {
+			t.Errorf("%d stop incidents recorded, want 1", n)
+		}
+	})
+
+	t.Run("replication revoked", func(t *testing.T) {
+		for _, q := range []string{
+			"CREATE ROLE inlet_user LOGIN REPLICATION",
+			"GRANT USAGE ON SCHEMA sales TO inlet_user",
+			"GRANT SELECT ON ALL TABLES IN SCHEMA public, sales TO inlet_user",
+			"CREATE PUBLICATION inlet_pub_b FOR TABLE public.all_types, sales.customers, public.docs",
+		} {
+			if _, err := e.conn.Exec(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		dir := filepath.Join(e.dir, "b")
+		os.MkdirAll(dir, 0o755)
+		dsn := strings.Replace(e.pg.DSN("postgres"), "postgres@", "inlet_user@", 1)
+		cfg := writePipeline(t, dir, fmt.Sprintf(`  - name: pg
+    postgres:
+      dsn: "%s"
+      slot: inlet_b
+      publication: inlet_pub_b
+      tables: ["public.all_types", "sales.customers", "public.docs"]
+`, dsn), e.ch.Addr, "")
+		// A pipeline of its own name, so its ClickHouse tables do not mix
+		// with the first one's.
+		b := strings.Replace(string(mustRead(t, cfg)), "pipeline: shop", "pipeline: shop_b", 1)
+		b = strings.Replace(b, "database: shop", "database: shop_b", 1)
+		os.WriteFile(cfg, []byte(b), 0o644)
+		logPath := filepath.Join(dir, "inlet.log")
+		p := startInlet(t, cfg, logPath)
+		deadline := time.Now().Add(time.Minute)
+		for !strings.Contains(string(mustRead(t, logPath)), "msg=streaming") {
+			if err, done := p.exited(); done {
+				t.Fatalf("inlet exited (%v); log:\n%s", err, tailFile(logPath, 30))
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("not streaming after 1m; log:\n%s", tailFile(logPath, 30))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if _, err := e.conn.Exec(ctx, "ALTER ROLE inlet_user NOREPLICATION"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.conn.Exec(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'inlet_b' AND active_pid IS NOT NULL`); err != nil {
+			t.Fatal(err)
+		}
+		log := waitExit(t, p, time.Minute)
+		if !strings.Contains(log, "fix: grant the source's user what it lacks") {
+			t.Errorf("the stop does not name the fix; log:\n%s", tailFile(logPath, 10))
+		}
+		if n := incidents(t, filepath.Join(dir, "state"), "incident: source pg stopped"); n != 1 {
+			t.Errorf("%d stop incidents recorded, want 1", n)
+		}
+	})
+}
