@@ -20,6 +20,7 @@ import (
 	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/incident"
+	"github.com/inlet-dev/inlet/internal/kafka"
 	"github.com/inlet-dev/inlet/internal/runner"
 )
 
@@ -40,6 +41,7 @@ Usage:
   inlet rebuild -c FILE --sink clickhouse --from-lake
   inlet backfill -c FILE --table SCHEMA.TABLE [--where SQL]   re-read a table while streaming
   inlet teardown -c FILE [--yes]      drop the replication slots and publications
+  inlet broker --data-dir DIR --listen HOST:PORT   the embedded Kafka-protocol broker in its own process
   inlet version
 `
 
@@ -72,6 +74,8 @@ func main() {
 		err = cmdIncidents(args, os.Stdout)
 	case "resume":
 		err = cmdResume(args, os.Stdout)
+	case "broker":
+		err = cmdBroker(args)
 	case "version", "--version", "-v":
 		fmt.Println("inlet", version)
 	case "help", "-h", "--help":
@@ -311,4 +315,30 @@ func cmdTeardown(args []string, out io.Writer) error {
 		return err
 	}
 	return runner.Teardown(context.Background(), c, *yes, os.Stdin, out)
+}
+
+// cmdBroker runs the embedded broker (kfake, data dir, fsynced writes) on
+// its own until SIGINT or SIGTERM, for pipelines that share one broker.
+func cmdBroker(args []string) error {
+	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+	dir := fs.String("data-dir", "", "where the broker keeps its data (required)")
+	listen := fs.String("listen", "127.0.0.1:9092", "address to listen on, host:port")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("broker needs --data-dir DIR")
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b, err := kafka.StartBroker(*dir, *listen)
+	if err != nil {
+		return err
+	}
+	log.Info("broker started", "addr", b.Addrs(), "data_dir", *dir, "version", version)
+	<-ctx.Done()
+	b.Close()
+	log.Info("broker stopped", "data_dir", *dir)
+	return nil
 }

@@ -16,14 +16,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/inlet-dev/inlet/capture"
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/connectors/httpapi"
 	"github.com/inlet-dev/inlet/connectors/postgres"
 	"github.com/inlet-dev/inlet/engine"
-	"github.com/inlet-dev/inlet/internal/capture"
 	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/internal/health"
 	"github.com/inlet-dev/inlet/internal/kafka"
 	"github.com/inlet-dev/inlet/lake"
 )
@@ -123,9 +124,12 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 		return err
 	}
 	defer lock.Close()
-	var ready atomic.Bool
+	// /readyz: every stage says whether it is ready; the process itself
+	// is not until every stage is started, nor once it is stopping.
+	reg := health.New()
+	ready := reg.Stage("inlet")
 	if httpAddr != "" {
-		stopHTTP, err := serveHTTP(ctx, httpAddr, &ready, log)
+		stopHTTP, err := serveHTTP(ctx, httpAddr, reg, log)
 		if err != nil {
 			return fmt.Errorf("--http %s: %w", httpAddr, err)
 		}
@@ -198,7 +202,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			}
 			opts := capture.Options{Brokers: brokers, Pipeline: c.Pipeline, Source: s.Name, Log: log,
 				CommitEvery: time.Duration(c.Capture.CommitInterval), SplitAfter: time.Duration(c.Capture.SplitAfter), TxnIDSuffix: txnSuffix, Compression: compression,
-				OnCommit: func(n int) { published.Add(int64(n)) }}
+				OnCommit: func(n int) { published.Add(int64(n)) }, Health: reg.Stage("source " + s.Name)}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -240,8 +244,8 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	ready.Store(true)
-	defer ready.Store(false)
+	ready.Ready()
+	defer ready.NotReady("stopping")
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
 	fast := time.NewTicker(time.Second)
