@@ -314,6 +314,12 @@ func (s *session) add(ctx context.Context, b connectors.Batch) error {
 	now := time.Now()
 	for i := range b.Records {
 		r := &b.Records[i]
+		if r.AllPartitions {
+			if err := s.produceAll(ctx, r, now); err != nil {
+				return err
+			}
+			continue
+		}
 		part, keep, err := s.marks.place(ctx, r)
 		if err != nil {
 			return fmt.Errorf("source %s: %w", s.o.Source, err)
@@ -336,6 +342,33 @@ func (s *session) add(ctx context.Context, b connectors.Batch) error {
 		s.cl.Produce(ctx, kr, s.t.promise)
 	}
 	s.t.added(b)
+	return nil
+}
+
+// produceAll produces one copy of r to every partition of its topic (each
+// partition's watermark checked on its own).
+func (s *session) produceAll(ctx context.Context, r *connectors.Record, now time.Time) error {
+	n, err := s.marks.count(ctx, r.Topic)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", s.o.Source, err)
+	}
+	for p := int32(0); p < n; p++ {
+		keep, err := s.marks.keep(ctx, r, p, n)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", s.o.Source, err)
+		}
+		if !keep {
+			continue
+		}
+		kr := &kgo.Record{Topic: r.Topic, Partition: p, Key: r.Key, Value: r.Value, Timestamp: now}
+		for _, h := range r.Headers {
+			kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+		}
+		if r.Order != nil {
+			kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: kafka.HeaderOrder, Value: r.Order})
+		}
+		s.cl.Produce(ctx, kr, s.t.promise)
+	}
 	return nil
 }
 

@@ -25,35 +25,51 @@ func newWatermarks(brokers []string) *watermarks {
 // with an order key at or below the partition's committed watermark are
 // already in Kafka.
 func (w *watermarks) place(ctx context.Context, r *connectors.Record) (int32, bool, error) {
-	n, ok := w.parts[r.Topic]
-	if !ok {
-		parts, err := kafka.Partitions(ctx, w.brokers, r.Topic)
-		if err != nil {
-			return 0, false, err
-		}
-		n = parts[r.Topic]
-		if n == 0 {
-			return 0, false, fmt.Errorf("topic %s has no partitions (does it exist?)", r.Topic)
-		}
-		w.parts[r.Topic] = n
+	n, err := w.count(ctx, r.Topic)
+	if err != nil {
+		return 0, false, err
 	}
 	p := kafka.Partition(r.Key, n)
+	keep, err := w.keep(ctx, r, p, n)
+	return p, keep, err
+}
+
+// count returns the number of partitions of topic.
+func (w *watermarks) count(ctx context.Context, topic string) (int32, error) {
+	n, ok := w.parts[topic]
+	if !ok {
+		parts, err := kafka.Partitions(ctx, w.brokers, topic)
+		if err != nil {
+			return 0, err
+		}
+		n = parts[topic]
+		if n == 0 {
+			return 0, fmt.Errorf("topic %s has no partitions (does it exist?)", topic)
+		}
+		w.parts[topic] = n
+	}
+	return n, nil
+}
+
+// keep reports whether r, placed in partition p of n, is above that
+// partition's committed watermark.
+func (w *watermarks) keep(ctx context.Context, r *connectors.Record, p, n int32) (bool, error) {
 	if r.Order == nil {
-		return p, true, nil
+		return true, nil
 	}
 	m, ok := w.marks[r.Topic]
 	if !ok {
 		var err error
 		if m, err = kafka.LastOrders(ctx, w.brokers, r.Topic, n); err != nil {
-			return 0, false, err
+			return false, err
 		}
 		w.marks[r.Topic] = m
 	}
 	if mark := m[p]; mark != nil {
 		if bytes.Compare(r.Order, mark) <= 0 {
-			return p, false, nil
+			return false, nil
 		}
 		delete(m, p) // past the watermark: everything after is new
 	}
-	return p, true, nil
+	return true, nil
 }

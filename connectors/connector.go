@@ -22,6 +22,9 @@ type Record struct {
 	// is not above the highest one already committed in its partition: that
 	// is how re-reading a source after a crash never duplicates.
 	Order []byte
+	// AllPartitions publishes the record to every partition of its topic
+	// rather than the key's (a TRUNCATE, which concerns every key).
+	AllPartitions bool
 }
 
 // Header is a Kafka record header.

@@ -237,7 +237,31 @@ func (s *Source) handle(ctx context.Context, st *streamState, ch *chunker, xld p
 			st.requests = append(st.requests, append([]byte(nil), m.Content...))
 		}
 	case *pglogrepl.TruncateMessage:
-		s.log.Warn("TRUNCATE is not replicated yet; the sinks keep the truncated rows", "relations", m.RelationIDs)
+		return s.truncate(st, ch, xld, m)
+	}
+	return nil
+}
+
+// truncate publishes a TRUNCATE of captured tables as op t, with no row, to
+// every partition of each table's topic: every key before it is gone.
+// N.B. pgoutput sends one message naming every table a TRUNCATE ... CASCADE
+// reached; options (CASCADE, RESTART IDENTITY) change nothing downstream.
+func (s *Source) truncate(st *streamState, ch *chunker, xld pglogrepl.XLogData, m *pglogrepl.TruncateMessage) error {
+	for _, rel := range m.RelationIDs {
+		enc := st.rels[rel]
+		if enc == nil {
+			continue // not captured
+		}
+		st.seq++
+		p := srcPos{lsn: uint64(xld.WALStart), commitLSN: st.commitLSN, seq: st.seq, txid: st.xid, tsMs: st.tsMs}
+		rec, buf, err := enc.encode(ch.room(), change.OpTruncate, nil, false, nil, p, time.Now().UnixMilli())
+		ch.buf = buf
+		if err != nil {
+			return retry.MarkPermanent(fmt.Errorf("source %s: %w", s.name, err))
+		}
+		rec.AllPartitions = true
+		ch.add(rec)
+		s.log.Info("table truncated at the source", "table", enc.schema.Name(), "commit_lsn", pglogrepl.LSN(st.commitLSN))
 	}
 	return nil
 }
