@@ -147,7 +147,7 @@ func cmdRun(args []string) error {
 		// in this heap (kfake is in-memory, persisted to disk), so there
 		// the limit is only a backstop.
 		limit := int64(2 << 30)
-		if c.Kafka != nil {
+		if c.ExternalKafka() {
 			limit = 400 << 20
 		}
 		debug.SetMemoryLimit(limit)

@@ -22,7 +22,7 @@ func StartBroker(dir, addr string) (*Embedded, error) {
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, addr) }),
 		kfake.DataDir(filepath.Clean(dir)),
 		kfake.SyncWrites(),
-		kfake.BrokerConfigs(map[string]string{"transaction.max.timeout.ms": "900000"}),
+		kfake.BrokerConfigs(brokerConfigs(0)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("start broker on %s with data in %s: %w", addr, dir, err)

@@ -103,11 +103,12 @@ func OpenLake(c *config.Config) (*lake.Lake, error) {
 // Brokers returns the Kafka brokers to use, starting the embedded broker
 // when the config has none (closed by the returned func).
 func Brokers(c *config.Config, log *slog.Logger) ([]string, func(), error) {
-	if c.Kafka != nil {
+	if c.ExternalKafka() {
 		return c.Kafka.Brokers, func() {}, nil
 	}
 	dir := filepath.Join(c.StateDir, "kafka")
-	emb, err := kafka.StartEmbedded(dir)
+	_, segmentMB := c.EmbeddedBroker()
+	emb, err := kafka.StartEmbedded(dir, segmentMB)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -175,11 +176,11 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 	rowsBySink := &counters{}
 
 	compression := "none" // the embedded broker is in this process
-	if c.Kafka != nil {
+	if c.ExternalKafka() {
 		compression = c.Kafka.Compression
 	}
 	txnSuffix := ""
-	if c.Kafka == nil {
+	if !c.ExternalKafka() {
 		txnSuffix = fmt.Sprintf("-%d", time.Now().UnixNano())
 	}
 	var srcs []*postgres.Source
@@ -241,6 +242,13 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 				fail(err)
 			}
 		}()
+		if !c.ExternalKafka() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				trimBroker(ctx, c, brokers, eng, log)
+			}()
+		}
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
