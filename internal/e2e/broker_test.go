@@ -88,8 +88,11 @@ func TestEmbeddedBrokerBounded(t *testing.T) {
 func brokerAddr(t *testing.T, logPath string) string {
 	t.Helper()
 	for _, l := range strings.Split(string(mustRead(t, logPath)), "\n") {
-		if i := strings.Index(l, "embedded kafka started addr=["); i >= 0 {
-			rest := l[i+len("embedded kafka started addr=["):]
+		if !strings.Contains(l, "embedded kafka started") {
+			continue
+		}
+		if i := strings.Index(l, "addr=["); i >= 0 {
+			rest := l[i+len("addr=["):]
 			return rest[:strings.IndexByte(rest, ']')]
 		}
 	}
