@@ -257,7 +257,7 @@ func (w *sinkRun) fill(ctx context.Context, upTo map[tp]int64) error {
 		}
 		cancel() // every gap filled
 		return false
-	}, false)
+	}, false, nil)
 	if applyErr != nil {
 		return applyErr
 	}

@@ -71,8 +71,10 @@ func Main(name string) int {
 			err = runSummary(e)
 		case "http":
 			err = runHTTP(e)
+		case "freshness":
+			err = runFreshness(e)
 		default:
-			err = fmt.Errorf("unknown benchmark %q (have: cdc, snapshot, summary, http)", name)
+			err = fmt.Errorf("unknown benchmark %q (have: cdc, snapshot, summary, http, freshness)", name)
 		}
 	}()
 	if err != nil {
