@@ -24,6 +24,8 @@ const (
 	CaptureAfterCommitBeforeAck = "capture.after_commit_before_ack"
 	// LakeAfterFilesBeforeLog: Parquet files written, Delta log not committed.
 	LakeAfterFilesBeforeLog = "lake.after_files_before_log"
+	// LakeCompactBeforeLog: compacted files written, their commit not.
+	LakeCompactBeforeLog = "lake.compact_before_log"
 	// EngineAfterLakeBeforeClickHouse: lake committed, ClickHouse not written.
 	EngineAfterLakeBeforeClickHouse = "engine.after_lake_before_clickhouse"
 	// EngineAfterClickHouseBeforeCheckpoint: ClickHouse written, its checkpoint not.
