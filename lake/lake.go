@@ -334,9 +334,7 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 	t.stage(staged, markers)
 	// A checkpoint is an optimisation: failing to write one leaves the
 	// table whole (the next due version, or Maintain, tries again).
-	if iv := l.opts.CheckpointInterval; iv > 0 && t.version%iv == 0 {
-		t.ckptErr = t.writeCheckpoint(l.now(), &l.opts)
-	}
+	l.maybeCheckpoint(t)
 	t.ntz = t.ntz || needsNTZ(cols)
 	if t.id == "" {
 		for _, a := range actions {
