@@ -49,7 +49,7 @@ func writeCommits(t testing.TB, l *Lake, from int64, n, rowsPer int, day func(i 
 // clock is a controllable clock for tests.
 type clock struct{ t time.Time }
 
-func (c *clock) now() time.Time           { return c.t }
+func (c *clock) now() time.Time          { return c.t }
 func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 // expected renders the row of offset off as the independent readers do:
