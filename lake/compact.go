@@ -70,7 +70,16 @@ func (l *Lake) Compact(ctx context.Context, name string) ([]Compaction, error) {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		files := byPart[p]
+		// Only what is still live and small in the latest snapshot.
+		var files []string
+		for _, f := range byPart[p] {
+			if a := t.files[f]; a != nil && l.opts.smallFile(a.Size) {
+				files = append(files, f)
+			}
+		}
+		if len(files) <= l.opts.CompactMinFiles {
+			continue
+		}
 		sort.Slice(files, func(i, j int) bool { return t.order[files[i]] < t.order[files[j]] })
 		c, err := l.compactPartition(ctx, t, p, files)
 		if err != nil {
@@ -185,6 +194,9 @@ func (l *Lake) compactPartition(ctx context.Context, t *Table, part string, file
 			"numOutputRows": strconv.FormatInt(rows, 10)},
 	}})
 	failpoint.Hit(failpoint.LakeCompactBeforeLog)
+	if compactHook != nil {
+		compactHook()
+	}
 	for attempt := 0; ; attempt++ {
 		err := t.commit(actions)
 		if err == nil {
@@ -215,6 +227,10 @@ func (l *Lake) compactPartition(ctx context.Context, t *Table, part string, file
 	l.maybeCheckpoint(t)
 	return &Compaction{Partition: part, Version: t.version, Removed: files, Added: written, Rows: rows}, nil
 }
+
+// compactHook runs between writing compacted files and committing them
+// (tests: a concurrent commit lands there).
+var compactHook func()
 
 func sameColumns(a, b []change.Column) bool {
 	if len(a) != len(b) {
