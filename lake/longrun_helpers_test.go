@@ -92,3 +92,5 @@ func readAll(t testing.TB, tb *Table) []string {
 	}
 	return out
 }
+
+func fmtSscan(s string, p, off *int64) { fmt.Sscanf(s, "%d\t%d", p, off) }
