@@ -12,6 +12,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,6 +76,13 @@ type Postgres struct {
 // Lake is the Delta Lake root.
 type Lake struct {
 	Path string `yaml:"path"` // file:///abs/path or a local path
+	// Maintenance of the Delta tables (see docs/lake-maintenance.md).
+	CheckpointInterval   int                 `yaml:"checkpoint_interval"`    // default 100
+	LogRetention         Duration            `yaml:"log_retention"`          // default 30d
+	DeletedFileRetention Duration            `yaml:"deleted_file_retention"` // default 7d
+	TargetFileMB         int                 `yaml:"target_file_mb"`         // default 128
+	CompactMinFiles      int                 `yaml:"compact_min_files"`      // default 10
+	Retain               map[string]Duration `yaml:"retain"`                 // per table (schema.table)
 }
 
 // ClickHouse is the warehouse sink.
@@ -117,14 +125,21 @@ type Engine struct {
 	BatchWait    Duration `yaml:"batch_wait"`    // default 1s
 }
 
-// Duration is a time.Duration written as "500ms", "2s", "5m".
+// Duration is a time.Duration written as "500ms", "2s", "5m", or in whole
+// days as "7d", "400d".
 type Duration time.Duration
 
-// UnmarshalYAML parses a Go duration string.
+// UnmarshalYAML parses a Go duration string, or a number of days.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if days, ok := strings.CutSuffix(n.Value, "d"); ok {
+		if v, err := strconv.ParseInt(days, 10, 64); err == nil && v >= 0 && v < 100_000 {
+			*d = Duration(time.Duration(v) * 24 * time.Hour)
+			return nil
+		}
+	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (write e.g. 500ms, 2s, 5m)", n.Line, n.Value)
+		return fmt.Errorf("line %d: %q is not a duration (write e.g. 500ms, 2s, 5m, 30d)", n.Line, n.Value)
 	}
 	*d = Duration(v)
 	return nil
