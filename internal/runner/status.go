@@ -65,6 +65,13 @@ func Status(ctx context.Context, c *config.Config, out io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.Topic, lv, lr, cr)
 	}
+	if lk != nil {
+		fmt.Fprintln(tw)
+		tw.Flush()
+		if err := printLakeTables(out, c, lk); err != nil {
+			return err
+		}
+	}
 	if sink != nil {
 		if err := printSummaries(ctx, tw, sink); err != nil {
 			return err

@@ -1,0 +1,88 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/lake"
+)
+
+// Vacuum deletes (or, with dryRun, lists) each lake table's data files
+// that no version the log keeps references and that are older than
+// lake.deleted_file_retention. It does not need the state dir: what it
+// deletes no reader or writer can still want.
+func Vacuum(ctx context.Context, c *config.Config, dryRun bool, out io.Writer) error {
+	if c.Lake == nil {
+		return fmt.Errorf("no lake configured")
+	}
+	lk, err := OpenLake(c)
+	if err != nil {
+		return err
+	}
+	verb := "deleted"
+	if dryRun {
+		verb = "would delete"
+	}
+	var total, bytes int64
+	for _, t := range Tables(c) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		tbl, err := lk.Table(t.Name)
+		if err != nil {
+			return err
+		}
+		// Sizes are read before the files go.
+		files, err := lk.Vacuum(t.Name, time.Now(), true)
+		if err != nil {
+			return err
+		}
+		sizes := map[string]int64{}
+		for _, f := range files {
+			if fi, err := os.Stat(filepath.Join(tbl.Dir(), f)); err == nil {
+				sizes[f] = fi.Size()
+			}
+		}
+		if !dryRun {
+			if files, err = lk.Vacuum(t.Name, time.Now(), false); err != nil {
+				return err
+			}
+		}
+		for _, f := range files {
+			fmt.Fprintf(out, "%s: %s %s (%d bytes)\n", t.Name, verb, f, sizes[f])
+			total++
+			bytes += sizes[f]
+		}
+	}
+	fmt.Fprintf(out, "vacuum: %s %d files, %d bytes\n", verb, total, bytes)
+	return nil
+}
+
+// printLakeTables prints, per lake table, its log and file counts.
+func printLakeTables(w io.Writer, c *config.Config, lk *lake.Lake) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	fmt.Fprintln(tw, "LAKE TABLE\tVERSIONS\tFILES\tBYTES\tSMALL FILES\tLAST CHECKPOINT")
+	for _, t := range Tables(c) {
+		st, err := lk.Stats(t.Name)
+		if err != nil {
+			return err
+		}
+		if st.Version < 0 {
+			fmt.Fprintf(tw, "%s\tnone\t0\t0\t0\tnone\n", t.Name)
+			continue
+		}
+		ck := "none"
+		if st.LastCheckpoint >= 0 {
+			ck = fmt.Sprintf("%d (%s ago)", st.LastCheckpoint, time.Since(st.LastCheckpointAt).Round(time.Second))
+		}
+		fmt.Fprintf(tw, "%s\t%d..%d\t%d\t%d\t%d\t%s\n", t.Name, st.OldestVersion, st.Version, st.Files, st.Bytes, st.SmallFiles, ck)
+	}
+	return nil
+}
