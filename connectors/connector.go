@@ -172,11 +172,12 @@ type TableInfo struct {
 	LastChange time.Time // zero: unknown
 }
 
-// Reporter is implemented by sinks with more to show than their tables
-// (ClickHouse: summaries and their checks). Report writes a section; for
-// analysts (inlet describe) in prose, else (inlet status) a table.
+// Reporter is implemented by sinks with more to show than their tables'
+// rows (ClickHouse: summaries and their checks; the lake: versions, files,
+// checkpoints). Report writes a section; for analysts (inlet describe) in
+// prose, else (inlet status) a table.
 type Reporter interface {
-	Report(ctx context.Context, w io.Writer, forAnalysts bool) error
+	Report(ctx context.Context, w io.Writer, tables []Table, forAnalysts bool) error
 }
 
 // TableError is what Apply returns when one table's rows cannot be

@@ -19,16 +19,24 @@ import (
 type Lake struct {
 	root     string
 	pipeline string
+	opts     Options
 	mu       sync.Mutex
 	tables   map[string]*Table
 }
 
-// Open returns the lake rooted at root (a local directory).
+// Open returns the lake rooted at root (a local directory), with the
+// default maintenance options.
 func Open(root, pipeline string) (*Lake, error) {
+	return OpenWith(root, pipeline, Options{})
+}
+
+// OpenWith returns the lake rooted at root with the given maintenance
+// options (zero fields take their defaults).
+func OpenWith(root, pipeline string, o Options) (*Lake, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("lake %s: %w", root, err)
 	}
-	return &Lake{root: root, pipeline: pipeline, tables: map[string]*Table{}}, nil
+	return &Lake{root: root, pipeline: pipeline, opts: o.withDefaults(), tables: map[string]*Table{}}, nil
 }
 
 // Root is the lake's directory.
@@ -45,6 +53,7 @@ func (l *Lake) Table(name string) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.clock = l.opts.Now
 	l.tables[name] = t
 	return t, nil
 }
@@ -183,7 +192,7 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		// it exists.
 		return t.version, false, nil
 	}
-	now := nowMs()
+	now := l.now().UnixMilli()
 	if ntz := needsNTZ(cols); t.version < 0 || (ntz && !t.ntz) {
 		p := &protocolAction{MinReaderVersion: 1, MinWriterVersion: 2}
 		if ntz {
@@ -323,6 +332,9 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 	}
 	t.columns = cols
 	t.stage(staged, markers)
+	// A checkpoint is an optimisation: failing to write one leaves the
+	// table whole (the next due version, or Maintain, tries again).
+	l.maybeCheckpoint(t)
 	t.ntz = t.ntz || needsNTZ(cols)
 	if t.id == "" {
 		for _, a := range actions {

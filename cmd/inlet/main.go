@@ -40,6 +40,7 @@ Usage:
   inlet replay -c FILE --sink lake|clickhouse|all --from ID|RFC3339
   inlet rebuild -c FILE --sink clickhouse --from-lake
   inlet backfill -c FILE --table SCHEMA.TABLE [--where SQL]   re-read a table while streaming
+  inlet vacuum -c FILE [--dry-run]    delete lake files no kept version references (see docs/lake-maintenance.md)
   inlet teardown -c FILE [--yes]      drop the replication slots and publications
   inlet broker --data-dir DIR --listen HOST:PORT   the embedded Kafka-protocol broker in its own process
   inlet version
@@ -76,6 +77,8 @@ func main() {
 		err = cmdResume(args, os.Stdout)
 	case "broker":
 		err = cmdBroker(args)
+	case "vacuum":
+		err = cmdVacuum(args, os.Stdout)
 	case "version", "--version", "-v":
 		fmt.Println("inlet", version)
 	case "help", "-h", "--help":

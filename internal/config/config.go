@@ -85,6 +85,13 @@ type Postgres struct {
 // Lake is the Delta Lake root.
 type Lake struct {
 	Path string `yaml:"path"` // file:///abs/path or a local path
+	// Maintenance of the Delta tables (see docs/lake-maintenance.md).
+	CheckpointInterval   int                 `yaml:"checkpoint_interval"`    // default 100
+	LogRetention         Duration            `yaml:"log_retention"`          // default 30d
+	DeletedFileRetention Duration            `yaml:"deleted_file_retention"` // default 7d
+	TargetFileMB         int                 `yaml:"target_file_mb"`         // default 128
+	CompactMinFiles      int                 `yaml:"compact_min_files"`      // default 10
+	Retain               map[string]Duration `yaml:"retain"`                 // per table (schema.table)
 }
 
 // ClickHouse is the warehouse sink.
@@ -127,7 +134,8 @@ type Engine struct {
 	BatchWait    Duration `yaml:"batch_wait"`    // default 1s
 }
 
-// Duration is a time.Duration written as "500ms", "2s", "5m".
+// Duration is a time.Duration written as "500ms", "2s", "5m", or in whole
+// days as "7d", "400d".
 type Duration time.Duration
 
 // ParseDuration parses a Go duration ("90s", "36h") or a whole number of

@@ -99,6 +99,20 @@ func (c *Config) Validate() error {
 		if _, err := LakeDir(l.Path); err != nil {
 			bad("lake.path", "%v", err)
 		}
+		if l.CheckpointInterval < 0 {
+			bad("lake.checkpoint_interval", "%d: must be a positive number of commits (default 100)", l.CheckpointInterval)
+		}
+		if l.LogRetention < 0 || l.DeletedFileRetention < 0 {
+			bad("lake.log_retention", "retentions cannot be negative")
+		}
+		if l.TargetFileMB < 0 {
+			bad("lake.target_file_mb", "%d: must be positive (default 128)", l.TargetFileMB)
+		}
+		for name, d := range l.Retain {
+			if d < Duration(24*time.Hour) {
+				bad("lake.retain", "%s: %s is less than a day; the lake drops whole days (write e.g. 400d)", name, time.Duration(d))
+			}
+		}
 	}
 	if ch := c.ClickHouse; ch != nil {
 		if _, _, err := net.SplitHostPort(ch.Addr); err != nil {

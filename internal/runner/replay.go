@@ -173,7 +173,7 @@ func Rebuild(ctx context.Context, c *config.Config, log *slog.Logger, out io.Wri
 	}
 	defer CloseSinks(sinks)
 	tables := Tables(c)
-	progress, err := lk.Sink().Progress(ctx, tables)
+	progress, err := lk.Sink(nil).Progress(ctx, tables)
 	if err != nil {
 		return err
 	}

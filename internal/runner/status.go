@@ -61,7 +61,7 @@ func Status(ctx context.Context, c *config.Config, out io.Writer) error {
 	}
 	for _, s := range sinks {
 		if r, ok := s.(connectors.Reporter); ok {
-			if err := r.Report(ctx, tw, false); err != nil {
+			if err := r.Report(ctx, tw, Tables(c), false); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,252 @@
+package lake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+
+	"github.com/inlet-dev/inlet/change"
+	"github.com/inlet-dev/inlet/internal/failpoint"
+)
+
+// Compaction is one compaction commit: the small files of one day
+// partition rewritten into fewer files.
+type Compaction struct {
+	Partition string // e.g. dt=2026-03-04
+	Version   int64
+	Removed   []string
+	Added     []string
+	Rows      int64
+}
+
+// smallFile reports whether a data file counts as small for compaction:
+// under half the target size.
+func (o *Options) smallFile(size int64) bool { return size < o.TargetFileBytes/2 }
+
+// Compact rewrites the small files of every day partition that has more
+// than CompactMinFiles of them into files of up to TargetFileBytes, one
+// commit per partition: remove + add actions with dataChange false, so
+// streaming readers skip them. The new files hold the same rows with
+// every column (including _kafka_offset), in the log order of the files
+// they replace; memory holds one input file's rows at a time.
+//
+// N.B. Concurrent commits: the commit is put-if-absent like a streaming
+// one. If another commit takes the version first, the log is read again;
+// if every input file is still live the commit is retried, otherwise the
+// rewritten files are dropped and the partition is left for next time.
+func (l *Lake) Compact(ctx context.Context, name string) ([]Compaction, error) {
+	if l.opts.CompactMinFiles < 0 {
+		return nil, nil
+	}
+	t, err := l.snapshot(name)
+	if err != nil {
+		return nil, err
+	}
+	if t.version < 0 {
+		return nil, nil
+	}
+	// Small files per day partition, in log order.
+	byPart := map[string][]string{}
+	for f, a := range t.files {
+		if l.opts.smallFile(a.Size) {
+			p := t.part + "=" + a.PartitionValues[t.part]
+			byPart[p] = append(byPart[p], f)
+		}
+	}
+	parts := make([]string, 0, len(byPart))
+	for p, fs := range byPart {
+		if len(fs) > l.opts.CompactMinFiles {
+			parts = append(parts, p)
+		}
+	}
+	sort.Strings(parts)
+	var out []Compaction
+	for _, p := range parts {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		// Only what is still live and small in the latest snapshot.
+		var files []string
+		for _, f := range byPart[p] {
+			if a := t.files[f]; a != nil && l.opts.smallFile(a.Size) {
+				files = append(files, f)
+			}
+		}
+		if len(files) <= l.opts.CompactMinFiles {
+			continue
+		}
+		sort.Slice(files, func(i, j int) bool { return t.order[files[i]] < t.order[files[j]] })
+		c, err := l.compactPartition(ctx, t, p, files)
+		if err != nil {
+			return out, err
+		}
+		if c != nil {
+			out = append(out, *c)
+			l.refresh(name)
+		}
+		// Later partitions see this commit.
+		if t, err = l.snapshot(name); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func (l *Lake) compactPartition(ctx context.Context, t *Table, part string, files []string) (*Compaction, error) {
+	sc := t.Schema()
+	pos := map[string]int{}
+	for i, c := range sc.Columns {
+		pos[c.Name] = i
+	}
+	cols := t.columns
+	pv := t.files[files[0]].PartitionValues
+	now := l.now().UnixMilli()
+	tag := randHex()
+	var (
+		actions  []logEntry
+		written  []string
+		rw       *rowWriter
+		outRel   string
+		outRows  int64
+		inBytes  int64
+		rows     int64
+		buffered int
+	)
+	cleanup := func() {
+		if rw != nil {
+			rw.abort()
+		}
+		for _, rel := range written {
+			os.Remove(filepath.Join(t.dir, filepath.FromSlash(rel)))
+		}
+	}
+	finish := func() error {
+		size, err := rw.close()
+		rw = nil
+		if err != nil {
+			return err
+		}
+		actions = append(actions, logEntry{Add: &addAction{Path: outRel, PartitionValues: pv, Size: size, ModificationTime: now,
+			DataChange: false, Stats: `{"numRecords":` + strconv.FormatInt(outRows, 10) + `}`}})
+		return nil
+	}
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			cleanup()
+			return nil, err
+		}
+		a := t.files[f]
+		if rw != nil && inBytes+a.Size > l.opts.TargetFileBytes {
+			if err := finish(); err != nil {
+				cleanup()
+				return nil, fmt.Errorf("lake table %s: compact %s: %w", t.Name, part, err)
+			}
+		}
+		if rw == nil {
+			outRel = path.Join(part, fmt.Sprintf("part-compact-%s-%d.parquet", tag, len(written)))
+			var err error
+			if rw, err = newRowWriter(filepath.Join(t.dir, filepath.FromSlash(outRel)), cols); err != nil {
+				cleanup()
+				return nil, fmt.Errorf("lake table %s: compact %s: %w", t.Name, part, err)
+			}
+			written = append(written, outRel)
+			inBytes, outRows, buffered = 0, 0, 0
+		}
+		rs, err := readFile(filepath.Join(t.dir, filepath.FromSlash(f)), cols, sc, pos)
+		if err != nil {
+			cleanup()
+			return nil, fmt.Errorf("lake table %s: compact: read %s: %w", t.Name, f, err)
+		}
+		if err := rw.write(rs); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("lake table %s: compact %s: %w", t.Name, part, err)
+		}
+		inBytes += a.Size
+		outRows += int64(len(rs))
+		rows += int64(len(rs))
+		buffered += len(rs)
+		if buffered >= 64_000 { // a row group at a time in memory
+			if err := rw.flush(); err != nil {
+				cleanup()
+				return nil, fmt.Errorf("lake table %s: compact %s: %w", t.Name, part, err)
+			}
+			buffered = 0
+		}
+	}
+	if err := finish(); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("lake table %s: compact %s: %w", t.Name, part, err)
+	}
+	for _, f := range files {
+		a := t.files[f]
+		actions = append(actions, logEntry{Remove: &removeAction{Path: f, DeletionTimestamp: now, DataChange: false,
+			ExtendedFileMetadata: true, PartitionValues: a.PartitionValues, Size: a.Size}})
+	}
+	actions = append(actions, logEntry{CommitInfo: map[string]any{
+		"timestamp": now, "operation": "OPTIMIZE", "engineInfo": "inlet", "isBlindAppend": false,
+		"operationParameters": map[string]any{"predicate": `["` + part + `"]`, "targetSize": strconv.FormatInt(l.opts.TargetFileBytes, 10)},
+		"operationMetrics": map[string]string{"numRemovedFiles": strconv.Itoa(len(files)), "numAddedFiles": strconv.Itoa(len(written)),
+			"numOutputRows": strconv.FormatInt(rows, 10)},
+	}})
+	failpoint.Hit(failpoint.LakeCompactBeforeLog)
+	if compactHook != nil {
+		compactHook()
+	}
+	for attempt := 0; ; attempt++ {
+		err := t.commit(actions)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrConflict) || attempt >= 5 {
+			cleanup()
+			return nil, err
+		}
+		// A streaming commit (or another compaction) landed first.
+		nt, rerr := l.snapshot(t.Name)
+		if rerr != nil {
+			cleanup()
+			return nil, rerr
+		}
+		for _, f := range files {
+			if nt.files[f] == nil {
+				cleanup() // an input went away: leave this partition for next time
+				return nil, nil
+			}
+		}
+		if !sameColumns(nt.columns, cols) {
+			cleanup()
+			return nil, nil
+		}
+		t = nt
+	}
+	l.maybeCheckpoint(t)
+	return &Compaction{Partition: part, Version: t.version, Removed: files, Added: written, Rows: rows}, nil
+}
+
+// compactHook runs between writing compacted files and committing them
+// (tests: a concurrent commit lands there).
+var compactHook func()
+
+func sameColumns(a, b []change.Column) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || deltaTypeString(a[i]) != deltaTypeString(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// maybeCheckpoint writes a checkpoint if t's version is due one.
+func (l *Lake) maybeCheckpoint(t *Table) {
+	if iv := l.opts.CheckpointInterval; iv > 0 && t.version > 0 && t.version%iv == 0 {
+		t.ckptErr = t.writeCheckpoint(l.now(), &l.opts)
+	}
+}
