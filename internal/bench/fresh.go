@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -114,12 +115,18 @@ clickhouse:
 	var results []result
 	base := int64(1)
 	for _, rate := range rates {
+		var total atomic.Int64 // the rows to wait for, once the inserts end
+		total.Store(-1)
+		want := total.Load
+		chS, lkS := make(chan []sample, 1), make(chan []sample, 1)
+		go func() { chS <- sampleRows(chRows, base, want) }()
+		go func() { lkS <- sampleRows(lakeRows, base, want) }()
 		commits, err := steadyInserts(ctx, pg.DSN("postgres"), rate, time.Duration(secs)*time.Second)
 		if err != nil {
 			return err
 		}
-		chLat := visibility(commits, base, chRows)
-		lkLat := visibility(commits, base, lakeRows)
+		total.Store(int64(len(commits)))
+		chLat, lkLat := latencies(commits, <-chS), latencies(commits, <-lkS)
 		base += int64(len(commits))
 		results = append(results, result{rate: rate, achieved: len(commits) / secs, ch: chLat, lk: lkLat})
 	}
@@ -178,22 +185,42 @@ func steadyInserts(ctx context.Context, dsn string, rate int, d time.Duration) (
 	return commits, firstErr
 }
 
-// visibility polls rows (a sink's row count) until it covers every commit
-// and returns each commit's age when it first became visible: the k-th
-// commit (rows already there before: base) is visible at the first poll
-// that counts base+k rows.
-func visibility(commits []time.Time, base int64, rows func() int64) []time.Duration {
-	out := make([]time.Duration, 0, len(commits))
+// sample is a sink's row count (less the rows before the run) at a time.
+type sample struct {
+	at time.Time
+	n  int64
+}
+
+// sampleRows polls rows every 5 ms until total (known once the inserts
+// end; -1 before) rows are there, or two minutes pass.
+func sampleRows(rows func() int64, base int64, total func() int64) []sample {
+	var out []sample
 	deadline := time.Now().Add(2 * time.Minute)
-	k := 0
-	for k < len(commits) && time.Now().Before(deadline) {
+	for time.Now().Before(deadline) {
 		n := rows() - base
-		now := time.Now()
-		for k < len(commits) && int64(k) < n {
-			out = append(out, max(0, now.Sub(commits[k])))
-			k++
+		out = append(out, sample{time.Now(), n})
+		if t := total(); t >= 0 && n >= t {
+			break
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+	return out
+}
+
+// latencies gives each commit's age when first visible: the k-th commit
+// (in commit order) is visible at the first sample that counts more than
+// k rows.
+func latencies(commits []time.Time, samples []sample) []time.Duration {
+	out := make([]time.Duration, 0, len(commits))
+	j := 0
+	for k, c := range commits {
+		for j < len(samples) && samples[j].n <= int64(k) {
+			j++
+		}
+		if j == len(samples) {
+			break
+		}
+		out = append(out, max(0, samples[j].at.Sub(c)))
 	}
 	return out
 }
