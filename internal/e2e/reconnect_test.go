@@ -581,7 +581,7 @@ func waitExit(t *testing.T, p *inletProc, timeout time.Duration) string {
 // being retried for ever.
 func TestNeedsUserStops(t *testing.T) {
 	e := setup(t)
-	e.workld.preload(t, e.conn, map[string]int{"public.all_types": 10, "sales.customers": 10, "public.docs": 10})
+	e.workld.preload(t, e.conn, preload)
 	ctx := context.Background()
 
 	t.Run("slot dropped", func(t *testing.T) {
