@@ -319,6 +319,12 @@ func incidents(t *testing.T, stateDir, prefix string) int {
 // is in the lake once and ClickHouse equals Postgres.
 func TestPostgresRestartsUnderLoad(t *testing.T) {
 	e := setup(t)
+	cfg := strings.Replace(string(mustRead(t, e.cfg)), `      tables: ["public.all_types", "sales.customers", "public.docs"]`,
+		`      tables: ["public.all_types", "sales.customers", "public.docs"]
+      heartbeat_interval: 1s`, 1)
+	if err := os.WriteFile(e.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	e.workld.preload(t, e.conn, preload)
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	p := startInlet(t, e.cfg, e.log, "--http", addr)
@@ -380,6 +386,20 @@ func TestPostgresRestartsUnderLoad(t *testing.T) {
 	}
 	t.Logf("terminated walsender %d", pid)
 	rw.waitFlap(t, p, from, 2*time.Minute)
+
+	// The source's other connection (heartbeats, type lookups) is
+	// terminated too: it is reopened, and streaming goes on.
+	var n int
+	if err := ctl.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'inlet' AND backend_type = 'client backend'`).Scan(&n); err != nil || n == 0 {
+		t.Fatalf("terminate inlet's client connections: %d, %v", n, err)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for !strings.Contains(string(mustRead(t, e.log)), "heartbeat connection was closed; reopened it") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the heartbeat connection was not reopened; log:\n%s", tailFile(e.log, 30))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	time.Sleep(3 * time.Second)
 	wl.finish(t)
