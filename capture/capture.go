@@ -104,6 +104,8 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 	)
 	outage := func(err error, wait time.Duration) {
 		attempts++
+		reconnects.WithLabelValues(o.Source).Inc()
+		streaming.WithLabelValues(o.Source).Set(0)
 		if down.IsZero() {
 			down = time.Now()
 			o.Log.Error("incident: source "+o.Source+" is not streaming; reconnecting", "source", o.Source, "err", err, "retry_in", wait.Round(time.Millisecond))
@@ -129,7 +131,9 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 			down, attempts = time.Time{}, 0
 		}
 		o.Health.Ready()
+		streaming.WithLabelValues(o.Source).Set(1)
 		err = s.stream(ctx)
+		streaming.WithLabelValues(o.Source).Set(0)
 		if err == nil || ctx.Err() != nil {
 			o.Health.NotReady("stopping")
 			return err

@@ -35,6 +35,7 @@ type steadyWorkload struct {
 
 	mu                sync.Mutex
 	commits, failures int
+	gate              sync.Mutex // held by each transaction; hold it to pause the workload
 }
 
 func startSteadyWorkload(t *testing.T, conn *pgx.Conn, dsn string, w *workload) *steadyWorkload {
@@ -90,7 +91,9 @@ func (s *steadyWorkload) loop() error {
 		for tb, ids := range w.live {
 			live[tb] = append([]int64(nil), ids...)
 		}
+		s.gate.Lock()
 		pending, committing, err := s.txn(ctx, conn, marker)
+		s.gate.Unlock()
 		if err == nil {
 			s.count(pending)
 			time.Sleep(time.Duration(2+w.rng.Intn(6)) * time.Millisecond)
@@ -316,6 +319,12 @@ func incidents(t *testing.T, stateDir, prefix string) int {
 // is in the lake once and ClickHouse equals Postgres.
 func TestPostgresRestartsUnderLoad(t *testing.T) {
 	e := setup(t)
+	cfg := strings.Replace(string(mustRead(t, e.cfg)), `      tables: ["public.all_types", "sales.customers", "public.docs"]`,
+		`      tables: ["public.all_types", "sales.customers", "public.docs"]
+      heartbeat_interval: 1s`, 1)
+	if err := os.WriteFile(e.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	e.workld.preload(t, e.conn, preload)
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	p := startInlet(t, e.cfg, e.log, "--http", addr)
@@ -325,17 +334,36 @@ func TestPostgresRestartsUnderLoad(t *testing.T) {
 	wl := startSteadyWorkload(t, e.conn, e.pg.DSN("postgres"), e.workld)
 	stateDir := filepath.Join(e.dir, "state")
 
-	for i := 1; i <= 2; i++ {
-		time.Sleep(3 * time.Second)
+	restart := func(label string) {
+		t.Helper()
 		from, _ := rw.state()
 		took := e.pg.Restart(t, "fast", 60*time.Second)
-		t.Logf("pg_ctl restart -m fast #%d took %s", i, took.Round(time.Millisecond))
+		t.Logf("pg_ctl restart -m fast %s took %s", label, took.Round(time.Millisecond))
 		if took > 30*time.Second {
-			t.Errorf("restart #%d took %s: Postgres was held hostage", i, took)
+			t.Errorf("restart %s took %s: Postgres was held hostage", label, took)
 		}
 		body := rw.waitFlap(t, p, from, 2*time.Minute)
 		t.Logf("/readyz while down: %q", body)
 	}
+	// 1. Under the workload.
+	time.Sleep(3 * time.Second)
+	restart("#1 (under load)")
+	// 2. The workload paused after a transaction Inlet does not capture:
+	// the WAL up to the shutdown checkpoint holds no captured change, so
+	// only confirming WAL with nothing in flight lets the walsender exit.
+	time.Sleep(3 * time.Second)
+	wl.gate.Lock()
+	other, err := pgx.Connect(context.Background(), e.pg.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Exec(context.Background(), "INSERT INTO public.wl_marker SELECT -g FROM generate_series(1, 100) g"); err != nil {
+		t.Fatal(err)
+	}
+	other.Close(context.Background())
+	time.Sleep(500 * time.Millisecond)
+	restart("#2 (idle, last WAL not captured)")
+	wl.gate.Unlock()
 
 	time.Sleep(3 * time.Second)
 	ctl := e.pg.Connect(t, "postgres")
@@ -358,6 +386,20 @@ func TestPostgresRestartsUnderLoad(t *testing.T) {
 	}
 	t.Logf("terminated walsender %d", pid)
 	rw.waitFlap(t, p, from, 2*time.Minute)
+
+	// The source's other connection (heartbeats, type lookups) is
+	// terminated too: it is reopened, and streaming goes on.
+	var n int
+	if err := ctl.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'inlet' AND backend_type = 'client backend'`).Scan(&n); err != nil || n == 0 {
+		t.Fatalf("terminate inlet's client connections: %d, %v", n, err)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for !strings.Contains(string(mustRead(t, e.log)), "heartbeat connection was closed; reopened it") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the heartbeat connection was not reopened; log:\n%s", tailFile(e.log, 30))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	time.Sleep(3 * time.Second)
 	wl.finish(t)
@@ -581,7 +623,7 @@ func waitExit(t *testing.T, p *inletProc, timeout time.Duration) string {
 // being retried for ever.
 func TestNeedsUserStops(t *testing.T) {
 	e := setup(t)
-	e.workld.preload(t, e.conn, map[string]int{"public.all_types": 10, "sales.customers": 10, "public.docs": 10})
+	e.workld.preload(t, e.conn, preload)
 	ctx := context.Background()
 
 	t.Run("slot dropped", func(t *testing.T) {
