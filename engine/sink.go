@@ -54,8 +54,8 @@ type sinkRun struct {
 	st          SinkStatus
 	quarantined map[string]Quarantine // by topic
 	resume      map[string]bool       // tables to lift, by name
-	committed map[tp]int64 // pos as last committed (never mutated)
-	behind    time.Time    // when the sink last fell behind the reader (zero: caught up)
+	committed   map[tp]int64          // pos as last committed (never mutated)
+	behind      time.Time             // when the sink last fell behind the reader (zero: caught up)
 }
 
 // SinkStatus is one sink's state for inlet status, metrics and the page.

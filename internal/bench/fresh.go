@@ -252,4 +252,3 @@ func envList(name string, def []int) []int {
 	}
 	return out
 }
-

@@ -39,7 +39,7 @@ type Config struct {
 // Kafka points at an external cluster. Without brokers (or without the
 // section) Inlet embeds a broker under state_dir.
 type Kafka struct {
-	Brokers    []string `yaml:"brokers"`
+	Brokers []string `yaml:"brokers"`
 	// Retention bounds the embedded broker: records every sink has
 	// committed and older than this are deleted (default 7d). With
 	// external brokers retention is the cluster's; Inlet only warns when a
@@ -47,8 +47,8 @@ type Kafka struct {
 	Retention Duration `yaml:"retention"`
 	// SegmentMB is the embedded broker's log segment size: deleted records
 	// leave the disk a segment at a time (default 16).
-	SegmentMB int `yaml:"segment_mb"`
-	Partitions int32    `yaml:"partitions"` // partitions of each new change topic; default 1
+	SegmentMB  int   `yaml:"segment_mb"`
+	Partitions int32 `yaml:"partitions"` // partitions of each new change topic; default 1
 	// Compression of produced record batches: none, snappy (default),
 	// lz4 or zstd.
 	Compression string `yaml:"compression"`
