@@ -131,7 +131,7 @@ func (l *logLines) count(prefix string) int {
 
 func startBroker(t *testing.T) []string {
 	t.Helper()
-	b, err := kafka.StartEmbedded(t.TempDir(, 0))
+	b, err := kafka.StartEmbedded(t.TempDir(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
