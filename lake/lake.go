@@ -23,6 +23,7 @@ type Lake struct {
 	opts     Options
 	mu       sync.Mutex
 	tables   map[string]*Table
+	seen     map[string]int64 // highest version this process saw, per table
 }
 
 // Open returns the lake rooted at root (a local directory), with the
@@ -54,9 +55,29 @@ func (l *Lake) Table(name string) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A table this process saw at version v cannot go back: its log is
+	// missing or cut short (storage failing, a volume unmounted, files
+	// removed behind Inlet's back). Writing now would start a second
+	// history, so refuse until the log is back.
+	if seen, ok := l.seen[name]; ok && t.version < seen {
+		return nil, fmt.Errorf("lake table %s: its log reads as version %d but was at %d; refusing to write until %s is whole again (storage unavailable?)",
+			name, t.version, seen, t.logDir())
+	}
 	t.clock = l.opts.Now
 	l.tables[name] = t
+	l.noteSeen(name, t.version)
 	return t, nil
+}
+
+// noteSeen records the highest version of a table this process saw.
+// Callers hold l.mu.
+func (l *Lake) noteSeen(name string, v int64) {
+	if l.seen == nil {
+		l.seen = map[string]int64{}
+	}
+	if cur, ok := l.seen[name]; !ok || v > cur {
+		l.seen[name] = v
+	}
 }
 
 // RemoveOrphans deletes the files of a table that its log does not list
@@ -344,6 +365,9 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 	if err := t.commit(actions); err != nil {
 		return 0, false, err
 	}
+	l.mu.Lock()
+	l.noteSeen(b.Table, t.version)
+	l.mu.Unlock()
 	t.columns = cols
 	t.stage(staged, markers)
 	// A checkpoint is an optimisation: failing to write one leaves the

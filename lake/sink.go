@@ -25,23 +25,22 @@ const SinkName = "lake"
 // version = last offset written), committed in the same Delta version as
 // the rows, so Apply is idempotent by construction.
 //
-// Table maintenance (checkpoints, log cleanup, compaction, retention,
-// vacuum: Lake.Maintain) runs in the background beside Apply: at once when
-// a table's checkpoint is due, and every MaintainEvery for the rest. It
-// commits optimistically, so a streaming commit that races it retries on
-// the next version; it never blocks Apply.
+// Write checkpoints a table when one is due. The rest of table maintenance
+// (log cleanup, compaction, retention, vacuum: Lake.Maintain) runs in the
+// background beside Apply every MaintainEvery. It commits optimistically,
+// so a streaming commit that races it retries on the next version; it
+// never blocks Apply.
 type Sink struct {
 	l       *Lake
 	log     *slog.Logger
 	cleaned map[string]bool
 
 	every time.Duration
-	due   chan struct{}
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
 	mu    sync.Mutex
-	known map[string]int64 // table → its version at the last checkpoint seen
+	known map[string]bool // tables written
 }
 
 var (
@@ -51,8 +50,7 @@ var (
 	_ connectors.Reporter  = (*Sink)(nil)
 )
 
-// MaintainEvery is how often the lake sink maintains its tables when no
-// checkpoint is due sooner.
+// MaintainEvery is how often the lake sink maintains its tables.
 const MaintainEvery = 30 * time.Second
 
 // Sink returns the lake as an engine sink; maintenance problems are logged
@@ -62,7 +60,7 @@ func (l *Lake) Sink(log *slog.Logger) *Sink {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Sink{l: l, log: log, cleaned: map[string]bool{}, every: MaintainEvery,
-		due: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), known: map[string]int64{}}
+		stop: make(chan struct{}), done: make(chan struct{}), known: map[string]bool{}}
 }
 
 // Name implements connectors.Sink.
@@ -126,28 +124,17 @@ func (s *Sink) Apply(ctx context.Context, b connectors.SinkBatch) (connectors.Ap
 		if did {
 			res.Written += len(tb.Rows)
 		}
-		s.noteVersion(n, v)
+		s.noteTable(n)
 	}
 	return res, nil
 }
 
-// noteVersion starts maintenance on first use and wakes it when table n
-// reached a version whose checkpoint is due.
-func (s *Sink) noteVersion(n string, v int64) {
+// noteTable starts maintenance on first use and adds table n to it.
+func (s *Sink) noteTable(n string) {
 	s.once.Do(func() { go s.maintain() })
 	s.mu.Lock()
-	last, ok := s.known[n]
-	if !ok {
-		s.known[n], last = v, v
-	}
-	iv := s.l.opts.CheckpointInterval
+	s.known[n] = true
 	s.mu.Unlock()
-	if iv > 0 && v-last >= iv {
-		select {
-		case s.due <- struct{}{}:
-		default:
-		}
-	}
 }
 
 // maintain runs Lake.Maintain over the known tables until Close.
@@ -159,7 +146,6 @@ func (s *Sink) maintain() {
 		select {
 		case <-s.stop:
 			return
-		case <-s.due:
 		case <-t.C:
 		}
 		s.mu.Lock()
@@ -173,11 +159,6 @@ func (s *Sink) maintain() {
 			rep, err := s.l.Maintain(context.Background(), n, time.Now())
 			if err != nil {
 				s.log.Warn("lake maintenance failed; retrying later", "table", n, "err", err)
-			}
-			if rep.Checkpoint >= 0 {
-				s.mu.Lock()
-				s.known[n] = rep.Checkpoint
-				s.mu.Unlock()
 			}
 			if rep.Checkpoint >= 0 || len(rep.Compacted) > 0 || len(rep.Vacuumed) > 0 || len(rep.LogFilesDeleted) > 0 || len(rep.RetentionRemoved) > 0 {
 				s.log.Info("lake table maintained", "table", n, "checkpoint", rep.Checkpoint, "compactions", len(rep.Compacted),
