@@ -34,6 +34,9 @@ Usage:
   inlet status -c FILE
   inlet incidents -c FILE [--since 24h] [--json]   the incident record: failed batches, polls, checks, skipped duplicates
   inlet describe -c FILE              tables, views and summaries to query, with lineage and freshness
+  inlet lineage -c FILE [-c FILE…] [-o text|dot|mermaid|json] [--downstream NODE]   the data-flow graph of one or more pipelines
+  inlet verify -c FILE [--table T] [--sample N]   compare Postgres, ClickHouse and the lake row by row (online); exit 1 on drift
+  inlet incidents report ID -c FILE   a post-mortem of one incident, in Markdown
   inlet checkpoints -c FILE [--sink lake|clickhouse]
   inlet replay -c FILE --sink lake|clickhouse|all --from ID|RFC3339
   inlet rebuild -c FILE --sink clickhouse --from-lake
@@ -69,6 +72,10 @@ func main() {
 		err = cmdBackfill(args, os.Stdout)
 	case "incidents":
 		err = cmdIncidents(args, os.Stdout)
+	case "lineage":
+		err = cmdLineage(args, os.Stdout)
+	case "verify":
+		err = cmdVerify(args, os.Stdout)
 	case "version", "--version", "-v":
 		fmt.Println("inlet", version)
 	case "help", "-h", "--help":
