@@ -28,6 +28,7 @@ const (
 	kUUID  = "uuid"  // canonical text
 	kBytea = "bytea" // hex
 	kArr   = "arr"   // JSON array; ClickHouse has no Nullable(Array): NULL reads as []
+	kStr   = "str"   // text, varchar, char: read as is (char's ::text drops its padding)
 	kText  = "text"  // everything else, as Postgres' text form (json, enums, text_columns)
 )
 
@@ -115,7 +116,7 @@ func norm(kind string, v any, tg target) string {
 		case string:
 			return hex.EncodeToString([]byte(x))
 		}
-	case kText:
+	case kText, kStr:
 		switch x := v.(type) {
 		case string:
 			return x
@@ -179,6 +180,8 @@ func kindOf(typname, category string) string {
 		return kUUID
 	case "bytea":
 		return kBytea
+	case "text", "varchar", "bpchar", "name":
+		return kStr
 	}
 	return kText
 }

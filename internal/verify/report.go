@@ -38,7 +38,7 @@ func (r *Report) Write(w io.Writer) error {
 				res = "DRIFT (unconfirmed: the pipeline did not catch up in time)"
 			}
 		case t.InFlight > 0:
-			res = fmt.Sprintf("ok (%d rows changing while compared, not judged)", t.InFlight)
+			res = fmt.Sprintf("ok (%d changing while compared, not judged)", t.InFlight)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", t.Table, t.Postgres, count(t.ClickHouse), count(t.Lake), res, t.Elapsed.Round(time.Millisecond))
 	}

@@ -34,7 +34,7 @@ type tableInfo struct {
 // loadTable reads a table's columns and primary key from the catalog.
 func loadTable(ctx context.Context, conn *pgx.Conn, tn config.TableName) (*tableInfo, error) {
 	rows, err := conn.Query(ctx, `SELECT a.attname, t.typname, t.typcategory::text,
-		COALESCE(array_position(i.indkey::int2[], a.attnum), 0)
+		COALESCE((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) WHERE k.att = a.attnum), 0)::int
 		FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 		LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
 		WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
@@ -249,6 +249,8 @@ type lakeScan struct {
 	lkT       target
 	problems  []string
 	unchanged map[string]bool
+	// maxVersion is the highest _version the last scan read.
+	maxVersion uint64
 }
 
 // each calls fn for every change row with its key and rendered values.
@@ -265,7 +267,7 @@ func (s *lakeScan) each(fn func(key string, r *change.Row, vals func() []string)
 			src[i] = p
 		}
 	}
-	s.problems = nil
+	s.problems, s.maxVersion = nil, 0
 	for _, f := range s.tbl.Files() {
 		rows, err := s.tbl.ReadFile(f)
 		if err != nil {
@@ -274,6 +276,7 @@ func (s *lakeScan) each(fn func(key string, r *change.Row, vals func() []string)
 		}
 		for ri := range rows {
 			r := &rows[ri]
+			s.maxVersion = max(s.maxVersion, r.Version)
 			val := func(i int) any {
 				if src[i] < 0 {
 					return nil

@@ -28,12 +28,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strings"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/inlet-dev/inlet/checkpoint"
@@ -373,11 +371,25 @@ func (v *verifier) detail(ctx context.Context, conn *pgx.Conn, slot string, t *t
 		if err != nil {
 			return tr, err
 		}
-		passed, err := v.waitPast(ctx, conn, slot, lsn)
+		var lkRows map[string]*lakeImage
+		var readLake func() uint64
+		if ls != nil {
+			readLake = func() uint64 {
+				if err := ls.tbl.Follow(); err != nil {
+					ls.problems = append(ls.problems, err.Error())
+				}
+				lkRows = ls.detail(filter)
+				return ls.maxVersion
+			}
+		}
+		passed, err := v.waitPast(ctx, conn, slot, t, lsn, readLake)
 		if err != nil {
 			return tr, err
 		}
 		tr.Unconfirmed = !passed
+		if ls != nil && round == 1 {
+			tr.Problems = append(tr.Problems, ls.problems...)
+		}
 		var chRows map[string][]string
 		if v.ch != nil && len(t.chCols) > 0 {
 			chRows = map[string][]string{}
@@ -388,13 +400,6 @@ func (v *verifier) detail(ctx context.Context, conn *pgx.Conn, slot string, t *t
 			})
 			if err != nil {
 				return tr, err
-			}
-		}
-		var lkRows map[string]*lakeImage
-		if ls != nil {
-			lkRows = ls.detail(filter)
-			if round == 1 {
-				tr.Problems = append(tr.Problems, ls.problems...)
 			}
 		}
 		pg2, err := readPG(filter)
@@ -543,82 +548,3 @@ func mirrorName(tn config.TableName) string {
 	return tn.Schema + "_" + tn.Table
 }
 
-// position writes a heartbeat message, as the source does, and returns its
-// LSN: every change committed before it is below it, and it gives the
-// source a transaction to commit and confirm even when the captured
-// tables are idle. Without the right to write one, the current WAL
-// position (the source's own heartbeats then move the slot past it).
-func position(ctx context.Context, conn *pgx.Conn) (pglogrepl.LSN, error) {
-	var s string
-	err := conn.QueryRow(ctx, "SELECT pg_logical_emit_message(true, 'inlet_heartbeat', '')::text").Scan(&s)
-	if err != nil {
-		if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&s); err != nil {
-			return 0, fmt.Errorf("postgres: current WAL position: %w", err)
-		}
-	}
-	return pglogrepl.ParseLSN(s)
-}
-
-// waitPast waits until the pipeline has passed lsn: the slot has confirmed
-// it (Kafka holds every change below it), then the sinks' checkpoints have
-// not moved for Settle (the engine has nothing left to apply). It returns
-// false when Wait ran out first.
-func (v *verifier) waitPast(ctx context.Context, conn *pgx.Conn, slot string, lsn pglogrepl.LSN) (bool, error) {
-	deadline := time.Now().Add(v.o.Wait)
-	for {
-		var ok *bool
-		err := conn.QueryRow(ctx, "SELECT confirmed_flush_lsn >= $1::pg_lsn FROM pg_replication_slots WHERE slot_name = $2", lsn.String(), slot).Scan(&ok)
-		if err == pgx.ErrNoRows {
-			return false, nil // no slot: the pipeline never ran or was torn down
-		}
-		if err != nil {
-			return false, fmt.Errorf("postgres: slot %s: %w", slot, err)
-		}
-		if ok != nil && *ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			return false, nil
-		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
-			return false, err
-		}
-	}
-	last, still := v.checkpoints(ctx), time.Now()
-	for time.Since(still) < v.o.Settle {
-		if time.Now().After(deadline) {
-			return false, nil
-		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
-			return false, err
-		}
-		if cur := v.checkpoints(ctx); cur != last {
-			last, still = cur, time.Now()
-		}
-	}
-	return true, nil
-}
-
-// checkpoints is the latest batch id of each sink, as one comparable value.
-func (v *verifier) checkpoints(ctx context.Context) string {
-	if v.o.Store == nil {
-		return ""
-	}
-	var b strings.Builder
-	for _, s := range []string{"lake", "clickhouse"} {
-		latest, ok, err := v.o.Store.Latest(ctx, s)
-		if err == nil && ok {
-			fmt.Fprintf(&b, "%s=%d ", s, latest.ID)
-		}
-	}
-	return b.String()
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
-}
