@@ -29,6 +29,8 @@ type Config struct {
 	Checkpoints Checkpoints `yaml:"checkpoints"`
 	Capture     Capture     `yaml:"capture"`
 	Engine      Engine      `yaml:"engine"`
+	Incidents   Incidents   `yaml:"incidents"`
+	Lineage     Lineage     `yaml:"lineage"`
 
 	file    string
 	lines   map[string]int // key path ("sources[0].postgres.dsn") → line
@@ -275,6 +277,7 @@ func (c *Config) applyDefaults() {
 		c.Engine.BatchWait = Duration(time.Second)
 	}
 	c.applySummaryDefaults()
+	c.applyObserveDefaults()
 }
 
 // File is the path the config was read from.

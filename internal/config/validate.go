@@ -122,6 +122,7 @@ func (c *Config) Validate() error {
 	if c.Engine.BatchRecords < 1 {
 		bad("engine.batch_records", "must be at least 1")
 	}
+	errs = append(errs, c.validateObserve()...)
 	return errors.Join(errs...)
 }
 
