@@ -43,8 +43,10 @@ func runVerify(e *env) error {
 		INSERT INTO orders SELECT g, g %% 100000, (ARRAY['new','paid','shipped','cancelled'])[1 + g %% 4],
 			(g %% 100000) / 100.0, timestamptz '2026-01-01' + g * interval '1 second', g %% 3 = 0,
 			md5(g::text) || md5((g * 7)::text) || ' ' || repeat('n', g %% 20)
-		FROM generate_series(1, %d) g;
-		VACUUM ANALYZE orders`, rows)); err != nil {
+		FROM generate_series(1, %d) g`, rows)); err != nil {
+		return err
+	}
+	if _, err := conn.Exec(ctx, "VACUUM ANALYZE orders"); err != nil {
 		return err
 	}
 	cfg := filepath.Join(dir, "pipeline.yaml")
