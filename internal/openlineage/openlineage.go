@@ -62,7 +62,6 @@ type Dataset struct {
 // Window is one committed (or failed) batch window of one table.
 type Window struct {
 	Table   string // schema.table, or the HTTP source's stream name
-	Batch   uint64 // the engine's batch id, for the run's facets
 	Inputs  []Dataset
 	Outputs []Dataset
 }

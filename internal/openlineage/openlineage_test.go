@@ -150,14 +150,14 @@ func TestEventsValidate(t *testing.T) {
 
 	in, out := Datasets(c, "public.orders")
 	in[0].Rows, in[1].Rows, out[0].Rows, out[1].Rows = 1200, 1200, 1200, 1180
-	run, err := em.Start(ctx, Window{Table: "public.orders", Batch: 7, Inputs: in, Outputs: out})
+	run, err := em.Start(ctx, Window{Table: "public.orders", Inputs: in, Outputs: out})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := run.Complete(ctx); err != nil {
 		t.Fatal(err)
 	}
-	failed, _ := em.Start(ctx, Window{Table: "public.orders", Batch: 8, Inputs: in, Outputs: out})
+	failed, _ := em.Start(ctx, Window{Table: "public.orders", Inputs: in, Outputs: out})
 	if err := failed.Fail(ctx, errors.New("clickhouse: connection refused")); err != nil {
 		t.Fatal(err)
 	}

@@ -547,4 +547,3 @@ func mirrorName(tn config.TableName) string {
 	}
 	return tn.Schema + "_" + tn.Table
 }
-
