@@ -38,7 +38,8 @@ func position(ctx context.Context, conn *pgx.Conn) (pglogrepl.LSN, error) {
 //   - it holds a change of t at or above lsn (changes of one partition are
 //     applied in order, a batch's rows of one table in one insert or one
 //     log commit): ClickHouse's max(_version), the highest _version of
-//     the lake changes readLake read; or
+//     the lake changes readLake read; only with one partition per topic
+//     (the embedded broker's, and kafka.partitions' default); or
 //   - its checkpointed offsets of t's topic have not moved for Settle
 //     after the slot confirmed lsn: the engine, which cuts a batch at
 //     least every batch_wait, found nothing more of t to apply.
@@ -78,6 +79,10 @@ func (v *verifier) waitPast(ctx context.Context, conn *pgx.Conn, slot string, t 
 		still time.Time
 		done  bool
 	}
+	// "Holds a change at or above lsn" proves the sink passed lsn only
+	// when the topic has one partition (changes of several partitions
+	// are applied in no common order).
+	onePart := v.c.Kafka == nil || v.c.Kafka.Partitions == 1
 	now := time.Now()
 	chW := &watch{last: v.offsets(ctx, "clickhouse", topic), still: now, done: v.ch == nil}
 	lkW := &watch{last: v.offsets(ctx, "lake", topic), still: now, done: readLake == nil}
@@ -89,7 +94,7 @@ func (v *verifier) waitPast(ctx context.Context, conn *pgx.Conn, slot string, t 
 			}
 		}
 		if !chW.done {
-			chW.done = time.Since(chW.still) >= v.o.Settle || v.chPassed(ctx, t, lsn)
+			chW.done = time.Since(chW.still) >= v.o.Settle || (onePart && v.chPassed(ctx, t, lsn))
 		}
 		if !lkW.done {
 			switch {
@@ -100,7 +105,7 @@ func (v *verifier) waitPast(ctx context.Context, conn *pgx.Conn, slot string, t 
 				// A busy table never settles: read, and keep the read if
 				// it holds a change at or above lsn.
 				lastLakeRead = time.Now()
-				if readLake() >= uint64(lsn) {
+				if readLake() >= uint64(lsn) && onePart {
 					lkW.done, lakeRead = true, true
 				}
 			}
