@@ -133,8 +133,9 @@ clickhouse:
 	}
 	var rep struct {
 		Tables []struct {
-			Table   string `json:"table"`
-			Elapsed int64  `json:"elapsed_ns"`
+			Table   string             `json:"table"`
+			Elapsed int64              `json:"elapsed_ns"`
+			Seconds map[string]float64 `json:"seconds"`
 		} `json:"tables"`
 	}
 	json.Unmarshal(out, &rep)
@@ -143,5 +144,12 @@ clickhouse:
 	fmt.Printf("| ClickHouse `SELECT count() FROM orders_current` | %d | %.3f | |\n", cn, chCount.Seconds())
 	fmt.Printf("| lake row count (replay the Delta log) | %d | %.3f | |\n", rows, lakeCount.Seconds())
 	fmt.Printf("| `inlet verify` (process, all three systems) | %d | %.2f | %.0f |\n", rows, took.Seconds(), float64(rss)/(1<<20))
+	for _, t := range rep.Tables {
+		for _, k := range []string{"postgres", "clickhouse", "lake", "detail"} {
+			if v, ok := t.Seconds[k]; ok {
+				fmt.Printf("| of which %s | %d | %.2f | |\n", k, rows, v)
+			}
+		}
+	}
 	return nil
 }

@@ -97,6 +97,9 @@ type TableReport struct {
 	// Skipped says why the table was not compared.
 	Skipped string        `json:"skipped,omitempty"`
 	Elapsed time.Duration `json:"elapsed_ns"`
+	// Seconds is the time each step took: postgres, clickhouse, lake
+	// (pass 1) and detail (pass 2, with its wait).
+	Seconds map[string]float64 `json:"seconds,omitempty"`
 }
 
 // Report is the outcome of a verification.
@@ -238,7 +241,12 @@ func differ(a, b *sums, into map[uint64]bool) {
 }
 
 func (v *verifier) table(ctx context.Context, conn *pgx.Conn, slot string, tn config.TableName) (TableReport, error) {
-	tr := TableReport{Table: tn.String(), ClickHouse: -1, Lake: -1}
+	tr := TableReport{Table: tn.String(), ClickHouse: -1, Lake: -1, Seconds: map[string]float64{}}
+	step := time.Now()
+	took := func(name string) {
+		tr.Seconds[name] = time.Since(step).Seconds()
+		step = time.Now()
+	}
 	t, err := loadTable(ctx, conn, tn)
 	if err != nil {
 		return tr, err
@@ -307,6 +315,7 @@ func (v *verifier) table(ctx context.Context, conn *pgx.Conn, slot string, tn co
 			}
 		}
 		tr.Lake = lkSums.total()
+		took("lake")
 		for c := range ls.unchanged {
 			tr.LakeUnchanged = append(tr.LakeUnchanged, c)
 		}
@@ -322,6 +331,7 @@ func (v *verifier) table(ctx context.Context, conn *pgx.Conn, slot string, tn co
 		return tr, err
 	}
 	tr.Postgres = pgCH.total()
+	took("postgres")
 	var chSums *sums
 	if v.ch != nil && len(t.chCols) > 0 {
 		chSums = &sums{}
@@ -332,6 +342,7 @@ func (v *verifier) table(ctx context.Context, conn *pgx.Conn, slot string, tn co
 			return tr, err
 		}
 		tr.ClickHouse = chSums.total()
+		took("clickhouse")
 	}
 	dirty := map[uint64]bool{}
 	if chSums != nil {
@@ -345,7 +356,10 @@ func (v *verifier) table(ctx context.Context, conn *pgx.Conn, slot string, tn co
 	}
 	v.o.Log.Info("verify: buckets differ; comparing their rows after the pipeline passes the current position", "table", tn.String(), "buckets", len(dirty))
 	inBuckets := func(key string) bool { return dirty[hashKey(key)%buckets] }
-	return v.detail(ctx, conn, slot, t, ls, mirror, chT, lkT, inBuckets, tr)
+	step = time.Now()
+	tr, err = v.detail(ctx, conn, slot, t, ls, mirror, chT, lkT, inBuckets, tr)
+	took("detail")
+	return tr, err
 }
 
 // detail is pass 2: it compares the rows filter selects, key by key, after
