@@ -30,11 +30,11 @@ import (
 	"sort"
 	"time"
 
-	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/inlet-dev/inlet/checkpoint"
+	"github.com/inlet-dev/inlet/connectors/clickhouse"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/lake"
 )
@@ -146,21 +146,16 @@ func Run(ctx context.Context, c *config.Config, o Options) (*Report, error) {
 		want[tn.String()] = true
 	}
 	v := &verifier{c: c, o: o}
-	if cc := c.ClickHouse; cc != nil {
-		conn, err := ch.Open(&ch.Options{Addr: []string{cc.Addr}, Auth: ch.Auth{Database: "default", Username: cc.Username, Password: cc.Password},
-			DialTimeout: 10 * time.Second, MaxOpenConns: 2})
+	if c.ClickHouse != nil {
+		// The sink's own connection: the same address, credentials and
+		// TLS as the pipeline's.
+		sink, err := clickhouse.Open(ctx, c.ClickHouse, o.Log)
 		if err != nil {
-			return nil, fmt.Errorf("clickhouse %s: %w", cc.Addr, err)
+			return nil, err
 		}
-		defer conn.Close()
-		var ver string
-		if err := conn.QueryRow(ctx, "SELECT version()").Scan(&ver); err != nil {
-			return nil, fmt.Errorf("clickhouse %s: %w", cc.Addr, err)
-		}
-		var maj, min int
-		fmt.Sscanf(ver, "%d.%d", &maj, &min)
-		v.chOld = maj < 20 // no DateTime64: whole seconds
-		v.ch = conn
+		defer sink.Close()
+		v.ch = sink.Conn()
+		v.chOld = !sink.ServerVersion().AtLeast(20, 1) // no DateTime64: whole seconds
 	}
 	rep := &Report{Pipeline: c.Pipeline}
 	found := map[string]bool{}
