@@ -302,9 +302,7 @@ func (s *lakeScan) each(fn func(key string, r *change.Row, vals func() []string)
 
 // sums computes pass 1: the latest image of every key, hashed.
 func (s *lakeScan) sums() map[uint64]lakeSum {
-	// Sized for every change up front: growing a map of a million keys
-	// copies it several times, and the copies dominate peak memory.
-	latest := make(map[uint64]lakeSum, min(s.tbl.Rows(), 64<<20))
+	latest := map[uint64]lakeSum{}
 	s.each(func(key string, r *change.Row, vals func() []string) {
 		kh := hashKey(key)
 		if cur, ok := latest[kh]; ok && !newer(r.Version, r.Offset, cur.version, cur.offset) {
