@@ -35,6 +35,10 @@ Usage:
   inlet status -c FILE
   inlet incidents -c FILE [--since 24h] [--json]   the incident record: failed batches, polls, checks, skipped duplicates
   inlet describe -c FILE              tables, views and summaries to query, with lineage and freshness
+  inlet lineage -c FILE [-c FILE…] [-o text|dot|mermaid|json] [--downstream NODE]   the data-flow graph of one or more pipelines
+  inlet verify -c FILE [--table T] [--sample N]   compare Postgres, ClickHouse and the lake row by row (online); exit 1 on drift
+  inlet incidents report ID -c FILE   a post-mortem of one incident, in Markdown
+  inlet incidents resolve ID -c FILE [--note TEXT]   record that an operator resolved an open incident
   inlet checkpoints -c FILE [--sink lake|clickhouse] [--json]
   inlet resume -c FILE --table T [--sink S]   continue a quarantined table (see inlet status)
   inlet replay -c FILE --sink lake|clickhouse|all --from ID|RFC3339
@@ -79,6 +83,10 @@ func main() {
 		err = cmdBroker(args)
 	case "vacuum":
 		err = cmdVacuum(args, os.Stdout)
+	case "lineage":
+		err = cmdLineage(args, os.Stdout)
+	case "verify":
+		err = cmdVerify(args, os.Stdout)
 	case "version", "--version", "-v":
 		fmt.Println("inlet", version)
 	case "help", "-h", "--help":
@@ -248,6 +256,12 @@ func newLogger(c *config.Config, lv slog.Level) *slog.Logger {
 }
 
 func cmdIncidents(args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "report" {
+		return cmdIncidentReport(args[1:], out)
+	}
+	if len(args) > 0 && args[0] == "resolve" {
+		return cmdIncidentResolve(args[1:], out)
+	}
 	fs := flag.NewFlagSet("incidents", flag.ContinueOnError)
 	since := fs.Duration("since", 0, "only incidents this recent (e.g. 24h); all by default")
 	asJSON := fs.Bool("json", false, "one JSON object per line, as journaled")

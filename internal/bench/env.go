@@ -73,8 +73,10 @@ func Main(name string) int {
 			err = runHTTP(e)
 		case "freshness":
 			err = runFreshness(e)
+		case "verify":
+			err = runVerify(e)
 		default:
-			err = fmt.Errorf("unknown benchmark %q (have: cdc, snapshot, summary, http, freshness)", name)
+			err = fmt.Errorf("unknown benchmark %q (have: cdc, snapshot, summary, http, freshness, verify)", name)
 		}
 	}()
 	if err != nil {

@@ -30,6 +30,8 @@ type Config struct {
 	Checkpoints Checkpoints `yaml:"checkpoints"`
 	Capture     Capture     `yaml:"capture"`
 	Engine      Engine      `yaml:"engine"`
+	Incidents   Incidents   `yaml:"incidents"`
+	Lineage     Lineage     `yaml:"lineage"`
 
 	file    string
 	lines   map[string]int // key path ("sources[0].postgres.dsn") → line
@@ -299,6 +301,7 @@ func (c *Config) applyDefaults() {
 	// Engine batch limits left at zero take the engine's defaults
 	// (engine.DefaultBatch*), set in that one place.
 	c.applySummaryDefaults()
+	c.applyObserveDefaults()
 }
 
 // ExternalKafka reports whether the pipeline uses Kafka brokers of its own

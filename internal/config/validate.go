@@ -145,6 +145,7 @@ func (c *Config) Validate() error {
 	if c.Engine.BatchWait < 0 {
 		bad("engine.batch_wait", "must be positive (or left out for the default)")
 	}
+	errs = append(errs, c.validateObserve()...)
 	return errors.Join(errs...)
 }
 
