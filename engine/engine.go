@@ -55,6 +55,9 @@ type BatchStats struct {
 	Sink    string
 	Records int // records of the batch the sink took
 	Rows    int // rows the sink wrote
+	// Tables is, per table, the changes the batch brought it.
+	Tables  map[string]int64
+	Started time.Time
 	Elapsed time.Duration
 }
 

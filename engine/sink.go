@@ -324,7 +324,7 @@ func (w *sinkRun) applyOnce(ctx context.Context, d *decoded) error {
 		w.mu.Unlock()
 		w.e.o.Log.Debug("batch committed", "sink", w.name, "records", records, "rows", res.Written, "elapsed", elapsed)
 		if w.e.o.OnBatch != nil {
-			w.e.o.OnBatch(BatchStats{Sink: w.name, Records: records, Rows: res.Written, Elapsed: elapsed})
+			w.e.o.OnBatch(BatchStats{Sink: w.name, Records: records, Rows: res.Written, Tables: res.Rows, Started: start, Elapsed: elapsed})
 		}
 	}
 	for k, end := range d.ends {

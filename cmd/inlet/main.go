@@ -51,6 +51,7 @@ Usage:
 `
 
 func main() {
+	runner.Version = version
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)

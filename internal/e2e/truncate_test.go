@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +18,12 @@ import (
 // one truncate marker per truncate and its latest image equals Postgres.
 func TestTruncateReplicated(t *testing.T) {
 	e := setup(t)
+	// OpenLineage events go to a file (checked at the end).
+	events := filepath.Join(e.dir, "lineage.jsonl")
+	cfg := string(mustRead(t, e.cfg)) + fmt.Sprintf("lineage:\n  openlineage:\n    file: %q\n", events)
+	if err := os.WriteFile(e.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	e.workld.preload(t, e.conn, preload)
 	p := startInlet(t, e.cfg, e.log)
 	e.waitSnapshot(t, p)
@@ -42,6 +51,17 @@ func TestTruncateReplicated(t *testing.T) {
 	e.finalChecks(t)
 	if n := countLines(t, e.log, "table truncated at the source"); n != 3 {
 		t.Errorf("source logged %d truncates, want 3", n)
+	}
+	// One OpenLineage run per table and committed sink batch: START, then
+	// COMPLETE with the output (Delta table or ClickHouse mirror).
+	starts, completes := countLines(t, events, `"eventType":"START"`), countLines(t, events, `"eventType":"COMPLETE"`)
+	if starts == 0 || completes != starts {
+		t.Errorf("openlineage events: %d START, %d COMPLETE; want a COMPLETE per START", starts, completes)
+	}
+	for _, want := range []string{`"name":"shop.sales_customers"`, `public.docs"`} {
+		if countLines(t, events, want) == 0 {
+			t.Errorf("no openlineage event names %s", want)
+		}
 	}
 }
 

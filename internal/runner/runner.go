@@ -235,6 +235,10 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			return err
 		}
 		defer store.Close()
+		lineage := newLineageEvents(c, log)
+		wg.Add(2)
+		go func() { defer wg.Done(); lineage.run(ctx) }()
+		go func() { defer wg.Done(); escalate(ctx, c, log) }()
 		sinks, err := OpenSinks(ctx, c, nil, log)
 		if err != nil {
 			return err
@@ -245,6 +249,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			OnBatch: func(b engine.BatchStats) {
 				batches.Add(1)
 				rowsBySink.add(b.Sink, int64(b.Rows))
+				lineage.batch(b)
 			}}
 		eng, err = engine.New(opts)
 		if err != nil {
