@@ -83,7 +83,7 @@ func TestSchemaChangesUnderLoad(t *testing.T) {
 	e.workld.run(t, e.conn, map[string]int{"sales.customers": 50, "public.docs": 50}, map[string]int{"sales.customers": 20}, nil, nil)
 	deadline = time.Now().Add(time.Minute)
 	for {
-		d := e.compareCHTables(t, "customers", "docs")
+		d := e.compareCHTables(t, "sales_customers", "docs")
 		if d == "" {
 			break
 		}
