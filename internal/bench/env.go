@@ -67,8 +67,10 @@ func Main(name string) int {
 			err = runSummary(e)
 		case "http":
 			err = runHTTP(e)
+		case "lakelog":
+			err = runLakeLog(e)
 		default:
-			err = fmt.Errorf("unknown benchmark %q (have: cdc, snapshot, summary, http)", name)
+			err = fmt.Errorf("unknown benchmark %q (have: cdc, snapshot, summary, http, lakelog)", name)
 		}
 	}()
 	if err != nil {
