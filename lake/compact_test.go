@@ -96,7 +96,6 @@ func TestCompactKeepsEveryRow(t *testing.T) {
 	}
 }
 
-
 // TestCompactConcurrentCommit: a streaming commit that lands between the
 // compacted files and their commit makes compaction re-read the log and
 // retry; a commit that removed an input makes it give up the partition,

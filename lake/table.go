@@ -297,11 +297,21 @@ func contains(s []string, x string) bool {
 
 // Follow replays the versions another process committed since the table
 // was read, so a reader can follow a live table without re-reading its
-// whole log. Only for tables this process does not write.
+// whole log. Only for tables this process does not write. A reader so far
+// behind that log cleanup removed the next commit reads the table afresh
+// from the newest checkpoint.
 func (t *Table) Follow() error {
 	for {
 		v := t.version + 1
 		if _, err := os.Stat(filepath.Join(t.logDir(), logName(v))); errors.Is(err, os.ErrNotExist) {
+			if c := readLastCheckpoint(t.logDir()); c >= v {
+				nt, err := openTable(filepath.Dir(t.dir), t.Name)
+				if err != nil {
+					return err
+				}
+				nt.clock = t.clock
+				*t = *nt
+			}
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("lake table %s: %w", t.Name, err)
