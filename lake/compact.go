@@ -202,27 +202,30 @@ func (l *Lake) compactPartition(ctx context.Context, t *Table, part string, file
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, ErrConflict) || attempt >= 5 {
+		if !errors.Is(err, ErrConflict) {
 			cleanup()
 			return nil, err
 		}
-		// A streaming commit (or another compaction) landed first.
-		nt, rerr := l.snapshot(t.Name)
-		if rerr != nil {
+		if attempt >= 20 {
+			cleanup() // a busy table: leave this partition for next time
+			return nil, nil
+		}
+		// A streaming commit (or another compaction) landed first: catch
+		// up with the log.
+		if err := t.Follow(); err != nil {
 			cleanup()
-			return nil, rerr
+			return nil, err
 		}
 		for _, f := range files {
-			if nt.files[f] == nil {
+			if t.files[f] == nil {
 				cleanup() // an input went away: leave this partition for next time
 				return nil, nil
 			}
 		}
-		if !sameColumns(nt.columns, cols) {
+		if !sameColumns(t.columns, cols) {
 			cleanup()
 			return nil, nil
 		}
-		t = nt
 	}
 	l.maybeCheckpoint(t)
 	return &Compaction{Partition: part, Version: t.version, Removed: files, Added: written, Rows: rows}, nil
@@ -247,6 +250,11 @@ func sameColumns(a, b []change.Column) bool {
 // maybeCheckpoint writes a checkpoint if t's version is due one.
 func (l *Lake) maybeCheckpoint(t *Table) {
 	if iv := l.opts.CheckpointInterval; iv > 0 && t.version > 0 && t.version%iv == 0 {
+		if o, ok := l.oldest.Load(t.Name); ok {
+			if o := o.([2]int64); o[0] > t.oldest {
+				t.oldest, t.oldestMs = o[0], o[1]
+			}
+		}
 		t.ckptErr = t.writeCheckpoint(l.now(), &l.opts)
 	}
 }

@@ -22,6 +22,9 @@ type Lake struct {
 	opts     Options
 	mu       sync.Mutex
 	tables   map[string]*Table
+	// oldest holds, per table, the oldest version log cleanup kept and its
+	// time ([2]int64), for the writer's next checkpoint.
+	oldest sync.Map
 }
 
 // Open returns the lake rooted at root (a local directory), with the

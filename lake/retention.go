@@ -53,7 +53,7 @@ func (l *Lake) ApplyRetention(ctx context.Context, name string, now time.Time) (
 			"operationMetrics":    map[string]string{"numRemovedFiles": strconv.Itoa(len(gone)), "numDays": strconv.Itoa(len(days))},
 		}})
 		err = t.commit(actions)
-		if errors.Is(err, ErrConflict) && attempt < 5 {
+		if errors.Is(err, ErrConflict) && attempt < 20 {
 			continue // re-read the log and decide again
 		}
 		if err != nil {

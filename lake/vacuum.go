@@ -88,11 +88,8 @@ func (l *Lake) CleanupLog(name string, now time.Time) ([]string, int64, error) {
 	if err := fsutil.SyncDir(t.logDir()); err != nil {
 		return deleted, keep, fmt.Errorf("lake table %s: %w", name, err)
 	}
-	l.mu.Lock()
-	if ct := l.tables[name]; ct != nil && ct.oldest < keep {
-		ct.oldest, ct.oldestMs = keep, ls.timeOf(keep)
-	}
-	l.mu.Unlock()
+	// The writer's cached table learns it at its next checkpoint.
+	l.oldest.Store(name, [2]int64{keep, ls.timeOf(keep)})
 	return deleted, keep, nil
 }
 
@@ -114,13 +111,18 @@ func (l *Lake) OldestVersion(name string) (int64, error) {
 	return ls.oldest(), nil
 }
 
+// minUnlistedAge is the least age of a file no version lists before vacuum
+// deletes it, whatever the deleted file retention.
+const minUnlistedAge = time.Hour
+
 // Vacuum deletes the table's data files no version the log keeps
 // references, once they are old enough: a file removed from the table
 // (by a rewind, compaction, retention or full refresh) goes when its
 // removal is older than the deleted file retention and than the oldest
 // version the log keeps; a file no version lists (a crashed batch's, or a
 // removed file whose tombstone has already been dropped) goes when its
-// modification time is older than the deleted file retention. With dryRun
+// modification time is older than the deleted file retention (and an
+// hour). With dryRun
 // it only lists them. Paths are relative to the table's directory.
 func (l *Lake) Vacuum(name string, now time.Time, dryRun bool) ([]string, error) {
 	t, err := l.snapshot(name)
@@ -134,8 +136,10 @@ func (l *Lake) Vacuum(name string, now time.Time, dryRun bool) ([]string, error)
 	if err != nil {
 		return nil, fmt.Errorf("lake table %s: %w", name, err)
 	}
-	fileHorizon := now.Add(-l.opts.DeletedFileRetention)
-	horizon := min(fileHorizon.UnixMilli(), ls.timeOf(ls.oldest()))
+	horizon := min(now.Add(-l.opts.DeletedFileRetention).UnixMilli(), ls.timeOf(ls.oldest()))
+	// A file no version lists may be a batch being written right now: it
+	// goes only once older than the retention, and never under an hour.
+	fileHorizon := now.Add(-max(l.opts.DeletedFileRetention, minUnlistedAge))
 	staged := map[string]bool{}
 	for _, fs := range t.staged {
 		for _, f := range fs {
