@@ -140,7 +140,7 @@ func (rw *rowWriter) write(rows []Row) error {
 			}
 			var err error
 			if row, err = appendValue(row, c, v, leaf); err != nil {
-				return fmt.Errorf("column %s: %w", c.Name, err)
+				return fmt.Errorf("%w: column %s: %w", ErrIncompatible, c.Name, err)
 			}
 		}
 		rw.batch = append(rw.batch, row)

@@ -6,11 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"text/tabwriter"
 	"time"
 
 	"github.com/inlet-dev/inlet/internal/config"
-	"github.com/inlet-dev/inlet/lake"
 )
 
 // Vacuum deletes (or, with dryRun, lists) each lake table's data files
@@ -61,28 +59,5 @@ func Vacuum(ctx context.Context, c *config.Config, dryRun bool, out io.Writer) e
 		}
 	}
 	fmt.Fprintf(out, "vacuum: %s %d files, %d bytes\n", verb, total, bytes)
-	return nil
-}
-
-// printLakeTables prints, per lake table, its log and file counts.
-func printLakeTables(w io.Writer, c *config.Config, lk *lake.Lake) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	defer tw.Flush()
-	fmt.Fprintln(tw, "LAKE TABLE\tVERSIONS\tFILES\tBYTES\tSMALL FILES\tLAST CHECKPOINT")
-	for _, t := range Tables(c) {
-		st, err := lk.Stats(t.Name)
-		if err != nil {
-			return err
-		}
-		if st.Version < 0 {
-			fmt.Fprintf(tw, "%s\tnone\t0\t0\t0\tnone\n", t.Name)
-			continue
-		}
-		ck := "none"
-		if st.LastCheckpoint >= 0 {
-			ck = fmt.Sprintf("%d (%s ago)", st.LastCheckpoint, time.Since(st.LastCheckpointAt).Round(time.Second))
-		}
-		fmt.Fprintf(tw, "%s\t%d..%d\t%d\t%d\t%d\t%s\n", t.Name, st.OldestVersion, st.Version, st.Files, st.Bytes, st.SmallFiles, ck)
-	}
 	return nil
 }
