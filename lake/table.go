@@ -163,7 +163,9 @@ func openTableUpTo(root, name string, upTo int64) (*Table, error) {
 			continue
 		}
 		ct := newTable(root, name)
-		if err := ct.loadCheckpoint(c); err != nil {
+		if err := ct.loadCheckpoint(c); errors.Is(err, ErrProtocol) {
+			return nil, err
+		} else if err != nil {
 			continue // fall back to an older checkpoint
 		}
 		t, start = ct, c+1
@@ -192,6 +194,9 @@ func openTableUpTo(root, name string, upTo int64) (*Table, error) {
 	}
 	return t, nil
 }
+
+// ErrProtocol means the table needs a newer Delta reader than Inlet.
+var ErrProtocol = errors.New("unsupported Delta protocol")
 
 // ErrTooOld means a version is older than the oldest the log keeps.
 var ErrTooOld = errors.New("version older than the log keeps")
@@ -228,7 +233,7 @@ func (t *Table) apply(v int64, e *logEntry, line []byte) error {
 	switch {
 	case e.Protocol != nil:
 		if e.Protocol.MinReaderVersion > 3 {
-			return fmt.Errorf("lake table %s: needs Delta reader version %d; upgrade Inlet", t.Name, e.Protocol.MinReaderVersion)
+			return fmt.Errorf("lake table %s: needs Delta reader version %d; upgrade Inlet: %w", t.Name, e.Protocol.MinReaderVersion, ErrProtocol)
 		}
 		t.protocol = e.Protocol
 		t.ntz = t.ntz || contains(e.Protocol.ReaderFeatures, "timestampNtz")
