@@ -47,7 +47,12 @@ func (l *Lake) Compact(ctx context.Context, name string) ([]Compaction, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.version < 0 {
+	return l.compact(ctx, t)
+}
+
+// compact compacts snapshot t (kept current).
+func (l *Lake) compact(ctx context.Context, t *Table) ([]Compaction, error) {
+	if l.opts.CompactMinFiles < 0 || t.version < 0 {
 		return nil, nil
 	}
 	// Small files per day partition, in log order.
@@ -87,11 +92,7 @@ func (l *Lake) Compact(ctx context.Context, name string) ([]Compaction, error) {
 		}
 		if c != nil {
 			out = append(out, *c)
-			l.refresh(name)
-		}
-		// Later partitions see this commit.
-		if t, err = l.snapshot(name); err != nil {
-			return out, err
+			l.refresh(t.Name)
 		}
 	}
 	return out, nil

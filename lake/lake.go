@@ -25,6 +25,7 @@ type Lake struct {
 	// oldest holds, per table, the oldest version log cleanup kept and its
 	// time ([2]int64), for the writer's next checkpoint.
 	oldest sync.Map
+	heavy  map[string]time.Time // per table, the last log cleanup and vacuum by Maintain (under mu)
 }
 
 // Open returns the lake rooted at root (a local directory), with the

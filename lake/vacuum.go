@@ -26,6 +26,11 @@ func (l *Lake) CleanupLog(name string, now time.Time) ([]string, int64, error) {
 	if err != nil {
 		return nil, -1, err
 	}
+	return l.cleanupLog(t, now)
+}
+
+func (l *Lake) cleanupLog(t *Table, now time.Time) ([]string, int64, error) {
+	name := t.Name
 	ls, err := listLog(t.logDir())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, -1, nil
@@ -129,6 +134,11 @@ func (l *Lake) Vacuum(name string, now time.Time, dryRun bool) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
+	return l.vacuum(t, now, dryRun)
+}
+
+func (l *Lake) vacuum(t *Table, now time.Time, dryRun bool) ([]string, error) {
+	name := t.Name
 	if t.version < 0 {
 		return nil, nil
 	}
