@@ -30,7 +30,7 @@ func TestLongRun(t *testing.T) {
 	opts := Options{CheckpointInterval: 100, LogRetention: 3 * 24 * time.Hour, DeletedFileRetention: 24 * time.Hour,
 		TargetFileBytes: 1 << 20, CompactMinFiles: 20, Retain: map[string]time.Duration{"public.s": 10 * 24 * time.Hour}, Now: clk.now}
 	l, _ := OpenWith(root, "p", opts)
-	const rowsPer = 2
+	const rowsPer = 1
 	day := map[int64]string{} // offset → day of its row
 	tick := func(i int) time.Time {
 		clk.advance(10 * time.Minute)
@@ -129,8 +129,15 @@ func TestLongRun(t *testing.T) {
 		if err != nil {
 			t.Fatalf("day %d: open at oldest version %d: %v", i, oldest, err)
 		}
-		if err := at.ReadRows(func([]change.Row) error { return nil }); err != nil {
-			t.Fatalf("day %d: read at oldest version %d after vacuum: %v", i, oldest, err)
+		for _, f := range at.Files() {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				t.Fatalf("day %d: version %d (the oldest kept) lists %s, which vacuum deleted: %v", i, oldest, f, err)
+			}
+		}
+		if i == 13 {
+			if err := at.ReadRows(func([]change.Row) error { return nil }); err != nil {
+				t.Fatalf("read at oldest version %d after vacuum: %v", oldest, err)
+			}
 		}
 	}
 	oldest, _ := l.OldestVersion("public.s")
