@@ -370,6 +370,12 @@ func (t *Table) writeCheckpoint(now time.Time, o *Options) error {
 	if err := fsutil.SyncDir(t.logDir()); err != nil {
 		return fmt.Errorf("lake table %s: %w", t.Name, err)
 	}
+	if readLastCheckpoint(t.logDir()) >= v {
+		// A newer checkpoint was written meanwhile (the writer's and
+		// Maintain's can race): the hint never moves back.
+		t.checkpoint = v
+		return nil
+	}
 	last, _ := json.Marshal(lastCheckpoint{Version: v, Size: int64(len(rows)), SizeInBytes: size, NumOfAddFiles: int64(len(files))})
 	if err := writeFileAtomic(filepath.Join(t.logDir(), "_last_checkpoint"), last); err != nil {
 		return fmt.Errorf("lake table %s: _last_checkpoint: %w", t.Name, err)
