@@ -108,6 +108,7 @@ type logListing struct {
 	commits     []int64
 	checkpoints []int64
 	times       map[int64]int64 // version → modification time (ms) of its JSON commit, else its checkpoint
+	staleTmps   []string        // temp files of interrupted commits and checkpoints, an hour old or more
 }
 
 func listLog(dir string) (*logListing, error) {
@@ -118,6 +119,10 @@ func listLog(dir string) (*logListing, error) {
 	l := &logListing{times: map[int64]int64{}}
 	for _, e := range entries {
 		n := e.Name()
+		if strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-") && !young(e) {
+			l.staleTmps = append(l.staleTmps, n)
+			continue
+		}
 		if strings.HasPrefix(n, ".") || len(n) < 20 {
 			continue
 		}

@@ -450,6 +450,12 @@ func (t *Table) removeOrphans() ([]string, error) {
 		known := t.files[rel] != nil || t.tombs[rel] != nil
 		orphan := strings.HasSuffix(name, ".parquet") && !strings.HasPrefix(rel, "_delta_log/") && !known && !staged[rel]
 		staleTmp := strings.HasPrefix(rel, "_delta_log/") && strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-")
+		// Maintenance may be writing these right now (another goroutine):
+		// they are left until they are an hour old (then vacuum, or this,
+		// removes them).
+		if (orphan && strings.HasPrefix(name, "part-compact-") || staleTmp && strings.Contains(name, "checkpoint")) && young(d) {
+			return nil
+		}
 		if orphan || staleTmp {
 			if err := os.Remove(path); err != nil {
 				return err
@@ -459,6 +465,11 @@ func (t *Table) removeOrphans() ([]string, error) {
 		return nil
 	})
 	return removed, err
+}
+
+func young(d os.DirEntry) bool {
+	info, err := d.Info()
+	return err == nil && time.Since(info.ModTime()) < minUnlistedAge
 }
 
 // numRecords reads numRecords from an add action's stats (0 if absent).

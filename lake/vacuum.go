@@ -39,6 +39,9 @@ func (l *Lake) cleanupLog(t *Table, now time.Time) ([]string, int64, error) {
 		return nil, -1, fmt.Errorf("lake table %s: %w", name, err)
 	}
 	oldest := ls.oldest()
+	for _, n := range ls.staleTmps {
+		os.Remove(filepath.Join(t.logDir(), n)) // left by a crash; never renamed or linked
+	}
 	if l.opts.LogRetention < 0 {
 		return nil, oldest, nil
 	}
