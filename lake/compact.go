@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/internal/failpoint"
@@ -55,7 +56,7 @@ func (l *Lake) compact(ctx context.Context, t *Table) ([]Compaction, error) {
 	if l.opts.CompactMinFiles < 0 || t.version < 0 {
 		return nil, nil
 	}
-	// Small files per day partition, in log order.
+	// Small files per day partition.
 	byPart := map[string][]string{}
 	for f, a := range t.files {
 		if l.opts.smallFile(a.Size) {
@@ -76,13 +77,8 @@ func (l *Lake) compact(ctx context.Context, t *Table) ([]Compaction, error) {
 			return out, err
 		}
 		// Only what is still live and small in the latest snapshot.
-		var files []string
-		for _, f := range byPart[p] {
-			if a := t.files[f]; a != nil && l.opts.smallFile(a.Size) {
-				files = append(files, f)
-			}
-		}
-		if len(files) <= l.opts.CompactMinFiles {
+		files := l.compactionInputs(t, byPart[p])
+		if files == nil {
 			continue
 		}
 		sort.Slice(files, func(i, j int) bool { return t.order[files[i]] < t.order[files[j]] })
@@ -230,6 +226,40 @@ func (l *Lake) compactPartition(ctx context.Context, t *Table, part string, file
 	}
 	l.maybeCheckpoint(t)
 	return &Compaction{Partition: part, Version: t.version, Removed: files, Added: written, Rows: rows}, nil
+}
+
+// compactionInputs picks, among a partition's small files, what to
+// compact: the files batches wrote, once there are more than
+// CompactMinFiles of them, with the earlier compactions' outputs no larger
+// than those files together. A day being written is thus compacted as it
+// grows without rewriting its older data each time: like the tiers of an
+// LSM tree, each row is rewritten a logarithmic number of times, not once
+// per compaction run. nil: nothing to do.
+func (l *Lake) compactionInputs(t *Table, small []string) []string {
+	var fresh, compacted []string
+	var freshBytes int64
+	for _, f := range small {
+		a := t.files[f]
+		if a == nil || !l.opts.smallFile(a.Size) {
+			continue
+		}
+		if strings.HasPrefix(path.Base(f), "part-compact-") {
+			compacted = append(compacted, f)
+			continue
+		}
+		fresh = append(fresh, f)
+		freshBytes += a.Size
+	}
+	if len(fresh) <= l.opts.CompactMinFiles {
+		return nil
+	}
+	files := fresh
+	for _, f := range compacted {
+		if t.files[f].Size <= freshBytes {
+			files = append(files, f)
+		}
+	}
+	return files
 }
 
 // compactHook runs between writing compacted files and committing them

@@ -203,3 +203,31 @@ func TestMaintainWhileWriting(t *testing.T) {
 	}
 	t.Logf("%d maintenance runs, %d live files at version %d", maint, len(tb.Files()), tb.version)
 }
+
+// TestCompactionInputsTiered: earlier compactions' outputs are rewritten
+// only with at least as many bytes of new files, so a growing day is not
+// rewritten whole on every run.
+func TestCompactionInputsTiered(t *testing.T) {
+	l := &Lake{opts: Options{CompactMinFiles: 3, TargetFileBytes: 1000}.withDefaults()}
+	tb := newTable("/x", "public.s")
+	add := func(name string, size int64) string {
+		tb.files[name] = &addAction{Path: name, Size: size}
+		return name
+	}
+	var small []string
+	for _, f := range []string{"a", "b", "c"} {
+		small = append(small, add("dt=1/part-"+f+".parquet", 40))
+	}
+	big := add("dt=1/part-compact-x-0.parquet", 400) // 400 > 3×40 new bytes
+	fit := add("dt=1/part-compact-y-0.parquet", 100)
+	small = append(small, big, fit)
+	if got := l.compactionInputs(tb, small); got != nil {
+		t.Fatalf("3 new files (not more than compact_min_files): %v", got)
+	}
+	small = append(small, add("dt=1/part-d.parquet", 40))
+	got := l.compactionInputs(tb, small)
+	want := []string{"dt=1/part-a.parquet", "dt=1/part-b.parquet", "dt=1/part-c.parquet", "dt=1/part-d.parquet", "dt=1/part-compact-y-0.parquet"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("inputs (-want +got):\n%s", d)
+	}
+}
