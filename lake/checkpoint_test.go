@@ -232,6 +232,22 @@ func TestCheckpointAllKindsReadByChDB(t *testing.T) {
 	if err != nil || got.replayed != 2 || got.Rows() != 18 {
 		t.Fatalf("open: %v, %d files read, %d rows", err, got.replayed, got.Rows())
 	}
+	// Compacted, and checkpointed with the tombstones (version 6).
+	l2, _ := OpenWith(root, "p", Options{CheckpointInterval: 3, CompactMinFiles: 3})
+	cs, err := l2.Compact(context.Background(), "public.t")
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("compact: %v %v", cs, err)
+	}
+	if v := readLastCheckpoint(filepath.Join(dir, "_delta_log")); v != 6 {
+		t.Fatalf("_last_checkpoint %d, want 6", v)
+	}
+	for v := int64(4); v < 6; v++ {
+		os.Remove(filepath.Join(dir, "_delta_log", logName(v)))
+	}
+	out = chdbQuery(t, root, "SELECT count(), countIf(s IS NULL), sum(length(ai)), toString(min(ts)), countDistinct(_kafka_offset) FROM deltaLakeLocal('"+dir+"')")
+	if want := "18\t12\t36\t2026-03-04 05:06:07.123456\t18\n"; out != want {
+		t.Fatalf("chDB after compaction: %q, want %q", out, want)
+	}
 }
 
 // TestFollowAcrossCleanup: a follower whose next commit log cleanup
