@@ -119,9 +119,15 @@ func (l *Lake) Write(ctx context.Context, b Batch) (int64, bool, error) {
 		if !errors.Is(err, ErrConflict) || attempt >= 3 {
 			return v, wrote, err
 		}
-		// Another writer took the version: re-read the log. If it committed
-		// this very batch, the txn check below skips it.
-		if _, err := l.reload(b.Table); err != nil {
+		// Another writer (or maintenance) took the version: catch up with
+		// the log, reading only the commits since (not the whole log, whose
+		// directory may hold a month of commits). If it committed this very
+		// batch, the txn check below skips it.
+		t, err := l.Table(b.Table)
+		if err == nil {
+			err = t.Follow()
+		}
+		if err != nil {
 			return 0, false, err
 		}
 	}
