@@ -142,42 +142,29 @@ func (w *sinkRun) run(ctx, sctx context.Context) error {
 	}
 }
 
-// retrying runs fn with the sink's own backoff until it succeeds, fails
-// permanently, or ctx ends; each failure is an incident.
+// retrying runs fn (under sctx) with the sink's own backoff until it
+// succeeds, fails permanently, or ctx ends (waits are cut short by ctx);
+// each failure is an incident, and success after failures resolves it.
 func (w *sinkRun) retrying(ctx, sctx context.Context, fn func(context.Context) error) error {
-	attempt := 0
-	b := retry.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second}
-	for {
-		attempt++
-		err := fn(sctx)
-		if err == nil {
-			if attempt > 1 {
-				w.e.o.Log.Info("incident resolved: sink caught up after failures", "sink", w.name, "attempts", attempt)
-				w.setState("ok", "")
-			}
-			return nil
-		}
-		if c := retry.Classify(err); c != retry.Retriable {
-			incidents.WithLabelValues("permanent").Inc()
-			w.e.o.Log.Error("incident: sink stopped", "sink", w.name, "err", err, "class", c.String())
-			w.setState("failed", err.Error())
-			return fmt.Errorf("sink %s: %w", w.name, err)
-		}
-		if ctx.Err() != nil {
-			return err
-		}
-		wait := b.Next()
-		incidents.WithLabelValues("retried").Inc()
-		w.e.o.Log.Error("incident: batch failed; retrying", "sink", w.name, "err", err, "attempt", attempt, "retry_in", wait)
-		w.setState("retrying", err.Error())
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
+	err := retry.Do(ctx, retry.Backoff{}, retry.Hooks{
+		OnRetry: func(err error, attempt int, wait time.Duration) {
+			incidents.WithLabelValues("retried").Inc()
+			w.e.o.Log.Error("incident: batch failed; retrying", "sink", w.name, "err", err, "attempt", attempt, "retry_in", wait)
+			w.setState("retrying", err.Error())
+		},
+		OnResolved: func(attempts int) {
+			w.e.o.Log.Info("incident resolved: sink caught up after failures", "sink", w.name, "attempts", attempts)
+			w.setState("ok", "")
+		},
+	}, func(context.Context) error { return fn(sctx) })
+	if err != nil && ctx.Err() == nil {
+		incidents.WithLabelValues("permanent").Inc()
+		c := retry.Classify(err)
+		w.e.o.Log.Error("incident: sink stopped", "sink", w.name, "err", err, "class", c.String(), "fix", retry.Fix(err))
+		w.setState("failed", err.Error())
+		return fmt.Errorf("sink %s: %w", w.name, err)
 	}
+	return err
 }
 
 // handle applies d, first reading from Kafka whatever the sink missed

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -185,13 +186,17 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		cols = append([]change.Column(nil), metaColumns...)
 	}
 	seen := map[string]bool{}
+	changes := maps.Clone(t.typeChanges)
+	if changes == nil {
+		changes = map[string][]typeChange{}
+	}
 	schemaChanged := t.version < 0
 	for _, r := range kept {
 		if seen[r.Schema.Fingerprint] {
 			continue
 		}
 		seen[r.Schema.Fingerprint] = true
-		merged, changed, err := mergeColumns(cols, r.Schema.Columns)
+		merged, changed, err := mergeColumns(cols, r.Schema.Columns, changes)
 		if err != nil {
 			return 0, false, fmt.Errorf("lake table %s: %w", b.Table, err)
 		}
@@ -203,10 +208,19 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		return t.version, false, nil
 	}
 	now := l.now().UnixMilli()
-	if ntz := needsNTZ(cols); t.version < 0 || (ntz && !t.ntz) {
+	ntz, widened := needsNTZ(cols) || t.ntz, len(changes) > 0
+	if t.version < 0 || (ntz && !t.ntz) || (widened && !t.widened) {
 		p := &protocolAction{MinReaderVersion: 1, MinWriterVersion: 2}
-		if ntz {
-			p = &protocolAction{MinReaderVersion: 3, MinWriterVersion: 7, ReaderFeatures: []string{"timestampNtz"}, WriterFeatures: []string{"timestampNtz"}}
+		if ntz || widened {
+			// Table features (reader 3, writer 7) list what readers
+			// must understand.
+			p = &protocolAction{MinReaderVersion: 3, MinWriterVersion: 7, ReaderFeatures: []string{}, WriterFeatures: []string{}}
+			if ntz {
+				p.ReaderFeatures, p.WriterFeatures = append(p.ReaderFeatures, "timestampNtz"), append(p.WriterFeatures, "timestampNtz")
+			}
+			if widened {
+				p.ReaderFeatures, p.WriterFeatures = append(p.ReaderFeatures, "typeWidening"), append(p.WriterFeatures, "typeWidening")
+			}
 		}
 		actions = append(actions, logEntry{Protocol: p})
 	}
@@ -220,8 +234,8 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		}
 		actions = append(actions, logEntry{MetaData: &metaDataAction{
 			ID: id, Name: b.Table, Format: formatSpec{Provider: "parquet", Options: map[string]string{}},
-			SchemaString: schemaString(cols, t.part), PartitionColumns: []string{t.part},
-			Configuration: map[string]string{}, CreatedTime: now, InletColumns: cols,
+			SchemaString: schemaString(cols, t.part, changes), PartitionColumns: []string{t.part},
+			Configuration: configuration(widened), CreatedTime: now, InletColumns: cols,
 		}})
 	}
 
@@ -346,6 +360,8 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 	// table whole (the next due version, or Maintain, tries again).
 	l.maybeCheckpoint(t)
 	t.ntz = t.ntz || needsNTZ(cols)
+	t.widened = t.widened || len(changes) > 0
+	t.typeChanges = changes
 	if t.id == "" {
 		for _, a := range actions {
 			if a.MetaData != nil {
@@ -360,4 +376,13 @@ func newUUID() string {
 	h := randHex() + randHex() + randHex()
 	h = h[:32]
 	return h[0:8] + "-" + h[8:12] + "-4" + h[13:16] + "-a" + h[17:20] + "-" + h[20:32]
+}
+
+// configuration is a table's metaData configuration: empty, or enabling
+// type widening once a column widened.
+func configuration(widened bool) map[string]string {
+	if widened {
+		return map[string]string{"delta.enableTypeWidening": "true"}
+	}
+	return map[string]string{}
 }

@@ -27,13 +27,17 @@ type Table struct {
 	txnAt   map[string]int64 // lastUpdated of each txn appId
 	columns []change.Column  // current Delta schema (without the partition column)
 	ntz     bool
-	id      string
-	part    string // partition column
-	rows    int64  // change rows in files the log added
-	files   map[string]*addAction
-	order   map[string]int64 // read order of each live file (log order)
-	next    int64            // next read order
-	rowsOf  map[string]int64 // numRecords of each file
+	// widened: the typeWidening feature is on; typeChanges are each
+	// column's widenings so far (kept in the schema's field metadata).
+	widened     bool
+	typeChanges map[string][]typeChange
+	id          string
+	part        string // partition column
+	rows        int64  // change rows in files the log added
+	files       map[string]*addAction
+	order       map[string]int64 // read order of each live file (log order)
+	next        int64            // next read order
+	rowsOf      map[string]int64 // numRecords of each file
 	// tombs are the remove actions still remembered: files a retained
 	// version may reference (see checkpoint.go for when they are dropped).
 	tombs    map[string]*removeAction
@@ -237,10 +241,12 @@ func (t *Table) apply(v int64, e *logEntry, line []byte) error {
 		}
 		t.protocol = e.Protocol
 		t.ntz = t.ntz || contains(e.Protocol.ReaderFeatures, "timestampNtz")
+		t.widened = t.widened || contains(e.Protocol.ReaderFeatures, "typeWidening")
 	case e.MetaData != nil:
 		t.meta = e.MetaData
 		t.id = e.MetaData.ID
 		t.columns = e.MetaData.InletColumns
+		t.typeChanges = typeChangesOf(e.MetaData.SchemaString)
 		if len(e.MetaData.PartitionColumns) == 1 {
 			t.part = e.MetaData.PartitionColumns[0]
 		}

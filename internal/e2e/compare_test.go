@@ -248,8 +248,7 @@ func lakeFiles(t *testing.T, tableDir string) ([]string, int) {
 		}
 	}
 	sort.Strings(names)
-	files := map[string]bool{}
-	rows := 0
+	files := map[string]int{} // live file → its rows
 	for i, n := range names {
 		if n != fmt.Sprintf("%020d.json", i) {
 			t.Fatalf("%s: log version gap at %s", tableDir, n)
@@ -272,12 +271,11 @@ func lakeFiles(t *testing.T, tableDir string) ([]string, int) {
 				t.Fatalf("%s/%s: %v", tableDir, n, err)
 			}
 			if a.Add != nil {
-				files[a.Add.Path] = true
 				var st struct {
 					NumRecords int `json:"numRecords"`
 				}
 				json.Unmarshal([]byte(a.Add.Stats), &st)
-				rows += st.NumRecords
+				files[a.Add.Path] = st.NumRecords
 			}
 			if a.Remove != nil {
 				delete(files, a.Remove.Path)
@@ -285,8 +283,10 @@ func lakeFiles(t *testing.T, tableDir string) ([]string, int) {
 		}
 	}
 	var out []string
-	for f := range files {
+	rows := 0
+	for f, n := range files {
 		out = append(out, filepath.Join(tableDir, f))
+		rows += n
 	}
 	sort.Strings(out)
 	return out, rows
