@@ -231,3 +231,48 @@ func TestCompactionInputsTiered(t *testing.T) {
 		t.Fatalf("inputs (-want +got):\n%s", d)
 	}
 }
+
+// TestCompactAcrossWidening: files written before and after a column
+// widened (INT32 and INT64) compact into one file of the wide type, which
+// the lake and chDB read with every value.
+func TestCompactAcrossWidening(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	l, _ := OpenWith(root, "p", Options{CompactMinFiles: 2})
+	narrow := &change.Schema{Topic: "p.public.w", Namespace: "public", Table: "w", Columns: []change.Column{
+		{Name: "id", Kind: change.Int64, Key: true, SourceType: "bigint"}, {Name: "v", Kind: change.Int32, SourceType: "integer"}}}
+	wide := &change.Schema{Topic: "p.public.w", Namespace: "public", Table: "w", Columns: []change.Column{
+		{Name: "id", Kind: change.Int64, Key: true, SourceType: "bigint"}, {Name: "v", Kind: change.Int64, SourceType: "bigint"}}}
+	narrow.Seal()
+	wide.Seal()
+	ts := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	for off, v := range []any{int32(-7), int32(2147483647), int64(9000000000)} {
+		sc := narrow
+		if _, ok := v.(int64); ok {
+			sc = wide
+		}
+		if _, _, err := l.Write(ctx, Batch{Table: "public.w", Topic: "p.public.w", Ranges: map[int32]Range{0: {From: int64(off), To: int64(off)}},
+			Rows: []change.Row{{Schema: sc, Op: 'c', Values: []any{int64(off), v}, Version: uint64(off + 1), TsMs: ts, Offset: int64(off)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs, err := l.Compact(ctx, "public.w")
+	if err != nil || len(cs) != 1 || len(cs[0].Removed) != 3 {
+		t.Fatalf("compact: %+v %v", cs, err)
+	}
+	tb, _ := l.snapshot("public.w")
+	var got []any
+	tb.ReadRows(func(rs []change.Row) error {
+		for _, r := range rs {
+			got = append(got, r.Values[1])
+		}
+		return nil
+	})
+	if d := cmp.Diff([]any{int64(-7), int64(2147483647), int64(9000000000)}, got); d != "" {
+		t.Fatalf("values (-want +got):\n%s", d)
+	}
+	dir := filepath.Join(root, "public.w")
+	if out := chdbQuery(t, root, "SELECT groupArray(v) FROM (SELECT v FROM deltaLakeLocal('"+dir+"') ORDER BY id)"); out != "[-7,2147483647,9000000000]\n" {
+		t.Fatalf("chDB: %q", out)
+	}
+}
