@@ -333,6 +333,11 @@ func (t *Table) Follow() error {
 	}
 }
 
+// CheckpointErr is the error of the last checkpoint this table's commits
+// tried to write (nil: none failed). A failed checkpoint leaves the table
+// whole; Maintain writes the next one.
+func (t *Table) CheckpointErr() error { return t.ckptErr }
+
 // Rows is the number of change rows in the files the log lists now.
 func (t *Table) Rows() int64 { return t.rows }
 
