@@ -108,6 +108,7 @@ type logListing struct {
 	commits     []int64
 	checkpoints []int64
 	times       map[int64]int64 // version → modification time (ms) of its JSON commit, else its checkpoint
+	staleTmps   []string        // temp files of interrupted commits and checkpoints, an hour old or more
 }
 
 func listLog(dir string) (*logListing, error) {
@@ -118,6 +119,10 @@ func listLog(dir string) (*logListing, error) {
 	l := &logListing{times: map[int64]int64{}}
 	for _, e := range entries {
 		n := e.Name()
+		if strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-") && !young(e) {
+			l.staleTmps = append(l.staleTmps, n)
+			continue
+		}
 		if strings.HasPrefix(n, ".") || len(n) < 20 {
 			continue
 		}
@@ -369,6 +374,12 @@ func (t *Table) writeCheckpoint(now time.Time, o *Options) error {
 	}
 	if err := fsutil.SyncDir(t.logDir()); err != nil {
 		return fmt.Errorf("lake table %s: %w", t.Name, err)
+	}
+	if readLastCheckpoint(t.logDir()) >= v {
+		// A newer checkpoint was written meanwhile (the writer's and
+		// Maintain's can race): the hint never moves back.
+		t.checkpoint = v
+		return nil
 	}
 	last, _ := json.Marshal(lastCheckpoint{Version: v, Size: int64(len(rows)), SizeInBytes: size, NumOfAddFiles: int64(len(files))})
 	if err := writeFileAtomic(filepath.Join(t.logDir(), "_last_checkpoint"), last); err != nil {

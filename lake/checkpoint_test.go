@@ -150,6 +150,15 @@ func TestTimeTravelAcrossCheckpoint(t *testing.T) {
 			t.Errorf("rewind to %d (-version +rewound):\n%s", v, d)
 		}
 	}
+	// A checkpoint holding the rewinds' tombstones reads in chDB.
+	tb, _ := l.Table("public.s")
+	if err := tb.writeCheckpoint(time.Now(), &l.opts); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "public.s")
+	if out := chdbQuery(t, root, "SELECT count(), max(_kafka_offset) FROM deltaLakeLocal('"+dir+"')"); out != "51\t50\n" {
+		t.Fatalf("chDB after rewinds: %q, want 51 rows up to offset 50", out)
+	}
 }
 
 // TestCheckpointKeepsStagedRefresh: the files of an unfinished full
@@ -211,4 +220,61 @@ func TestRewindBeforeOldestRefused(t *testing.T) {
 		t.Fatalf("after rewind to 100: %d rows, want 101", tb.Rows())
 	}
 	sameState(t, "after cleanup", tb, func() *Table { x, _ := openTable(root, "public.s"); return x }())
+}
+
+// TestCheckpointAllKindsReadByChDB: a checkpoint of a table with every
+// column type (timestamp_ntz needs reader features in the protocol row)
+// is what delta-kernel reads when the commits before it are gone.
+func TestCheckpointAllKindsReadByChDB(t *testing.T) {
+	root := t.TempDir()
+	l, _ := OpenWith(root, "p", Options{CheckpointInterval: 4})
+	writeKinds(t, l, 0, 6)
+	dir := filepath.Join(root, "public.t")
+	for v := int64(0); v < 4; v++ {
+		os.Remove(filepath.Join(dir, "_delta_log", logName(v)))
+	}
+	out := chdbQuery(t, root, "SELECT count(), countIf(s IS NULL), sum(length(ai)), toString(min(ts)), countDistinct(_kafka_offset) FROM deltaLakeLocal('"+dir+"')")
+	if want := "18\t12\t36\t2026-03-04 05:06:07.123456\t18\n"; out != want {
+		t.Fatalf("chDB: %q, want %q", out, want)
+	}
+	got, err := openTable(root, "public.t")
+	if err != nil || got.replayed != 2 || got.Rows() != 18 {
+		t.Fatalf("open: %v, %d files read, %d rows", err, got.replayed, got.Rows())
+	}
+	// Compacted, and checkpointed with the tombstones (version 6).
+	l2, _ := OpenWith(root, "p", Options{CheckpointInterval: 3, CompactMinFiles: 3})
+	cs, err := l2.Compact(context.Background(), "public.t")
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("compact: %v %v", cs, err)
+	}
+	if v := readLastCheckpoint(filepath.Join(dir, "_delta_log")); v != 6 {
+		t.Fatalf("_last_checkpoint %d, want 6", v)
+	}
+	for v := int64(4); v < 6; v++ {
+		os.Remove(filepath.Join(dir, "_delta_log", logName(v)))
+	}
+	out = chdbQuery(t, root, "SELECT count(), countIf(s IS NULL), sum(length(ai)), toString(min(ts)), countDistinct(_kafka_offset) FROM deltaLakeLocal('"+dir+"')")
+	if want := "18\t12\t36\t2026-03-04 05:06:07.123456\t18\n"; out != want {
+		t.Fatalf("chDB after compaction: %q, want %q", out, want)
+	}
+}
+
+// TestFollowAcrossCleanup: a follower whose next commit log cleanup
+// removed catches up from the checkpoint.
+func TestFollowAcrossCleanup(t *testing.T) {
+	root := t.TempDir()
+	l, _ := OpenWith(root, "p", Options{CheckpointInterval: 10})
+	writeCommits(t, l, 0, 3, 1, hourly)
+	r, _ := Open(root, "p")
+	tb, _ := r.Table("public.s")
+	writeCommits(t, l, 3, 20, 1, hourly)
+	for v := int64(0); v < 20; v++ {
+		os.Remove(filepath.Join(root, "public.s", "_delta_log", logName(v)))
+	}
+	if err := tb.Follow(); err != nil {
+		t.Fatal(err)
+	}
+	if tb.Rows() != 23 || tb.Version() != 22 {
+		t.Fatalf("after Follow: rows %d version %d, want 23 and 22", tb.Rows(), tb.Version())
+	}
 }

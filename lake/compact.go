@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/internal/failpoint"
@@ -47,10 +48,15 @@ func (l *Lake) Compact(ctx context.Context, name string) ([]Compaction, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.version < 0 {
+	return l.compact(ctx, t)
+}
+
+// compact compacts snapshot t (kept current).
+func (l *Lake) compact(ctx context.Context, t *Table) ([]Compaction, error) {
+	if l.opts.CompactMinFiles < 0 || t.version < 0 {
 		return nil, nil
 	}
-	// Small files per day partition, in log order.
+	// Small files per day partition.
 	byPart := map[string][]string{}
 	for f, a := range t.files {
 		if l.opts.smallFile(a.Size) {
@@ -71,13 +77,8 @@ func (l *Lake) Compact(ctx context.Context, name string) ([]Compaction, error) {
 			return out, err
 		}
 		// Only what is still live and small in the latest snapshot.
-		var files []string
-		for _, f := range byPart[p] {
-			if a := t.files[f]; a != nil && l.opts.smallFile(a.Size) {
-				files = append(files, f)
-			}
-		}
-		if len(files) <= l.opts.CompactMinFiles {
+		files := l.compactionInputs(t, byPart[p])
+		if files == nil {
 			continue
 		}
 		sort.Slice(files, func(i, j int) bool { return t.order[files[i]] < t.order[files[j]] })
@@ -87,11 +88,7 @@ func (l *Lake) Compact(ctx context.Context, name string) ([]Compaction, error) {
 		}
 		if c != nil {
 			out = append(out, *c)
-			l.refresh(name)
-		}
-		// Later partitions see this commit.
-		if t, err = l.snapshot(name); err != nil {
-			return out, err
+			l.refresh(t.Name)
 		}
 	}
 	return out, nil
@@ -202,30 +199,67 @@ func (l *Lake) compactPartition(ctx context.Context, t *Table, part string, file
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, ErrConflict) || attempt >= 5 {
+		if !errors.Is(err, ErrConflict) {
 			cleanup()
 			return nil, err
 		}
-		// A streaming commit (or another compaction) landed first.
-		nt, rerr := l.snapshot(t.Name)
-		if rerr != nil {
+		if attempt >= 20 {
+			cleanup() // a busy table: leave this partition for next time
+			return nil, nil
+		}
+		// A streaming commit (or another compaction) landed first: catch
+		// up with the log.
+		if err := t.Follow(); err != nil {
 			cleanup()
-			return nil, rerr
+			return nil, err
 		}
 		for _, f := range files {
-			if nt.files[f] == nil {
+			if t.files[f] == nil {
 				cleanup() // an input went away: leave this partition for next time
 				return nil, nil
 			}
 		}
-		if !sameColumns(nt.columns, cols) {
+		if !sameColumns(t.columns, cols) {
 			cleanup()
 			return nil, nil
 		}
-		t = nt
 	}
 	l.maybeCheckpoint(t)
 	return &Compaction{Partition: part, Version: t.version, Removed: files, Added: written, Rows: rows}, nil
+}
+
+// compactionInputs picks, among a partition's small files, what to
+// compact: the files batches wrote, once there are more than
+// CompactMinFiles of them, with the earlier compactions' outputs no larger
+// than those files together. A day being written is thus compacted as it
+// grows without rewriting its older data each time: like the tiers of an
+// LSM tree, each row is rewritten a logarithmic number of times, not once
+// per compaction run. nil: nothing to do.
+func (l *Lake) compactionInputs(t *Table, small []string) []string {
+	var fresh, compacted []string
+	var freshBytes int64
+	for _, f := range small {
+		a := t.files[f]
+		if a == nil || !l.opts.smallFile(a.Size) {
+			continue
+		}
+		if strings.HasPrefix(path.Base(f), "part-compact-") {
+			compacted = append(compacted, f)
+			continue
+		}
+		fresh = append(fresh, f)
+		freshBytes += a.Size
+	}
+	if len(fresh) <= l.opts.CompactMinFiles {
+		return nil
+	}
+	files := fresh
+	for _, f := range compacted {
+		if t.files[f].Size <= freshBytes {
+			files = append(files, f)
+		}
+	}
+	return files
 }
 
 // compactHook runs between writing compacted files and committing them
@@ -247,6 +281,11 @@ func sameColumns(a, b []change.Column) bool {
 // maybeCheckpoint writes a checkpoint if t's version is due one.
 func (l *Lake) maybeCheckpoint(t *Table) {
 	if iv := l.opts.CheckpointInterval; iv > 0 && t.version > 0 && t.version%iv == 0 {
+		if o, ok := l.oldest.Load(t.Name); ok {
+			if o := o.([2]int64); o[0] > t.oldest {
+				t.oldest, t.oldestMs = o[0], o[1]
+			}
+		}
 		t.ckptErr = t.writeCheckpoint(l.now(), &l.opts)
 	}
 }

@@ -1,18 +1,18 @@
 package lake
 
 import (
-	"bytes"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	_ "github.com/marcboeker/go-duckdb"
+
+	"github.com/inlet-dev/inlet/internal/testenv"
 )
 
 // The independent readers below read a table without the lake package:
@@ -85,42 +85,11 @@ func duckRows(t *testing.T, dir string) []string {
 	return out
 }
 
-// chdbModule is where the chdb node package is (scripts/deps.sh installs
-// it into ~/.cache/inlet-chdb; INLET_CHDB overrides).
-func chdbModule(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("INLET_CHDB")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "inlet-chdb")
-	}
-	mod := filepath.Join(dir, "node_modules", "chdb")
-	if _, err := os.Stat(mod); err != nil {
-		t.Fatalf("chDB is not installed at %s (needed to check the lake with an independent Delta reader): run scripts/deps.sh, or npm install chdb in a directory named by INLET_CHDB", mod)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatal("node is not on PATH (needed to run chDB): install Node.js 18+, see scripts/deps.sh")
-	}
-	return mod
-}
-
-const chdbScript = `const {query} = require(process.argv[1]);
-try { process.stdout.write(query(process.argv[2], "TabSeparated")); }
-catch (e) { process.stderr.write(String(e.cause || e)); process.exit(1); }`
-
-// chdbQuery runs a query in chDB with dir as its user files directory.
+// chdbQuery runs a query in chDB with dir as its user files directory
+// (testenv.ChDB: a missing chDB fails the test with how to install it).
 func chdbQuery(t *testing.T, dir, q string) string {
 	t.Helper()
-	mod := chdbModule(t)
-	cmd := exec.Command("node", "-e", chdbScript, mod, q)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chDB query %q: %v: %s", q, err, stderr.String())
-	}
-	return string(out)
+	return testenv.ChDB(t, dir, q)
 }
 
 func chdbRows(t *testing.T, dir string) []string {

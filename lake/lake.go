@@ -24,6 +24,10 @@ type Lake struct {
 	mu       sync.Mutex
 	tables   map[string]*Table
 	seen     map[string]int64 // highest version this process saw, per table
+	// oldest holds, per table, the oldest version log cleanup kept and its
+	// time ([2]int64), for the writer's next checkpoint.
+	oldest sync.Map
+	heavy  map[string]time.Time // per table, the last log cleanup and vacuum by Maintain (under mu)
 }
 
 // Open returns the lake rooted at root (a local directory), with the
@@ -137,9 +141,15 @@ func (l *Lake) Write(ctx context.Context, b Batch) (int64, bool, error) {
 		if !errors.Is(err, ErrConflict) || attempt >= 3 {
 			return v, wrote, err
 		}
-		// Another writer took the version: re-read the log. If it committed
-		// this very batch, the txn check below skips it.
-		if _, err := l.reload(b.Table); err != nil {
+		// Another writer (or maintenance) took the version: catch up with
+		// the log, reading only the commits since (not the whole log, whose
+		// directory may hold a month of commits). If it committed this very
+		// batch, the txn check below skips it.
+		t, err := l.Table(b.Table)
+		if err == nil {
+			err = t.Follow()
+		}
+		if err != nil {
 			return 0, false, err
 		}
 	}

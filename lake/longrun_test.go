@@ -30,7 +30,7 @@ func TestLongRun(t *testing.T) {
 	opts := Options{CheckpointInterval: 100, LogRetention: 3 * 24 * time.Hour, DeletedFileRetention: 24 * time.Hour,
 		TargetFileBytes: 1 << 20, CompactMinFiles: 20, Retain: map[string]time.Duration{"public.s": 10 * 24 * time.Hour}, Now: clk.now}
 	l, _ := OpenWith(root, "p", opts)
-	const rowsPer = 2
+	const rowsPer = 1
 	day := map[int64]string{} // offset → day of its row
 	tick := func(i int) time.Time {
 		clk.advance(10 * time.Minute)
@@ -95,18 +95,25 @@ func TestLongRun(t *testing.T) {
 	checkReaders("2,000 commits", all)
 	filesBefore := len(tb.Files())
 
-	// Maintenance now: days wholly older than 10 days go, small files are
-	// compacted, nothing is old enough to vacuum yet.
+	// Compaction alone: exactly the same rows.
+	cs, err := l.Compact(ctx, "public.s")
+	if err != nil || len(cs) == 0 {
+		t.Fatalf("compact: %d compactions, %v", len(cs), err)
+	}
+	checkReaders("after compaction", all)
+
+	// Maintenance now: days wholly older than 10 days go, nothing is old
+	// enough to vacuum yet.
 	rep, err := l.Maintain(ctx, "public.s", clk.now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	first := clk.t.Add(-10 * 24 * time.Hour).UTC().Format("2006-01-02")
-	if len(rep.RetentionRemoved) == 0 || len(rep.Compacted) == 0 || len(rep.Vacuumed) != 0 {
-		t.Fatalf("maintenance: %d files retired, %d compactions, %d vacuumed; want retention and compaction, no vacuum", len(rep.RetentionRemoved), len(rep.Compacted), len(rep.Vacuumed))
+	if len(rep.RetentionRemoved) == 0 || len(rep.Vacuumed) != 0 {
+		t.Fatalf("maintenance: %d files retired, %d vacuumed; want retention, no vacuum", len(rep.RetentionRemoved), len(rep.Vacuumed))
 	}
 	kept := expect(first)
-	checkReaders("after retention and compaction", kept)
+	checkReaders("after retention", kept)
 	tb, _ = openTimed()
 	t.Logf("after maintenance: %d live files (was %d), %d log files deleted, oldest version %d", len(tb.Files()), filesBefore, len(rep.LogFilesDeleted), rep.OldestVersion)
 	compactedAt := tb.version
@@ -129,15 +136,22 @@ func TestLongRun(t *testing.T) {
 		if err != nil {
 			t.Fatalf("day %d: open at oldest version %d: %v", i, oldest, err)
 		}
-		if err := at.ReadRows(func([]change.Row) error { return nil }); err != nil {
-			t.Fatalf("day %d: read at oldest version %d after vacuum: %v", i, oldest, err)
+		for _, f := range at.Files() {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				t.Fatalf("day %d: version %d (the oldest kept) lists %s, which vacuum deleted: %v", i, oldest, f, err)
+			}
+		}
+		if i == 13 {
+			if err := at.ReadRows(func([]change.Row) error { return nil }); err != nil {
+				t.Fatalf("read at oldest version %d after vacuum: %v", oldest, err)
+			}
 		}
 	}
 	oldest, _ := l.OldestVersion("public.s")
 	if oldest <= compactedAt {
 		t.Fatalf("oldest version %d, want past the compaction at %d", oldest, compactedAt)
 	}
-	for _, c := range rep.Compacted {
+	for _, c := range cs {
 		for _, f := range c.Removed {
 			if _, err := os.Stat(filepath.Join(dir, f)); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("compacted-away file %s still on disk after its versions aged out (vacuum)", f)

@@ -98,13 +98,19 @@ type MaintenanceReport struct {
 // retries.
 func (l *Lake) Maintain(ctx context.Context, name string, now time.Time) (MaintenanceReport, error) {
 	rep := MaintenanceReport{Table: name, Checkpoint: -1, OldestVersion: -1}
+	// One snapshot for all steps: each step's own commits update it, and
+	// it catches up with others' commits (Follow) when one collides.
+	t, err := l.snapshot(name)
+	if err != nil || t.version < 0 {
+		return rep, err
+	}
 	var errs []error
-	if removed, err := l.ApplyRetention(ctx, name, now); err != nil {
+	if removed, err := l.applyRetention(ctx, t, now); err != nil {
 		errs = append(errs, err)
 	} else {
 		rep.RetentionRemoved = removed
 	}
-	if c, err := l.Compact(ctx, name); err != nil {
+	if c, err := l.compact(ctx, t); err != nil {
 		errs = append(errs, err)
 	} else {
 		rep.Compacted = c
@@ -112,32 +118,48 @@ func (l *Lake) Maintain(ctx context.Context, name string, now time.Time) (Mainte
 	if err := ctx.Err(); err != nil {
 		return rep, err
 	}
-	t, err := l.snapshot(name)
-	if err != nil {
-		return rep, errors.Join(append(errs, err)...)
-	}
-	if iv := l.opts.CheckpointInterval; t.version >= 0 && iv > 0 && t.version-t.checkpoint >= iv {
+	if err := t.Follow(); err != nil {
+		errs = append(errs, err)
+	} else if iv := l.opts.CheckpointInterval; iv > 0 && t.version-t.checkpoint >= iv {
 		if err := t.writeCheckpoint(now, &l.opts); err != nil {
 			errs = append(errs, err)
 		} else {
 			rep.Checkpoint = t.version
 		}
 	}
-	if deleted, oldest, err := l.CleanupLog(name, now); err != nil {
-		errs = append(errs, err)
-	} else {
-		rep.LogFilesDeleted, rep.OldestVersion = deleted, oldest
+	// Log cleanup and vacuum list directories: at most every
+	// heavyMaintenanceEvery per table.
+	l.mu.Lock()
+	last, ran := l.heavy[name]
+	due := !ran || !now.Before(last.Add(heavyMaintenanceEvery))
+	if due {
+		if l.heavy == nil {
+			l.heavy = map[string]time.Time{}
+		}
+		l.heavy[name] = now
 	}
-	if vac, err := l.Vacuum(name, now, false); err != nil {
-		errs = append(errs, err)
-	} else {
-		rep.Vacuumed = vac
+	l.mu.Unlock()
+	if due {
+		if deleted, oldest, err := l.cleanupLog(t, now); err != nil {
+			errs = append(errs, err)
+		} else {
+			rep.LogFilesDeleted, rep.OldestVersion = deleted, oldest
+		}
+		if vac, err := l.vacuum(t, now, false); err != nil {
+			errs = append(errs, err)
+		} else {
+			rep.Vacuumed = vac
+		}
 	}
 	if len(errs) > 0 {
 		return rep, fmt.Errorf("lake table %s: maintenance: %w", name, errors.Join(errs...))
 	}
 	return rep, nil
 }
+
+// heavyMaintenanceEvery is how often Maintain runs log cleanup and vacuum
+// on a table (they list directories; the rest is cheap).
+const heavyMaintenanceEvery = time.Hour
 
 // snapshot reads the table's log afresh (not the cached state Write uses).
 func (l *Lake) snapshot(name string) (*Table, error) {

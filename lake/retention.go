@@ -14,7 +14,19 @@ import (
 // The files stay on disk for time travel until vacuum deletes them. It
 // returns the files removed (none when the table has no retention).
 func (l *Lake) ApplyRetention(ctx context.Context, name string, now time.Time) ([]string, error) {
-	keep, ok := l.opts.Retain[name]
+	if keep, ok := l.opts.Retain[name]; !ok || keep <= 0 {
+		return nil, nil
+	}
+	t, err := l.snapshot(name)
+	if err != nil {
+		return nil, err
+	}
+	return l.applyRetention(ctx, t, now)
+}
+
+// applyRetention retires expired days of snapshot t (kept current).
+func (l *Lake) applyRetention(ctx context.Context, t *Table, now time.Time) ([]string, error) {
+	keep, ok := l.opts.Retain[t.Name]
 	if !ok || keep <= 0 {
 		return nil, nil
 	}
@@ -24,9 +36,8 @@ func (l *Lake) ApplyRetention(ctx context.Context, name string, now time.Time) (
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		t, err := l.snapshot(name)
-		if err != nil || t.version < 0 {
-			return nil, err
+		if t.version < 0 {
+			return nil, nil
 		}
 		var gone []string
 		days := map[string]bool{}
@@ -52,15 +63,19 @@ func (l *Lake) ApplyRetention(ctx context.Context, name string, now time.Time) (
 			"operationParameters": map[string]any{"predicate": `["` + t.part + ` < '` + first + `'"]`},
 			"operationMetrics":    map[string]string{"numRemovedFiles": strconv.Itoa(len(gone)), "numDays": strconv.Itoa(len(days))},
 		}})
-		err = t.commit(actions)
-		if errors.Is(err, ErrConflict) && attempt < 5 {
-			continue // re-read the log and decide again
+		err := t.commit(actions)
+		if errors.Is(err, ErrConflict) && attempt < 20 {
+			// Catch up with the log and decide again.
+			if err := t.Follow(); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err != nil {
 			return nil, err
 		}
 		l.maybeCheckpoint(t)
-		l.refresh(name)
+		l.refresh(t.Name)
 		return gone, nil
 	}
 }

@@ -167,7 +167,9 @@ func openTableUpTo(root, name string, upTo int64) (*Table, error) {
 			continue
 		}
 		ct := newTable(root, name)
-		if err := ct.loadCheckpoint(c); err != nil {
+		if err := ct.loadCheckpoint(c); errors.Is(err, ErrProtocol) {
+			return nil, err
+		} else if err != nil {
 			continue // fall back to an older checkpoint
 		}
 		t, start = ct, c+1
@@ -196,6 +198,9 @@ func openTableUpTo(root, name string, upTo int64) (*Table, error) {
 	}
 	return t, nil
 }
+
+// ErrProtocol means the table needs a newer Delta reader than Inlet.
+var ErrProtocol = errors.New("unsupported Delta protocol")
 
 // ErrTooOld means a version is older than the oldest the log keeps.
 var ErrTooOld = errors.New("version older than the log keeps")
@@ -232,7 +237,7 @@ func (t *Table) apply(v int64, e *logEntry, line []byte) error {
 	switch {
 	case e.Protocol != nil:
 		if e.Protocol.MinReaderVersion > 3 {
-			return fmt.Errorf("lake table %s: needs Delta reader version %d; upgrade Inlet", t.Name, e.Protocol.MinReaderVersion)
+			return fmt.Errorf("lake table %s: needs Delta reader version %d; upgrade Inlet: %w", t.Name, e.Protocol.MinReaderVersion, ErrProtocol)
 		}
 		t.protocol = e.Protocol
 		t.ntz = t.ntz || contains(e.Protocol.ReaderFeatures, "timestampNtz")
@@ -303,11 +308,21 @@ func contains(s []string, x string) bool {
 
 // Follow replays the versions another process committed since the table
 // was read, so a reader can follow a live table without re-reading its
-// whole log. Only for tables this process does not write.
+// whole log. Only for tables this process does not write. A reader so far
+// behind that log cleanup removed the next commit reads the table afresh
+// from the newest checkpoint.
 func (t *Table) Follow() error {
 	for {
 		v := t.version + 1
 		if _, err := os.Stat(filepath.Join(t.logDir(), logName(v))); errors.Is(err, os.ErrNotExist) {
+			if c := readLastCheckpoint(t.logDir()); c >= v {
+				nt, err := openTable(filepath.Dir(t.dir), t.Name)
+				if err != nil {
+					return err
+				}
+				nt.clock = t.clock
+				*t = *nt
+			}
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("lake table %s: %w", t.Name, err)
@@ -317,6 +332,11 @@ func (t *Table) Follow() error {
 		}
 	}
 }
+
+// CheckpointErr is the error of the last checkpoint this table's commits
+// tried to write (nil: none failed). A failed checkpoint leaves the table
+// whole; Maintain writes the next one.
+func (t *Table) CheckpointErr() error { return t.ckptErr }
 
 // Rows is the number of change rows in the files the log lists now.
 func (t *Table) Rows() int64 { return t.rows }
@@ -441,6 +461,12 @@ func (t *Table) removeOrphans() ([]string, error) {
 		known := t.files[rel] != nil || t.tombs[rel] != nil
 		orphan := strings.HasSuffix(name, ".parquet") && !strings.HasPrefix(rel, "_delta_log/") && !known && !staged[rel]
 		staleTmp := strings.HasPrefix(rel, "_delta_log/") && strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-")
+		// Maintenance may be writing these right now (another goroutine):
+		// they are left until they are an hour old (then vacuum, or this,
+		// removes them).
+		if (orphan && strings.HasPrefix(name, "part-compact-") || staleTmp && strings.Contains(name, "checkpoint")) && young(d) {
+			return nil
+		}
 		if orphan || staleTmp {
 			if err := os.Remove(path); err != nil {
 				return err
@@ -450,6 +476,11 @@ func (t *Table) removeOrphans() ([]string, error) {
 		return nil
 	})
 	return removed, err
+}
+
+func young(d os.DirEntry) bool {
+	info, err := d.Info()
+	return err == nil && time.Since(info.ModTime()) < minUnlistedAge
 }
 
 // numRecords reads numRecords from an add action's stats (0 if absent).

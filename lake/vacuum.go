@@ -26,6 +26,11 @@ func (l *Lake) CleanupLog(name string, now time.Time) ([]string, int64, error) {
 	if err != nil {
 		return nil, -1, err
 	}
+	return l.cleanupLog(t, now)
+}
+
+func (l *Lake) cleanupLog(t *Table, now time.Time) ([]string, int64, error) {
+	name := t.Name
 	ls, err := listLog(t.logDir())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, -1, nil
@@ -34,6 +39,9 @@ func (l *Lake) CleanupLog(name string, now time.Time) ([]string, int64, error) {
 		return nil, -1, fmt.Errorf("lake table %s: %w", name, err)
 	}
 	oldest := ls.oldest()
+	for _, n := range ls.staleTmps {
+		os.Remove(filepath.Join(t.logDir(), n)) // left by a crash; never renamed or linked
+	}
 	if l.opts.LogRetention < 0 {
 		return nil, oldest, nil
 	}
@@ -88,11 +96,8 @@ func (l *Lake) CleanupLog(name string, now time.Time) ([]string, int64, error) {
 	if err := fsutil.SyncDir(t.logDir()); err != nil {
 		return deleted, keep, fmt.Errorf("lake table %s: %w", name, err)
 	}
-	l.mu.Lock()
-	if ct := l.tables[name]; ct != nil && ct.oldest < keep {
-		ct.oldest, ct.oldestMs = keep, ls.timeOf(keep)
-	}
-	l.mu.Unlock()
+	// The writer's cached table learns it at its next checkpoint.
+	l.oldest.Store(name, [2]int64{keep, ls.timeOf(keep)})
 	return deleted, keep, nil
 }
 
@@ -114,19 +119,29 @@ func (l *Lake) OldestVersion(name string) (int64, error) {
 	return ls.oldest(), nil
 }
 
+// minUnlistedAge is the least age of a file no version lists before vacuum
+// deletes it, whatever the deleted file retention.
+const minUnlistedAge = time.Hour
+
 // Vacuum deletes the table's data files no version the log keeps
 // references, once they are old enough: a file removed from the table
 // (by a rewind, compaction, retention or full refresh) goes when its
 // removal is older than the deleted file retention and than the oldest
 // version the log keeps; a file no version lists (a crashed batch's, or a
 // removed file whose tombstone has already been dropped) goes when its
-// modification time is older than the deleted file retention. With dryRun
+// modification time is older than the deleted file retention (and an
+// hour). With dryRun
 // it only lists them. Paths are relative to the table's directory.
 func (l *Lake) Vacuum(name string, now time.Time, dryRun bool) ([]string, error) {
 	t, err := l.snapshot(name)
 	if err != nil {
 		return nil, err
 	}
+	return l.vacuum(t, now, dryRun)
+}
+
+func (l *Lake) vacuum(t *Table, now time.Time, dryRun bool) ([]string, error) {
+	name := t.Name
 	if t.version < 0 {
 		return nil, nil
 	}
@@ -134,8 +149,10 @@ func (l *Lake) Vacuum(name string, now time.Time, dryRun bool) ([]string, error)
 	if err != nil {
 		return nil, fmt.Errorf("lake table %s: %w", name, err)
 	}
-	fileHorizon := now.Add(-l.opts.DeletedFileRetention)
-	horizon := min(fileHorizon.UnixMilli(), ls.timeOf(ls.oldest()))
+	horizon := min(now.Add(-l.opts.DeletedFileRetention).UnixMilli(), ls.timeOf(ls.oldest()))
+	// A file no version lists may be a batch being written right now: it
+	// goes only once older than the retention, and never under an hour.
+	fileHorizon := now.Add(-max(l.opts.DeletedFileRetention, minUnlistedAge))
 	staged := map[string]bool{}
 	for _, fs := range t.staged {
 		for _, f := range fs {

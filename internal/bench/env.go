@@ -75,8 +75,10 @@ func Main(name string) int {
 			err = runFreshness(e)
 		case "verify":
 			err = runVerify(e)
+		case "lakelog":
+			err = runLakeLog(e)
 		default:
-			err = fmt.Errorf("unknown benchmark %q (have: cdc, snapshot, summary, http, freshness, verify)", name)
+			err = fmt.Errorf("unknown benchmark %q (have: cdc, snapshot, summary, http, freshness, verify, lakelog)", name)
 		}
 	}()
 	if err != nil {

@@ -108,7 +108,27 @@ func (c *Config) Validate() error {
 		if l.TargetFileMB < 0 {
 			bad("lake.target_file_mb", "%d: must be positive (default 128)", l.TargetFileMB)
 		}
+		names := map[string]bool{}
+		for _, src := range c.Sources {
+			if src.HTTP != nil {
+				names[src.Name] = true
+			}
+			if src.Postgres != nil {
+				for _, t := range src.Postgres.Tables {
+					if n, err := ParseTableName(t.Name); err == nil {
+						names[n.String()] = true
+					}
+				}
+			}
+		}
 		for name, d := range l.Retain {
+			if !names[name] {
+				hint := "name a captured table as schema.table, or an HTTP source by its name"
+				if n, err := ParseTableName(name); err == nil && names[n.String()] {
+					hint = "write it " + n.String()
+				}
+				bad("lake.retain", "%s is not a table of this pipeline: %s", name, hint)
+			}
 			if d < Duration(24*time.Hour) {
 				bad("lake.retain", "%s: %s is less than a day; the lake drops whole days (write e.g. 400d)", name, time.Duration(d))
 			}
