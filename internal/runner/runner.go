@@ -236,9 +236,10 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 		}
 		defer store.Close()
 		lineage := newLineageEvents(c, log)
-		wg.Add(2)
+		wg.Add(3)
 		go func() { defer wg.Done(); lineage.run(ctx) }()
 		go func() { defer wg.Done(); escalate(ctx, c, log) }()
+		go func() { defer wg.Done(); pruneBookkeeping(ctx, c, store, log) }()
 		sinks, err := OpenSinks(ctx, c, nil, log)
 		if err != nil {
 			return err
