@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/inlet-dev/inlet/checkpoint"
@@ -34,7 +33,7 @@ type Table struct {
 
 // Options configure an engine.
 type Options struct {
-	Brokers      []string
+	Kafka        *kafka.Cluster
 	Pipeline     string
 	Tables       []Table
 	BatchRecords int
@@ -93,7 +92,7 @@ func New(o Options) (*Engine, error) {
 	if o.BatchWait <= 0 {
 		o.BatchWait = time.Second
 	}
-	e := &Engine{o: o, schemas: newSchemaCache(o.Brokers, o.Pipeline), byTopic: map[string]Table{},
+	e := &Engine{o: o, schemas: newSchemaCache(o.Kafka, o.Pipeline), byTopic: map[string]Table{},
 		lakePos: map[tp]int64{}, chPos: map[tp]int64{}, lakeOrd: map[tp][]byte{}, chOrd: map[tp][]byte{}}
 	for _, t := range o.Tables {
 		e.byTopic[t.Topic] = t
@@ -104,16 +103,15 @@ func New(o Options) (*Engine, error) {
 // positions loads where each sink stands and returns the offsets to consume
 // from.
 func (e *Engine) positions(ctx context.Context) (map[string]map[int32]kgo.Offset, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.o.Brokers...))
+	adm, err := e.o.Kafka.Admin()
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
 	topics := make([]string, 0, len(e.o.Tables))
 	for _, t := range e.o.Tables {
 		topics = append(topics, t.Topic)
 	}
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics...)
+	ends, err := adm.ListEndOffsets(ctx, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("engine: list partitions: %w", err)
 	}
@@ -167,7 +165,7 @@ func (e *Engine) positions(ctx context.Context) (map[string]map[int32]kgo.Offset
 				}
 				e.lakePos[k] = next
 				start = next
-				if e.lakeOrd[k], err = kafka.OrderBefore(ctx, e.o.Brokers, t.Topic, p, next); err != nil {
+				if e.lakeOrd[k], err = kafka.OrderBefore(ctx, e.o.Kafka, t.Topic, p, next); err != nil {
 					return nil, fmt.Errorf("engine: lake position of %s/%d: %w", t.Topic, p, err)
 				}
 			}
@@ -181,7 +179,7 @@ func (e *Engine) positions(ctx context.Context) (map[string]map[int32]kgo.Offset
 					e.chOrd[k] = e.lakeOrd[k] // the usual case: both sinks at one offset
 				} else {
 					var err error
-					if e.chOrd[k], err = kafka.OrderBefore(ctx, e.o.Brokers, t.Topic, p, next); err != nil {
+					if e.chOrd[k], err = kafka.OrderBefore(ctx, e.o.Kafka, t.Topic, p, next); err != nil {
 						return nil, fmt.Errorf("engine: clickhouse position of %s/%d: %w", t.Topic, p, err)
 					}
 				}
@@ -223,8 +221,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				"lake_next", e.lakePos[tp{t, p}], "clickhouse_next", e.chPos[tp{t, p}])
 		}
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(e.o.Brokers...),
+	cl, err := e.o.Kafka.Client(
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumePartitions(offsets),
 		// Fetched data waits in memory until the batch that holds it is

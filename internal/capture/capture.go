@@ -29,7 +29,7 @@ import (
 
 // Options tune a capture run.
 type Options struct {
-	Brokers  []string
+	Kafka    *kafka.Cluster
 	Pipeline string
 	Source   string
 	// CommitEvery bounds how long records wait before their transaction
@@ -81,8 +81,7 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 	case "zstd":
 		compression = kgo.ZstdCompression()
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(o.Brokers...),
+	cl, err := o.Kafka.Client(
 		kgo.ProducerBatchCompression(compression),
 		kgo.TransactionalID("inlet-"+o.Pipeline+"-"+o.Source+o.TxnIDSuffix),
 		kgo.TransactionTimeout(5*time.Minute),
@@ -103,7 +102,7 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 	if _, _, err := cl.ProducerID(ctx); err != nil {
 		return fmt.Errorf("source %s: init transactional producer: %w", o.Source, err)
 	}
-	positions, err := kafka.ReadCompacted(ctx, o.Brokers, offsetsTopic)
+	positions, err := kafka.ReadCompacted(ctx, o.Kafka, offsetsTopic)
 	if err != nil {
 		return fmt.Errorf("source %s: read committed position: %w", o.Source, err)
 	}
@@ -116,7 +115,7 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 		o.Log.Info("resuming source", "source", o.Source, "position", string(pos))
 	}
 
-	marks := newWatermarks(o.Brokers)
+	marks := newWatermarks(o.Kafka)
 	var (
 		produceErr error
 		errMu      sync.Mutex
@@ -273,12 +272,12 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 // watermarks knows, per topic partition, the highest order key committed
 // in Kafka when capture started, and places records into partitions.
 type watermarks struct {
-	brokers []string
+	brokers *kafka.Cluster
 	parts   map[string]int32
 	marks   map[string]map[int32][]byte
 }
 
-func newWatermarks(brokers []string) *watermarks {
+func newWatermarks(brokers *kafka.Cluster) *watermarks {
 	return &watermarks{brokers: brokers, parts: map[string]int32{}, marks: map[string]map[int32][]byte{}}
 }
 

@@ -70,12 +70,12 @@ func Replay(ctx context.Context, c *config.Config, sink, from string, log *slog.
 		return err
 	}
 	defer store.Close()
-	brokers, stop, err := Brokers(c, log)
+	brokers, stop, err := Kafka(ctx, c, log)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	opts := engine.Options{Brokers: brokers, Pipeline: c.Pipeline, Tables: Tables(c), Store: store, Log: log,
+	opts := engine.Options{Kafka: brokers, Pipeline: c.Pipeline, Tables: Tables(c), Store: store, Log: log,
 		BatchRecords: c.Engine.BatchRecords, BatchBytes: c.Engine.BatchBytes, BatchWait: time.Duration(c.Engine.BatchWait),
 		StopWhenIdle: true}
 	if sinks[engine.SinkLake] {
