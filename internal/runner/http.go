@@ -3,10 +3,12 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -28,9 +30,16 @@ func serveHTTP(ctx context.Context, addr string, ready *atomic.Bool, log *slog.L
 		}
 		w.Write([]byte("ready\n"))
 	})
+	addr, err := ListenAddr(addr)
+	if err != nil {
+		return nil, err
+	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
+	}
+	if host, _, _ := net.SplitHostPort(addr); !net.ParseIP(host).IsLoopback() && host != "localhost" {
+		log.Warn("serving metrics, health and pprof beyond this machine; they have no authentication: put them behind a firewall or proxy", "addr", addr)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -44,4 +53,22 @@ func serveHTTP(ctx context.Context, addr string, ready *atomic.Bool, log *slog.L
 		defer cancel()
 		srv.Shutdown(sctx)
 	}, nil
+}
+
+// ListenAddr is the address --http listens on: a bare port (":9464" or
+// "9464") means 127.0.0.1, so metrics and profiles stay on this machine
+// unless all interfaces are asked for explicitly ("0.0.0.0:9464",
+// "[::]:9464") or a host is named.
+func ListenAddr(flag string) (string, error) {
+	if _, err := strconv.ParseUint(flag, 10, 16); err == nil {
+		flag = ":" + flag
+	}
+	host, port, err := net.SplitHostPort(flag)
+	if err != nil {
+		return "", fmt.Errorf("%q is not [host]:port; write e.g. :9464 (this machine only) or 0.0.0.0:9464 (all interfaces)", flag)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
 }
