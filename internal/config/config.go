@@ -1,8 +1,9 @@
 // Package config loads and validates an Inlet pipeline file.
 //
 // A pipeline file is YAML. Unknown keys are errors, ${NAME} is replaced by the
-// environment variable NAME before parsing, and Validate reports every problem
-// at once, each with the file, the line and the fix.
+// environment variable NAME before parsing (in any value; see expandEnv), and
+// Validate reports every problem at once, each with the file, the line and
+// the fix. Redact and RedactHandler hide the config's secrets.
 package config
 
 import (
