@@ -17,16 +17,17 @@ import (
 )
 
 // TestSecureKafkaAndClickHouse runs a pipeline whose Kafka is reached over
-// TLS with a client certificate and SASL/SCRAM-SHA-512, and whose
-// ClickHouse is reached on its secure native port with a password, the
-// passwords and the state dir coming from the environment. Rows must
+// TLS with a client certificate and SASL/SCRAM-SHA-512, whose ClickHouse
+// is reached on its secure native port with a password, and whose
+// Postgres is reached over TLS (sslmode=verify-full), the passwords and
+// the state dir coming from the environment. Rows must
 // arrive; no secret may appear in the log or in validate's output. Then a
 // wrong Kafka password must stop `inlet run` at once, naming
 // kafka.sasl.password.
 func TestSecureKafkaAndClickHouse(t *testing.T) {
-	const kafkaPass, chPass = "kafka-Pa55: #word", "ch-Pa55'word"
+	const kafkaPass, chPass, pgPass = "kafka-Pa55: #word", "ch-Pa55'word", "pg-Pa55word"
 	certs := testenv.NewCerts(t)
-	pg := testenv.StartPostgres(t)
+	pg := testenv.StartPostgresTLS(t, certs)
 	ch := testenv.StartClickHouseTLS(t, testenv.CHSecure{Certs: certs, User: "inlet", Password: chPass})
 	server := certs.Server.Clone()
 	server.ClientAuth = tls.RequireAndVerifyClientCert
@@ -48,6 +49,10 @@ func TestSecureKafkaAndClickHouse(t *testing.T) {
 	t.Setenv("INLET_TEST_STATE", filepath.Join(dir, "state"))
 	t.Setenv("INLET_TEST_KAFKA_PASSWORD", kafkaPass)
 	t.Setenv("INLET_TEST_CH_PASSWORD", chPass)
+	t.Setenv("INLET_TEST_PG_PASSWORD", pgPass) // the test cluster trusts any password: this checks redaction
+	// Postgres over TLS, the server checked against the test CA and its
+	// address (the certificate holds 127.0.0.1).
+	dsn := fmt.Sprintf("postgres://postgres:${INLET_TEST_PG_PASSWORD}@127.0.0.1:%d/postgres?sslmode=verify-full&sslrootcert=%s", pg.Port, certs.CAFile)
 	cfg := filepath.Join(dir, "pipeline.yaml")
 	write := func(path string) {
 		t.Helper()
@@ -79,7 +84,7 @@ clickhouse:
     ca_file: %s
 engine:
   batch_wait: 200ms
-`, broker.ListenAddrs()[0], certs.CAFile, certs.ClientCert, certs.ClientKey, pg.DSN("postgres"), dir, ch.SecureAddr, certs.CAFile)
+`, broker.ListenAddrs()[0], certs.CAFile, certs.ClientCert, certs.ClientKey, dsn, dir, ch.SecureAddr, certs.CAFile)
 		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +92,7 @@ engine:
 	write(cfg)
 	noSecrets := func(what, s string) {
 		t.Helper()
-		for _, secret := range []string{kafkaPass, chPass} {
+		for _, secret := range []string{kafkaPass, chPass, pgPass} {
 			if strings.Contains(s, secret) {
 				t.Errorf("%s shows a password:\n%s", what, s)
 			}
@@ -125,6 +130,10 @@ engine:
 		t.Fatal(err)
 	}
 	waitRows(650)
+	var sslConns int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE ssl AND backend_type = 'walsender'").Scan(&sslConns); err != nil || sslConns == 0 {
+		t.Errorf("replication connection over TLS: %d walsenders with ssl (err %v)", sslConns, err)
+	}
 	p.stop(t, syscall.SIGTERM)
 	if _, err := os.Stat(filepath.Join(dir, "state", "checkpoints")); err != nil {
 		t.Errorf("state_dir from ${INLET_TEST_STATE} not used: %v", err)
