@@ -141,3 +141,22 @@ func TestPlainNeedsTLSAndTLSConfigLoads(t *testing.T) {
 		t.Errorf("nil TLS: %v, %v", cfg, err)
 	}
 }
+
+func TestExpandEnvWholeValues(t *testing.T) {
+	t.Setenv("T_V", `a: "b" #c`)
+	t.Setenv("T_N", "42")
+	for _, tc := range []struct{ in, want string }{
+		{"k: ${T_V}\n", "k: \"a: \\\"b\\\" #c\"\n"},
+		{"k: '${T_V}' # note\n", "k: \"a: \\\"b\\\" #c\" # note\n"},
+		{"  - ${T_V}\n", "  - \"a: \\\"b\\\" #c\"\n"},
+		{"\"X-Key\": ${T_V}\r\n", "\"X-Key\": \"a: \\\"b\\\" #c\"\r\n"},
+		{"n: ${T_N}\n", "n: 42\n"},
+		{"n: \"${T_N}\"\n", "n: \"42\"\n"},
+		{"dsn: postgres://u:${T_N}@h/db\n", "dsn: postgres://u:42@h/db\n"},
+	} {
+		got, uses, missing := expandEnv([]byte(tc.in))
+		if string(got) != tc.want || len(uses) != 1 || uses[0].line != 1 || len(missing) != 0 {
+			t.Errorf("expandEnv(%q) = %q, %v, %v; want %q", tc.in, got, uses, missing, tc.want)
+		}
+	}
+}
