@@ -42,11 +42,17 @@ func (ck *checker) clickhouse(ctx context.Context, cfg *config.ClickHouse) *Grou
 		g.skipped("database "+cfg.Database, "no connection")
 		return g
 	}
+	cancel()
 	g.ok("connect", fmt.Sprintf("%s as %s", cfg.Addr, userOr(cfg.Username)))
 	g.result(verdictCHVersion(version))
-	g.result(ck.chDatabase(cctx, conn, cfg))
+	step := func(f func(context.Context) Result) {
+		sctx, cancel := ck.ctx(ctx)
+		defer cancel()
+		g.result(f(sctx))
+	}
+	step(func(ctx context.Context) Result { return ck.chDatabase(ctx, conn, cfg) })
 	for i, s := range cfg.Summaries {
-		g.result(ck.chSummary(cctx, conn, cfg, i, s))
+		step(func(ctx context.Context) Result { return ck.chSummary(ctx, conn, cfg, i, s) })
 	}
 	return g
 }
@@ -132,7 +138,17 @@ func (ck *checker) chDatabase(ctx context.Context, conn driver.Conn, cfg *config
 			"let the user create, alter and drop tables in " + cfg.Database + " (readonly = 0; GRANT ALL ON " + chQuote(cfg.Database) + ".* on releases with access control)"}
 	}
 	defer conn.Exec(context.Background(), "DROP TABLE IF EXISTS "+probe)
-	if err := conn.Exec(ctx, "INSERT INTO "+probe+" VALUES (1)"); err != nil {
+	// N.B. an INSERT goes as a batch, as the sink writes: a plain Exec of
+	// INSERT ... VALUES waits for data on the native protocol.
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+probe+" (x)")
+	if err == nil {
+		if err = b.Append(uint8(1)); err == nil {
+			err = b.Send()
+		} else {
+			b.Abort()
+		}
+	}
+	if err != nil {
 		return Result{Fail, check, "exists, but the user may not insert into its tables: " + firstLine(err),
 			"let the user insert into tables of " + cfg.Database}
 	}

@@ -37,7 +37,7 @@ func (ck *checker) dir(component, key, path string) *Group {
 			}
 			break
 		}
-		if !errors.Is(err, fs.ErrNotExist) {
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 			g.fail("path", err.Error(), "fix "+ck.at(key)+" or the permissions on the way to it")
 			return g
 		}

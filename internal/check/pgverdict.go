@@ -94,11 +94,11 @@ func verdictRole(s pgServer, probeErr error) Result {
 	var has string
 	switch {
 	case s.super:
-		has = "superuser"
+		has = "is a superuser"
 	case s.replication:
 		has = "has REPLICATION"
 	case s.rdsRepl:
-		has = "member of rds_replication"
+		has = "is a member of rds_replication"
 	default:
 		return Result{Fail, "replication role", fmt.Sprintf("user %s has neither REPLICATION nor SUPERUSER; logical replication needs one", s.user),
 			fmt.Sprintf("as a superuser run ALTER ROLE %s WITH REPLICATION (Amazon RDS: GRANT rds_replication TO %s)", config.QuoteIdent(s.user), config.QuoteIdent(s.user))}

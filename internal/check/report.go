@@ -15,6 +15,7 @@ const (
 	OK   Status = iota // works as configured (Detail may carry a note)
 	Warn               // works, but something deserves a look
 	Fail               // Inlet will not run (or not correctly) until fixed
+	Skip               // not checked: what it needs failed (that failure is reported)
 )
 
 func (s Status) String() string {
@@ -23,6 +24,8 @@ func (s Status) String() string {
 		return "OK"
 	case Warn:
 		return "WARN"
+	case Skip:
+		return "SKIP"
 	}
 	return "FAIL"
 }
@@ -79,7 +82,7 @@ func (r *Report) Count(s Status) int {
 func (r *Report) Failed() bool { return r.Count(Fail) > 0 }
 
 // WriteText writes the report for a person: components in order, one line
-// per check (OK, WARN, FAIL), the fix under each problem, and a tally.
+// per check (OK, WARN, FAIL, SKIP), the fix under each problem, and a tally.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "inlet check: pipeline %s (%s)\n", r.Pipeline, r.File)
@@ -97,12 +100,20 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 			fmt.Fprintf(&b, "  %-4s  %s%s  %s\n", res.Status, name, strings.Repeat(" ", pad), res.Detail)
 			if res.Fix != "" {
-				fmt.Fprintf(&b, "  %s  %s  fix: %s\n", strings.Repeat(" ", 4), strings.Repeat(" ", width), res.Fix)
+				fmt.Fprintf(&b, "  %s  %s  fix: %s\n", strings.Repeat(" ", 4), strings.Repeat(" ", max(width, len(name))), res.Fix)
 			}
 		}
 	}
 	fails, warns, oks := r.Count(Fail), r.Count(Warn), r.Count(OK)
-	fmt.Fprintf(&b, "\n%d failed, %d warnings, %d ok\n", fails, warns, oks)
+	plural := "s"
+	if warns == 1 {
+		plural = ""
+	}
+	fmt.Fprintf(&b, "\n%d failed, %d warning%s, %d ok", fails, warns, plural, oks)
+	if n := r.Count(Skip); n > 0 {
+		fmt.Fprintf(&b, ", %d not checked", n)
+	}
+	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
