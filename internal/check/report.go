@@ -55,7 +55,7 @@ func (g *Group) ok(check, detail string)        { g.add(OK, check, detail, "") }
 func (g *Group) warn(check, detail, fix string) { g.add(Warn, check, detail, fix) }
 func (g *Group) fail(check, detail, fix string) { g.add(Fail, check, detail, fix) }
 func (g *Group) result(r Result)                { g.Results = append(g.Results, r) }
-func (g *Group) skipped(check, because string)  { g.add(Fail, check, "not checked: "+because, "") }
+func (g *Group) skipped(check, because string)  { g.add(Skip, check, "not checked: "+because, "") }
 
 // Report is every check of a pipeline, grouped by component in config
 // order.
