@@ -104,7 +104,7 @@ func verdictHTTP(code int, body []byte, records, shown, headersAt, urlAt, record
 		return Result{Fail, check, fmt.Sprintf("%s, but records %q finds no array of records%s", status, records, hint),
 			"set " + recordsAt + " to the JSON pointer of the records array"}
 	}
-	return Result{OK, check, status + ", " + strconv.Itoa(len(arr)) + " records on the first page", ""}
+	return Result{OK, check, status + ", " + count(len(arr), "record") + " on the first page", ""}
 }
 
 // jsonPointer resolves an RFC 6901 pointer in a decoded document.

@@ -50,6 +50,6 @@ func (ck *checker) kafka(ctx context.Context) *Group {
 			"check that the addresses are Kafka listeners this client may use without TLS or SASL, and that the brokers advertise addresses reachable from here")
 		return g
 	}
-	g.ok("cluster", fmt.Sprintf("metadata lists %d broker(s), controller %d", len(meta.Brokers), meta.Controller))
+	g.ok("cluster", fmt.Sprintf("metadata lists %s, controller %d", count(len(meta.Brokers), "broker"), meta.Controller))
 	return g
 }

@@ -211,7 +211,7 @@ func verdictTable(t pgTable, cfg config.Table, path string, ck *checker, user st
 	} else {
 		notes = append(notes, "mode "+cfg.Mode)
 	}
-	notes = append(notes, fmt.Sprintf("%d columns", len(t.columns)))
+	notes = append(notes, count(len(t.columns), "column"))
 	return []Result{{OK, check, strings.Join(notes, ", "), ""}}
 }
 
@@ -244,7 +244,7 @@ func verdictPublication(s pgServer, pub pgPub, name string, cdc []pgTable) Resul
 			why = append(why, "does not own "+strings.Join(notOwned, ", "))
 		}
 		if len(why) == 0 {
-			return Result{OK, check, fmt.Sprintf("absent; Inlet creates it on first start for %d tables", len(cdc)), ""}
+			return Result{OK, check, "absent; Inlet creates it on first start for " + count(len(cdc), "table"), ""}
 		}
 		return Result{Fail, check, fmt.Sprintf("absent, and user %s cannot create it: %s", s.user, strings.Join(why, "; ")),
 			fmt.Sprintf("as the tables' owner run CREATE PUBLICATION %s FOR TABLE %s", config.QuoteIdent(name), list(cdc))}
@@ -272,7 +272,7 @@ func verdictPublication(s pgServer, pub pgPub, name string, cdc []pgTable) Resul
 		}
 	}
 	if len(missing) == 0 {
-		return Result{OK, check, fmt.Sprintf("exists and covers the %d cdc tables", len(cdc)), ""}
+		return Result{OK, check, "exists and covers the " + count(len(cdc), "cdc table"), ""}
 	}
 	names := make([]string, len(missing))
 	for i, t := range missing {
