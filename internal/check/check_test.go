@@ -111,7 +111,7 @@ func TestCheckGolden(t *testing.T) {
 		if err := r.WriteText(&buf); err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(buf.String(), "wrong-token-123") {
+		if strings.Contains(buf.String(), "wrong-token-123") || strings.Contains(buf.String(), "sekrit") {
 			t.Errorf("the report shows a secret:\n%s", buf.String())
 		}
 		got := mask(buf.String())
@@ -196,6 +196,7 @@ sources:
     http:
       url: "http://127.0.0.1:%[2]d/tickets"
       headers: {Authorization: "Bearer ${TICKETS_TOKEN}"}
+      params: {api_key: "sekrit-key-42"}
       primary_key: [id]
       cursor: {field: updated_at, param: since}
 lake:

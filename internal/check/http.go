@@ -22,8 +22,17 @@ func (ck *checker) http(ctx context.Context, i int, s *config.Source) *Group {
 	g := &Group{Component: fmt.Sprintf("source %s (http)", s.Name)}
 	h := s.HTTP
 	p := fmt.Sprintf("sources[%d].http", i)
+	// Header and param values may be keys: none is shown, nor any value
+	// substituted from the environment.
+	var hidden []string
+	for _, v := range h.Headers {
+		hidden = append(hidden, v)
+	}
+	for _, v := range h.Params {
+		hidden = append(hidden, v, url.QueryEscape(v))
+	}
 	redact := func(msg string) string {
-		for _, v := range h.Headers {
+		for _, v := range hidden {
 			if len(v) >= 4 {
 				msg = strings.ReplaceAll(msg, v, "***")
 			}
@@ -35,12 +44,12 @@ func (ck *checker) http(ctx context.Context, i int, s *config.Source) *Group {
 		g.fail("GET", redact(err.Error()), "fix "+ck.at(p+".url"))
 		return g
 	}
+	shown := redact(u.Redacted())
 	q := u.Query()
 	for k, v := range h.Params {
 		q.Set(k, v)
 	}
 	u.RawQuery = q.Encode()
-	shown := redact(u.Redacted())
 	timeout := ck.opt.Timeout
 	if t := time.Duration(h.Timeout); t > 0 && t < timeout {
 		timeout = t
