@@ -46,6 +46,11 @@ func (ck *checker) postgres(ctx context.Context, i int, s *config.Source) *Group
 		return g
 	}
 	defer conn.Close(context.Background())
+	// The catalog reads get more time than the connection: many tables
+	// are many queries.
+	cancel()
+	cctx, cancel = context.WithTimeout(ctx, 6*ck.opt.Timeout)
+	defer cancel()
 
 	srv, err := readServer(cctx, conn)
 	if err != nil {
