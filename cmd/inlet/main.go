@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/inlet-dev/inlet/checkpoint"
+	"github.com/inlet-dev/inlet/internal/check"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/incident"
 	"github.com/inlet-dev/inlet/internal/kafka"
@@ -33,7 +34,8 @@ const usage = `inlet: exactly-once CDC from Postgres through Kafka into a Delta 
 Usage:
   inlet run -c FILE [--only sources|engine] [--http :9464] [--log-level info]
                                       --http :9464 listens on 127.0.0.1; 0.0.0.0:9464 on all interfaces
-  inlet validate -c FILE
+  inlet validate -c FILE [--connect]   check the config; --connect also checks every source and sink
+  inlet check -c FILE [--json]        connect to sources and sinks: every problem at once (validate --connect)
   inlet status -c FILE
   inlet incidents -c FILE [--since 24h] [--json]   the incident record: failed batches, polls, checks, skipped duplicates
   inlet describe -c FILE              tables, views and summaries to query, with lineage and freshness
@@ -64,6 +66,8 @@ func main() {
 		err = cmdRun(args)
 	case "validate":
 		err = cmdValidate(args, os.Stdout)
+	case "check":
+		err = cmdCheck(args, os.Stdout)
 	case "checkpoints":
 		err = cmdCheckpoints(args, os.Stdout)
 	case "status":
@@ -123,11 +127,45 @@ func loadConfig(fs *flag.FlagSet, args []string) (*config.Config, error) {
 }
 
 func cmdValidate(args []string, out io.Writer) error {
-	c, err := loadConfig(flag.NewFlagSet("validate", flag.ContinueOnError), args)
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	connect := fs.Bool("connect", false, "also connect to every source and sink and check them (as inlet check)")
+	asJSON := fs.Bool("json", false, "with --connect: the report as JSON")
+	c, err := loadConfig(fs, args)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "%s: ok (pipeline %s, %d sources, %d tables)\n", c.File(), c.Pipeline, len(c.Sources), len(runner.Tables(c)))
+	if !*connect {
+		return nil
+	}
+	fmt.Fprintln(out)
+	return runCheck(c, *asJSON, out)
+}
+
+func cmdCheck(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "the report as JSON")
+	c, err := loadConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	return runCheck(c, *asJSON, out)
+}
+
+func runCheck(c *config.Config, asJSON bool, out io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r := check.Run(ctx, c, check.Options{})
+	write := r.WriteText
+	if asJSON {
+		write = r.WriteJSON
+	}
+	if err := write(out); err != nil {
+		return err
+	}
+	if r.Failed() {
+		return fmt.Errorf("%d checks failed", r.Count(check.Fail))
+	}
 	return nil
 }
 
