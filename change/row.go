@@ -1,5 +1,7 @@
 package change
 
+import "bytes"
+
 // Row is one decoded change as the engine hands it to sinks.
 type Row struct {
 	Schema *Schema
@@ -28,3 +30,20 @@ type Marker struct {
 	Partition int32
 	Offset    int64
 }
+
+// Table is one change topic and the source table it carries.
+type Table struct {
+	Topic string
+	Name  string // schema.table, or the stream name of an HTTP source
+	// FullRefresh tables get whole copies closed by markers, which the
+	// sinks swap in atomically.
+	FullRefresh bool
+}
+
+// Order is a record's source order: bytewise increasing within a topic in
+// the order the source emitted its changes, the same when the source emits
+// a change again (Postgres: commit LSN, then the change's sequence).
+type Order []byte
+
+// Compare orders two orders bytewise; nil sorts first.
+func (o Order) Compare(p Order) int { return bytes.Compare(o, p) }

@@ -2,7 +2,13 @@
 // the runtime; each connector lives in a sub-package.
 package connectors
 
-import "context"
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/inlet-dev/inlet/change"
+)
 
 // Record is one Kafka record a source publishes.
 type Record struct {
@@ -16,6 +22,9 @@ type Record struct {
 	// is not above the highest one already committed in its partition: that
 	// is how re-reading a source after a crash never duplicates.
 	Order []byte
+	// AllPartitions publishes the record to every partition of its topic
+	// rather than the key's (a TRUNCATE, which concerns every key).
+	AllPartitions bool
 }
 
 // Header is a Kafka record header.
@@ -63,3 +72,122 @@ type Source interface {
 	// Close releases connections. It does not acknowledge anything.
 	Close() error
 }
+
+// TopicPartition names one Kafka partition of a change topic.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// TableBatch is what one micro-batch brings a sink for one table: only
+// records above the sink's progress, in offset order per partition.
+type TableBatch struct {
+	Table   change.Table
+	Rows    []change.Row
+	Markers []change.Marker // full refresh generations closed in this batch
+	// Ranges holds, per partition, the first and last offset taken.
+	Ranges map[int32]change.Range
+}
+
+// SinkBatch is one micro-batch as one sink receives it.
+type SinkBatch struct {
+	ID     uint64 // the sink's batch number (1, 2, ...), for lineage
+	Tables []TableBatch
+}
+
+// Applied is what Apply wrote, for the batch history and metrics.
+type Applied struct {
+	Rows     map[string]int64 // changes written, per table
+	Written  int              // rows the sink inserted (after collapsing)
+	Versions map[string]int64 // the sink's own version of each table it holds (Delta versions); nil if it has none
+}
+
+// Progress is what a sink holds durably by itself.
+type Progress struct {
+	// Next is, per partition, the next offset the sink needs.
+	Next map[TopicPartition]int64
+	// Versions is the sink's own version of each table, as in Applied.
+	Versions map[string]int64
+}
+
+// Sink materializes change topics into one system.
+//
+// The engine calls Progress once at start, then Apply for each batch from
+// one goroutine; Close after the last call. Apply is retried with the same
+// batch after an error, so it must be idempotent: a record it already holds
+// is not written twice. The engine keeps every sink's position in the
+// checkpoint store (committed after each Apply); a sink that also keeps its
+// progress itself (the lake: Delta txn actions) reports it from Progress,
+// and the engine resumes from whichever is further.
+//
+// When ctx is cancelled Apply returns promptly with an error; what it did
+// before stays valid, since the next Apply starts where Progress says.
+type Sink interface {
+	// Name is the sink's name in the checkpoint store, metrics and logs.
+	Name() string
+	// Progress reports the sink's own durable progress on tables; a sink
+	// whose truth is the checkpoint store returns an empty Progress.
+	Progress(ctx context.Context, tables []change.Table) (Progress, error)
+	// Apply writes b, whose records all lie above the sink's progress, and
+	// returns once it is durable in the sink.
+	Apply(ctx context.Context, b SinkBatch) (Applied, error)
+	Close() error
+}
+
+// Idler is implemented by sinks with work to do while no records arrive
+// (ClickHouse: full-refresh summaries whose interval has passed).
+type Idler interface {
+	Idle(ctx context.Context) error
+}
+
+// Rewinder is implemented by sinks that can go back to an earlier version
+// of a table (the lake's time travel), for replay.
+type Rewinder interface {
+	Rewind(ctx context.Context, table string, version int64) error
+}
+
+// Resetter is implemented by sinks that can drop a table to rebuild it.
+type Resetter interface {
+	Reset(ctx context.Context, table string) error
+}
+
+// Table is one change topic and the source table it carries.
+type Table = change.Table
+
+// Describer is implemented by sinks that report what they hold of a table,
+// for inlet status and inlet describe.
+type Describer interface {
+	Describe(ctx context.Context, t change.Table) (TableInfo, error)
+}
+
+// TableInfo is what a sink holds of one table.
+type TableInfo struct {
+	Where   string // what a reader opens: a path, a database table
+	Kind    string // what it is, e.g. "Delta table; one row per change"
+	Exists  bool
+	Rows    int64 // rows a reader of it sees (-1: unknown)
+	Version int64 // the sink's own version of it (-1: none)
+	// Query is where analysts read the current rows, if not Where.
+	Query      string
+	LastChange time.Time // zero: unknown
+}
+
+// Reporter is implemented by sinks with more to show than their tables
+// (ClickHouse: summaries and their checks). Report writes a section; for
+// analysts (inlet describe) in prose, else (inlet status) a table.
+type Reporter interface {
+	Report(ctx context.Context, w io.Writer, forAnalysts bool) error
+}
+
+// TableError is what Apply returns when one table's rows cannot be
+// written. Classed retriable (internal/retry), the batch is retried; classed
+// permanent or needing the user, the engine quarantines that table for
+// this sink (its partitions pause, with an incident) and applies the rest
+// of the batch again without it.
+type TableError struct {
+	Table string
+	Err   error
+}
+
+func (e *TableError) Error() string { return "table " + e.Table + ": " + e.Err.Error() }
+func (e *TableError) Unwrap() error { return e.Err }

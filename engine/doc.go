@@ -1,35 +1,46 @@
 // Package engine consumes change topics and materializes them, in
-// micro-batches, into the lake and ClickHouse, exactly once per sink.
+// micro-batches, into every configured sink (connectors.Sink), exactly
+// once per sink and independently of each other. It names no sink: the
+// runner hands it a list.
 //
-// Progress truth lives with the sinks, not in Kafka consumer offsets:
+// Progress truth lives with the sinks, not in Kafka consumer offsets. Each
+// sink's position is its latest batch in the checkpoint store; a sink that
+// also keeps progress itself (the lake: a Delta txn action per partition,
+// committed with the rows) reports it from Sink.Progress, and the engine
+// resumes from whichever is further, first writing the checkpoint up to
+// it so the batch history has an entry for everything the sink holds.
 //
-//   - the lake's progress is the txn action of each Delta table
-//     (appId inlet/<pipeline>/engine/<topic>/<partition>, version = last
-//     offset written);
-//   - ClickHouse's progress is the latest "clickhouse" batch in the
-//     checkpoint store.
+// One reader consumes every partition from the lowest position of any
+// sink, with read_committed isolation (aborted source transactions are
+// never seen), and cuts micro-batches by record count, bytes or time
+// (engine.batch_*). It decodes each batch once (envelopes against their
+// schema, looked up by fingerprint in <pipeline>._inlet_schemas) and
+// offers it to every sink. Each sink runs in its own goroutine; for that
+// sink a batch then passes through:
 //
-// On start the engine reads both, and consumes every partition from the
-// lowest next offset of the two. Each micro-batch then passes through:
+//	offered    handed over by the reader. A sink still busy with an earlier
+//	           batch after engine.batch_wait (down, frozen, retrying) is
+//	           passed over: it misses that batch and, once free again,
+//	           reads what it missed from Kafka with its own consumer
+//	           (fill). So one sink never holds up another, and a lagging
+//	           sink re-reads rather than buffering the gap in memory.
+//	taken      only records at or after the sink's position whose source
+//	           order is above the highest it applied (a change published
+//	           twice is skipped).
+//	applied    Sink.Apply returned: the rows are durable in the sink
+//	           (Delta commit; ClickHouse insert and summary refresh).
+//	committed  the sink's new position and what it wrote (rows, Delta
+//	           versions) are committed to the checkpoint store as the
+//	           sink's next batch; only then does its position move.
 //
-//	received   records polled with read_committed isolation, so aborted
-//	           source transactions are never seen; the batch is cut by
-//	           record count, bytes or time (engine.batch_*).
-//	decoded    envelopes parsed against their schema (looked up by
-//	           fingerprint in <pipeline>._inlet_schemas).
-//	written    per sink, only the records above that sink's position and
-//	           above the source order it applied (a change published twice
-//	           is skipped): lake.Write (one Delta commit per table, which is
-//	           also the lake's checkpoint), then clickhouse.Write
-//	           (idempotent upsert).
-//	committed  the ClickHouse position (and a lake history entry) are
-//	           committed to the checkpoint store.
+// A failed Apply or checkpoint is an incident: the sink backs off on its
+// own (500 ms doubling to 30 s, with jitter) and retries the same batch
+// (sinks are idempotent, so a retry never duplicates), while the reader
+// and the other sinks go on. The incident is resolved when the sink
+// commits again. An error classed as permanent or needing the user
+// (internal/retry) stops the engine with its message.
 //
-// Reading and decoding run in one goroutine, writing and committing in
-// another: batch n+1 is fetched and decoded while batch n is written, and
-// waits there until the writer takes it.
-//
-// A sink error stops the batch before its checkpoint; the engine records an
-// incident, backs off and retries the same batch. Sinks skip what they
-// already hold, so a retry never duplicates.
+// Stopping (ctx cancelled): the reader stops polling and offers the batch
+// in hand; each sink finishes what it holds (bounded by a minute) and
+// retries nothing. What is not committed is re-read on the next start.
 package engine

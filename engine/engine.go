@@ -6,31 +6,28 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/checkpoint"
-	"github.com/inlet-dev/inlet/connectors/clickhouse"
+	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/internal/kafka"
-	"github.com/inlet-dev/inlet/lake"
-)
-
-// Sink names in the checkpoint store.
-const (
-	SinkLake       = "lake"
-	SinkClickHouse = "clickhouse"
 )
 
 // Table is one change topic and the source table it carries.
-type Table struct {
-	Topic string
-	Name  string // schema.table
-	// FullRefresh tables get whole copies closed by markers, which the
-	// sinks swap in atomically.
-	FullRefresh bool
-}
+type Table = change.Table
+
+// Defaults of the batch limits, in one place (config leaves zero for
+// "default").
+const (
+	DefaultBatchRecords = 100_000
+	DefaultBatchBytes   = 32 << 20
+	DefaultBatchWait    = time.Second
+)
 
 // Options configure an engine.
 type Options struct {
@@ -40,69 +37,70 @@ type Options struct {
 	BatchRecords int
 	BatchBytes   int
 	BatchWait    time.Duration
-	Lake         *lake.Lake       // nil: no lake sink
-	ClickHouse   *clickhouse.Sink // nil: no ClickHouse sink
-	Store        checkpoint.Store
-	Log          *slog.Logger
-	// OnBatch, if set, is called after each committed batch.
+	// Sinks are written independently, each from its own position.
+	Sinks []connectors.Sink
+	Store checkpoint.Store
+	Log   *slog.Logger
+	// OnBatch, if set, is called after each batch a sink committed (from
+	// that sink's goroutine).
 	OnBatch func(BatchStats)
 	// StopWhenIdle makes Run return once nothing new arrives for a few
-	// polls (replay and rebuild, which run while no source writes).
+	// polls and every sink has caught up (replay and rebuild, which run
+	// while no source writes).
 	StopWhenIdle bool
 }
 
-// BatchStats describes one committed micro-batch.
+// BatchStats describes one micro-batch one sink committed.
 type BatchStats struct {
-	Records  int
-	LakeRows int
-	CHRows   int
-	Elapsed  time.Duration
+	Sink    string
+	Records int // records of the batch the sink took
+	Rows    int // rows the sink wrote
+	Elapsed time.Duration
 }
 
-type tp struct {
-	topic string
-	part  int32
-}
+type tp = connectors.TopicPartition
 
 // Engine materializes change topics into the sinks.
 type Engine struct {
 	o       Options
 	schemas *schemaCache
 	byTopic map[string]Table
-	lakePos map[tp]int64 // next offset the lake needs
-	chPos   map[tp]int64 // next offset ClickHouse needs
-	// Highest source order each sink applied per partition: a record
-	// whose order is not above it is a change the sink already holds.
-	lakeOrd map[tp][]byte
-	chOrd   map[tp][]byte
-	lakeID  uint64
-	chID    uint64
+	sinks   []*sinkRun
+	// readerPos is the shared reader's position, for lag.
+	readerPos atomic.Pointer[map[tp]int64]
 }
 
 // New validates options and returns an engine.
 func New(o Options) (*Engine, error) {
-	if o.Lake == nil && o.ClickHouse == nil {
+	if len(o.Sinks) == 0 {
 		return nil, errors.New("engine: no sinks configured")
 	}
 	if o.BatchRecords <= 0 {
-		o.BatchRecords = 100_000
+		o.BatchRecords = DefaultBatchRecords
 	}
 	if o.BatchBytes <= 0 {
-		o.BatchBytes = 32 << 20
+		o.BatchBytes = DefaultBatchBytes
 	}
 	if o.BatchWait <= 0 {
-		o.BatchWait = time.Second
+		o.BatchWait = DefaultBatchWait
 	}
-	e := &Engine{o: o, schemas: newSchemaCache(o.Brokers, o.Pipeline), byTopic: map[string]Table{},
-		lakePos: map[tp]int64{}, chPos: map[tp]int64{}, lakeOrd: map[tp][]byte{}, chOrd: map[tp][]byte{}}
+	e := &Engine{o: o, schemas: newSchemaCache(o.Brokers, o.Pipeline), byTopic: map[string]Table{}}
 	for _, t := range o.Tables {
 		e.byTopic[t.Topic] = t
+	}
+	seen := map[string]bool{}
+	for _, s := range o.Sinks {
+		if seen[s.Name()] {
+			return nil, fmt.Errorf("engine: two sinks named %q", s.Name())
+		}
+		seen[s.Name()] = true
+		e.sinks = append(e.sinks, newSinkRun(e, s))
 	}
 	return e, nil
 }
 
 // positions loads where each sink stands and returns the offsets to consume
-// from.
+// from: per partition, the lowest next offset of any sink.
 func (e *Engine) positions(ctx context.Context) (map[string]map[int32]kgo.Offset, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.o.Brokers...))
 	if err != nil {
@@ -117,89 +115,69 @@ func (e *Engine) positions(ctx context.Context) (map[string]map[int32]kgo.Offset
 	if err != nil {
 		return nil, fmt.Errorf("engine: list partitions: %w", err)
 	}
-	var chBatch checkpoint.Batch
-	if e.o.ClickHouse != nil {
-		b, ok, err := e.o.Store.Latest(ctx, SinkClickHouse)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			chBatch, e.chID = b, b.ID
-		}
-	}
-	if b, ok, err := e.o.Store.Latest(ctx, SinkLake); err != nil {
-		return nil, err
-	} else if ok {
-		e.lakeID = b.ID
-	}
-	out := map[string]map[int32]kgo.Offset{}
+	var parts []tp
 	var missing []string
 	for _, t := range e.o.Tables {
-		parts, ok := ends[t.Topic]
-		if !ok || len(parts) == 0 {
+		ps, ok := ends[t.Topic]
+		if !ok || len(ps) == 0 {
 			missing = append(missing, t.Topic)
 			continue
 		}
-		out[t.Topic] = map[int32]kgo.Offset{}
-		for p, lo := range parts {
+		for p, lo := range ps {
 			if lo.Err != nil {
 				return nil, fmt.Errorf("engine: topic %s: %w", t.Topic, lo.Err)
 			}
-			k := tp{t.Topic, p}
-			start := int64(-1)
-			if e.o.Lake != nil {
-				tbl, err := e.o.Lake.Table(t.Name)
-				if err != nil {
-					return nil, err
-				}
-				if p == 0 {
-					removed, err := e.o.Lake.RemoveOrphans(t.Name)
-					if err != nil {
-						return nil, fmt.Errorf("engine: clean lake table %s: %w", t.Name, err)
-					}
-					if len(removed) > 0 {
-						e.o.Log.Info("removed files of an uncommitted lake batch", "table", t.Name, "files", len(removed))
-					}
-				}
-				next := int64(0)
-				if v, ok := tbl.TxnVersion(e.o.Lake.AppID(t.Topic, p)); ok {
-					next = v + 1
-				}
-				e.lakePos[k] = next
-				start = next
-				if e.lakeOrd[k], err = kafka.OrderBefore(ctx, e.o.Brokers, t.Topic, p, next); err != nil {
-					return nil, fmt.Errorf("engine: lake position of %s/%d: %w", t.Topic, p, err)
-				}
-			}
-			if e.o.ClickHouse != nil {
-				next := chBatch.Next(t.Topic, p)
-				if next < 0 {
-					next = 0
-				}
-				e.chPos[k] = next
-				if lnext, ok := e.lakePos[k]; ok && lnext == next {
-					e.chOrd[k] = e.lakeOrd[k] // the usual case: both sinks at one offset
-				} else {
-					var err error
-					if e.chOrd[k], err = kafka.OrderBefore(ctx, e.o.Brokers, t.Topic, p, next); err != nil {
-						return nil, fmt.Errorf("engine: clickhouse position of %s/%d: %w", t.Topic, p, err)
-					}
-				}
-				if start < 0 || next < start {
-					start = next
-				}
-			}
-			out[t.Topic][p] = kgo.NewOffset().At(start)
+			parts = append(parts, tp{Topic: t.Topic, Partition: p})
 		}
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("engine: topics %s do not exist yet; start the sources first (inlet run without --only engine)", strings.Join(missing, ", "))
 	}
+	for _, w := range e.sinks {
+		if err := w.load(ctx, parts); err != nil {
+			return nil, err
+		}
+	}
+	e.warnGone(ctx, parts)
+	// Source orders at each sink's position, read once per distinct offset.
+	type at struct {
+		k    tp
+		next int64
+	}
+	orders := map[at][]byte{}
+	out := map[string]map[int32]kgo.Offset{}
+	for _, k := range parts {
+		start := int64(-1)
+		for _, w := range e.sinks {
+			next := w.pos[k]
+			o, ok := orders[at{k, next}]
+			if !ok {
+				if o, err = kafka.OrderBefore(ctx, e.o.Brokers, k.Topic, k.Partition, next); err != nil {
+					return nil, fmt.Errorf("engine: %s position of %s/%d: %w", w.name, k.Topic, k.Partition, err)
+				}
+				orders[at{k, next}] = o
+			}
+			w.ord[k] = o
+			if start < 0 || next < start {
+				start = next
+			}
+		}
+		if out[k.Topic] == nil {
+			out[k.Topic] = map[int32]kgo.Offset{}
+		}
+		out[k.Topic][k.Partition] = kgo.NewOffset().At(start)
+	}
 	return out, nil
 }
 
-// Run consumes and materializes until ctx is cancelled; the batch in hand
-// is then finished and committed.
+// Run consumes and materializes until ctx is cancelled; each sink then
+// finishes the batch in hand (bounded) and commits it.
+//
+// One reader polls and decodes micro-batches and offers each to every
+// sink. A sink that is busy longer than the batch wait (down, frozen,
+// retrying) is passed over: it finishes or retries what it holds, and then
+// reads what it missed from Kafka itself, so no sink waits for another and
+// none buffers the gap in memory.
 func (e *Engine) Run(ctx context.Context) error {
 	var offsets map[string]map[int32]kgo.Offset
 	for {
@@ -219,10 +197,64 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	for t, parts := range offsets {
 		for p, o := range parts {
-			e.o.Log.Info("engine consuming", "topic", t, "partition", p, "from", o.EpochOffset().Offset,
-				"lake_next", e.lakePos[tp{t, p}], "clickhouse_next", e.chPos[tp{t, p}])
+			args := []any{"topic", t, "partition", p, "from", o.EpochOffset().Offset}
+			for _, w := range e.sinks {
+				args = append(args, w.name+"_next", w.pos[tp{Topic: t, Partition: p}])
+			}
+			e.o.Log.Info("engine consuming", args...)
 		}
 	}
+	cl, err := e.consumer(offsets)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+
+	start := map[tp]int64{}
+	for t, parts := range offsets {
+		for p, o := range parts {
+			start[tp{Topic: t, Partition: p}] = o.EpochOffset().Offset
+		}
+	}
+	// Sinks run until the reader closes their input; a sink that fails
+	// permanently stops the reader, and so the engine.
+	rctx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	// Work in hand is finished after ctx ends, bounded by a minute.
+	sctx, stopSinks := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSinks()
+	errs := make(chan error, len(e.sinks))
+	for _, w := range e.sinks {
+		go func() {
+			err := w.run(ctx, sctx)
+			if err != nil {
+				stopReading()
+			}
+			errs <- err
+		}()
+	}
+	rd := &reader{e: e, cl: cl, pos: start}
+	readErr := rd.run(rctx)
+	for _, w := range e.sinks {
+		w.final = rd.pos
+		close(w.in)
+	}
+	timer := time.AfterFunc(time.Minute, stopSinks)
+	defer timer.Stop()
+	var first error
+	for range e.sinks {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return first
+	}
+	return readErr
+}
+
+// consumer returns a read_committed client consuming offsets.
+func (e *Engine) consumer(offsets map[string]map[int32]kgo.Offset) (*kgo.Client, error) {
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(e.o.Brokers...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -237,46 +269,63 @@ func (e *Engine) Run(ctx context.Context) error {
 		kgo.WithLogger(kafka.Logger{L: e.o.Log}),
 	)
 	if err != nil {
-		return fmt.Errorf("engine: kafka consumer: %w", err)
+		return nil, fmt.Errorf("engine: kafka consumer: %w", err)
 	}
-	defer cl.Close()
+	return cl, nil
+}
 
-	// Two stages: the reader polls and decodes the next micro-batch while
-	// the writer commits the previous one to the sinks. The hand-over is
-	// unbuffered: the reader holds one decoded batch at most while the
-	// writer works, so memory stays at about two batches.
-	ready := make(chan *decoded)
-	quit := make(chan struct{})
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(ready)
-		readErr <- e.read(ctx, cl, ready, quit)
-	}()
-	defer func() {
-		close(quit)
-		for range ready { // let the reader finish
-		}
-	}()
-	for d := range ready {
-		if d.idle {
-			if e.o.ClickHouse != nil && ctx.Err() == nil {
-				// Full-refresh summaries whose interval has passed.
-				if err := e.o.ClickHouse.RefreshSummaries(ctx); err != nil && ctx.Err() == nil {
-					e.o.Log.Error("incident: summary refresh failed; retrying with the next batch", "err", err)
-				}
+// Status reports each sink's state, for inlet status and the status page.
+func (e *Engine) Status() []SinkStatus {
+	out := make([]SinkStatus, 0, len(e.sinks))
+	for _, w := range e.sinks {
+		out = append(out, w.status())
+	}
+	return out
+}
+
+// Committed returns, per partition, the lowest offset any sink still
+// needs (its committed position): everything below it is in every sink.
+// A quarantined table's partitions stay at the sink's position.
+func (e *Engine) Committed() map[string]map[int32]int64 {
+	out := map[string]map[int32]int64{}
+	for i, w := range e.sinks {
+		w.mu.Lock()
+		for k, next := range w.committed {
+			if out[k.Topic] == nil {
+				out[k.Topic] = map[int32]int64{}
 			}
-			continue
+			if cur, ok := out[k.Topic][k.Partition]; i == 0 || !ok || next < cur {
+				out[k.Topic][k.Partition] = next
+			}
 		}
-		bctx := ctx
-		if ctx.Err() != nil {
-			// Stopping: finish what was read, bounded.
-			var c context.CancelFunc
-			bctx, c = context.WithTimeout(context.Background(), time.Minute)
-			defer c()
-		}
-		if err := e.commitWithRetry(bctx, d); err != nil {
-			return err
+		w.mu.Unlock()
+	}
+	return out
+}
+
+// warnGone logs an incident for each sink that needs records the broker
+// no longer holds (deleted by the cluster's retention): they can only come
+// back from the lake.
+func (e *Engine) warnGone(ctx context.Context, parts []tp) {
+	topics := map[string]bool{}
+	for _, k := range parts {
+		topics[k.Topic] = true
+	}
+	names := make([]string, 0, len(topics))
+	for t := range topics {
+		names = append(names, t)
+	}
+	starts, err := kafka.StartOffsets(ctx, e.o.Brokers, names...)
+	if err != nil {
+		return
+	}
+	for _, w := range e.sinks {
+		for _, k := range parts {
+			if start, ok := starts[k.Topic][k.Partition]; ok && w.pos[k] < start {
+				e.o.Log.Error("incident: a sink needs records the broker already deleted; they are lost to it",
+					"sink", w.name, "topic", k.Topic, "partition", k.Partition, "next", w.pos[k], "log_start", start,
+					"fix", "inlet rebuild --from-lake (or replay from a checkpoint the broker still holds)")
+			}
 		}
 	}
-	return <-readErr
 }

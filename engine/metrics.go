@@ -6,20 +6,29 @@ import (
 )
 
 var (
-	batchesCommitted = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "inlet_engine_batches_total", Help: "Micro-batches committed to every sink.",
-	})
+	batchesCommitted = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "inlet_engine_batches_total", Help: "Micro-batches committed, per sink.",
+	}, []string{"sink"})
 	rowsWritten = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "inlet_engine_rows_written_total", Help: "Rows written per sink (lake change rows, ClickHouse mirror rows).",
 	}, []string{"sink"})
-	batchSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
-		Name: "inlet_engine_batch_seconds", Help: "Time to write and commit one micro-batch to every sink.",
+	batchSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "inlet_engine_batch_seconds", Help: "Time to write and commit one micro-batch, per sink.",
 		Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
-	})
+	}, []string{"sink"})
 	incidents = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "inlet_engine_incidents_total", Help: "Failed batch attempts (retried) and permanent failures.",
 	}, []string{"kind"})
 	duplicatesSkipped = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "inlet_engine_duplicates_skipped_total", Help: "Records a sink skipped because it already held their source change (same source order published twice).",
+	}, []string{"sink"})
+	lagRecords = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "inlet_sink_lag_records", Help: "Records the engine has read that the sink has not committed yet.",
+	}, []string{"sink"})
+	quarantinedTables = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "inlet_sink_quarantined_tables", Help: "Tables the sink paused because their rows cannot be written (see inlet status).",
+	}, []string{"sink"})
+	lagSeconds = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "inlet_sink_lag_seconds", Help: "How long the sink has been behind the engine's reader (0 when caught up).",
 	}, []string{"sink"})
 )

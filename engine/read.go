@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"time"
 
@@ -11,24 +12,72 @@ import (
 
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/internal/kafka"
-	"github.com/inlet-dev/inlet/lake"
+	"github.com/inlet-dev/inlet/internal/retry"
 )
 
-// read polls micro-batches, decodes them and hands them to the writer
-// until ctx is done (the batch in hand is still handed over) or, with
+// reader polls micro-batches from the shared consumer, decodes them and
+// offers each to every sink.
+type reader struct {
+	e  *Engine
+	cl *kgo.Client
+	// pos is, per partition, the offset after the last record read.
+	pos map[tp]int64
+}
+
+// run reads until ctx is done (the batch in hand is still offered) or, with
 // StopWhenIdle, nothing arrives for a few polls.
-func (e *Engine) read(ctx context.Context, cl *kgo.Client, ready chan<- *decoded, quit <-chan struct{}) error {
-	// N.B. The send waits on quit (the writer has stopped), not on
-	// ctx.Done(): when ctx ends, the batch in hand is still handed over so
-	// a clean stop commits what was read.
-	send := func(d *decoded) bool {
+func (rd *reader) run(ctx context.Context) error {
+	e := rd.e
+	return e.poll(ctx, rd.cl, func(d *decoded) bool {
+		d.start = maps.Clone(rd.pos)
+		for k, end := range d.ends {
+			rd.pos[k] = end
+		}
+		e.readerPos.Store(new(maps.Clone(rd.pos)))
+		return rd.offer(d)
+	}, e.o.StopWhenIdle)
+}
+
+// offer hands d to every sink that is ready for it, waiting at most the
+// batch wait for a busy one; a sink still busy then is passed over (it
+// reads what it missed from Kafka once it is free again). It returns
+// false when no sink will take anything any more.
+func (rd *reader) offer(d *decoded) bool {
+	wait := max(rd.e.o.BatchWait, 200*time.Millisecond)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	expired, alive := false, false
+	for _, w := range rd.e.sinks {
+		if w.done.Load() {
+			continue
+		}
+		alive = true
+		if !w.ready.Load() {
+			continue
+		}
+		if expired || d.idle {
+			select {
+			case w.in <- d:
+			default:
+			}
+			continue
+		}
 		select {
-		case ready <- d:
-			return true
-		case <-quit:
-			return false
+		case w.in <- d:
+		case <-timer.C:
+			expired = true
+			w.ready.Store(false)
+			rd.e.o.Log.Warn("sink is busy; passing it over (it catches up from Kafka when free)", "sink", w.name, "waited", wait)
 		}
 	}
+	return alive
+}
+
+// poll cuts micro-batches from cl and passes each, decoded, to emit (and
+// idle polls as decoded{idle}) until ctx is done (the batch in hand is
+// still emitted), emit returns false, or, with stopWhenIdle, nothing
+// arrives for a few polls.
+func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) bool, stopWhenIdle bool) error {
 	var pending []*kgo.Record
 	var bytes int
 	var first time.Time
@@ -64,10 +113,10 @@ func (e *Engine) read(ctx context.Context, cl *kgo.Client, ready chan<- *decoded
 		})
 		stopping := ctx.Err() != nil
 		if got == 0 && len(pending) == 0 {
-			if idle++; e.o.StopWhenIdle && idle >= 3 {
+			if idle++; stopWhenIdle && idle >= 3 {
 				return nil
 			}
-			if !stopping && !send(&decoded{idle: true}) {
+			if !stopping && !emit(&decoded{idle: true}) {
 				return nil
 			}
 		} else {
@@ -84,10 +133,10 @@ func (e *Engine) read(ctx context.Context, cl *kgo.Client, ready chan<- *decoded
 			if err != nil {
 				return err
 			}
-			if !send(d) {
+			if !emit(d) {
 				return nil
 			}
-			// The writer holds the records now: start a new slice.
+			// The sinks hold the records now: start a new slice.
 			pending, bytes = make([]*kgo.Record, 0, min(e.o.BatchRecords, 1<<16)), 0
 		}
 		if stopping {
@@ -100,11 +149,22 @@ func (e *Engine) read(ctx context.Context, cl *kgo.Client, ready chan<- *decoded
 // yet readable) and stopping on undecodable data.
 func (e *Engine) decodeWithRetry(ctx context.Context, recs []*kgo.Record) (*decoded, error) {
 	var d *decoded
-	err := e.retry(ctx, decodeStep, recs[0].Offset, len(recs), func() error {
+	err := retry.Do(ctx, retry.Backoff{}, retry.Hooks{
+		OnRetry: func(err error, attempt int, wait time.Duration) {
+			incidents.WithLabelValues("retried").Inc()
+			e.o.Log.Error("incident: batch failed to decode; retrying", "err", err, "attempt", attempt,
+				"first_offset", recs[0].Offset, "records", len(recs), "retry_in", wait)
+		},
+		OnResolved: func(attempts int) { e.o.Log.Info("incident resolved: batch decoded after retry", "attempts", attempts) },
+	}, func(ctx context.Context) error {
 		var err error
 		d, err = e.decode(ctx, recs)
 		return err
 	})
+	if err != nil && retry.Classify(err) != retry.Retriable {
+		incidents.WithLabelValues("permanent").Inc()
+		e.o.Log.Error("incident: batch cannot be decoded", "err", err, "first_offset", recs[0].Offset, "records", len(recs))
+	}
 	return d, err
 }
 
@@ -115,10 +175,12 @@ type decoded struct {
 	records     int
 	firstOffset int64
 	idle        bool
+	// start is the reader's position before this batch (offset after the
+	// last record read, per partition); ends is, per partition the batch
+	// read from, the offset after its last record.
+	start map[tp]int64
+	ends  map[tp]int64
 }
-
-// permanentError is a batch error that retrying cannot fix (bad data).
-type permanentError struct{ error }
 
 // decode turns a batch's records into rows per table.
 func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, error) {
@@ -132,6 +194,10 @@ func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, erro
 		}
 		count[recs[i].Topic] += j - i
 		i = j
+	}
+	ends := map[tp]int64{}
+	for _, r := range recs {
+		ends[tp{Topic: r.Topic, Partition: r.Partition}] = r.Offset + 1
 	}
 	byTopic := map[string]*tableBatch{}
 	var sc *change.Schema // the previous record's schema, usually this one's too
@@ -157,15 +223,20 @@ func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, erro
 		}
 		ev, err := change.Decode(r.Value, sc)
 		if err != nil {
-			return nil, permanentError{fmt.Errorf("topic %s partition %d offset %d: %w", r.Topic, r.Partition, r.Offset, err)}
+			return nil, retry.MarkPermanent(fmt.Errorf("topic %s partition %d offset %d: %w", r.Topic, r.Partition, r.Offset, err))
 		}
 		row := change.Row{Schema: sc, Op: ev.Op, Values: ev.After, Before: ev.Before, Version: ev.Source.CommitLSN,
 			TsMs: ev.Source.TsMs, Partition: r.Partition, Offset: r.Offset}
 		if ev.Op == change.OpDelete {
 			row.Values, row.Before = ev.Before, nil
 		}
+		if ev.Op == change.OpTruncate {
+			// Every row of the table before this position is gone; the
+			// sinks record it (a marker row, rows marked deleted).
+			row.Values, row.Before = make([]any, len(sc.Columns)), nil
+		}
 		if row.Values == nil && ev.Op != change.OpRefreshDone {
-			continue // e.g. truncate markers
+			continue
 		}
 		b := byTopic[r.Topic]
 		if b == nil {
@@ -174,7 +245,7 @@ func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, erro
 			byTopic[r.Topic] = b
 		}
 		if ev.Op == change.OpRefreshDone {
-			b.markers = append(b.markers, lake.Marker{Gen: ev.Source.CommitLSN, Rows: int64(ev.Source.Seq), Partition: r.Partition, Offset: r.Offset})
+			b.markers = append(b.markers, change.Marker{Gen: ev.Source.CommitLSN, Rows: int64(ev.Source.Seq), Partition: r.Partition, Offset: r.Offset})
 			b.markerOrd = append(b.markerOrd, order)
 		} else {
 			b.rows = append(b.rows, row)
@@ -186,5 +257,5 @@ func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, erro
 		batches = append(batches, b)
 	}
 	sort.Slice(batches, func(i, j int) bool { return batches[i].table.Name < batches[j].table.Name })
-	return &decoded{batches: batches, records: len(recs), firstOffset: recs[0].Offset}, nil
+	return &decoded{batches: batches, records: len(recs), firstOffset: recs[0].Offset, ends: ends}, nil
 }

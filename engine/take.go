@@ -5,25 +5,24 @@ import (
 	"sort"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/lake"
 )
 
 // tableBatch is what one micro-batch holds of one table.
 type tableBatch struct {
 	table     Table
 	rows      []change.Row
-	rowOrd    [][]byte      // each row's source order (nil: none)
-	markers   []lake.Marker // full refresh markers
+	rowOrd    [][]byte        // each row's source order (nil: none)
+	markers   []change.Marker // full refresh markers
 	markerOrd [][]byte
 }
 
 // sinkPart is what one sink takes of a table batch.
 type sinkPart struct {
 	rows    []change.Row
-	markers []lake.Marker
-	ranges  map[int32]lake.Range // offsets of what it takes, per partition
-	ord     map[int32][]byte     // highest order it takes, per partition
-	skipped int                  // records it already holds by source order
+	markers []change.Marker
+	ranges  map[int32]change.Range // offsets of what it takes, per partition
+	ord     map[int32][]byte       // highest order it takes, per partition
+	skipped int                    // records it already holds by source order
 }
 
 // take returns what a sink at positions next, having applied orders up to
@@ -32,11 +31,11 @@ type sinkPart struct {
 // count in the ranges, so the sink's position stays on the last record it
 // applied and a restart finds that record's order there.
 func (b *tableBatch) take(next map[tp]int64, ord map[tp][]byte) sinkPart {
-	s := sinkPart{ranges: map[int32]lake.Range{}, ord: map[int32][]byte{}, rows: make([]change.Row, 0, len(b.rows))}
+	s := sinkPart{ranges: map[int32]change.Range{}, ord: map[int32][]byte{}, rows: make([]change.Row, 0, len(b.rows))}
 	type part struct {
 		next int64
 		hi   []byte // highest order applied or taken
-		rg   lake.Range
+		rg   change.Range
 		took bool
 	}
 	parts := map[int32]*part{}
@@ -54,7 +53,7 @@ func (b *tableBatch) take(next map[tp]int64, ord map[tp][]byte) sinkPart {
 	want := func(p int32, off int64, o []byte) bool {
 		st := parts[p]
 		if st == nil {
-			k := tp{b.table.Topic, p}
+			k := tp{Topic: b.table.Topic, Partition: p}
 			st = &part{next: next[k], hi: ord[k]}
 			parts[p] = st
 		}

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/lake"
 )
 
 func ord(lsn uint64) []byte { return binary.BigEndian.AppendUint64(nil, lsn) }
@@ -27,8 +26,8 @@ func TestTakeSkipsAppliedOrders(t *testing.T) {
 	add(0, 13, nil) // no order (snapshot row): always taken
 	add(0, 14, ord(9))
 	add(1, 4, ord(2))
-	next := map[tp]int64{{"p.public.t", 0}: 10, {"p.public.t", 1}: 4}
-	applied := map[tp][]byte{{"p.public.t", 0}: ord(6)}
+	next := map[tp]int64{{Topic: "p.public.t", Partition: 0}: 10, {Topic: "p.public.t", Partition: 1}: 4}
+	applied := map[tp][]byte{{Topic: "p.public.t", Partition: 0}: ord(6)}
 	s := b.take(next, applied)
 	var got []int64
 	for _, r := range s.rows {
@@ -57,7 +56,7 @@ func TestTakeSkipsAppliedOrders(t *testing.T) {
 	}
 
 	// Everything already applied: nothing taken, no range, position stays.
-	s = b.take(next, map[tp][]byte{{"p.public.t", 0}: ord(9), {"p.public.t", 1}: ord(2)})
+	s = b.take(next, map[tp][]byte{{Topic: "p.public.t", Partition: 0}: ord(9), {Topic: "p.public.t", Partition: 1}: ord(2)})
 	if len(s.rows) != 1 || s.rows[0].Offset != 13 || len(s.ranges) != 1 {
 		t.Errorf("with everything applied took %d rows, ranges %v; want only the unordered row", len(s.rows), s.ranges)
 	}
@@ -69,16 +68,16 @@ func TestTakeInterleavesMarkers(t *testing.T) {
 	b := &tableBatch{table: Table{Name: "public.t", Topic: "p.public.t"}}
 	b.rows = []change.Row{{Partition: 1, Offset: 20}, {Partition: 0, Offset: 10}, {Partition: 0, Offset: 11}}
 	b.rowOrd = [][]byte{nil, nil, nil}
-	b.markers = []lake.Marker{{Gen: 2, Partition: 0, Offset: 12}}
+	b.markers = []change.Marker{{Gen: 2, Partition: 0, Offset: 12}}
 	b.markerOrd = [][]byte{ord(2)}
-	s := b.take(map[tp]int64{}, map[tp][]byte{{"p.public.t", 0}: ord(1)})
+	s := b.take(map[tp]int64{}, map[tp][]byte{{Topic: "p.public.t", Partition: 0}: ord(1)})
 	if len(s.rows) != 3 || len(s.markers) != 1 {
 		t.Fatalf("took %d rows and %d markers, want 3 and 1", len(s.rows), len(s.markers))
 	}
 	if rg := s.ranges[0]; rg.From != 10 || rg.To != 12 {
 		t.Errorf("partition 0 range %+v, want 10..12", rg)
 	}
-	s = b.take(map[tp]int64{}, map[tp][]byte{{"p.public.t", 0}: ord(2)})
+	s = b.take(map[tp]int64{}, map[tp][]byte{{Topic: "p.public.t", Partition: 0}: ord(2)})
 	if len(s.markers) != 0 || s.skipped != 1 {
 		t.Errorf("an applied refresh marker was taken again (%d markers, %d skipped)", len(s.markers), s.skipped)
 	}

@@ -118,7 +118,7 @@ func writeParquet(path string, cols []change.Column, rows []Row) (int64, error) 
 			}
 			var err error
 			if row, err = appendValue(row, c, v, leaf); err != nil {
-				return 0, fmt.Errorf("column %s: %w", c.Name, err)
+				return 0, fmt.Errorf("%w: column %s: %w", ErrIncompatible, c.Name, err)
 			}
 		}
 		batch = append(batch, row)

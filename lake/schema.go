@@ -2,6 +2,7 @@ package lake
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/inlet-dev/inlet/change"
@@ -95,6 +96,11 @@ func needsNTZ(cols []change.Column) bool {
 	return false
 }
 
+// ErrIncompatible marks a batch the table cannot take as it is (a column
+// type it cannot evolve to, a value its type cannot hold): retrying cannot
+// help.
+var ErrIncompatible = errors.New("incompatible with the lake table")
+
 // mergeColumns returns old plus the columns of next it lacks; a column whose
 // kind changed is an error, since old files could not be read as the new type.
 func mergeColumns(old, next []change.Column) ([]change.Column, bool, error) {
@@ -112,7 +118,7 @@ func mergeColumns(old, next []change.Column) ([]change.Column, bool, error) {
 			continue
 		}
 		if deltaTypeString(o) != deltaTypeString(c) {
-			return nil, false, fmt.Errorf("column %s changed type from %s to %s; the lake table cannot evolve this way (write the new data to a new table, or rebuild the lake table)", c.Name, o.SourceType, c.SourceType)
+			return nil, false, fmt.Errorf("%w: column %s changed type from %s to %s; the lake table cannot evolve this way (write the new data to a new table, or rebuild the lake table)", ErrIncompatible, c.Name, o.SourceType, c.SourceType)
 		}
 	}
 	return out, changed, nil

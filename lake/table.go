@@ -249,8 +249,13 @@ func (t *Table) TxnVersion(appID string) (int64, bool) {
 
 // commit writes the next log version with put-if-absent semantics.
 func (t *Table) commit(actions []logEntry) error {
-	if err := os.MkdirAll(t.logDir(), 0o755); err != nil {
-		return fmt.Errorf("lake table %s: %w", t.Name, err)
+	if t.version < 0 {
+		// Only a new table gets its log directory made: an existing
+		// table whose log is gone (storage failing, a volume not
+		// mounted) must fail, not start a second history.
+		if err := os.MkdirAll(t.logDir(), 0o755); err != nil {
+			return fmt.Errorf("lake table %s: %w", t.Name, err)
+		}
 	}
 	var buf bytes.Buffer
 	for _, a := range actions {

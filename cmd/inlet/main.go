@@ -17,9 +17,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/inlet-dev/inlet/engine"
+	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/incident"
+	"github.com/inlet-dev/inlet/internal/kafka"
 	"github.com/inlet-dev/inlet/internal/runner"
 )
 
@@ -37,11 +38,13 @@ Usage:
   inlet lineage -c FILE [-c FILE…] [-o text|dot|mermaid|json] [--downstream NODE]   the data-flow graph of one or more pipelines
   inlet verify -c FILE [--table T] [--sample N]   compare Postgres, ClickHouse and the lake row by row (online); exit 1 on drift
   inlet incidents report ID -c FILE   a post-mortem of one incident, in Markdown
-  inlet checkpoints -c FILE [--sink lake|clickhouse]
+  inlet checkpoints -c FILE [--sink lake|clickhouse] [--json]
+  inlet resume -c FILE --table T [--sink S]   continue a quarantined table (see inlet status)
   inlet replay -c FILE --sink lake|clickhouse|all --from ID|RFC3339
   inlet rebuild -c FILE --sink clickhouse --from-lake
   inlet backfill -c FILE --table SCHEMA.TABLE [--where SQL]   re-read a table while streaming
   inlet teardown -c FILE [--yes]      drop the replication slots and publications
+  inlet broker --data-dir DIR --listen HOST:PORT   the embedded Kafka-protocol broker in its own process
   inlet version
 `
 
@@ -76,6 +79,10 @@ func main() {
 		err = cmdLineage(args, os.Stdout)
 	case "verify":
 		err = cmdVerify(args, os.Stdout)
+	case "resume":
+		err = cmdResume(args, os.Stdout)
+	case "broker":
+		err = cmdBroker(args)
 	case "version", "--version", "-v":
 		fmt.Println("inlet", version)
 	case "help", "-h", "--help":
@@ -147,7 +154,7 @@ func cmdRun(args []string) error {
 		// in this heap (kfake is in-memory, persisted to disk), so there
 		// the limit is only a backstop.
 		limit := int64(2 << 30)
-		if c.Kafka != nil {
+		if c.ExternalKafka() {
 			limit = 400 << 20
 		}
 		debug.SetMemoryLimit(limit)
@@ -177,6 +184,7 @@ func cmdRun(args []string) error {
 func cmdCheckpoints(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("checkpoints", flag.ContinueOnError)
 	sink := fs.String("sink", "", "only this sink (lake or clickhouse)")
+	asJSON := fs.Bool("json", false, "one JSON object per batch, as persisted")
 	c, err := loadConfig(fs, args)
 	if err != nil {
 		return err
@@ -187,8 +195,10 @@ func cmdCheckpoints(args []string, out io.Writer) error {
 	}
 	defer store.Close()
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SINK\tID\tTIME\tROWS\tOFFSETS (next)")
-	for _, s := range []string{engine.SinkLake, engine.SinkClickHouse} {
+	if !*asJSON {
+		fmt.Fprintln(tw, "SINK\tID\tTIME\tROWS\tOFFSETS (next)")
+	}
+	for _, s := range runner.SinkNames(c) {
 		if *sink != "" && *sink != s {
 			continue
 		}
@@ -197,6 +207,14 @@ func cmdCheckpoints(args []string, out io.Writer) error {
 			return err
 		}
 		for _, b := range hist {
+			if *asJSON {
+				line, err := checkpoint.Encode(b)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "%s\n", line)
+				continue
+			}
 			var rows int64
 			for _, n := range b.Rows {
 				rows += n
@@ -304,4 +322,30 @@ func cmdTeardown(args []string, out io.Writer) error {
 		return err
 	}
 	return runner.Teardown(context.Background(), c, *yes, os.Stdin, out)
+}
+
+// cmdBroker runs the embedded broker (kfake, data dir, fsynced writes) on
+// its own until SIGINT or SIGTERM, for pipelines that share one broker.
+func cmdBroker(args []string) error {
+	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+	dir := fs.String("data-dir", "", "where the broker keeps its data (required)")
+	listen := fs.String("listen", "127.0.0.1:9092", "address to listen on, host:port")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("broker needs --data-dir DIR")
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b, err := kafka.StartBroker(*dir, *listen)
+	if err != nil {
+		return err
+	}
+	log.Info("broker started", "addr", b.Addrs(), "data_dir", *dir, "version", version)
+	<-ctx.Done()
+	b.Close()
+	log.Info("broker stopped", "data_dir", *dir)
+	return nil
 }

@@ -118,7 +118,10 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool) (*mi
 	for _, c := range m.columns {
 		have[c.Name] = true
 	}
-	added := false
+	added, err := s.widen(ctx, m, sc)
+	if err != nil {
+		return nil, err
+	}
 	for _, c := range sc.Columns {
 		if have[c.Name] {
 			continue
@@ -194,8 +197,34 @@ type state struct {
 }
 
 // Write upserts the rows of one table (all from one topic, in offset
-// order). It returns the number of mirror rows inserted.
+// order), applying truncates where they fall. It returns the number of
+// mirror rows inserted.
 func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
+	n := 0
+	for len(rows) > 0 {
+		i := 0
+		for i < len(rows) && rows[i].Op != change.OpTruncate {
+			i++
+		}
+		w, err := s.writeRows(ctx, rows[:i])
+		n += w
+		if err != nil || i == len(rows) {
+			return n, err
+		}
+		m, err := s.ensure(ctx, rows[i].Schema, false)
+		if err != nil {
+			return n, err
+		}
+		if err := s.truncate(ctx, m, rows[i].Version); err != nil {
+			return n, err
+		}
+		rows = rows[i+1:]
+	}
+	return n, nil
+}
+
+// writeRows upserts rows without truncates.
+func (s *Sink) writeRows(ctx context.Context, rows []change.Row) (int, error) {
 	if len(rows) == 0 {
 		return 0, nil
 	}
@@ -283,7 +312,7 @@ func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
 			for j, i := range keyCols {
 				v, err := chValue(m.columns[i], st.values[i], s.version)
 				if err != nil {
-					return 0, fmt.Errorf("clickhouse: %s.%s: %w", m.name, m.columns[i].Name, err)
+					return 0, fmt.Errorf("clickhouse: %s.%s: %w: %w", m.name, m.columns[i].Name, ErrValue, err)
 				}
 				kv[j] = v
 			}
@@ -311,7 +340,7 @@ func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
 			v, err := chValue(c, st.values[i], s.version)
 			if err != nil {
 				batch.Abort()
-				return 0, fmt.Errorf("clickhouse: %s.%s: %w", m.name, c.Name, err)
+				return 0, fmt.Errorf("clickhouse: %s.%s: %w: %w", m.name, c.Name, ErrValue, err)
 			}
 			vals[i] = v
 		}
@@ -323,7 +352,7 @@ func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
 		vals[n], vals[n+1], vals[n+2] = st.version, del, now
 		if err := batch.Append(vals...); err != nil {
 			batch.Abort()
-			return 0, fmt.Errorf("clickhouse: append to %s: %w", m.name, err)
+			return 0, fmt.Errorf("clickhouse: append to %s: %w: %w", m.name, ErrValue, err)
 		}
 	}
 	if err := batch.Send(); err != nil {

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/change"
+	"github.com/inlet-dev/inlet/connectors"
 )
 
 // cell is one column value as Postgres sent it.

@@ -36,6 +36,10 @@ func workDir(e *env, prefix string) (dir, bin string, err error) {
 	if os.Getenv("BENCH_KEEP") == "" {
 		e.Cleanup(func() { os.RemoveAll(dir) })
 	}
+	if b := os.Getenv("BENCH_INLET_BIN"); b != "" {
+		// A prebuilt binary, e.g. an older commit's, to compare builds.
+		return dir, b, nil
+	}
 	bin = filepath.Join(dir, "inlet")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/inlet-dev/inlet/cmd/inlet").CombinedOutput(); err != nil {
 		return "", "", fmt.Errorf("build inlet: %v\n%s", err, out)

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/inlet-dev/inlet/connectors/clickhouse"
 	"github.com/inlet-dev/inlet/change"
+	"github.com/inlet-dev/inlet/connectors/clickhouse"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/testenv"
 )

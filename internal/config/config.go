@@ -12,6 +12,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,9 +36,18 @@ type Config struct {
 	secrets []string       // values substituted from the environment
 }
 
-// Kafka points at an external cluster. Without it Inlet embeds a broker.
+// Kafka points at an external cluster. Without brokers (or without the
+// section) Inlet embeds a broker under state_dir.
 type Kafka struct {
 	Brokers    []string `yaml:"brokers"`
+	// Retention bounds the embedded broker: records every sink has
+	// committed and older than this are deleted (default 7d). With
+	// external brokers retention is the cluster's; Inlet only warns when a
+	// sink needs records that are gone.
+	Retention Duration `yaml:"retention"`
+	// SegmentMB is the embedded broker's log segment size: deleted records
+	// leave the disk a segment at a time (default 16).
+	SegmentMB int `yaml:"segment_mb"`
 	Partitions int32    `yaml:"partitions"` // partitions of each new change topic; default 1
 	// Compression of produced record batches: none, snappy (default),
 	// lz4 or zstd.
@@ -120,11 +130,24 @@ type Engine struct {
 // Duration is a time.Duration written as "500ms", "2s", "5m".
 type Duration time.Duration
 
-// UnmarshalYAML parses a Go duration string.
+// ParseDuration parses a Go duration ("90s", "36h") or a whole number of
+// days ("7d", "400d").
+func ParseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// UnmarshalYAML parses a Go duration string, or days ("7d").
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
+	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (write e.g. 500ms, 2s, 5m)", n.Line, n.Value)
+		return fmt.Errorf("line %d: %q is not a duration (write e.g. 500ms, 2s, 5m, 36h, 7d)", n.Line, n.Value)
 	}
 	*d = Duration(v)
 	return nil
@@ -265,16 +288,25 @@ func (c *Config) applyDefaults() {
 	if c.Capture.SplitAfter == 0 {
 		c.Capture.SplitAfter = Duration(2 * time.Minute)
 	}
-	if c.Engine.BatchRecords == 0 {
-		c.Engine.BatchRecords = 100_000
-	}
-	if c.Engine.BatchBytes == 0 {
-		c.Engine.BatchBytes = 32 << 20
-	}
-	if c.Engine.BatchWait == 0 {
-		c.Engine.BatchWait = Duration(time.Second)
-	}
+	// Engine batch limits left at zero take the engine's defaults
+	// (engine.DefaultBatch*), set in that one place.
 	c.applySummaryDefaults()
+}
+
+// ExternalKafka reports whether the pipeline uses Kafka brokers of its own
+// rather than the embedded broker.
+func (c *Config) ExternalKafka() bool { return c.Kafka != nil && len(c.Kafka.Brokers) > 0 }
+
+// EmbeddedBroker returns the embedded broker's retention and segment size.
+func (c *Config) EmbeddedBroker() (retention time.Duration, segmentMB int) {
+	retention, segmentMB = 7*24*time.Hour, 16
+	if c.Kafka != nil && c.Kafka.Retention > 0 {
+		retention = time.Duration(c.Kafka.Retention)
+	}
+	if c.Kafka != nil && c.Kafka.SegmentMB > 0 {
+		segmentMB = c.Kafka.SegmentMB
+	}
+	return retention, segmentMB
 }
 
 // File is the path the config was read from.

@@ -29,8 +29,11 @@ func (c *Config) Validate() error {
 		bad("pipeline", "%q must be lower case letters, digits and _ (it names Kafka topics and replication slots)", c.Pipeline)
 	}
 	if k := c.Kafka; k != nil {
-		if len(k.Brokers) == 0 {
-			bad("kafka.brokers", "empty; list host:port of your brokers, or remove the kafka section to use the embedded broker")
+		if k.Retention < 0 || k.SegmentMB < 0 {
+			bad("kafka.retention", "retention and segment_mb must be positive")
+		}
+		if len(k.Brokers) > 0 && (k.Retention > 0 || k.SegmentMB > 0) {
+			bad("kafka.retention", "retention and segment_mb bound the embedded broker; with brokers, set retention on the cluster's topics (retention.ms) and remove them here")
 		}
 		for i, b := range k.Brokers {
 			if _, _, err := net.SplitHostPort(b); err != nil {
@@ -119,8 +122,14 @@ func (c *Config) Validate() error {
 	if c.Capture.SplitAfter > Duration(4*time.Minute) {
 		bad("capture.split_after", "must stay under the 5m Kafka transaction timeout; use at most 4m")
 	}
-	if c.Engine.BatchRecords < 1 {
-		bad("engine.batch_records", "must be at least 1")
+	if c.Engine.BatchRecords < 0 {
+		bad("engine.batch_records", "must be at least 1 (or left out for the default)")
+	}
+	if c.Engine.BatchBytes < 0 {
+		bad("engine.batch_bytes", "must be at least 1 (or left out for the default)")
+	}
+	if c.Engine.BatchWait < 0 {
+		bad("engine.batch_wait", "must be positive (or left out for the default)")
 	}
 	return errors.Join(errs...)
 }

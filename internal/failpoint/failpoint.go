@@ -9,6 +9,7 @@
 package failpoint
 
 import (
+	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -24,15 +25,26 @@ const (
 	CaptureAfterCommitBeforeAck = "capture.after_commit_before_ack"
 	// LakeAfterFilesBeforeLog: Parquet files written, Delta log not committed.
 	LakeAfterFilesBeforeLog = "lake.after_files_before_log"
-	// EngineAfterLakeBeforeClickHouse: lake committed, ClickHouse not written.
-	EngineAfterLakeBeforeClickHouse = "engine.after_lake_before_clickhouse"
+	// EngineAfterLakeBeforeCheckpoint: lake committed, its checkpoint (the
+	// batch history entry) not.
+	EngineAfterLakeBeforeCheckpoint = "engine.after_apply_before_checkpoint.lake"
 	// EngineAfterClickHouseBeforeCheckpoint: ClickHouse written, its checkpoint not.
-	EngineAfterClickHouseBeforeCheckpoint = "engine.after_clickhouse_before_checkpoint"
+	EngineAfterClickHouseBeforeCheckpoint = "engine.after_apply_before_checkpoint.clickhouse"
 )
+
+// AfterApplyBeforeCheckpoint names the crash point between a sink's Apply
+// and the commit of its checkpoint.
+func AfterApplyBeforeCheckpoint(sink string) string {
+	return "engine.after_apply_before_checkpoint." + sink
+}
+
+// CheckpointError names the error point that fails the checkpoint commit
+// after a sink's Apply (armed with Fail, not a crash).
+func CheckpointError(sink string) string { return "engine.checkpoint_error." + sink }
 
 // All lists every crash point.
 var All = []string{CaptureMidTransaction, CaptureAfterCommitBeforeAck, LakeAfterFilesBeforeLog,
-	EngineAfterLakeBeforeClickHouse, EngineAfterClickHouseBeforeCheckpoint}
+	EngineAfterLakeBeforeCheckpoint, EngineAfterClickHouseBeforeCheckpoint}
 
 var (
 	armed string
@@ -52,6 +64,19 @@ func init() {
 			nth = n
 		}
 	}
+}
+
+// Fail returns an error if the point name is armed and this is its n-th
+// hit (an error point: the stage sees a failure, the process lives on).
+func Fail(name string) error {
+	if armed == "" || name != armed {
+		return nil
+	}
+	if hits.Add(1) == nth {
+		os.Stderr.WriteString("failpoint " + name + ": failing\n")
+		return errors.New("failpoint " + name)
+	}
+	return nil
 }
 
 // Hit crashes the process if the point name is armed and this is its n-th hit.

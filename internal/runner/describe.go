@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/inlet-dev/inlet/connectors/clickhouse"
+	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/internal/timefmt"
 )
 
 // Describe prints, for analysts, every table Inlet maintains: where each
@@ -18,23 +16,8 @@ import (
 // view to query, how fresh they are, and each summary with its definition,
 // refresh mode, freshness and latest checks.
 func Describe(ctx context.Context, c *config.Config, out io.Writer) error {
-	var sink *clickhouse.Sink
-	if c.ClickHouse != nil {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		var err error
-		sink, err = clickhouse.Open(sctx, c.ClickHouse, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		cancel()
-		if err != nil {
-			fmt.Fprintf(out, "clickhouse unreachable: %v\n\n", err)
-			sink = nil
-		} else {
-			defer sink.Close()
-		}
-	}
-	lakeRoot := ""
-	if c.Lake != nil {
-		lakeRoot, _ = config.LakeDir(c.Lake.Path)
-	}
+	sinks := openForReading(ctx, c, out)
+	defer CloseSinks(sinks)
 	sources := map[string]string{}
 	modes := map[string]string{}
 	for _, s := range c.Sources {
@@ -57,61 +40,32 @@ func Describe(ctx context.Context, c *config.Config, out io.Writer) error {
 			kind = "mode"
 		}
 		fmt.Fprintf(out, "\n%s  (source %s, %s %s)\n", t.Name, sources[t.Name], kind, modes[t.Name])
-		fmt.Fprintf(out, "  kafka topic    %s\n", t.Topic)
-		if lakeRoot != "" {
-			fmt.Fprintf(out, "  lake           %s (Delta table; one row per change)\n", filepath.Join(lakeRoot, t.Name))
-		}
-		if sink == nil {
-			continue
-		}
-		mi, err := sink.Mirror(ctx, t.Name)
-		switch {
-		case err != nil:
-			fmt.Fprintf(out, "  clickhouse     %s: %v\n", mi.Table, err)
-		case !mi.Exists:
-			fmt.Fprintf(out, "  clickhouse     %s (not created yet)\n", mi.Table)
-		default:
-			fmt.Fprintf(out, "  clickhouse     %s (every version, ReplacingMergeTree)\n", mi.Table)
-			fmt.Fprintf(out, "  query          %s: %d current rows, last synced %s\n", mi.View, mi.Current, age(mi.LastSynced))
-		}
-	}
-	if sink == nil {
-		return nil
-	}
-	infos, err := sink.Summaries(ctx)
-	if err != nil || len(infos) == 0 {
-		return err
-	}
-	fmt.Fprintf(out, "\nSUMMARIES\n")
-	for _, in := range infos {
-		fmt.Fprintf(out, "\n%s.%s  from %s (via %s.%s_current)\n", c.ClickHouse.Database, in.Name, in.From, c.ClickHouse.Database, in.Mirror)
-		fmt.Fprintf(out, "  dimensions     %s\n", strings.Join(in.Dimensions, ", "))
-		fmt.Fprintf(out, "  measures       %s\n", strings.Join(in.Measures, ", "))
-		if in.Where != "" {
-			fmt.Fprintf(out, "  where          %s\n", in.Where)
-		}
-		if in.PartitionBy != "" {
-			fmt.Fprintf(out, "  partition by   %s\n", in.PartitionBy)
-		}
-		fresh := "not built yet"
-		if in.Built {
-			fresh = fmt.Sprintf("%d rows, refreshed %s", in.Rows, age(in.RefreshedAt))
-		}
-		fmt.Fprintf(out, "  refresh        %s; %s\n", in.Refresh, fresh)
-		for _, ck := range in.Checks {
-			st := "ok"
-			if !ck.OK {
-				st = "FAILED: " + ck.Detail
+		fmt.Fprintf(out, "  %-14s %s\n", "kafka topic", t.Topic)
+		for _, s := range sinks {
+			d, ok := s.(connectors.Describer)
+			if !ok {
+				continue
 			}
-			fmt.Fprintf(out, "  check          %s %s (%s)\n", ck.Check, st, age(ck.At))
+			info, err := d.Describe(ctx, t)
+			switch {
+			case err != nil:
+				fmt.Fprintf(out, "  %-14s %s: %v\n", s.Name(), info.Where, err)
+			case !info.Exists:
+				fmt.Fprintf(out, "  %-14s %s (not created yet)\n", s.Name(), info.Where)
+			default:
+				fmt.Fprintf(out, "  %-14s %s (%s)\n", s.Name(), info.Where, info.Kind)
+				if info.Query != "" {
+					fmt.Fprintf(out, "  %-14s %s: %d current rows, last synced %s\n", "query", info.Query, info.Rows, timefmt.Ago(info.LastChange))
+				}
+			}
+		}
+	}
+	for _, s := range sinks {
+		if r, ok := s.(connectors.Reporter); ok {
+			if err := r.Report(ctx, out, true); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
-}
-
-func age(t time.Time) string {
-	if t.IsZero() || t.Unix() <= 0 {
-		return "never"
-	}
-	return t.UTC().Format(time.RFC3339) + ", " + time.Since(t).Round(time.Second).String() + " ago"
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/inlet-dev/inlet/connectors/httpapi"
 	"github.com/inlet-dev/inlet/connectors/postgres"
+	"github.com/inlet-dev/inlet/engine"
 )
 
 // statusFile is where a running pipeline reports its sources' progress for
@@ -23,11 +24,16 @@ type RunStatus struct {
 	PID     int               `json:"pid"`
 	Sources []postgres.Status `json:"sources"`
 	HTTP    []httpapi.Status  `json:"http,omitempty"`
+	// Sinks is each sink's state in the engine: lag, retries.
+	Sinks []engine.SinkStatus `json:"sinks,omitempty"`
 }
 
 // writeStatus writes the status file atomically.
-func writeStatus(dir string, srcs []*postgres.Source, hsrcs []*httpapi.Source) error {
+func writeStatus(dir string, srcs []*postgres.Source, hsrcs []*httpapi.Source, eng *engine.Engine) error {
 	st := RunStatus{Updated: time.Now().UTC(), PID: os.Getpid()}
+	if eng != nil {
+		st.Sinks = eng.Status()
+	}
 	for _, s := range srcs {
 		st.Sources = append(st.Sources, s.Status())
 	}

@@ -6,22 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/inlet-dev/inlet/capture"
+	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/connectors"
-	"github.com/inlet-dev/inlet/connectors/clickhouse"
 	"github.com/inlet-dev/inlet/connectors/httpapi"
 	"github.com/inlet-dev/inlet/connectors/postgres"
 	"github.com/inlet-dev/inlet/engine"
-	"github.com/inlet-dev/inlet/internal/capture"
-	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/internal/health"
 	"github.com/inlet-dev/inlet/internal/kafka"
 	"github.com/inlet-dev/inlet/lake"
 )
@@ -37,13 +40,13 @@ const (
 )
 
 // Tables lists the change topics the config's sources produce.
-func Tables(c *config.Config) []engine.Table {
-	var out []engine.Table
+func Tables(c *config.Config) []change.Table {
+	var out []change.Table
 	for _, s := range c.Sources {
 		if h := s.HTTP; h != nil {
 			// One stream: topic <pipeline>.<source>, lake table <source>,
 			// ClickHouse table <source>.
-			out = append(out, engine.Table{Topic: c.Pipeline + "." + s.Name, Name: s.Name, FullRefresh: h.Mode == config.ModeFullRefresh})
+			out = append(out, change.Table{Topic: c.Pipeline + "." + s.Name, Name: s.Name, FullRefresh: h.Mode == config.ModeFullRefresh})
 			continue
 		}
 		if s.Postgres == nil {
@@ -54,7 +57,7 @@ func Tables(c *config.Config) []engine.Table {
 			if err != nil {
 				continue
 			}
-			out = append(out, engine.Table{Topic: change.TopicName(c.Pipeline, tn.Schema, tn.Table), Name: tn.String(),
+			out = append(out, change.Table{Topic: change.TopicName(c.Pipeline, tn.Schema, tn.Table), Name: tn.String(),
 				FullRefresh: t.Mode == config.ModeFullRefresh})
 		}
 	}
@@ -100,11 +103,12 @@ func OpenLake(c *config.Config) (*lake.Lake, error) {
 // Brokers returns the Kafka brokers to use, starting the embedded broker
 // when the config has none (closed by the returned func).
 func Brokers(c *config.Config, log *slog.Logger) ([]string, func(), error) {
-	if c.Kafka != nil {
+	if c.ExternalKafka() {
 		return c.Kafka.Brokers, func() {}, nil
 	}
 	dir := filepath.Join(c.StateDir, "kafka")
-	emb, err := kafka.StartEmbedded(dir)
+	_, segmentMB := c.EmbeddedBroker()
+	emb, err := kafka.StartEmbedded(dir, segmentMB)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -121,9 +125,12 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 		return err
 	}
 	defer lock.Close()
-	var ready atomic.Bool
+	// /readyz: every stage says whether it is ready; the process itself
+	// is not until every stage is started, nor once it is stopping.
+	reg := health.New()
+	ready := reg.Stage("inlet")
 	if httpAddr != "" {
-		stopHTTP, err := serveHTTP(ctx, httpAddr, &ready, log)
+		stopHTTP, err := serveHTTP(ctx, httpAddr, reg, log)
 		if err != nil {
 			return fmt.Errorf("--http %s: %w", httpAddr, err)
 		}
@@ -165,14 +172,15 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 		errOnce.Do(func() { firstErr = err })
 		cancel()
 	}
-	var published, batches, lakeRows, chRows atomic.Int64
+	var published, batches atomic.Int64
+	rowsBySink := &counters{}
 
 	compression := "none" // the embedded broker is in this process
-	if c.Kafka != nil {
+	if c.ExternalKafka() {
 		compression = c.Kafka.Compression
 	}
 	txnSuffix := ""
-	if c.Kafka == nil {
+	if !c.ExternalKafka() {
 		txnSuffix = fmt.Sprintf("-%d", time.Now().UnixNano())
 	}
 	var srcs []*postgres.Source
@@ -195,7 +203,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			}
 			opts := capture.Options{Brokers: brokers, Pipeline: c.Pipeline, Source: s.Name, Log: log,
 				CommitEvery: time.Duration(c.Capture.CommitInterval), SplitAfter: time.Duration(c.Capture.SplitAfter), TxnIDSuffix: txnSuffix, Compression: compression,
-				OnCommit: func(n int) { published.Add(int64(n)) }}
+				OnCommit: func(n int) { published.Add(int64(n)) }, Health: reg.Stage("source " + s.Name)}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -205,33 +213,25 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			}()
 		}
 	}
+	var eng *engine.Engine
 	if only == All || only == Engine {
 		store, err := OpenStore(ctx, c)
 		if err != nil {
 			return err
 		}
 		defer store.Close()
-		opts := engine.Options{Brokers: brokers, Pipeline: c.Pipeline, Tables: tables, Store: store, Log: log,
+		sinks, err := OpenSinks(ctx, c, nil, log)
+		if err != nil {
+			return err
+		}
+		defer CloseSinks(sinks)
+		opts := engine.Options{Brokers: brokers, Pipeline: c.Pipeline, Tables: tables, Store: store, Log: log, Sinks: sinks,
 			BatchRecords: c.Engine.BatchRecords, BatchBytes: c.Engine.BatchBytes, BatchWait: time.Duration(c.Engine.BatchWait),
 			OnBatch: func(b engine.BatchStats) {
 				batches.Add(1)
-				lakeRows.Add(int64(b.LakeRows))
-				chRows.Add(int64(b.CHRows))
+				rowsBySink.add(b.Sink, int64(b.Rows))
 			}}
-		if c.Lake != nil {
-			if opts.Lake, err = OpenLake(c); err != nil {
-				return err
-			}
-		}
-		if c.ClickHouse != nil {
-			sink, err := clickhouse.Open(ctx, c.ClickHouse, log)
-			if err != nil {
-				return err
-			}
-			defer sink.Close()
-			opts.ClickHouse = sink
-		}
-		eng, err := engine.New(opts)
+		eng, err = engine.New(opts)
 		if err != nil {
 			return err
 		}
@@ -242,11 +242,18 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 				fail(err)
 			}
 		}()
+		if !c.ExternalKafka() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				trimBroker(ctx, c, brokers, eng, log)
+			}()
+		}
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	ready.Store(true)
-	defer ready.Store(false)
+	ready.Ready()
+	defer ready.NotReady("stopping")
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
 	fast := time.NewTicker(time.Second)
@@ -255,22 +262,51 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 	for {
 		select {
 		case <-done:
-			if len(srcs)+len(hsrcs) > 0 {
-				writeStatus(c.StateDir, srcs, hsrcs)
-			}
-			log.Info("inlet stopped", "published", published.Load(), "batches", batches.Load(), "lake_rows", lakeRows.Load(), "clickhouse_rows", chRows.Load())
+			writeStatus(c.StateDir, srcs, hsrcs, eng)
+			log.Info("inlet stopped", "published", published.Load(), "batches", batches.Load(), "rows", rowsBySink.String())
 			return firstErr
 		case <-fast.C:
-			if len(srcs)+len(hsrcs) > 0 {
-				if err := writeStatus(c.StateDir, srcs, hsrcs); err != nil {
-					log.Warn("cannot write status file", "err", err)
-				}
+			if err := writeStatus(c.StateDir, srcs, hsrcs, eng); err != nil {
+				log.Warn("cannot write status file", "err", err)
+			}
+			if eng != nil {
+				takeResumes(c, eng, log)
 			}
 			if tty {
 				barLines = bars(os.Stderr, srcs, barLines)
 			}
 		case <-tick.C:
-			log.Info("progress", "published", published.Load(), "batches", batches.Load(), "lake_rows", lakeRows.Load(), "clickhouse_rows", chRows.Load())
+			log.Info("progress", "published", published.Load(), "batches", batches.Load(), "rows", rowsBySink.String())
 		}
 	}
+}
+
+// counters counts per name, safely from several goroutines.
+type counters struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+func (c *counters) add(name string, n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]int64{}
+	}
+	c.m[name] += n
+}
+
+// String renders the counts as name=n, sorted by name.
+func (c *counters) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	names := slices.Sorted(maps.Keys(c.m))
+	var b strings.Builder
+	for i, n := range names {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%d", n, c.m[n])
+	}
+	return b.String()
 }

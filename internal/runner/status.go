@@ -4,17 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/inlet-dev/inlet/connectors/clickhouse"
-	"github.com/inlet-dev/inlet/engine"
+	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/internal/config"
-	"github.com/inlet-dev/inlet/lake"
 )
 
 // Status prints, per table, what each sink holds, the last checkpoints and
@@ -28,51 +25,50 @@ func Status(ctx context.Context, c *config.Config, out io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	var lk *lake.Lake
-	if c.Lake != nil {
-		if lk, err = OpenLake(c); err != nil {
-			return err
+	sinks := openForReading(ctx, c, tw)
+	defer CloseSinks(sinks)
+	header := "TABLE\tTOPIC"
+	for _, s := range sinks {
+		if _, ok := s.(connectors.Describer); ok {
+			n := strings.ToUpper(s.Name())
+			header += "\t" + n + " VERSION\t" + n + " ROWS"
 		}
 	}
-	var sink *clickhouse.Sink
-	if c.ClickHouse != nil {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		sink, err = clickhouse.Open(sctx, c.ClickHouse, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		cancel()
-		if err != nil {
-			fmt.Fprintf(tw, "clickhouse unreachable: %v\n", err)
-		} else {
-			defer sink.Close()
-		}
-	}
-	fmt.Fprintln(tw, "TABLE\tTOPIC\tLAKE VERSION\tLAKE CHANGES\tCLICKHOUSE ROWS (current)")
+	fmt.Fprintln(tw, header)
 	for _, t := range Tables(c) {
-		lv, lr := "-", "-"
-		if lk != nil {
-			tbl, err := lk.Table(t.Name)
-			if err != nil {
+		line := t.Name + "\t" + t.Topic
+		for _, s := range sinks {
+			d, ok := s.(connectors.Describer)
+			if !ok {
+				continue
+			}
+			v, r := "-", "-"
+			info, err := d.Describe(ctx, t)
+			switch {
+			case err != nil:
+				r = "n/a"
+			case info.Exists:
+				if info.Version >= 0 {
+					v = fmt.Sprint(info.Version)
+				}
+				if info.Rows >= 0 {
+					r = fmt.Sprint(info.Rows)
+				}
+			}
+			line += "\t" + v + "\t" + r
+		}
+		fmt.Fprintln(tw, line)
+	}
+	for _, s := range sinks {
+		if r, ok := s.(connectors.Reporter); ok {
+			if err := r.Report(ctx, tw, false); err != nil {
 				return err
 			}
-			lv, lr = fmt.Sprint(tbl.Version()), fmt.Sprint(tbl.Rows())
-		}
-		cr := "-"
-		if sink != nil {
-			if n, err := sink.CurrentRows(ctx, t.Name); err == nil {
-				cr = fmt.Sprint(n)
-			} else {
-				cr = "n/a"
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.Topic, lv, lr, cr)
-	}
-	if sink != nil {
-		if err := printSummaries(ctx, tw, sink); err != nil {
-			return err
 		}
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SINK\tLAST CHECKPOINT\tTIME\tAGE")
-	for _, s := range []string{engine.SinkLake, engine.SinkClickHouse} {
+	for _, s := range SinkNames(c) {
 		b, ok, err := store.Latest(ctx, s)
 		if err != nil {
 			return err
@@ -135,6 +131,22 @@ func printRunStatus(tw io.Writer, c *config.Config) error {
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "RUN (pid %d, reported %s ago)\n", st.PID, time.Since(st.Updated).Round(time.Second))
+	if len(st.Sinks) > 0 {
+		fmt.Fprintln(tw, "SINK\tSTATE\tLAG RECORDS\tLAG SECONDS\tLAST COMMIT\tLAST ERROR")
+		for _, s := range st.Sinks {
+			last := "-"
+			if !s.LastCommit.IsZero() {
+				last = time.Since(s.LastCommit).Round(time.Second).String() + " ago"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%s\t%s\n", s.Sink, s.State, s.LagRecords, s.LagSeconds, last, s.LastError)
+		}
+		for _, s := range st.Sinks {
+			for _, q := range s.Quarantined {
+				fmt.Fprintf(tw, "QUARANTINED\t%s in %s since %s: %s\n", q.Table, s.Sink, q.Since.Format(time.RFC3339), q.Error)
+				fmt.Fprintf(tw, "\tfix: %s\n", q.Fix)
+			}
+		}
+	}
 	for _, s := range st.Sources {
 		if len(s.Snapshot) > 0 {
 			fmt.Fprintln(tw, "SNAPSHOT\tROWS\tESTIMATED\tDONE\tROWS/S\tETA")
@@ -187,30 +199,3 @@ func printRunStatus(tw io.Writer, c *config.Config) error {
 }
 
 // printSummaries prints each summary's size, last refresh and last checks.
-func printSummaries(ctx context.Context, tw io.Writer, sink *clickhouse.Sink) error {
-	infos, err := sink.Summaries(ctx)
-	if err != nil || len(infos) == 0 {
-		return err
-	}
-	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "SUMMARY\tFROM\tREFRESH\tROWS\tREFRESHED\tCHECKS (latest)")
-	for _, in := range infos {
-		refreshed := "never"
-		if in.Built {
-			refreshed = fmt.Sprintf("%s ago", time.Since(in.RefreshedAt).Round(time.Second))
-		}
-		var checks []string
-		for _, c := range in.Checks {
-			st := "ok"
-			if !c.OK {
-				st = "FAILED: " + c.Detail
-			}
-			checks = append(checks, fmt.Sprintf("%s %s (%s)", c.Check, st, c.At.Format(time.RFC3339)))
-		}
-		if len(checks) == 0 {
-			checks = []string{"none yet"}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", in.Name, in.From, in.Refresh, in.Rows, refreshed, strings.Join(checks, "; "))
-	}
-	return nil
-}

@@ -17,6 +17,59 @@ import (
 type ClickHouse struct {
 	Addr string // native protocol host:port
 	Dir  string
+	bin  string
+	args []string
+	cmd  *exec.Cmd
+	out  *os.File
+}
+
+// Signal sends sig to the server (SIGSTOP freezes it, SIGCONT thaws it).
+func (c *ClickHouse) Signal(sig syscall.Signal) error { return c.cmd.Process.Signal(sig) }
+
+// Kill kills the server with SIGKILL and waits for it to exit.
+func (c *ClickHouse) Kill() { stop(c.cmd, syscall.SIGKILL) }
+
+// Restart starts the server again on the same data and ports (after Kill)
+// and waits until it answers.
+func (c *ClickHouse) Restart(t T) {
+	t.Helper()
+	c.launch(t)
+	c.waitReady(t)
+}
+
+func (c *ClickHouse) launch(t T) {
+	t.Helper()
+	cmd := exec.Command(c.bin, append(c.args, "--config-file="+filepath.Join(c.Dir, "config.xml"))...)
+	cmd.Dir = c.Dir
+	out, _ := os.OpenFile(filepath.Join(c.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start clickhouse-server: %v", err)
+	}
+	c.cmd, c.out = cmd, out
+}
+
+func (c *ClickHouse) waitReady(t T) {
+	t.Helper()
+	dir := c.Dir
+	if err := waitPort(c.Addr, 60*time.Second); err != nil {
+		t.Fatalf("clickhouse-server did not start: %v\n%s\n%s", err, tail(filepath.Join(dir, "error.log"), 20), tail(filepath.Join(dir, "stdout.log"), 20))
+	}
+	conn, err := ch.Open(&ch.Options{Addr: []string{c.Addr}, Protocol: ch.Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := conn.Ping(context.Background()); err == nil {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("clickhouse-server not answering: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // Connect opens a native connection, closed at cleanup.
@@ -77,27 +130,13 @@ func StartClickHouse(t T) *ClickHouse {
 	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(users), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append(args, "--config-file="+filepath.Join(dir, "config.xml"))...)
-	cmd.Dir = dir
-	out, _ := os.Create(filepath.Join(dir, "stdout.log"))
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start clickhouse-server: %v", err)
-	}
-	t.Cleanup(func() { stop(cmd, syscall.SIGTERM); out.Close() })
-	c := &ClickHouse{Addr: fmt.Sprintf("127.0.0.1:%d", tcp), Dir: dir}
-	if err := waitPort(c.Addr, 60*time.Second); err != nil {
-		t.Fatalf("clickhouse-server did not start: %v\n%s\n%s", err, tail(filepath.Join(dir, "error.log"), 20), tail(filepath.Join(dir, "stdout.log"), 20))
-	}
-	conn := c.Connect(t)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if err := conn.Ping(context.Background()); err == nil {
-			return c
-		} else if time.Now().After(deadline) {
-			t.Fatalf("clickhouse-server not answering: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	c := &ClickHouse{Addr: fmt.Sprintf("127.0.0.1:%d", tcp), Dir: dir, bin: bin, args: args}
+	c.launch(t)
+	t.Cleanup(func() {
+		c.cmd.Process.Signal(syscall.SIGCONT) // in case a test left it frozen
+		stop(c.cmd, syscall.SIGTERM)
+		c.out.Close()
+	})
+	c.waitReady(t)
+	return c
 }

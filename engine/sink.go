@@ -1,0 +1,451 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/inlet-dev/inlet/checkpoint"
+	"github.com/inlet-dev/inlet/connectors"
+	"github.com/inlet-dev/inlet/internal/failpoint"
+	"github.com/inlet-dev/inlet/internal/retry"
+)
+
+// sinkRun drives one sink: it takes the batches the reader offers, reads
+// from Kafka itself what it missed while busy, applies, and commits the
+// sink's position to the checkpoint store, retrying on its own backoff.
+//
+// A batch passes, for this sink, through:
+//
+//	offered    the reader handed it over (or the sink read it itself to
+//	           fill a gap);
+//	taken      only records at or after the sink's position whose source
+//	           order is above what it applied (take);
+//	applied    Sink.Apply returned: the rows are durable in the sink;
+//	committed  the sink's new position is in the checkpoint store; only
+//	           now does the in-memory position move.
+type sinkRun struct {
+	e    *Engine
+	sink connectors.Sink
+	name string
+	in   chan *decoded
+	// ready is true while the sink waits for its next batch; the reader
+	// passes over a sink that is not.
+	ready atomic.Bool
+	// done is set when run has returned.
+	done atomic.Bool
+	// final is the reader's position when it stopped (set before in is
+	// closed).
+	final map[tp]int64
+
+	// Owned by run's goroutine (and positions, before it starts).
+	pos  map[tp]int64  // next offset committed
+	ord  map[tp][]byte // highest source order applied
+	seen map[tp]int64  // offset after the last record looked at
+	id   uint64        // latest checkpoint id
+
+	mu          sync.Mutex // guards the fields below, read by status
+	st          SinkStatus
+	quarantined map[string]Quarantine // by topic
+	resume      map[string]bool       // tables to lift, by name
+	committed map[tp]int64 // pos as last committed (never mutated)
+	behind    time.Time    // when the sink last fell behind the reader (zero: caught up)
+}
+
+// SinkStatus is one sink's state for inlet status, metrics and the page.
+type SinkStatus struct {
+	Sink       string    `json:"sink"`
+	State      string    `json:"state"` // ok, retrying, catching_up
+	LagRecords int64     `json:"lag_records"`
+	LagSeconds float64   `json:"lag_seconds"`
+	LastCommit time.Time `json:"last_commit"`
+	LastError  string    `json:"last_error,omitempty"`
+	// Quarantined lists the tables this sink paused.
+	Quarantined []Quarantine `json:"quarantined,omitempty"`
+}
+
+func newSinkRun(e *Engine, s connectors.Sink) *sinkRun {
+	w := &sinkRun{e: e, sink: s, name: s.Name(), in: make(chan *decoded),
+		pos: map[tp]int64{}, ord: map[tp][]byte{}, seen: map[tp]int64{},
+		quarantined: map[string]Quarantine{}, resume: map[string]bool{}}
+	w.st = SinkStatus{Sink: w.name, State: "ok"}
+	return w
+}
+
+// load reads where the sink stands: the further of its checkpoint and the
+// progress it keeps itself. When the sink is ahead of its checkpoint (a
+// crash between its commit and the checkpoint's), the checkpoint is
+// brought up to it, so the batch history has an entry for what the sink
+// holds.
+func (w *sinkRun) load(ctx context.Context, parts []tp) error {
+	var latest checkpoint.Batch
+	if b, ok, err := w.e.o.Store.Latest(ctx, w.name); err != nil {
+		return fmt.Errorf("engine: %s checkpoint: %w", w.name, err)
+	} else if ok {
+		latest = b
+	}
+	w.id = latest.ID
+	own, err := w.sink.Progress(ctx, w.e.o.Tables)
+	if err != nil {
+		return fmt.Errorf("engine: %s progress: %w", w.name, err)
+	}
+	ahead := false
+	for _, k := range parts {
+		next := max(latest.Next(k.Topic, k.Partition), 0)
+		if o, ok := own.Next[k]; ok && o > next {
+			next, ahead = o, true
+		}
+		w.pos[k] = next
+		w.seen[k] = next
+	}
+	w.committed = maps.Clone(w.pos)
+	if ahead {
+		b := checkpoint.Batch{ID: w.id + 1, Sink: w.name, Offsets: offsetsOf(w.pos), LakeVersions: own.Versions}
+		if err := w.e.o.Store.Commit(ctx, b); err != nil {
+			return fmt.Errorf("engine: %s checkpoint: %w", w.name, err)
+		}
+		w.id++
+		w.e.o.Log.Info("checkpoint brought up to what the sink committed before a stop", "sink", w.name, "checkpoint", w.id)
+	}
+	return nil
+}
+
+// run applies what the reader offers until it closes in. ctx ending means
+// the engine is stopping: what is in hand is finished under sctx, nothing
+// is retried.
+func (w *sinkRun) run(ctx, sctx context.Context) error {
+	defer w.done.Store(true)
+	for {
+		w.ready.Store(true)
+		d, ok := <-w.in
+		w.ready.Store(false)
+		if !ok {
+			if ctx.Err() == nil && w.final != nil {
+				// Replay and rebuild: catch up with where the reader ended.
+				return w.retrying(ctx, sctx, func(c context.Context) error { return w.fill(c, w.final) })
+			}
+			return nil
+		}
+		if err := w.retrying(ctx, sctx, func(c context.Context) error { return w.handle(c, d) }); err != nil {
+			if ctx.Err() != nil {
+				w.e.o.Log.Info("sink stopped with an uncommitted batch (it is re-read on restart)", "sink", w.name, "err", err)
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// retrying runs fn with the sink's own backoff until it succeeds, fails
+// permanently, or ctx ends; each failure is an incident.
+func (w *sinkRun) retrying(ctx, sctx context.Context, fn func(context.Context) error) error {
+	attempt := 0
+	b := retry.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second}
+	for {
+		attempt++
+		err := fn(sctx)
+		if err == nil {
+			if attempt > 1 {
+				w.e.o.Log.Info("incident resolved: sink caught up after failures", "sink", w.name, "attempts", attempt)
+				w.setState("ok", "")
+			}
+			return nil
+		}
+		if c := retry.Classify(err); c != retry.Retriable {
+			incidents.WithLabelValues("permanent").Inc()
+			w.e.o.Log.Error("incident: sink stopped", "sink", w.name, "err", err, "class", c.String())
+			w.setState("failed", err.Error())
+			return fmt.Errorf("sink %s: %w", w.name, err)
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		wait := b.Next()
+		incidents.WithLabelValues("retried").Inc()
+		w.e.o.Log.Error("incident: batch failed; retrying", "sink", w.name, "err", err, "attempt", attempt, "retry_in", wait)
+		w.setState("retrying", err.Error())
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// handle applies d, first reading from Kafka whatever the sink missed
+// before it.
+func (w *sinkRun) handle(ctx context.Context, d *decoded) error {
+	w.liftRequested()
+	if err := w.fill(ctx, d.start); err != nil {
+		return err
+	}
+	if d.idle {
+		w.caughtUp()
+		if i, ok := w.sink.(connectors.Idler); ok {
+			if err := i.Idle(ctx); err != nil {
+				w.e.o.Log.Error("incident: idle work failed; retrying with the next batch", "sink", w.name, "err", err)
+			}
+		}
+		return nil
+	}
+	if err := w.apply(ctx, d); err != nil {
+		return err
+	}
+	w.caughtUp()
+	return nil
+}
+
+// fill reads and applies, from the sink's own consumer, every partition
+// where the sink has not seen up to the given offsets.
+func (w *sinkRun) fill(ctx context.Context, upTo map[tp]int64) error {
+	from := map[string]map[int32]kgo.Offset{}
+	gap := map[tp]int64{}
+	for k, to := range upTo {
+		if w.seen[k] < to && !w.isQuarantined(k.Topic) {
+			if from[k.Topic] == nil {
+				from[k.Topic] = map[int32]kgo.Offset{}
+			}
+			from[k.Topic][k.Partition] = kgo.NewOffset().At(w.seen[k])
+			gap[k] = to
+		}
+	}
+	if len(gap) == 0 {
+		return nil
+	}
+	w.setState("catching_up", "")
+	w.mu.Lock()
+	if w.behind.IsZero() {
+		w.behind = time.Now()
+	}
+	w.mu.Unlock()
+	w.e.o.Log.Info("sink reading what it missed from Kafka", "sink", w.name, "partitions", len(gap))
+	cl, err := w.e.consumer(from)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var applyErr error
+	idle := 0
+	err = w.e.poll(cctx, cl, func(d *decoded) bool {
+		if d.idle {
+			if idle++; idle > 50 {
+				applyErr = fmt.Errorf("engine: %s found nothing more to read before the offsets the engine already read; retrying", w.name)
+				return false
+			}
+			return true
+		}
+		idle = 0
+		d = d.upTo(gap)
+		if err := w.apply(ctx, d); err != nil {
+			applyErr = err
+			return false
+		}
+		for k, to := range gap {
+			if w.seen[k] < to {
+				return true
+			}
+		}
+		cancel() // every gap filled
+		return false
+	}, false)
+	if applyErr != nil {
+		return applyErr
+	}
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	for k, to := range gap {
+		if w.seen[k] < to {
+			return fmt.Errorf("engine: %s stopped reading %s/%d at %d before %d: %w", w.name, k.Topic, k.Partition, w.seen[k], to, ctx.Err())
+		}
+	}
+	w.setState("ok", "")
+	return nil
+}
+
+// apply takes what the sink needs of d, applies it and commits the
+// sink's new position.
+func (w *sinkRun) apply(ctx context.Context, d *decoded) error {
+	for {
+		err := w.applyOnce(ctx, d)
+		table, ok := quarantineFor(err)
+		if !ok {
+			return err
+		}
+		w.quarantine(table, err)
+	}
+}
+
+// applyOnce applies what the sink takes of d, leaving out quarantined
+// tables.
+func (w *sinkRun) applyOnce(ctx context.Context, d *decoded) error {
+	start := time.Now()
+	next := maps.Clone(w.pos)
+	nextOrd := map[tp][]byte{}
+	var tables []connectors.TableBatch
+	records := 0
+	for _, b := range d.batches {
+		if w.isQuarantined(b.table.Topic) {
+			continue // its position stays where it stopped
+		}
+		s := b.take(w.pos, w.ord)
+		w.e.skipped(w.name, b.table.Topic, s.skipped)
+		for p, rg := range s.ranges {
+			next[tp{Topic: b.table.Topic, Partition: p}] = rg.To + 1
+		}
+		for p, o := range s.ord {
+			nextOrd[tp{Topic: b.table.Topic, Partition: p}] = o
+		}
+		if len(s.rows) == 0 && len(s.markers) == 0 {
+			continue
+		}
+		records += len(s.rows) + len(s.markers)
+		tables = append(tables, connectors.TableBatch{Table: b.table, Rows: s.rows, Markers: s.markers, Ranges: s.ranges})
+	}
+	if len(tables) > 0 {
+		res, err := w.sink.Apply(ctx, connectors.SinkBatch{ID: w.id + 1, Tables: tables})
+		if err != nil {
+			return err
+		}
+		failpoint.Hit(failpoint.AfterApplyBeforeCheckpoint(w.name))
+		if err := failpoint.Fail(failpoint.CheckpointError(w.name)); err != nil {
+			return err
+		}
+		b := checkpoint.Batch{ID: w.id + 1, Sink: w.name, Offsets: offsetsOf(next), Rows: res.Rows, LakeVersions: res.Versions}
+		if err := w.e.o.Store.Commit(ctx, b); err != nil {
+			return fmt.Errorf("commit %s checkpoint %d: %w", w.name, b.ID, err)
+		}
+		w.id++
+		w.pos = next
+		maps.Copy(w.ord, nextOrd)
+		elapsed := time.Since(start)
+		batchesCommitted.WithLabelValues(w.name).Inc()
+		batchSeconds.WithLabelValues(w.name).Observe(elapsed.Seconds())
+		rowsWritten.WithLabelValues(w.name).Add(float64(res.Written))
+		w.mu.Lock()
+		w.st.LastCommit, w.committed = time.Now(), next
+		w.mu.Unlock()
+		w.e.o.Log.Debug("batch committed", "sink", w.name, "records", records, "rows", res.Written, "elapsed", elapsed)
+		if w.e.o.OnBatch != nil {
+			w.e.o.OnBatch(BatchStats{Sink: w.name, Records: records, Rows: res.Written, Elapsed: elapsed})
+		}
+	}
+	for k, end := range d.ends {
+		w.seen[k] = max(w.seen[k], end)
+	}
+	w.publishLag()
+	return nil
+}
+
+// upTo returns the part of d below the given offsets (a gap's end).
+func (d *decoded) upTo(limit map[tp]int64) *decoded {
+	out := &decoded{records: d.records, firstOffset: d.firstOffset, ends: map[tp]int64{}}
+	for k, end := range d.ends {
+		if l, ok := limit[k]; ok {
+			out.ends[k] = min(end, l)
+		}
+	}
+	for _, b := range d.batches {
+		nb := &tableBatch{table: b.table}
+		for i, r := range b.rows {
+			if l, ok := limit[tp{Topic: b.table.Topic, Partition: r.Partition}]; ok && r.Offset < l {
+				nb.rows = append(nb.rows, r)
+				nb.rowOrd = append(nb.rowOrd, b.rowOrd[i])
+			}
+		}
+		for i, m := range b.markers {
+			if l, ok := limit[tp{Topic: b.table.Topic, Partition: m.Partition}]; ok && m.Offset < l {
+				nb.markers = append(nb.markers, m)
+				nb.markerOrd = append(nb.markerOrd, b.markerOrd[i])
+			}
+		}
+		if len(nb.rows)+len(nb.markers) > 0 {
+			out.batches = append(out.batches, nb)
+		}
+	}
+	return out
+}
+
+// caughtUp notes that the sink holds everything the reader has read.
+func (w *sinkRun) caughtUp() {
+	w.mu.Lock()
+	w.behind = time.Time{}
+	w.mu.Unlock()
+	w.publishLag()
+}
+
+func (w *sinkRun) setState(state, errText string) {
+	w.mu.Lock()
+	w.st.State, w.st.LastError = state, errText
+	if state != "ok" && w.behind.IsZero() {
+		w.behind = time.Now()
+	}
+	w.mu.Unlock()
+}
+
+// publishLag updates the lag metrics from the sink's position.
+func (w *sinkRun) publishLag() {
+	st := w.status()
+	lagRecords.WithLabelValues(w.name).Set(float64(st.LagRecords))
+	lagSeconds.WithLabelValues(w.name).Set(st.LagSeconds)
+}
+
+// status returns the sink's state; lag is measured against the highest
+// offsets the sink has seen offered (records), and since when it has been
+// behind (seconds).
+func (w *sinkRun) status() SinkStatus {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := w.st
+	for _, q := range w.quarantined {
+		st.Quarantined = append(st.Quarantined, q)
+	}
+	sort.Slice(st.Quarantined, func(i, j int) bool { return st.Quarantined[i].Table < st.Quarantined[j].Table })
+	if !w.behind.IsZero() {
+		st.LagSeconds = time.Since(w.behind).Seconds()
+	}
+	if rp := w.e.readerPos.Load(); rp != nil {
+		for k, r := range *rp {
+			if p := w.committed[k]; r > p {
+				st.LagRecords += r - p
+			}
+		}
+	}
+	return st
+}
+
+// skipped records, counts and logs records a sink already held by their
+// source order: the same change published twice, which only a broker that
+// served a lost transaction as committed produces.
+func (e *Engine) skipped(sink, topic string, n int) {
+	if n == 0 {
+		return
+	}
+	duplicatesSkipped.WithLabelValues(sink).Add(float64(n))
+	e.o.Log.Warn("incident: skipped records the sink already holds (a source change published twice)",
+		"sink", sink, "topic", topic, "records", n)
+}
+
+func offsetsOf(m map[tp]int64) []checkpoint.Offset {
+	out := make([]checkpoint.Offset, 0, len(m))
+	for k, v := range m {
+		out = append(out, checkpoint.Offset{Topic: k.Topic, Partition: k.Partition, Next: v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Topic != out[j].Topic {
+			return out[i].Topic < out[j].Topic
+		}
+		return out[i].Partition < out[j].Partition
+	})
+	return out
+}
