@@ -30,7 +30,8 @@ var version = "0.1.0-dev"
 const usage = `inlet: exactly-once CDC from Postgres through Kafka into a Delta lake and ClickHouse
 
 Usage:
-  inlet run -c FILE [--only sources|engine] [--http :9464] [--log-level info]
+  inlet run -c FILE [--only sources|engine] [--http :9464] [--log-level info]   --http also serves the status page at /
+  inlet serve -c FILE [-c FILE…] --http ADDR   a read-only status page over several pipelines' state dirs
   inlet validate -c FILE
   inlet status -c FILE
   inlet incidents -c FILE [--since 24h] [--json]   the incident record: failed batches, polls, checks, skipped duplicates
@@ -77,6 +78,8 @@ func main() {
 		err = cmdIncidents(args, os.Stdout)
 	case "lineage":
 		err = cmdLineage(args, os.Stdout)
+	case "serve":
+		err = cmdServe(args)
 	case "verify":
 		err = cmdVerify(args, os.Stdout)
 	case "resume":
@@ -127,7 +130,7 @@ func cmdValidate(args []string, out io.Writer) error {
 func cmdRun(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	only := fs.String("only", "", "run only sources or only the engine")
-	httpAddr := fs.String("http", "", "serve /metrics, /healthz and /readyz on this address (e.g. :9464)")
+	httpAddr := fs.String("http", "", "serve the status page, /metrics, /healthz and /readyz on this address (e.g. :9464)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	c, err := loadConfig(fs, args)
 	if err != nil {

@@ -129,8 +129,15 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 	// is not until every stage is started, nor once it is stopping.
 	reg := health.New()
 	ready := reg.Stage("inlet")
+	live := &liveState{reg: reg}
 	if httpAddr != "" {
-		stopHTTP, err := serveHTTP(ctx, httpAddr, reg, log)
+		pctx, stopPage := context.WithCancel(ctx)
+		defer stopPage()
+		page, err := livePage(pctx, c, live, log)
+		if err != nil {
+			return err
+		}
+		stopHTTP, err := serveHTTP(ctx, httpAddr, reg, page, log)
 		if err != nil {
 			return fmt.Errorf("--http %s: %w", httpAddr, err)
 		}
@@ -250,6 +257,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			}()
 		}
 	}
+	live.set(srcs, hsrcs, eng)
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	ready.Ready()
