@@ -267,6 +267,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 	fast := time.NewTicker(time.Second)
 	defer fast.Stop()
 	barLines := 0
+	stalls := &stallWatch{log: log}
 	for {
 		select {
 		case <-done:
@@ -279,6 +280,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			}
 			if eng != nil {
 				takeResumes(c, eng, log)
+				stalls.check(eng.Status(), time.Now())
 			}
 			if tty {
 				barLines = bars(os.Stderr, srcs, barLines)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/inlet-dev/inlet/connectors/clickhouse"
+	"github.com/inlet-dev/inlet/engine"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/lineage"
 	"github.com/inlet-dev/inlet/lake"
@@ -127,6 +128,11 @@ func evaluate(g *lineage.Graph, obs []observed, now time.Time) []NodeStatus {
 				for _, i := range ids {
 					set(i, Failing, fmt.Sprintf("%s sink %s: %s", ss.Sink, ss.State, ss.LastError))
 				}
+			case stalled(ss, o.state.Started, now):
+				d, _ := Stalled(ss, o.state.Started, now)
+				for _, i := range ids {
+					set(i, Failing, fmt.Sprintf("%s sink stalled: no commit for %s while %d records wait", ss.Sink, d.Round(time.Second), ss.LagRecords))
+				}
 			case ss.State == "catching_up" || ss.LagSeconds > LagThreshold.Seconds():
 				for _, i := range ids {
 					set(i, Lagging, fmt.Sprintf("%s sink %s: %d records, %.0fs behind", ss.Sink, strings.ReplaceAll(ss.State, "_", " "), ss.LagRecords, ss.LagSeconds))
@@ -220,6 +226,11 @@ func applyDetails(nodes []NodeStatus, p string, d *details, set func(int, Health
 			}
 		}
 	}
+}
+
+func stalled(ss engine.SinkStatus, started, now time.Time) bool {
+	_, ok := Stalled(ss, started, now)
+	return ok
 }
 
 // sourceNodes are the lineage nodes a configured source reads, by the ids
