@@ -123,19 +123,9 @@ func evaluate(g *lineage.Graph, obs []observed, now time.Time) []NodeStatus {
 				n := &nodes[i]
 				n.LagRecords, n.LagSeconds, n.LastCommit = ss.LagRecords, ss.LagSeconds, ss.LastCommit
 			}
-			switch {
-			case ss.State == "retrying" || ss.State == "failed":
+			if h, reason := sinkHealth(ss, o.state.Started, now); h != OK {
 				for _, i := range ids {
-					set(i, Failing, fmt.Sprintf("%s sink %s: %s", ss.Sink, ss.State, ss.LastError))
-				}
-			case stalled(ss, o.state.Started, now):
-				d, _ := Stalled(ss, o.state.Started, now)
-				for _, i := range ids {
-					set(i, Failing, fmt.Sprintf("%s sink stalled: no commit for %s while %d records wait", ss.Sink, d.Round(time.Second), ss.LagRecords))
-				}
-			case ss.State == "catching_up" || ss.LagSeconds > LagThreshold.Seconds():
-				for _, i := range ids {
-					set(i, Lagging, fmt.Sprintf("%s sink %s: %d records, %.0fs behind", ss.Sink, strings.ReplaceAll(ss.State, "_", " "), ss.LagRecords, ss.LagSeconds))
+					set(i, h, reason)
 				}
 			}
 			for _, q := range ss.Quarantined {
@@ -228,9 +218,19 @@ func applyDetails(nodes []NodeStatus, p string, d *details, set func(int, Health
 	}
 }
 
-func stalled(ss engine.SinkStatus, started, now time.Time) bool {
-	_, ok := Stalled(ss, started, now)
-	return ok
+// sinkHealth is a sink's own health: failing when it retries, failed or
+// stalled; lagging when it catches up or is far behind.
+func sinkHealth(ss engine.SinkStatus, started, now time.Time) (Health, string) {
+	if ss.State == "retrying" || ss.State == "failed" {
+		return Failing, fmt.Sprintf("%s sink %s: %s", ss.Sink, ss.State, ss.LastError)
+	}
+	if d, ok := Stalled(ss, started, now); ok {
+		return Failing, fmt.Sprintf("%s sink stalled: no commit for %s while %d records wait", ss.Sink, d.Round(time.Second), ss.LagRecords)
+	}
+	if ss.State == "catching_up" || ss.LagSeconds > LagThreshold.Seconds() {
+		return Lagging, fmt.Sprintf("%s sink %s: %d records, %.0fs behind", ss.Sink, strings.ReplaceAll(ss.State, "_", " "), ss.LagRecords, ss.LagSeconds)
+	}
+	return OK, ""
 }
 
 // sourceNodes are the lineage nodes a configured source reads, by the ids

@@ -92,9 +92,16 @@ type PipelineStatus struct {
 	Reason  string              `json:"reason,omitempty"`
 	Updated time.Time           `json:"updated,omitzero"`
 	Started time.Time           `json:"started,omitzero"`
-	Sinks   []engine.SinkStatus `json:"sinks"`
+	Sinks   []SinkView          `json:"sinks"`
 	Stages  []health.StageState `json:"stages,omitempty"`
 	Open    int                 `json:"open_incidents"`
+}
+
+// SinkView is a sink's engine status with its health on the page.
+type SinkView struct {
+	engine.SinkStatus
+	Health Health `json:"health"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // Status is /api/status.

@@ -144,9 +144,17 @@ func (s *Server) Status() Status {
 		st.Counts[nodes[i].Health]++
 	}
 	for _, o := range obs {
-		st.Pipelines = append(st.Pipelines, PipelineStatus{Name: o.cfg.Pipeline, File: o.cfg.File(), Running: o.state.Running,
-			Reason: o.state.Reason, Updated: o.state.Updated, Started: o.state.Started, Sinks: o.state.Sinks,
-			Stages: o.state.Stages, Open: len(o.incidents)})
+		ps := PipelineStatus{Name: o.cfg.Pipeline, File: o.cfg.File(), Running: o.state.Running,
+			Reason: o.state.Reason, Updated: o.state.Updated, Started: o.state.Started, Sinks: []SinkView{},
+			Stages: o.state.Stages, Open: len(o.incidents)}
+		for _, ss := range o.state.Sinks {
+			h, reason := sinkHealth(ss, o.state.Started, now)
+			if h == OK && len(ss.Quarantined) > 0 {
+				h, reason = Failing, fmt.Sprintf("%d table(s) quarantined", len(ss.Quarantined))
+			}
+			ps.Sinks = append(ps.Sinks, SinkView{SinkStatus: ss, Health: h, Reason: reason})
+		}
+		st.Pipelines = append(st.Pipelines, ps)
 	}
 	if st.Edges == nil {
 		st.Edges = []lineage.Edge{}

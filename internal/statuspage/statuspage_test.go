@@ -105,7 +105,7 @@ func TestHealthAndImpact(t *testing.T) {
 			name: "source not ready: everything downstream stale",
 			state: State{Running: true, Sinks: okSinks, Stages: []health.StageState{
 				{Name: "source pg", Reason: "reconnecting: connection refused", Since: now.Add(-time.Minute)}}},
-			want: with(all(Stale), "postgres_table public.orders", Failing, "postgres_table sales.customers", Failing),
+			want:          with(all(Stale), "postgres_table public.orders", Failing, "postgres_table sales.customers", Failing),
 			summaryReason: "upstream source pg not ready: reconnecting: connection refused",
 		},
 		{

@@ -102,9 +102,9 @@
         el("h2", null, p.name, p.running ? pill("ok", "running") : pill("stale", "not running")),
         p.running ? null : el("div", { class: "muted" }, p.reason),
         el("div", { class: "sinks" }, (p.sinks || []).map(function (s) {
-          var h = s.state === "ok" ? "ok" : (s.state === "catching_up" ? "lagging" : "failing");
-          var txt = s.sink + ": " + s.state.replace("_", " ") + " · lag " + num(s.lag_records) + " rec / " + secs(s.lag_seconds);
-          return el("span", { class: "pill h-" + h, title: s.last_error || "" }, txt);
+          var txt = s.sink + ": " + (s.health === "failing" && s.state === "ok" ? ((s.quarantined || []).length ? "quarantined" : "stalled") : s.state.replace("_", " ")) +
+            " · lag " + num(s.lag_records) + " rec / " + secs(s.lag_seconds);
+          return el("span", { class: "pill h-" + s.health, "data-sink": s.sink, title: s.reason || s.last_error || "" }, txt);
         })),
         p.open_incidents ? el("div", null, el("a", { href: "/incidents" }, p.open_incidents + " open incident" + (p.open_incidents > 1 ? "s" : ""))) : null);
     });
@@ -136,7 +136,12 @@
     });
     var w = G.left * 2 + Math.max(cols, 1) * G.colW - (G.colW - G.nodeW);
     var h = G.top + rows * G.rowH + 4;
-    var svg = sv("svg", { class: "graph", width: w, height: h, viewBox: "0 0 " + w + " " + h, role: "img", "aria-label": "pipeline graph" });
+    // The graph shrinks to fit its box down to 60% of its size, then the box
+    // scrolls (a phone).
+    var svg = sv("svg", {
+      class: "graph", viewBox: "0 0 " + w + " " + h, role: "img", "aria-label": "pipeline graph",
+      style: "width: 100%; max-width: " + w + "px; min-width: " + Math.round(w * 0.6) + "px; height: auto"
+    });
     for (var c = 0; c < cols; c++) svg.appendChild(sv("text", { class: "colhead", x: G.left + c * G.colW, y: 20 }, COLUMNS[c] || ""));
     st.edges.forEach(function (e) {
       var a = pos[e.from], b = pos[e.to];
