@@ -10,7 +10,7 @@ import (
 // wait for it before it counts as stalled. A sink blocked on a frozen
 // server shows no error until its client times out (minutes); the stall
 // shows within seconds.
-const StallAfter = 10 * time.Second
+const StallAfter = 15 * time.Second
 
 // Stalled reports whether a sink is stalled at now, and for how long: it
 // has records waiting and has not committed for StallAfter (counting from
