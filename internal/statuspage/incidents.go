@@ -120,3 +120,33 @@ func (c *journalCache) read(path string) ([]incident.Entry, error) {
 	c.size, c.mod = fi.Size(), fi.ModTime()
 	return c.entries, c.err
 }
+
+// resolveChecked closes the open summary-check episodes whose summary has
+// passed every check since: the journal has no "resolved" line for them.
+func resolveChecked(eps []Incident, d *details) {
+	if d == nil {
+		return
+	}
+	for i := range eps {
+		in := &eps[i]
+		name, ok := in.Attrs["summary"]
+		if !in.Open || !ok {
+			continue
+		}
+		sm, ok := d.Summaries[fmt.Sprint(name)]
+		if !ok || len(sm.Checks) == 0 {
+			continue
+		}
+		passed := true
+		var at time.Time
+		for _, c := range sm.Checks {
+			passed = passed && c.OK && c.At.After(in.Last)
+			if c.At.After(at) {
+				at = c.At
+			}
+		}
+		if passed {
+			in.Open, in.Resolved, in.Resolution = false, at, "every check of the summary passed since"
+		}
+	}
+}

@@ -111,7 +111,9 @@ func (s *Server) observe() ([]observed, map[string][]Incident) {
 	all := map[string][]Incident{}
 	for i, p := range s.pipes {
 		st := p.State()
+		det := p.col.get()
 		eps := p.episodes(st.Started)
+		resolveChecked(eps, det)
 		all[p.Config.Pipeline] = eps
 		var open []Incident
 		for _, in := range eps {
@@ -119,7 +121,7 @@ func (s *Server) observe() ([]observed, map[string][]Incident) {
 				open = append(open, in)
 			}
 		}
-		obs[i] = observed{cfg: p.Config, state: st, incidents: open, det: p.col.get()}
+		obs[i] = observed{cfg: p.Config, state: st, incidents: open, det: det}
 	}
 	return obs, all
 }

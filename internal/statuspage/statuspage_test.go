@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/inlet-dev/inlet/connectors/clickhouse"
 	"github.com/inlet-dev/inlet/engine"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/health"
@@ -275,5 +276,21 @@ func TestServer(t *testing.T) {
 	}
 	if code, _, _ := get("/api/table?pipeline=shop&table=nope"); code != 400 {
 		t.Errorf("/api/table of an unknown table: %d, want 400", code)
+	}
+}
+
+func TestSummaryCheckEpisodeResolvedByLaterPass(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	eps := episodes("shop", []incident.Entry{{Time: t0, Level: "ERROR", Msg: "incident: summary check failed", Attrs: map[string]any{"summary": "orders_daily"}}}, time.Time{})
+	d := &details{Summaries: map[string]clickhouse.SummaryInfo{"orders_daily": {Name: "orders_daily", Checks: []clickhouse.CheckResult{
+		{Check: "unique_dimensions", At: t0.Add(time.Minute), OK: true}, {Check: "matches_mirror", At: t0.Add(-time.Minute), OK: false}}}}}
+	resolveChecked(eps, d)
+	if !eps[0].Open {
+		t.Fatal("resolved while a check has not passed since")
+	}
+	d.Summaries["orders_daily"].Checks[1] = clickhouse.CheckResult{Check: "matches_mirror", At: t0.Add(time.Minute), OK: true}
+	resolveChecked(eps, d)
+	if eps[0].Open || eps[0].Resolved.IsZero() {
+		t.Errorf("still open after every check passed: %+v", eps[0])
 	}
 }
