@@ -223,6 +223,21 @@ func TestStatusPage(t *testing.T) {
 		return strings.Join(bad, "; ")
 	}
 	waitGraph(t, b, p, "every node drawn and ok", 90*time.Second, allOK)
+	// Row counts: the lake tables, the ClickHouse views and the summary
+	// show theirs once the page's collector has read them.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		missing := eval[[]string](t, b, `Array.from(document.querySelectorAll('svg.graph g.node')).filter(g =>
+			['lake_table', 'clickhouse_view', 'clickhouse_summary'].includes(g.dataset.kind) && !g.dataset.rows).map(g => g.dataset.name)`)
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no row count on %v", missing)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	waitGraph(t, b, p, "every node ok", 30*time.Second, allOK)
 	b.screenshot(t, e.dir, "status-page-ok.png")
 
 	// ClickHouse frozen: its nodes failing, the summary stale, the rest ok.
@@ -257,7 +272,7 @@ func TestStatusPage(t *testing.T) {
 	})
 	t.Logf("ClickHouse frozen: the page showed it after %v", time.Since(frozen).Round(100*time.Millisecond))
 	// The summary's details say why, and the incident is open.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		reasons := eval[string](t, b, `(document.querySelector('#details ul.reasons') || {textContent: ''}).textContent`)
 		open := eval[string](t, b, `document.getElementById('open-count').textContent`)
@@ -284,6 +299,7 @@ func TestStatusPage(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
+	b.screenshot(t, e.dir, "status-page-incidents.png")
 
 	// Resumed: everything ok again, the incident resolved.
 	thaw()
@@ -320,6 +336,7 @@ func TestStatusPage(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
+	b.screenshot(t, e.dir, "status-page-table.png")
 	b.navigate(t, base+"/checkpoints")
 	deadline = time.Now().Add(15 * time.Second)
 	for eval[int](t, b, `document.querySelectorAll('[data-sink] table.t tr').length`) < 4 {
@@ -328,6 +345,7 @@ func TestStatusPage(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
+	b.screenshot(t, e.dir, "status-page-checkpoints.png")
 
 	// A phone's width: the page does not overflow (the graph scrolls in
 	// its own box).

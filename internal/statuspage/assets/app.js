@@ -93,6 +93,15 @@
     setInterval(tick, ms);
   }
 
+  // sinkWord is a sink's state in one word or two, as its health says.
+  function sinkWord(s) {
+    if (s.state !== "retrying" && s.state !== "failed") {
+      if (/ sink stalled/.test(s.reason || "")) return "stalled";
+      if ((s.quarantined || []).length) return "quarantined";
+    }
+    return s.state.replace("_", " ");
+  }
+
   // Header: pipelines, their sinks, open incidents.
   function renderHeader(st) {
     var open = 0;
@@ -102,7 +111,7 @@
         el("h2", null, p.name, p.running ? pill("ok", "running") : pill("stale", "not running")),
         p.running ? null : el("div", { class: "muted" }, p.reason),
         el("div", { class: "sinks" }, (p.sinks || []).map(function (s) {
-          var txt = s.sink + ": " + (s.health === "failing" && s.state === "ok" ? ((s.quarantined || []).length ? "quarantined" : "stalled") : s.state.replace("_", " ")) +
+          var txt = s.sink + ": " + sinkWord(s) +
             " · lag " + num(s.lag_records) + " rec / " + secs(s.lag_seconds);
           return el("span", { class: "pill h-" + s.health, "data-sink": s.sink, title: s.reason || s.last_error || "" }, txt);
         })),
@@ -159,6 +168,7 @@
       var g = sv("g", {
         class: "node " + n.health + (n.id === selected ? " selected" : ""), transform: "translate(" + p.x + "," + p.y + ")",
         "data-id": n.id, "data-name": n.name, "data-kind": n.kind, "data-health": n.health, tabindex: "0",
+        "data-rows": n.rows === undefined ? null : String(n.rows),
         onclick: function () { select(n.id); }
       },
         sv("title", null, n.name + " — " + n.health + (n.reasons ? "\n" + n.reasons.join("\n") : "")),
