@@ -243,7 +243,7 @@
       return el("div", { class: "nodecard " + n.health, onclick: function () { select(n.id); window.scrollTo(0, 0); } },
         el("div", { class: "muted" }, KIND[n.kind] || n.kind, " · ", n.health),
         el("div", { class: "name" }, n.name),
-        n.reasons ? el("div", { class: "muted" }, short(n.reasons[0], 140)) : null);
+        n.reasons ? el("div", { class: "muted" }, short(n.reasons[0], 140)) : el("div", { class: "muted" }, nodeSub(n)));
     }));
   }
 
@@ -352,7 +352,7 @@
             s.latest.lake_versions ? [el("dt", null, "lake versions"), el("dd", null, JSON.stringify(s.latest.lake_versions))] : null)
             : el("p", { class: "muted" }, "No checkpoint yet."),
           s.history.length ? [el("h4", null, "History (newest first, last " + s.history.length + ")"),
-            el("div", { class: "scroll" }, el("table", { class: "t" },
+            el("div", { class: "scroll tall" }, el("table", { class: "t" },
               el("tr", null, el("th", null, "id"), el("th", null, "time"), el("th", null, "rows"), el("th", null, "offsets (next)")),
               s.history.map(function (b) {
                 return el("tr", null, el("td", null, "#" + b.id), el("td", null, isSet(b.time) ? new Date(b.time).toLocaleTimeString() : "–"),
