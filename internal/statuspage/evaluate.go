@@ -49,6 +49,10 @@ func evaluate(g *lineage.Graph, obs []observed, now time.Time) []NodeStatus {
 			n.Reasons = append(n.Reasons, reason)
 		}
 	}
+	running := map[string]bool{}
+	for _, o := range obs {
+		running[o.cfg.Pipeline] = o.state.Running
+	}
 	for _, o := range obs {
 		p := o.cfg.Pipeline
 		mine := func(kinds ...lineage.Kind) []int {
@@ -76,7 +80,15 @@ func evaluate(g *lineage.Graph, obs []observed, now time.Time) []NodeStatus {
 			}
 			for _, i := range mine(lineage.PostgresTable, lineage.HTTPStream, lineage.KafkaTopic, lineage.LakeTable,
 				lineage.CHMirror, lineage.CHView, lineage.CHSummary) {
-				set(i, Stale, reason)
+				// A node another running pipeline also moves (a shared
+				// source table) is not stale for that.
+				moved := false
+				for _, q := range nodes[i].Pipelines {
+					moved = moved || running[q]
+				}
+				if !moved {
+					set(i, Stale, reason)
+				}
 			}
 		}
 		// Sources.

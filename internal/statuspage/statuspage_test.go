@@ -294,3 +294,48 @@ func TestSummaryCheckEpisodeResolvedByLaterPass(t *testing.T) {
 		t.Errorf("still open after every check passed: %+v", eps[0])
 	}
 }
+
+// TestTwoPipelines: inlet serve over two pipelines that read one Postgres
+// table. One is not running: its own nodes are stale, the shared table is
+// not (the other pipeline still reads it), the other pipeline's are ok.
+func TestTwoPipelines(t *testing.T) {
+	shop, err := config.Load(filepath.Join("testdata", "shop.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	billing, err := config.Load(filepath.Join("testdata", "billing.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*config.Config{shop, billing} {
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, err := lineage.Build(shop, billing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := evaluate(g, []observed{
+		{cfg: shop, state: State{Running: true, Sinks: []engine.SinkStatus{{Sink: "lake", State: "ok"}, {Sink: "clickhouse", State: "ok"}}}},
+		{cfg: billing, state: State{Reason: "no status report"}},
+	}, time.Now())
+	for _, n := range nodes {
+		want := OK
+		if len(n.Pipelines) == 1 && n.Pipelines[0] == "billing" {
+			want = Stale
+		}
+		if n.Health != want {
+			t.Errorf("%s (%v): %s, want %s %v", n.ID, n.Pipelines, n.Health, want, n.Reasons)
+		}
+	}
+	shared := 0
+	for _, n := range nodes {
+		if len(n.Pipelines) == 2 {
+			shared++
+		}
+	}
+	if shared != 1 {
+		t.Errorf("%d nodes shared by both pipelines, want 1 (public.orders)", shared)
+	}
+}
