@@ -40,7 +40,6 @@ type lakeDetail struct {
 type collector struct {
 	cfg    *config.Config
 	tables []string // source table names
-	log    *slog.Logger
 
 	lk *lake.Lake
 	ch *clickhouse.Sink

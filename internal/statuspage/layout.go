@@ -17,9 +17,6 @@ var column = map[lineage.Kind]int{
 	lineage.CHSummary: 4,
 }
 
-// Columns names the columns, for the page's headings.
-var Columns = []string{"Sources", "Kafka topics", "Lake · ClickHouse", "Views", "Summaries"}
-
 // layout places every node in a column by kind and a row so that each
 // source's flow forms one horizontal band: a source's band holds what is
 // downstream of it and not of an earlier source (graph order), stacked

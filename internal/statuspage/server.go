@@ -54,7 +54,7 @@ func New(ctx context.Context, pipes []Pipeline, log *slog.Logger) (*Server, erro
 	}
 	s := &Server{graph: g, pos: layout(g), mux: http.NewServeMux(), log: log}
 	for _, p := range pipes {
-		pp := &pipe{Pipeline: p, col: &collector{cfg: p.Config, tables: tableNames(p.Config), log: log}}
+		pp := &pipe{Pipeline: p, col: &collector{cfg: p.Config, tables: tableNames(p.Config)}}
 		s.pipes = append(s.pipes, pp)
 		go pp.col.run(ctx)
 	}
