@@ -131,6 +131,7 @@ func evaluate(g *lineage.Graph, obs []observed, now time.Time) []NodeStatus {
 		// Sinks.
 		for _, ss := range o.state.Sinks {
 			ids := sinkNodes[ss.Sink]
+			ss.LagSeconds = lagSeconds(ss, o.state.Started, now)
 			for _, i := range ids {
 				n := &nodes[i]
 				n.LagRecords, n.LagSeconds, n.LastCommit = ss.LagRecords, ss.LagSeconds, ss.LastCommit
@@ -228,6 +229,16 @@ func applyDetails(nodes []NodeStatus, p string, d *details, set func(int, Health
 			}
 		}
 	}
+}
+
+// lagSeconds is how far behind a sink is in time: the engine measures it
+// while the sink catches up; a stalled sink is at least as far behind as
+// its records have waited.
+func lagSeconds(ss engine.SinkStatus, started, now time.Time) float64 {
+	if d, ok := Stalled(ss, started, now); ok && d.Seconds() > ss.LagSeconds {
+		return d.Seconds()
+	}
+	return ss.LagSeconds
 }
 
 // sinkHealth is a sink's own health: failing when it retries, failed or

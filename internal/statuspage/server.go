@@ -151,6 +151,7 @@ func (s *Server) Status() Status {
 			Stages: o.state.Stages, Open: len(o.incidents)}
 		for _, ss := range o.state.Sinks {
 			h, reason := sinkHealth(ss, o.state.Started, now)
+			ss.LagSeconds = lagSeconds(ss, o.state.Started, now)
 			if h == OK && len(ss.Quarantined) > 0 {
 				h, reason = Failing, fmt.Sprintf("%d table(s) quarantined", len(ss.Quarantined))
 			}

@@ -141,6 +141,11 @@ func TestHealthAndImpact(t *testing.T) {
 			if d := cmp.Diff(tt.want, healthByName(nodes)); d != "" {
 				t.Errorf("health (-want +got):\n%s", d)
 			}
+			for _, n := range nodes {
+				if n.Sink == "clickhouse" && strings.Contains(tt.name, "stalled") && n.LagSeconds < 20 {
+					t.Errorf("%s: stalled 20s, lag %.1fs", n.Name, n.LagSeconds)
+				}
+			}
 			if tt.summaryReason != "" {
 				rs := reasonsOf(nodes, lineage.CHSummary, "shop.orders_daily")
 				if !contains(rs, tt.summaryReason) {
