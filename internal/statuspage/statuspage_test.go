@@ -112,7 +112,7 @@ func TestHealthAndImpact(t *testing.T) {
 		{
 			name: "clickhouse stalled (frozen mid-write, no error yet)",
 			state: State{Running: true, Sinks: []engine.SinkStatus{{Sink: "lake", State: "ok", LastCommit: now},
-				{Sink: "clickhouse", State: "ok", LagRecords: 52, LagSeconds: 20, LastCommit: now.Add(-20 * time.Second)}}},
+				{Sink: "clickhouse", State: "ok", LagRecords: 52, LagSeconds: 0, LastCommit: now.Add(-20 * time.Second)}}},
 			want: with(all(OK), "clickhouse_mirror shop.orders", Failing, "clickhouse_mirror shop.sales_customers", Failing,
 				"clickhouse_view shop.orders_current", Failing, "clickhouse_view shop.sales_customers_current", Failing,
 				"clickhouse_summary shop.orders_daily", Stale),
