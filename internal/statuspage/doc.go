@@ -10,14 +10,16 @@
 // Health comes from what the pipeline knows of itself, never from probing
 // the systems on the request path:
 //
-//	sinks      engine.SinkStatus: retrying or failed → the sink's nodes
+//	sinks      engine.SinkStatus: retrying, failed or stalled (records
+//	           wait, no commit for StallAfter) → the sink's nodes
 //	           failing; catching up or far behind → lagging; a
 //	           quarantined table → that table's nodes in that sink failing
 //	sources    the health registry (inlet run) and open incidents: a
 //	           source not ready → its nodes failing
 //	summaries  the latest summary checks: a failed check → failing
 //	pipeline   a status report older than a few seconds → every node
-//	           stale (the process is not running)
+//	           stale (the process is not running), but for nodes another
+//	           running pipeline shares
 //
 // Then impact: every node downstream (lineage.Graph.Downstream) of a
 // failing or lagging node that is not itself in trouble is stale, with
