@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/inlet-dev/inlet/connectors/clickhouse"
+	"github.com/inlet-dev/inlet/connectors/postgres"
 	"github.com/inlet-dev/inlet/engine"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/lineage"
@@ -104,6 +105,14 @@ func evaluate(g *lineage.Graph, obs []observed, now time.Time) []NodeStatus {
 				}
 				for _, i := range ids {
 					set(i, h, fmt.Sprintf("source %s not ready: %s", s.Name, st.Reason))
+				}
+			}
+			for _, ps := range o.state.Sources {
+				if ps.Source != s.Name {
+					continue
+				}
+				for _, i := range ids {
+					nodes[i].Progress = progressOf(ps, nodes[i].Table)
 				}
 			}
 			for _, hs := range o.state.HTTP {
@@ -229,6 +238,29 @@ func applyDetails(nodes []NodeStatus, p string, d *details, set func(int, Health
 			}
 		}
 	}
+}
+
+// progressOf says how far a table's snapshot or backfill is in this run
+// ("" when neither is under way).
+func progressOf(ps postgres.Status, table string) string {
+	for _, b := range ps.Backfills {
+		if b.Table == table {
+			return fmt.Sprintf("backfill %s: %d rows in %d chunks", b.ID, b.Rows, b.Chunks)
+		}
+	}
+	for _, p := range ps.Snapshot {
+		if p.Table != table {
+			continue
+		}
+		if p.Done {
+			return fmt.Sprintf("snapshot done: %d rows", p.Rows)
+		}
+		if p.Estimated > 0 {
+			return fmt.Sprintf("snapshot %d of ~%d rows (%.0f%%)", p.Rows, p.Estimated, 100*min(1, float64(p.Rows)/float64(p.Estimated)))
+		}
+		return fmt.Sprintf("snapshot %d rows", p.Rows)
+	}
+	return ""
 }
 
 // lagSeconds is how far behind a sink is in time: the engine measures it

@@ -67,6 +67,8 @@ type NodeStatus struct {
 	LagRecords int64     `json:"lag_records"`
 	LagSeconds float64   `json:"lag_seconds"`
 	LastCommit time.Time `json:"last_commit,omitzero"`
+	// Progress is a source table's snapshot or backfill progress.
+	Progress string `json:"progress,omitempty"`
 	// Freshness is when the node last changed, where known.
 	Freshness time.Time  `json:"freshness,omitzero"`
 	Rows      *int64     `json:"rows,omitempty"`

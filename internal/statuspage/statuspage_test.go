@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/inlet-dev/inlet/connectors/clickhouse"
+	"github.com/inlet-dev/inlet/connectors/postgres"
 	"github.com/inlet-dev/inlet/engine"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/health"
@@ -342,5 +343,21 @@ func TestTwoPipelines(t *testing.T) {
 	}
 	if shared != 1 {
 		t.Errorf("%d nodes shared by both pipelines, want 1 (public.orders)", shared)
+	}
+}
+
+func TestSnapshotProgress(t *testing.T) {
+	c, g := loadShop(t)
+	nodes := evaluate(g, []observed{{cfg: c, state: State{Running: true, Sources: []postgres.Status{{Source: "pg",
+		Snapshot: []postgres.TableProgress{{Table: "public.orders", Rows: 250, Estimated: 1000}, {Table: "sales.customers", Rows: 40, Done: true}}}}}}}, time.Now())
+	got := map[string]string{}
+	for _, n := range nodes {
+		if n.Kind == lineage.PostgresTable {
+			got[n.Name] = n.Progress
+		}
+	}
+	want := map[string]string{"public.orders": "snapshot 250 of ~1000 rows (25%)", "sales.customers": "snapshot done: 40 rows"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("progress (-want +got):\n%s", d)
 	}
 }

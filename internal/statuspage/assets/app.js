@@ -130,6 +130,7 @@
 
   function nodeSub(n) {
     var parts = [n.health];
+    if (n.progress && !/^snapshot done/.test(n.progress)) parts.push(n.progress);
     if (n.rows !== undefined) parts.push(num(n.rows) + " rows");
     if (n.sink && n.lag_seconds > 0.05) parts.push("lag " + secs(n.lag_seconds));
     else if (isSet(n.freshness)) parts.push(ago(n.freshness));
@@ -222,6 +223,7 @@
       add("lag", num(n.lag_records) + " records, " + secs(n.lag_seconds));
       add("last commit", when(n.last_commit));
     }
+    if (n.progress) add("progress", n.progress);
     if (isSet(n.freshness)) add("freshness", when(n.freshness));
     if (n.rows !== undefined) add("rows", num(n.rows));
     if (n.version !== undefined) add("lake version", num(n.version));
