@@ -118,7 +118,8 @@ func Brokers(c *config.Config, log *slog.Logger) ([]string, func(), error) {
 
 // Run runs the pipeline until ctx ends or a stage fails.
 //
-// httpAddr, if set, serves /metrics, /healthz and /readyz.
+// httpAddr, if set, serves the status page at /, /metrics, /healthz and
+// /readyz.
 func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log *slog.Logger) error {
 	lock, err := LockStateDir(c.StateDir)
 	if err != nil {
