@@ -60,16 +60,31 @@ func (c *collector) get() *details {
 	return c.cur
 }
 
+// run refreshes the lake and ClickHouse details in two loops, so a
+// ClickHouse that does not answer never delays the lake's.
 func (c *collector) run(ctx context.Context) {
-	defer func() {
-		if c.ch != nil {
-			c.ch.Close()
-		}
-	}()
+	c.mu.Lock()
+	c.cur = &details{Lake: map[string]lakeDetail{}, Mirrors: map[string]clickhouse.MirrorInfo{}, Summaries: map[string]clickhouse.SummaryInfo{}}
+	c.mu.Unlock()
+	if c.cfg.Lake != nil {
+		go every(ctx, c.lakeOnce)
+	}
+	if c.cfg.ClickHouse != nil {
+		go func() {
+			every(ctx, c.clickHouseOnce)
+			if c.ch != nil {
+				c.ch.Close()
+			}
+		}()
+	}
+}
+
+// every calls fn now and every collectEvery until ctx ends.
+func every(ctx context.Context, fn func(context.Context)) {
 	t := time.NewTicker(collectEvery)
 	defer t.Stop()
 	for {
-		c.collect(ctx)
+		fn(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -78,31 +93,41 @@ func (c *collector) run(ctx context.Context) {
 	}
 }
 
-func (c *collector) collect(ctx context.Context) {
-	prev := c.get()
-	d := &details{At: time.Now(), Lake: map[string]lakeDetail{}, Mirrors: map[string]clickhouse.MirrorInfo{}, Summaries: map[string]clickhouse.SummaryInfo{}}
-	if c.cfg.Lake != nil {
-		if err := c.collectLake(d); err != nil {
-			d.LakeErr = err.Error()
-		}
-	}
-	if c.cfg.ClickHouse != nil {
-		if err := c.collectClickHouse(ctx, d); err != nil {
-			d.CHErr = err.Error()
-			if c.ch != nil { // a timed-out connection may be unusable: reconnect next time
-				c.ch.Close()
-				c.ch = nil
-			}
-			if prev != nil { // keep what ClickHouse said last, marked by CHAt
-				d.Mirrors, d.Summaries, d.CHAt = prev.Mirrors, prev.Summaries, prev.CHAt
-			}
-		} else {
-			d.CHAt = time.Now()
-		}
-	}
+// update replaces the current details with a copy changed by fn.
+func (c *collector) update(fn func(d *details)) {
 	c.mu.Lock()
-	c.cur = d
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	d := *c.cur
+	fn(&d)
+	d.At = time.Now()
+	c.cur = &d
+}
+
+func (c *collector) lakeOnce(ctx context.Context) {
+	d := &details{Lake: map[string]lakeDetail{}}
+	err := c.collectLake(d)
+	c.update(func(cur *details) {
+		cur.Lake, cur.LakeErr = d.Lake, ""
+		if err != nil {
+			cur.LakeErr = err.Error()
+		}
+	})
+}
+
+func (c *collector) clickHouseOnce(ctx context.Context) {
+	d := &details{Mirrors: map[string]clickhouse.MirrorInfo{}, Summaries: map[string]clickhouse.SummaryInfo{}}
+	if err := c.collectClickHouse(ctx, d); err != nil {
+		if c.ch != nil { // a timed-out connection may be unusable: reconnect next time
+			c.ch.Close()
+			c.ch = nil
+		}
+		// Keep what ClickHouse said last, marked by CHAt.
+		c.update(func(cur *details) { cur.CHErr = err.Error() })
+		return
+	}
+	c.update(func(cur *details) {
+		cur.Mirrors, cur.Summaries, cur.CHErr, cur.CHAt = d.Mirrors, d.Summaries, "", time.Now()
+	})
 }
 
 func (c *collector) collectLake(d *details) error {
