@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Inlet's tests and demo need on a fresh Debian machine:
-# Postgres 15 server binaries and clickhouse-server. Idempotent.
+# Postgres 15 server binaries, clickhouse-server and chromium (the status
+# page's browser test drives it headless). Idempotent.
 set -euo pipefail
 
 need=()
@@ -9,6 +10,9 @@ if ! { command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ];
 fi
 if ! command -v clickhouse-server >/dev/null && ! command -v clickhouse >/dev/null; then
   need+=(clickhouse-server clickhouse-client)
+fi
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && ! command -v google-chrome >/dev/null; then
+  need+=(chromium)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2

@@ -32,8 +32,9 @@ var version = "0.1.0-dev"
 const usage = `inlet: exactly-once CDC from Postgres through Kafka into a Delta lake and ClickHouse
 
 Usage:
-  inlet run -c FILE [--only sources|engine] [--http :9464] [--log-level info]
+  inlet run -c FILE [--only sources|engine] [--http :9464] [--log-level info]   --http also serves the status page at /
                                       --http :9464 listens on 127.0.0.1; 0.0.0.0:9464 on all interfaces
+  inlet serve -c FILE [-c FILE…] --http ADDR   a read-only status page over several pipelines' state dirs
   inlet validate -c FILE [--connect]   check the config; --connect also checks every source and sink
   inlet check -c FILE [--json]        connect to sources and sinks: every problem at once (validate --connect)
   inlet status -c FILE
@@ -84,6 +85,8 @@ func main() {
 		err = cmdBackfill(args, os.Stdout)
 	case "incidents":
 		err = cmdIncidents(args, os.Stdout)
+	case "serve":
+		err = cmdServe(args)
 	case "resume":
 		err = cmdResume(args, os.Stdout)
 	case "broker":
@@ -172,7 +175,7 @@ func runCheck(c *config.Config, asJSON bool, out io.Writer) error {
 func cmdRun(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	only := fs.String("only", "", "run only sources or only the engine")
-	httpAddr := fs.String("http", "", "serve /metrics, /healthz and /readyz on this address: a bare port (:9464) listens on 127.0.0.1, 0.0.0.0:9464 on all interfaces")
+	httpAddr := fs.String("http", "", "serve the status page, /metrics, /healthz and /readyz on this address: a bare port (:9464) listens on 127.0.0.1, 0.0.0.0:9464 on all interfaces")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	c, err := loadConfig(fs, args)
 	if err != nil {

@@ -18,14 +18,18 @@ import (
 
 // serveHTTP serves /metrics (Prometheus), /healthz (the process is up),
 // /readyz (every stage in reg is ready; the body lists each stage, with
-// why it is not) and /debug/pprof on addr.
-func serveHTTP(ctx context.Context, addr string, reg *health.Registry, log *slog.Logger) (func(), error) {
+// why it is not), /debug/pprof and, when page is set, the status page at /
+// on addr.
+func serveHTTP(ctx context.Context, addr string, reg *health.Registry, page http.Handler, log *slog.Logger) (func(), error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // profiles for the on-call engineer
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.Handle("/readyz", reg)
+	if page != nil {
+		mux.Handle("/", page)
+	}
 	addr, err := ListenAddr(addr)
 	if err != nil {
 		return nil, err
@@ -43,7 +47,7 @@ func serveHTTP(ctx context.Context, addr string, reg *health.Registry, log *slog
 			log.Error("http server stopped", "err", err)
 		}
 	}()
-	log.Info("serving metrics and health", "addr", l.Addr().String())
+	log.Info("serving the status page, metrics and health", "addr", l.Addr().String())
 	return func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

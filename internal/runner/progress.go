@@ -22,6 +22,7 @@ const statusFile = "status.json"
 type RunStatus struct {
 	Updated time.Time         `json:"updated"`
 	PID     int               `json:"pid"`
+	Started time.Time         `json:"started,omitzero"` // when the process started
 	Sources []postgres.Status `json:"sources"`
 	HTTP    []httpapi.Status  `json:"http,omitempty"`
 	// Sinks is each sink's state in the engine: lag, retries.
@@ -30,7 +31,7 @@ type RunStatus struct {
 
 // writeStatus writes the status file atomically.
 func writeStatus(dir string, srcs []*postgres.Source, hsrcs []*httpapi.Source, eng *engine.Engine) error {
-	st := RunStatus{Updated: time.Now().UTC(), PID: os.Getpid()}
+	st := RunStatus{Updated: time.Now().UTC(), PID: os.Getpid(), Started: processStart}
 	if eng != nil {
 		st.Sinks = eng.Status()
 	}

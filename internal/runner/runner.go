@@ -145,7 +145,8 @@ func Kafka(ctx context.Context, c *config.Config, log *slog.Logger) (*kafka.Clus
 
 // Run runs the pipeline until ctx ends or a stage fails.
 //
-// httpAddr, if set, serves /metrics, /healthz and /readyz.
+// httpAddr, if set, serves the status page at /, /metrics, /healthz and
+// /readyz.
 func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log *slog.Logger) error {
 	lock, err := LockStateDir(c.StateDir)
 	if err != nil {
@@ -156,8 +157,15 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 	// is not until every stage is started, nor once it is stopping.
 	reg := health.New()
 	ready := reg.Stage("inlet")
+	live := &liveState{reg: reg}
 	if httpAddr != "" {
-		stopHTTP, err := serveHTTP(ctx, httpAddr, reg, log)
+		pctx, stopPage := context.WithCancel(ctx)
+		defer stopPage()
+		page, err := livePage(pctx, c, live, log)
+		if err != nil {
+			return err
+		}
+		stopHTTP, err := serveHTTP(ctx, httpAddr, reg, page, log)
 		if err != nil {
 			return fmt.Errorf("--http %s: %w", httpAddr, err)
 		}
@@ -283,6 +291,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			}()
 		}
 	}
+	live.set(srcs, hsrcs, eng)
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	ready.Ready()
@@ -292,6 +301,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 	fast := time.NewTicker(time.Second)
 	defer fast.Stop()
 	barLines := 0
+	stalls := &stallWatch{log: log}
 	for {
 		select {
 		case <-done:
@@ -304,6 +314,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			}
 			if eng != nil {
 				takeResumes(c, eng, log)
+				stalls.check(eng.Status(), time.Now())
 			}
 			if tty {
 				barLines = bars(os.Stderr, srcs, barLines)
