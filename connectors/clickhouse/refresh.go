@@ -130,10 +130,10 @@ func (s *Sink) stage(ctx context.Context, m *mirror, rows []change.Row) (int, er
 			if !ok {
 				continue
 			}
-			v, err := chValue(m.columns[j], r.Values[i], s.version)
+			v, err := s.value(m.name, m.columns[j], r.Values[i], r.Values, r.Schema.KeyColumns(), r.Schema.Columns)
 			if err != nil {
 				batch.Abort()
-				return 0, fmt.Errorf("clickhouse: %s.%s: %w", m.name, c.Name, err)
+				return 0, err
 			}
 			vals[j] = v
 		}
