@@ -156,3 +156,13 @@ func deltaTypeString(c change.Column) string {
 	b, _ := json.Marshal(deltaType(c))
 	return string(b)
 }
+
+// DeltaType is the Delta type of a column, as docs/types.md shows it
+// (array<T> for arrays).
+func DeltaType(c change.Column) string {
+	if c.Kind == change.Array {
+		return "array<" + DeltaType(change.Column{Kind: c.Elem}) + ">"
+	}
+	s, _ := deltaType(c).(string)
+	return s
+}
