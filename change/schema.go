@@ -26,9 +26,9 @@ const (
 	UUID        Kind = "uuid"        // JSON string, canonical form
 	JSON        Kind = "json"        // JSON string holding the JSON document text
 	Bytes       Kind = "bytes"       // JSON string, standard base64
-	Date        Kind = "date"        // JSON string "2006-01-02"
-	Timestamp   Kind = "timestamp"   // JSON string "2006-01-02T15:04:05.999999" (no zone)
-	TimestampTZ Kind = "timestamptz" // JSON string "2006-01-02T15:04:05.999999Z" (UTC)
+	Date        Kind = "date"        // JSON string "2006-01-02"; also "infinity", "-infinity", "-0043-03-15" (see ParseTime)
+	Timestamp   Kind = "timestamp"   // JSON string "2006-01-02T15:04:05.999999" (no zone); specials as Date
+	TimestampTZ Kind = "timestamptz" // JSON string "2006-01-02T15:04:05.999999Z" (UTC); specials as Date
 	Array       Kind = "array"       // JSON array of Elem values (null elements allowed)
 )
 

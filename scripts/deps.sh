@@ -19,3 +19,8 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 command -v go >/dev/null || { echo "Go is required (https://go.dev/dl/); none found on PATH" >&2; exit 1; }
+# chDB: the independent Delta reader the type tests read the lake with.
+if command -v npm >/dev/null && [ ! -f "$HOME/.cache/inlet-chdb/node_modules/chdb/package.json" ]; then
+  echo "installing chdb (npm) into $HOME/.cache/inlet-chdb" >&2
+  npm install --silent --prefix "$HOME/.cache/inlet-chdb" chdb >/dev/null
+fi
