@@ -107,6 +107,12 @@ var typeMappings = []TypeMapping{
 	{Type: "geography", SQL: "geography", Kind: change.Bytes, Extension: "postgis", Note: "EWKB with the SRID (4326 unless set)"},
 	{Type: "box2d", SQL: "box2d", Kind: change.String, Extension: "postgis", Note: "`BOX(0 0,1 1)`"},
 	{Type: "box3d", SQL: "box3d", Kind: change.String, Extension: "postgis"},
+	{Type: "spheroid", SQL: "spheroid", Kind: change.String, Extension: "postgis"},
+	// Index support types: base types an extension defines for its indexes,
+	// mapped so that nothing is left unknown.
+	{Type: "box2df", SQL: "box2df, gidx (index support)", Kind: change.String, Extension: "postgis"},
+	{Type: "ghstore", SQL: "ghstore (index support)", Kind: change.String, Extension: "hstore"},
+	{Type: "ltree_gist", SQL: "ltree_gist (index support)", Kind: change.String, Extension: "ltree"},
 }
 
 // kindRules are the rows that match by the type's kind, not its name.
@@ -125,6 +131,7 @@ var typeByName = func() map[string]TypeMapping {
 	for _, t := range typeMappings {
 		m[t.Type] = t
 	}
+	m["gidx"] = TypeMapping{Type: "gidx", Kind: change.String, Extension: "postgis"}
 	// isn's other types, carried like isbn.
 	for _, n := range []string{"isbn13", "ismn", "ismn13", "issn", "issn13", "ean13", "upc"} {
 		m[n] = TypeMapping{Type: n, Kind: change.String, Extension: "isn"}
