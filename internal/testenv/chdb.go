@@ -93,4 +93,6 @@ type chdbError struct {
 	stderr string
 }
 
-func (e *chdbError) Error() string { return "chdb: " + e.err.Error() + ": " + strings.TrimSpace(e.stderr) }
+func (e *chdbError) Error() string {
+	return "chdb: " + e.err.Error() + ": " + strings.TrimSpace(e.stderr)
+}
