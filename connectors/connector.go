@@ -22,6 +22,9 @@ type Record struct {
 	// is not above the highest one already committed in its partition: that
 	// is how re-reading a source after a crash never duplicates.
 	Order []byte
+	// AllPartitions publishes the record to every partition of its topic
+	// rather than the key's (a TRUNCATE, which concerns every key).
+	AllPartitions bool
 }
 
 // Header is a Kafka record header.
@@ -169,9 +172,23 @@ type TableInfo struct {
 	LastChange time.Time // zero: unknown
 }
 
-// Reporter is implemented by sinks with more to show than their tables
-// (ClickHouse: summaries and their checks). Report writes a section; for
-// analysts (inlet describe) in prose, else (inlet status) a table.
+// Reporter is implemented by sinks with more to show than their tables'
+// rows (ClickHouse: summaries and their checks; the lake: versions, files,
+// checkpoints). Report writes a section; for analysts (inlet describe) in
+// prose, else (inlet status) a table.
 type Reporter interface {
-	Report(ctx context.Context, w io.Writer, forAnalysts bool) error
+	Report(ctx context.Context, w io.Writer, tables []Table, forAnalysts bool) error
 }
+
+// TableError is what Apply returns when one table's rows cannot be
+// written. Classed retriable (internal/retry), the batch is retried; classed
+// permanent or needing the user, the engine quarantines that table for
+// this sink (its partitions pause, with an incident) and applies the rest
+// of the batch again without it.
+type TableError struct {
+	Table string
+	Err   error
+}
+
+func (e *TableError) Error() string { return "table " + e.Table + ": " + e.Err.Error() }
+func (e *TableError) Unwrap() error { return e.Err }

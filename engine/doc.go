@@ -13,7 +13,9 @@
 // One reader consumes every partition from the lowest position of any
 // sink, with read_committed isolation (aborted source transactions are
 // never seen), and cuts micro-batches by record count, bytes or time
-// (engine.batch_*). It decodes each batch once (envelopes against their
+// (engine.batch_*) — or as soon as it holds nothing more fetched while a
+// sink waits for work, so at moderate rates a change does not wait for
+// batch_wait, and while every sink is busy batches grow. It decodes each batch once (envelopes against their
 // schema, looked up by fingerprint in <pipeline>._inlet_schemas) and
 // offers it to every sink. Each sink runs in its own goroutine; for that
 // sink a batch then passes through:

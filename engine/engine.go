@@ -55,6 +55,9 @@ type BatchStats struct {
 	Sink    string
 	Records int // records of the batch the sink took
 	Rows    int // rows the sink wrote
+	// Tables is, per table, the changes the batch brought it.
+	Tables  map[string]int64
+	Started time.Time
 	Elapsed time.Duration
 }
 
@@ -138,6 +141,7 @@ func (e *Engine) positions(ctx context.Context) (map[string]map[int32]kgo.Offset
 			return nil, err
 		}
 	}
+	e.warnGone(ctx, parts)
 	// Source orders at each sink's position, read once per distinct offset.
 	type at struct {
 		k    tp
@@ -280,4 +284,51 @@ func (e *Engine) Status() []SinkStatus {
 		out = append(out, w.status())
 	}
 	return out
+}
+
+// Committed returns, per partition, the lowest offset any sink still
+// needs (its committed position): everything below it is in every sink.
+// A quarantined table's partitions stay at the sink's position.
+func (e *Engine) Committed() map[string]map[int32]int64 {
+	out := map[string]map[int32]int64{}
+	for i, w := range e.sinks {
+		w.mu.Lock()
+		for k, next := range w.committed {
+			if out[k.Topic] == nil {
+				out[k.Topic] = map[int32]int64{}
+			}
+			if cur, ok := out[k.Topic][k.Partition]; i == 0 || !ok || next < cur {
+				out[k.Topic][k.Partition] = next
+			}
+		}
+		w.mu.Unlock()
+	}
+	return out
+}
+
+// warnGone logs an incident for each sink that needs records the broker
+// no longer holds (deleted by the cluster's retention): they can only come
+// back from the lake.
+func (e *Engine) warnGone(ctx context.Context, parts []tp) {
+	topics := map[string]bool{}
+	for _, k := range parts {
+		topics[k.Topic] = true
+	}
+	names := make([]string, 0, len(topics))
+	for t := range topics {
+		names = append(names, t)
+	}
+	starts, err := kafka.StartOffsets(ctx, e.o.Brokers, names...)
+	if err != nil {
+		return
+	}
+	for _, w := range e.sinks {
+		for _, k := range parts {
+			if start, ok := starts[k.Topic][k.Partition]; ok && w.pos[k] < start {
+				e.o.Log.Error("incident: a sink needs records the broker already deleted; they are lost to it",
+					"sink", w.name, "topic", k.Topic, "partition", k.Partition, "next", w.pos[k], "log_start", start,
+					"fix", "inlet rebuild --from-lake (or replay from a checkpoint the broker still holds)")
+			}
+		}
+	}
 }

@@ -25,6 +25,9 @@ var (
 	lagRecords = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "inlet_sink_lag_records", Help: "Records the engine has read that the sink has not committed yet.",
 	}, []string{"sink"})
+	quarantinedTables = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "inlet_sink_quarantined_tables", Help: "Tables the sink paused because their rows cannot be written (see inlet status).",
+	}, []string{"sink"})
 	lagSeconds = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "inlet_sink_lag_seconds", Help: "How long the sink has been behind the engine's reader (0 when caught up).",
 	}, []string{"sink"})

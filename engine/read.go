@@ -35,7 +35,17 @@ func (rd *reader) run(ctx context.Context) error {
 		}
 		e.readerPos.Store(new(maps.Clone(rd.pos)))
 		return rd.offer(d)
-	}, e.o.StopWhenIdle)
+	}, e.o.StopWhenIdle, rd.sinkWaiting)
+}
+
+// sinkWaiting reports whether some sink waits for a batch.
+func (rd *reader) sinkWaiting() bool {
+	for _, w := range rd.e.sinks {
+		if w.ready.Load() && !w.done.Load() {
+			return true
+		}
+	}
+	return false
 }
 
 // offer hands d to every sink that is ready for it, waiting at most the
@@ -77,7 +87,13 @@ func (rd *reader) offer(d *decoded) bool {
 // idle polls as decoded{idle}) until ctx is done (the batch in hand is
 // still emitted), emit returns false, or, with stopWhenIdle, nothing
 // arrives for a few polls.
-func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) bool, stopWhenIdle bool) error {
+//
+// A batch is cut at the record, byte or time limit, when a poll finds
+// nothing more, or — when waiting (if set) says a sink waits for work —
+// as soon as the client holds no more fetched records: at moderate rates
+// a change then waits in the engine for one fetch, not for batch_wait,
+// and while every sink is busy the batch keeps growing.
+func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) bool, stopWhenIdle bool, waiting func() bool) error {
 	var pending []*kgo.Record
 	var bytes int
 	var first time.Time
@@ -122,7 +138,8 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) b
 		} else {
 			idle = 0
 		}
-		if len(pending) > 0 && (stopping || got == 0 || len(pending) >= e.o.BatchRecords ||
+		drained := got > 0 && waiting != nil && cl.BufferedFetchRecords() == 0 && waiting()
+		if len(pending) > 0 && (stopping || got == 0 || drained || len(pending) >= e.o.BatchRecords ||
 			bytes >= e.o.BatchBytes || time.Since(first) >= e.o.BatchWait) {
 			dctx, cancel := ctx, context.CancelFunc(func() {})
 			if stopping {
@@ -230,8 +247,13 @@ func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, erro
 		if ev.Op == change.OpDelete {
 			row.Values, row.Before = ev.Before, nil
 		}
+		if ev.Op == change.OpTruncate {
+			// Every row of the table before this position is gone; the
+			// sinks record it (a marker row, rows marked deleted).
+			row.Values, row.Before = make([]any, len(sc.Columns)), nil
+		}
 		if row.Values == nil && ev.Op != change.OpRefreshDone {
-			continue // e.g. truncate markers
+			continue
 		}
 		b := byTopic[r.Topic]
 		if b == nil {

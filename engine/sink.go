@@ -50,10 +50,12 @@ type sinkRun struct {
 	seen map[tp]int64  // offset after the last record looked at
 	id   uint64        // latest checkpoint id
 
-	mu        sync.Mutex // guards the fields below, read by status
-	st        SinkStatus
-	committed map[tp]int64 // pos as last committed (never mutated)
-	behind    time.Time    // when the sink last fell behind the reader (zero: caught up)
+	mu          sync.Mutex // guards the fields below, read by status
+	st          SinkStatus
+	quarantined map[string]Quarantine // by topic
+	resume      map[string]bool       // tables to lift, by name
+	committed   map[tp]int64          // pos as last committed (never mutated)
+	behind      time.Time             // when the sink last fell behind the reader (zero: caught up)
 }
 
 // SinkStatus is one sink's state for inlet status, metrics and the page.
@@ -64,11 +66,14 @@ type SinkStatus struct {
 	LagSeconds float64   `json:"lag_seconds"`
 	LastCommit time.Time `json:"last_commit"`
 	LastError  string    `json:"last_error,omitempty"`
+	// Quarantined lists the tables this sink paused.
+	Quarantined []Quarantine `json:"quarantined,omitempty"`
 }
 
 func newSinkRun(e *Engine, s connectors.Sink) *sinkRun {
 	w := &sinkRun{e: e, sink: s, name: s.Name(), in: make(chan *decoded),
-		pos: map[tp]int64{}, ord: map[tp][]byte{}, seen: map[tp]int64{}}
+		pos: map[tp]int64{}, ord: map[tp][]byte{}, seen: map[tp]int64{},
+		quarantined: map[string]Quarantine{}, resume: map[string]bool{}}
 	w.st = SinkStatus{Sink: w.name, State: "ok"}
 	return w
 }
@@ -137,47 +142,35 @@ func (w *sinkRun) run(ctx, sctx context.Context) error {
 	}
 }
 
-// retrying runs fn with the sink's own backoff until it succeeds, fails
-// permanently, or ctx ends; each failure is an incident.
+// retrying runs fn (under sctx) with the sink's own backoff until it
+// succeeds, fails permanently, or ctx ends (waits are cut short by ctx);
+// each failure is an incident, and success after failures resolves it.
 func (w *sinkRun) retrying(ctx, sctx context.Context, fn func(context.Context) error) error {
-	attempt := 0
-	b := retry.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second}
-	for {
-		attempt++
-		err := fn(sctx)
-		if err == nil {
-			if attempt > 1 {
-				w.e.o.Log.Info("incident resolved: sink caught up after failures", "sink", w.name, "attempts", attempt)
-				w.setState("ok", "")
-			}
-			return nil
-		}
-		if c := retry.Classify(err); c != retry.Retriable {
-			incidents.WithLabelValues("permanent").Inc()
-			w.e.o.Log.Error("incident: sink stopped", "sink", w.name, "err", err, "class", c.String())
-			w.setState("failed", err.Error())
-			return fmt.Errorf("sink %s: %w", w.name, err)
-		}
-		if ctx.Err() != nil {
-			return err
-		}
-		wait := b.Next()
-		incidents.WithLabelValues("retried").Inc()
-		w.e.o.Log.Error("incident: batch failed; retrying", "sink", w.name, "err", err, "attempt", attempt, "retry_in", wait)
-		w.setState("retrying", err.Error())
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
+	err := retry.Do(ctx, retry.Backoff{}, retry.Hooks{
+		OnRetry: func(err error, attempt int, wait time.Duration) {
+			incidents.WithLabelValues("retried").Inc()
+			w.e.o.Log.Error("incident: batch failed; retrying", "sink", w.name, "err", err, "attempt", attempt, "retry_in", wait)
+			w.setState("retrying", err.Error())
+		},
+		OnResolved: func(attempts int) {
+			w.e.o.Log.Info("incident resolved: sink caught up after failures", "sink", w.name, "attempts", attempts)
+			w.setState("ok", "")
+		},
+	}, func(context.Context) error { return fn(sctx) })
+	if err != nil && ctx.Err() == nil {
+		incidents.WithLabelValues("permanent").Inc()
+		c := retry.Classify(err)
+		w.e.o.Log.Error("incident: sink stopped", "sink", w.name, "err", err, "class", c.String(), "fix", retry.Fix(err))
+		w.setState("failed", err.Error())
+		return fmt.Errorf("sink %s: %w", w.name, err)
 	}
+	return err
 }
 
 // handle applies d, first reading from Kafka whatever the sink missed
 // before it.
 func (w *sinkRun) handle(ctx context.Context, d *decoded) error {
+	w.liftRequested()
 	if err := w.fill(ctx, d.start); err != nil {
 		return err
 	}
@@ -203,7 +196,7 @@ func (w *sinkRun) fill(ctx context.Context, upTo map[tp]int64) error {
 	from := map[string]map[int32]kgo.Offset{}
 	gap := map[tp]int64{}
 	for k, to := range upTo {
-		if w.seen[k] < to {
+		if w.seen[k] < to && !w.isQuarantined(k.Topic) {
 			if from[k.Topic] == nil {
 				from[k.Topic] = map[int32]kgo.Offset{}
 			}
@@ -251,7 +244,7 @@ func (w *sinkRun) fill(ctx context.Context, upTo map[tp]int64) error {
 		}
 		cancel() // every gap filled
 		return false
-	}, false)
+	}, false, nil)
 	if applyErr != nil {
 		return applyErr
 	}
@@ -270,12 +263,28 @@ func (w *sinkRun) fill(ctx context.Context, upTo map[tp]int64) error {
 // apply takes what the sink needs of d, applies it and commits the
 // sink's new position.
 func (w *sinkRun) apply(ctx context.Context, d *decoded) error {
+	for {
+		err := w.applyOnce(ctx, d)
+		table, ok := quarantineFor(err)
+		if !ok {
+			return err
+		}
+		w.quarantine(table, err)
+	}
+}
+
+// applyOnce applies what the sink takes of d, leaving out quarantined
+// tables.
+func (w *sinkRun) applyOnce(ctx context.Context, d *decoded) error {
 	start := time.Now()
 	next := maps.Clone(w.pos)
 	nextOrd := map[tp][]byte{}
 	var tables []connectors.TableBatch
 	records := 0
 	for _, b := range d.batches {
+		if w.isQuarantined(b.table.Topic) {
+			continue // its position stays where it stopped
+		}
 		s := b.take(w.pos, w.ord)
 		w.e.skipped(w.name, b.table.Topic, s.skipped)
 		for p, rg := range s.ranges {
@@ -315,7 +324,7 @@ func (w *sinkRun) apply(ctx context.Context, d *decoded) error {
 		w.mu.Unlock()
 		w.e.o.Log.Debug("batch committed", "sink", w.name, "records", records, "rows", res.Written, "elapsed", elapsed)
 		if w.e.o.OnBatch != nil {
-			w.e.o.OnBatch(BatchStats{Sink: w.name, Records: records, Rows: res.Written, Elapsed: elapsed})
+			w.e.o.OnBatch(BatchStats{Sink: w.name, Records: records, Rows: res.Written, Tables: res.Rows, Started: start, Elapsed: elapsed})
 		}
 	}
 	for k, end := range d.ends {
@@ -385,6 +394,10 @@ func (w *sinkRun) status() SinkStatus {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	st := w.st
+	for _, q := range w.quarantined {
+		st.Quarantined = append(st.Quarantined, q)
+	}
+	sort.Slice(st.Quarantined, func(i, j int) bool { return st.Quarantined[i].Table < st.Quarantined[j].Table })
 	if !w.behind.IsZero() {
 		st.LagSeconds = time.Since(w.behind).Seconds()
 	}

@@ -19,4 +19,28 @@
 //
 // A crash between "written" and "committed" leaves orphan files that no log
 // entry lists; a retried batch with the same range overwrites them.
+//
+// A table that lives for years is maintained (docs/lake-maintenance.md):
+//
+//	checkpointed  every Options.CheckpointInterval versions the commit that
+//	              makes one due also writes <version>.checkpoint.parquet
+//	              (the protocol's classic checkpoint: protocol, metaData,
+//	              every txn, live adds, tombstones still needed) and
+//	              _last_checkpoint, each via a temp file and a rename. An
+//	              open reads the newest checkpoint that reads back whole plus
+//	              the commits after it; a bad checkpoint falls back to an
+//	              older one or to version 0. It is never the truth, only a
+//	              shortcut to it.
+//	compacted     Maintain rewrites a day's small files into large ones in
+//	              one commit of remove + add with dataChange false, on its
+//	              own snapshot, retrying if a streaming commit lands first
+//	              and giving up if an input is no longer live.
+//	retired       a day older than Options.Retain is removed (one commit);
+//	              its files stay for time travel.
+//	cleaned       commits and checkpoints older than Options.LogRetention
+//	              go, below a checkpoint that becomes the oldest version;
+//	              Rewind before it fails with ErrTooOld.
+//	vacuumed      a removed file goes once its removal is older than both
+//	              Options.DeletedFileRetention and the oldest kept version,
+//	              so every version the log keeps still reads.
 package lake

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,16 +20,29 @@ import (
 type Lake struct {
 	root     string
 	pipeline string
+	opts     Options
 	mu       sync.Mutex
 	tables   map[string]*Table
+	seen     map[string]int64 // highest version this process saw, per table
+	// oldest holds, per table, the oldest version log cleanup kept and its
+	// time ([2]int64), for the writer's next checkpoint.
+	oldest sync.Map
+	heavy  map[string]time.Time // per table, the last log cleanup and vacuum by Maintain (under mu)
 }
 
-// Open returns the lake rooted at root (a local directory).
+// Open returns the lake rooted at root (a local directory), with the
+// default maintenance options.
 func Open(root, pipeline string) (*Lake, error) {
+	return OpenWith(root, pipeline, Options{})
+}
+
+// OpenWith returns the lake rooted at root with the given maintenance
+// options (zero fields take their defaults).
+func OpenWith(root, pipeline string, o Options) (*Lake, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("lake %s: %w", root, err)
 	}
-	return &Lake{root: root, pipeline: pipeline, tables: map[string]*Table{}}, nil
+	return &Lake{root: root, pipeline: pipeline, opts: o.withDefaults(), tables: map[string]*Table{}}, nil
 }
 
 // Root is the lake's directory.
@@ -45,8 +59,29 @@ func (l *Lake) Table(name string) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A table this process saw at version v cannot go back: its log is
+	// missing or cut short (storage failing, a volume unmounted, files
+	// removed behind Inlet's back). Writing now would start a second
+	// history, so refuse until the log is back.
+	if seen, ok := l.seen[name]; ok && t.version < seen {
+		return nil, fmt.Errorf("lake table %s: its log reads as version %d but was at %d; refusing to write until %s is whole again (storage unavailable?)",
+			name, t.version, seen, t.logDir())
+	}
+	t.clock = l.opts.Now
 	l.tables[name] = t
+	l.noteSeen(name, t.version)
 	return t, nil
+}
+
+// noteSeen records the highest version of a table this process saw.
+// Callers hold l.mu.
+func (l *Lake) noteSeen(name string, v int64) {
+	if l.seen == nil {
+		l.seen = map[string]int64{}
+	}
+	if cur, ok := l.seen[name]; !ok || v > cur {
+		l.seen[name] = v
+	}
 }
 
 // RemoveOrphans deletes the files of a table that its log does not list
@@ -106,9 +141,15 @@ func (l *Lake) Write(ctx context.Context, b Batch) (int64, bool, error) {
 		if !errors.Is(err, ErrConflict) || attempt >= 3 {
 			return v, wrote, err
 		}
-		// Another writer took the version: re-read the log. If it committed
-		// this very batch, the txn check below skips it.
-		if _, err := l.reload(b.Table); err != nil {
+		// Another writer (or maintenance) took the version: catch up with
+		// the log, reading only the commits since (not the whole log, whose
+		// directory may hold a month of commits). If it committed this very
+		// batch, the txn check below skips it.
+		t, err := l.Table(b.Table)
+		if err == nil {
+			err = t.Follow()
+		}
+		if err != nil {
 			return 0, false, err
 		}
 	}
@@ -166,13 +207,17 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		cols = append([]change.Column(nil), metaColumns...)
 	}
 	seen := map[string]bool{}
+	changes := maps.Clone(t.typeChanges)
+	if changes == nil {
+		changes = map[string][]typeChange{}
+	}
 	schemaChanged := t.version < 0
 	for _, r := range kept {
 		if seen[r.Schema.Fingerprint] {
 			continue
 		}
 		seen[r.Schema.Fingerprint] = true
-		merged, changed, err := mergeColumns(cols, r.Schema.Columns)
+		merged, changed, err := mergeColumns(cols, r.Schema.Columns, changes)
 		if err != nil {
 			return 0, false, fmt.Errorf("lake table %s: %w", b.Table, err)
 		}
@@ -183,11 +228,20 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		// it exists.
 		return t.version, false, nil
 	}
-	now := nowMs()
-	if ntz := needsNTZ(cols); t.version < 0 || (ntz && !t.ntz) {
+	now := l.now().UnixMilli()
+	ntz, widened := needsNTZ(cols) || t.ntz, len(changes) > 0
+	if t.version < 0 || (ntz && !t.ntz) || (widened && !t.widened) {
 		p := &protocolAction{MinReaderVersion: 1, MinWriterVersion: 2}
-		if ntz {
-			p = &protocolAction{MinReaderVersion: 3, MinWriterVersion: 7, ReaderFeatures: []string{"timestampNtz"}, WriterFeatures: []string{"timestampNtz"}}
+		if ntz || widened {
+			// Table features (reader 3, writer 7) list what readers
+			// must understand.
+			p = &protocolAction{MinReaderVersion: 3, MinWriterVersion: 7, ReaderFeatures: []string{}, WriterFeatures: []string{}}
+			if ntz {
+				p.ReaderFeatures, p.WriterFeatures = append(p.ReaderFeatures, "timestampNtz"), append(p.WriterFeatures, "timestampNtz")
+			}
+			if widened {
+				p.ReaderFeatures, p.WriterFeatures = append(p.ReaderFeatures, "typeWidening"), append(p.WriterFeatures, "typeWidening")
+			}
 		}
 		actions = append(actions, logEntry{Protocol: p})
 	}
@@ -201,8 +255,8 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		}
 		actions = append(actions, logEntry{MetaData: &metaDataAction{
 			ID: id, Name: b.Table, Format: formatSpec{Provider: "parquet", Options: map[string]string{}},
-			SchemaString: schemaString(cols, t.part), PartitionColumns: []string{t.part},
-			Configuration: map[string]string{}, CreatedTime: now, InletColumns: cols,
+			SchemaString: schemaString(cols, t.part, changes), PartitionColumns: []string{t.part},
+			Configuration: configuration(widened), CreatedTime: now, InletColumns: cols,
 		}})
 	}
 
@@ -321,9 +375,17 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 	if err := t.commit(actions); err != nil {
 		return 0, false, err
 	}
+	l.mu.Lock()
+	l.noteSeen(b.Table, t.version)
+	l.mu.Unlock()
 	t.columns = cols
 	t.stage(staged, markers)
+	// A checkpoint is an optimisation: failing to write one leaves the
+	// table whole (the next due version, or Maintain, tries again).
+	l.maybeCheckpoint(t)
 	t.ntz = t.ntz || needsNTZ(cols)
+	t.widened = t.widened || len(changes) > 0
+	t.typeChanges = changes
 	if t.id == "" {
 		for _, a := range actions {
 			if a.MetaData != nil {
@@ -338,4 +400,13 @@ func newUUID() string {
 	h := randHex() + randHex() + randHex()
 	h = h[:32]
 	return h[0:8] + "-" + h[8:12] + "-4" + h[13:16] + "-a" + h[17:20] + "-" + h[20:32]
+}
+
+// configuration is a table's metaData configuration: empty, or enabling
+// type widening once a column widened.
+func configuration(widened bool) map[string]string {
+	if widened {
+		return map[string]string{"delta.enableTypeWidening": "true"}
+	}
+	return map[string]string{}
 }

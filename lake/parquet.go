@@ -62,6 +62,29 @@ func columnNode(c change.Column) parquet.Node {
 // writeParquet writes rows with the table's columns to path (fsynced), and
 // returns the file size. Rows whose schema lacks a column get NULL there.
 func writeParquet(path string, cols []change.Column, rows []Row) (int64, error) {
+	w, err := newRowWriter(path, cols)
+	if err != nil {
+		return 0, err
+	}
+	defer w.abort()
+	if err := w.write(rows); err != nil {
+		return 0, err
+	}
+	return w.close()
+}
+
+// rowWriter streams rows into one Parquet file with the table's columns.
+type rowWriter struct {
+	f      *os.File
+	w      *parquet.Writer
+	cols   []change.Column
+	order  []int            // leaf index → cols index
+	idx    map[string][]int // per row schema fingerprint: table column → row value index (-1: none)
+	batch  []parquet.Row
+	closed bool
+}
+
+func newRowWriter(path string, cols []change.Column) (*rowWriter, error) {
 	group := parquet.Group{}
 	for _, c := range cols {
 		group[c.Name] = columnNode(c)
@@ -69,7 +92,7 @@ func writeParquet(path string, cols []change.Column, rows []Row) (int64, error) 
 	schema := parquet.NewSchema("inlet", group)
 	// Group fields are sorted by name; every field has exactly one leaf.
 	fields := schema.Fields()
-	order := make([]int, len(fields)) // leaf index → cols index
+	order := make([]int, len(fields))
 	byName := map[string]int{}
 	for i, c := range cols {
 		byName[c.Name] = i
@@ -77,23 +100,22 @@ func writeParquet(path string, cols []change.Column, rows []Row) (int64, error) 
 	for i, f := range fields {
 		order[i] = byName[f.Name()]
 	}
-
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return 0, err
+		return nil, err
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer f.Close()
 	w := parquet.NewWriter(f, schema, parquet.Compression(&parquet.Snappy), parquet.CreatedBy("inlet", "0.1", ""))
+	return &rowWriter{f: f, w: w, cols: cols, order: order, idx: map[string][]int{}, batch: make([]parquet.Row, 0, 256)}, nil
+}
 
-	// Index of each table column in each row schema (by fingerprint).
-	idx := map[string][]int{}
-	batch := make([]parquet.Row, 0, 256)
+func (rw *rowWriter) write(rows []Row) error {
+	cols := rw.cols
 	for ri := range rows {
 		r := &rows[ri]
-		m, ok := idx[r.Schema.Fingerprint]
+		m, ok := rw.idx[r.Schema.Fingerprint]
 		if !ok {
 			m = make([]int, len(cols))
 			pos := map[string]int{}
@@ -107,10 +129,10 @@ func writeParquet(path string, cols []change.Column, rows []Row) (int64, error) 
 					m[i] = -1
 				}
 			}
-			idx[r.Schema.Fingerprint] = m
+			rw.idx[r.Schema.Fingerprint] = m
 		}
-		row := make(parquet.Row, 0, len(fields)+4)
-		for leaf, ci := range order {
+		row := make(parquet.Row, 0, len(rw.order)+4)
+		for leaf, ci := range rw.order {
 			c := &cols[ci]
 			var v any
 			if p := m[ci]; p >= 0 {
@@ -120,31 +142,54 @@ func writeParquet(path string, cols []change.Column, rows []Row) (int64, error) 
 			}
 			var err error
 			if row, err = appendValue(row, c, v, leaf); err != nil {
-				return 0, fmt.Errorf("column %s: %w", c.Name, err)
+				return fmt.Errorf("%w: column %s: %w", ErrIncompatible, c.Name, err)
 			}
 		}
-		batch = append(batch, row)
-		if len(batch) == cap(batch) {
-			if _, err := w.WriteRows(batch); err != nil {
-				return 0, err
+		rw.batch = append(rw.batch, row)
+		if len(rw.batch) == cap(rw.batch) {
+			if _, err := rw.w.WriteRows(rw.batch); err != nil {
+				return err
 			}
-			batch = batch[:0]
+			rw.batch = rw.batch[:0]
 		}
 	}
-	if _, err := w.WriteRows(batch); err != nil {
+	return nil
+}
+
+// flush ends the current row group (bounds the writer's memory).
+func (rw *rowWriter) flush() error {
+	if _, err := rw.w.WriteRows(rw.batch); err != nil {
+		return err
+	}
+	rw.batch = rw.batch[:0]
+	return rw.w.Flush()
+}
+
+// close finishes and fsyncs the file and returns its size.
+func (rw *rowWriter) close() (int64, error) {
+	rw.closed = true
+	defer rw.f.Close()
+	if _, err := rw.w.WriteRows(rw.batch); err != nil {
 		return 0, err
 	}
-	if err := w.Close(); err != nil {
+	if err := rw.w.Close(); err != nil {
 		return 0, err
 	}
-	if err := f.Sync(); err != nil {
+	if err := rw.f.Sync(); err != nil {
 		return 0, err
 	}
-	st, err := f.Stat()
+	st, err := rw.f.Stat()
 	if err != nil {
 		return 0, err
 	}
 	return st.Size(), nil
+}
+
+// abort closes the file of a writer that was not closed.
+func (rw *rowWriter) abort() {
+	if !rw.closed {
+		rw.f.Close()
+	}
 }
 
 func metaValue(name string, r *Row) any {

@@ -8,7 +8,7 @@ import (
 )
 
 // stateAt returns the files and txn versions as of the table's version v.
-func (t *Table) stateAt(v int64) (files map[string]bool, txns map[string]int64, err error) {
+func (t *Table) stateAt(v int64) (files map[string]*addAction, txns map[string]int64, err error) {
 	at, err := openTableUpTo(filepath.Dir(t.dir), t.Name, v)
 	if err != nil {
 		return nil, nil, err
@@ -32,10 +32,10 @@ func (l *Lake) Rewind(ctx context.Context, name string, v int64) error {
 	if err != nil {
 		return err
 	}
-	now := nowMs()
+	now := l.now().UnixMilli()
 	var actions []logEntry
 	for _, f := range t.Files() {
-		if !oldFiles[f] {
+		if oldFiles[f] == nil {
 			actions = append(actions, logEntry{Remove: &removeAction{Path: f, DeletionTimestamp: now, DataChange: true}})
 		}
 	}

@@ -2,6 +2,7 @@ package lake
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/inlet-dev/inlet/change"
@@ -97,12 +98,15 @@ type deltaField struct {
 
 // schemaString renders the Delta schema of a table with the given columns
 // (source columns then meta columns), plus the partition column.
-func schemaString(cols []change.Column, part string) string {
+func schemaString(cols []change.Column, part string, changes map[string][]typeChange) string {
 	fields := make([]deltaField, 0, len(cols)+1)
 	for _, c := range cols {
 		md := map[string]any{}
 		if c.SourceType != "" && c.SourceType != "inlet" {
 			md["comment"] = "source type " + c.SourceType
+		}
+		if tc := changes[c.Name]; len(tc) > 0 {
+			md["delta.typeChanges"] = tc
 		}
 		fields = append(fields, deltaField{Name: c.Name, Type: deltaType(c), Nullable: true, Metadata: md})
 	}
@@ -120,27 +124,60 @@ func needsNTZ(cols []change.Column) bool {
 	return false
 }
 
-// mergeColumns returns old plus the columns of next it lacks; a column whose
-// kind changed is an error, since old files could not be read as the new type.
-func mergeColumns(old, next []change.Column) ([]change.Column, bool, error) {
-	byName := map[string]change.Column{}
-	for _, c := range old {
-		byName[c.Name] = c
+// ErrIncompatible marks a batch the table cannot take as it is (a column
+// type it cannot evolve to, a value its type cannot hold): retrying cannot
+// help.
+var ErrIncompatible = errors.New("incompatible with the lake table")
+
+// typeChange is one entry of a field's delta.typeChanges metadata: the
+// Delta typeWidening table feature lets readers read older files written
+// with fromType as toType.
+type typeChange struct {
+	FromType string `json:"fromType"`
+	ToType   string `json:"toType"`
+}
+
+// widensInLake reports whether the lake follows a type change in place:
+// integer widening (the Parquet files of the narrower type read as the
+// wider one), with the typeWidening feature. Other widenings the sinks'
+// policy allows (change.Widens) would change how old files must be read
+// (decimal scale, float width, date to timestamp) and are refused.
+func widensInLake(old, next change.Column) bool {
+	ints := map[change.Kind]bool{change.Int16: true, change.Int32: true, change.Int64: true}
+	return ints[old.Kind] && ints[next.Kind] && change.Widens(old, next)
+}
+
+// mergeColumns returns old plus the columns of next it lacks, with
+// integer columns widened in place (recorded in changes, by column); any
+// other type change is ErrIncompatible, since old files could not be read
+// as the new type.
+func mergeColumns(old, next []change.Column, changes map[string][]typeChange) ([]change.Column, bool, error) {
+	at := map[string]int{}
+	for i, c := range old {
+		at[c.Name] = i
 	}
 	out := append([]change.Column(nil), old...)
 	changed := false
 	for _, c := range next {
-		o, ok := byName[c.Name]
+		i, ok := at[c.Name]
 		if !ok {
 			out = append(out, c)
 			changed = true
 			continue
 		}
-		if deltaTypeString(o) != deltaTypeString(c) {
-			return nil, false, fmt.Errorf("column %s changed type from %s to %s; the lake table cannot evolve this way (write the new data to a new table, or rebuild the lake table)", c.Name, o.SourceType, c.SourceType)
+		o := out[i]
+		if deltaTypeString(o) == deltaTypeString(c) {
+			continue
 		}
+		if widensInLake(o, c) {
+			changes[c.Name] = append(changes[c.Name], typeChange{FromType: deltaTypeString(o), ToType: deltaTypeString(c)})
+			out[i] = c
+			changed = true
+			continue
+		}
+		return nil, false, fmt.Errorf("%w: column %s changed type from %s to %s; the lake table cannot evolve this way (write the new data to a new table, or rebuild the lake table)", ErrIncompatible, c.Name, o.SourceType, c.SourceType)
 	}
-	if _, ok := byName[nanColumn.Name]; !ok {
+	if _, ok := at[nanColumn.Name]; !ok {
 		for _, c := range out {
 			if typedDecimal(c) {
 				out = append(out, nanColumn)
@@ -150,6 +187,29 @@ func mergeColumns(old, next []change.Column) ([]change.Column, bool, error) {
 		}
 	}
 	return out, changed, nil
+}
+
+// typeChangesOf reads the delta.typeChanges of each field of a schema
+// string.
+func typeChangesOf(schema string) map[string][]typeChange {
+	var st struct {
+		Fields []struct {
+			Name     string `json:"name"`
+			Metadata struct {
+				Changes []typeChange `json:"delta.typeChanges"`
+			} `json:"metadata"`
+		} `json:"fields"`
+	}
+	out := map[string][]typeChange{}
+	if json.Unmarshal([]byte(schema), &st) != nil {
+		return out
+	}
+	for _, f := range st.Fields {
+		if len(f.Metadata.Changes) > 0 {
+			out[f.Name] = f.Metadata.Changes
+		}
+	}
+	return out
 }
 
 func deltaTypeString(c change.Column) string {

@@ -2,11 +2,19 @@ package lake
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/inlet-dev/inlet/connectors"
+	"github.com/inlet-dev/inlet/internal/retry"
 )
 
 // SinkName is the lake's name in the checkpoint store, metrics and logs.
@@ -16,19 +24,44 @@ const SinkName = "lake"
 // of each Delta table (appId inlet/<pipeline>/engine/<topic>/<partition>,
 // version = last offset written), committed in the same Delta version as
 // the rows, so Apply is idempotent by construction.
+//
+// Write checkpoints a table when one is due. The rest of table maintenance
+// (log cleanup, compaction, retention, vacuum: Lake.Maintain) runs in the
+// background beside Apply every MaintainEvery. It commits optimistically,
+// so a streaming commit that races it retries on the next version; it
+// never blocks Apply.
 type Sink struct {
 	l       *Lake
+	log     *slog.Logger
 	cleaned map[string]bool
+
+	every time.Duration
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+	mu    sync.Mutex
+	known map[string]bool // tables written
 }
 
 var (
-	_ connectors.Sink     = (*Sink)(nil)
+	_ connectors.Sink      = (*Sink)(nil)
 	_ connectors.Rewinder  = (*Sink)(nil)
 	_ connectors.Describer = (*Sink)(nil)
+	_ connectors.Reporter  = (*Sink)(nil)
 )
 
-// Sink returns the lake as an engine sink.
-func (l *Lake) Sink() *Sink { return &Sink{l: l, cleaned: map[string]bool{}} }
+// MaintainEvery is how often the lake sink maintains its tables.
+const MaintainEvery = 30 * time.Second
+
+// Sink returns the lake as an engine sink; maintenance problems are logged
+// to log.
+func (l *Lake) Sink(log *slog.Logger) *Sink {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Sink{l: l, log: log, cleaned: map[string]bool{}, every: MaintainEvery,
+		stop: make(chan struct{}), done: make(chan struct{}), known: map[string]bool{}}
+}
 
 // Name implements connectors.Sink.
 func (s *Sink) Name() string { return SinkName }
@@ -77,7 +110,10 @@ func (s *Sink) Apply(ctx context.Context, b connectors.SinkBatch) (connectors.Ap
 		v, did, err := s.l.Write(ctx, Batch{Table: n, Topic: topic, Rows: tb.Rows, Ranges: tb.Ranges, Info: info,
 			FullRefresh: tb.Table.FullRefresh, Markers: tb.Markers})
 		if err != nil {
-			return res, err
+			if errors.Is(err, ErrIncompatible) {
+				err = retry.MarkNeedsUser(err, "re-snapshot the table into a new lake table (inlet backfill), or fix the source; then inlet resume --table "+n)
+			}
+			return res, &connectors.TableError{Table: n, Err: err}
 		}
 		// A batch the table already held (a retry after the checkpoint
 		// failed) still gets its history entry, with the same counts.
@@ -88,8 +124,48 @@ func (s *Sink) Apply(ctx context.Context, b connectors.SinkBatch) (connectors.Ap
 		if did {
 			res.Written += len(tb.Rows)
 		}
+		s.noteTable(n)
 	}
 	return res, nil
+}
+
+// noteTable starts maintenance on first use and adds table n to it.
+func (s *Sink) noteTable(n string) {
+	s.once.Do(func() { go s.maintain() })
+	s.mu.Lock()
+	s.known[n] = true
+	s.mu.Unlock()
+}
+
+// maintain runs Lake.Maintain over the known tables until Close.
+func (s *Sink) maintain() {
+	defer close(s.done)
+	t := time.NewTicker(s.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		names := make([]string, 0, len(s.known))
+		for n := range s.known {
+			names = append(names, n)
+		}
+		s.mu.Unlock()
+		sort.Strings(names)
+		for _, n := range names {
+			rep, err := s.l.Maintain(context.Background(), n, time.Now())
+			if err != nil {
+				s.log.Warn("lake maintenance failed; retrying later", "table", n, "err", err)
+			}
+			if rep.Checkpoint >= 0 || len(rep.Compacted) > 0 || len(rep.Vacuumed) > 0 || len(rep.LogFilesDeleted) > 0 || len(rep.RetentionRemoved) > 0 {
+				s.log.Info("lake table maintained", "table", n, "checkpoint", rep.Checkpoint, "compactions", len(rep.Compacted),
+					"log_files_deleted", len(rep.LogFilesDeleted), "vacuumed", len(rep.Vacuumed), "retention_removed", len(rep.RetentionRemoved))
+			}
+		}
+	}
 }
 
 // Rewind implements connectors.Rewinder: time travel of one table.
@@ -97,8 +173,22 @@ func (s *Sink) Rewind(ctx context.Context, table string, version int64) error {
 	return s.l.Rewind(ctx, table, version)
 }
 
-// Close implements connectors.Sink.
-func (s *Sink) Close() error { return nil }
+// Close implements connectors.Sink: it stops maintenance (a run in
+// progress finishes first).
+func (s *Sink) Close() error {
+	started := false
+	s.once.Do(func() { close(s.done) }) // never started: nothing to wait for
+	select {
+	case <-s.done:
+	default:
+		started = true
+	}
+	if started {
+		close(s.stop)
+		<-s.done
+	}
+	return nil
+}
 
 // Describe implements connectors.Describer.
 func (s *Sink) Describe(ctx context.Context, t connectors.Table) (connectors.TableInfo, error) {
@@ -109,4 +199,31 @@ func (s *Sink) Describe(ctx context.Context, t connectors.Table) (connectors.Tab
 	}
 	info.Version, info.Rows, info.Exists = tbl.Version(), tbl.Rows(), tbl.Version() >= 0
 	return info, nil
+}
+
+// Report implements connectors.Reporter: for inlet status, per table its
+// log and file counts and last checkpoint (nothing for analysts: describe
+// shows the path).
+func (s *Sink) Report(ctx context.Context, w io.Writer, tables []connectors.Table, forAnalysts bool) error {
+	if forAnalysts {
+		return nil
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "LAKE TABLE\tVERSIONS\tFILES\tBYTES\tSMALL FILES\tLAST CHECKPOINT")
+	for _, t := range tables {
+		st, err := s.l.Stats(t.Name)
+		if err != nil {
+			return err
+		}
+		if st.Version < 0 {
+			fmt.Fprintf(w, "%s\tnone\t0\t0\t0\tnone\n", t.Name)
+			continue
+		}
+		ck := "none"
+		if st.LastCheckpoint >= 0 {
+			ck = fmt.Sprintf("%d (%s ago)", st.LastCheckpoint, time.Since(st.LastCheckpointAt).Round(time.Second))
+		}
+		fmt.Fprintf(w, "%s\t%d..%d\t%d\t%d\t%d\t%s\n", t.Name, st.OldestVersion, st.Version, st.Files, st.Bytes, st.SmallFiles, ck)
+	}
+	return nil
 }

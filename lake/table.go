@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -25,17 +24,44 @@ type Table struct {
 	Name    string // schema.table
 	version int64  // last committed version; -1 when the table has no log
 	txns    map[string]int64
-	columns []change.Column // current Delta schema (without the partition column)
+	txnAt   map[string]int64 // lastUpdated of each txn appId
+	columns []change.Column  // current Delta schema (without the partition column)
 	ntz     bool
-	id      string
-	part    string // partition column
-	rows    int64  // change rows in files the log added
-	files   map[string]bool
-	order   map[string]int64 // version that added each file
-	rowsOf  map[string]int64 // numRecords of each file
+	// widened: the typeWidening feature is on; typeChanges are each
+	// column's widenings so far (kept in the schema's field metadata).
+	widened     bool
+	typeChanges map[string][]typeChange
+	id          string
+	part        string // partition column
+	rows        int64  // change rows in files the log added
+	files       map[string]*addAction
+	order       map[string]int64 // read order of each live file (log order)
+	next        int64            // next read order
+	rowsOf      map[string]int64 // numRecords of each file
+	// tombs are the remove actions still remembered: files a retained
+	// version may reference (see checkpoint.go for when they are dropped).
+	tombs    map[string]*removeAction
+	protocol *protocolAction
+	meta     *metaDataAction
 	// staged are written files of full refresh generations whose marker
 	// has not arrived; the log lists them in commitInfo.inletStaged.
 	staged map[uint64][]stagedFile
+	// checkpoint is the version of the newest checkpoint known (-1: none);
+	// replayed counts the log files the last open read (checkpoint
+	// included).
+	checkpoint int64
+	replayed   int
+	// oldest is the oldest version the log can still rebuild (-1: not
+	// known yet), oldestMs its commit time.
+	oldest, oldestMs int64
+	ckptErr          error            // of the last checkpoint attempt
+	clock            func() time.Time // nil: time.Now
+}
+
+func newTable(root, name string) *Table {
+	return &Table{dir: filepath.Join(root, name), Name: name, version: -1, txns: map[string]int64{}, txnAt: map[string]int64{},
+		files: map[string]*addAction{}, order: map[string]int64{}, rowsOf: map[string]int64{}, tombs: map[string]*removeAction{},
+		staged: map[uint64][]stagedFile{}, checkpoint: -1, oldest: -1}
 }
 
 // stagedFile is a data file of a full refresh generation, not yet added.
@@ -96,57 +122,88 @@ type addAction struct {
 }
 
 type removeAction struct {
-	Path              string `json:"path"`
-	DeletionTimestamp int64  `json:"deletionTimestamp"`
-	DataChange        bool   `json:"dataChange"`
+	Path                 string            `json:"path"`
+	DeletionTimestamp    int64             `json:"deletionTimestamp"`
+	DataChange           bool              `json:"dataChange"`
+	ExtendedFileMetadata bool              `json:"extendedFileMetadata,omitempty"`
+	PartitionValues      map[string]string `json:"partitionValues,omitempty"`
+	Size                 int64             `json:"size,omitempty"`
 }
 
 func (t *Table) logDir() string { return filepath.Join(t.dir, "_delta_log") }
 
 func logName(v int64) string { return fmt.Sprintf("%020d.json", v) }
 
-// openTable replays the table's log.
+// openTable reads the table's state: its newest readable checkpoint plus
+// the JSON commits after it.
 func openTable(root, name string) (*Table, error) {
 	return openTableUpTo(root, name, -2)
 }
 
-// openTableUpTo replays the log up to version upTo (-2: all versions).
+// openTableUpTo reads the table's state as of version upTo (-2: the
+// latest). It starts from the newest checkpoint at or before upTo that
+// reads back whole; a missing, partial or corrupt checkpoint only means
+// starting from an older one, or from version 0.
 func openTableUpTo(root, name string, upTo int64) (*Table, error) {
-	t := &Table{dir: filepath.Join(root, name), Name: name, version: -1, txns: map[string]int64{},
-		files: map[string]bool{}, order: map[string]int64{}, rowsOf: map[string]int64{}, staged: map[uint64][]stagedFile{}}
-	entries, err := os.ReadDir(t.logDir())
+	t := newTable(root, name)
+	l, err := listLog(t.logDir())
 	if errors.Is(err, os.ErrNotExist) {
 		return t, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lake table %s: %w", name, err)
 	}
-	var versions []int64
-	for _, e := range entries {
-		n := e.Name()
-		if !strings.HasSuffix(n, ".json") || strings.HasPrefix(n, ".") {
-			continue
-		}
-		v, err := strconv.ParseInt(strings.TrimSuffix(n, ".json"), 10, 64)
-		if err != nil {
-			continue
-		}
-		versions = append(versions, v)
+	if len(l.commits) == 0 && len(l.checkpoints) == 0 {
+		return t, nil
 	}
-	sort.Slice(versions, func(i, j int) bool { return versions[i] < versions[j] })
-	for i, v := range versions {
+	oldest := l.oldest()
+	if upTo != -2 && upTo < oldest && !(upTo == -1 && oldest == 0) {
+		return nil, fmt.Errorf("lake table %s: version %d is no longer in the log (log retention removed it); the oldest version it can read is %d: %w", name, upTo, oldest, ErrTooOld)
+	}
+	start := int64(0)
+	for i := len(l.checkpoints) - 1; i >= 0; i-- {
+		c := l.checkpoints[i]
+		if upTo != -2 && c > upTo {
+			continue
+		}
+		ct := newTable(root, name)
+		if err := ct.loadCheckpoint(c); errors.Is(err, ErrProtocol) {
+			return nil, err
+		} else if err != nil {
+			continue // fall back to an older checkpoint
+		}
+		t, start = ct, c+1
+		break
+	}
+	if t.version < 0 && (len(l.commits) == 0 || l.commits[0] != 0) {
+		return nil, fmt.Errorf("lake table %s: _delta_log has no readable checkpoint and no version 0; restore it from backup or rebuild the table", name)
+	}
+	t.checkpoint = max(t.version, l.newestCheckpoint())
+	t.oldest = oldest
+	t.oldestMs = l.timeOf(oldest)
+	for _, v := range l.commits {
+		if v < start {
+			continue
+		}
 		if upTo != -2 && v > upTo {
 			break
 		}
-		if int64(i) != v {
-			return nil, fmt.Errorf("lake table %s: _delta_log is missing version %d; restore it from backup or rebuild the table", name, i)
+		if v != t.version+1 {
+			return nil, fmt.Errorf("lake table %s: _delta_log is missing version %d; restore it from backup or rebuild the table", name, t.version+1)
 		}
 		if err := t.replay(v); err != nil {
 			return nil, err
 		}
+		t.replayed++
 	}
 	return t, nil
 }
+
+// ErrProtocol means the table needs a newer Delta reader than Inlet.
+var ErrProtocol = errors.New("unsupported Delta protocol")
+
+// ErrTooOld means a version is older than the oldest the log keeps.
+var ErrTooOld = errors.New("version older than the log keeps")
 
 func (t *Table) replay(v int64) error {
 	data, err := os.ReadFile(filepath.Join(t.logDir(), logName(v)))
@@ -163,50 +220,81 @@ func (t *Table) replay(v int64) error {
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			return fmt.Errorf("lake table %s: version %d: %w", t.Name, v, err)
 		}
-		switch {
-		case e.Protocol != nil:
-			if e.Protocol.MinReaderVersion > 3 {
-				return fmt.Errorf("lake table %s: needs Delta reader version %d; upgrade Inlet", t.Name, e.Protocol.MinReaderVersion)
-			}
-			t.ntz = t.ntz || contains(e.Protocol.ReaderFeatures, "timestampNtz")
-		case e.MetaData != nil:
-			t.id = e.MetaData.ID
-			t.columns = e.MetaData.InletColumns
-			if len(e.MetaData.PartitionColumns) == 1 {
-				t.part = e.MetaData.PartitionColumns[0]
-			}
-		case e.Txn != nil:
-			t.txns[e.Txn.AppID] = e.Txn.Version
-		case e.Remove != nil:
-			if t.files[e.Remove.Path] {
-				t.rows -= t.rowsOf[e.Remove.Path]
-			}
-			delete(t.files, e.Remove.Path)
-		case e.Add != nil:
-			t.files[e.Add.Path] = true
-			t.order[e.Add.Path] = v
-			n := numRecords(e.Add.Stats)
-			t.rows += n
-			t.rowsOf[e.Add.Path] = n
-		case e.CommitInfo != nil && (bytes.Contains(sc.Bytes(), []byte(`"inletStaged"`)) || bytes.Contains(sc.Bytes(), []byte(`"inletRefreshed"`))):
-			var ci struct {
-				CommitInfo struct {
-					Staged    []stagedFile `json:"inletStaged"`
-					Refreshed *uint64      `json:"inletRefreshed"`
-				} `json:"commitInfo"`
-			}
-			if err := json.Unmarshal(sc.Bytes(), &ci); err != nil {
-				return fmt.Errorf("lake table %s: version %d: %w", t.Name, v, err)
-			}
-			var markers []Marker
-			if ci.CommitInfo.Refreshed != nil {
-				markers = []Marker{{Gen: *ci.CommitInfo.Refreshed}}
-			}
-			t.stage(ci.CommitInfo.Staged, markers)
+		if e.CommitInfo != nil && !bytes.Contains(sc.Bytes(), []byte(`"inletStaged"`)) && !bytes.Contains(sc.Bytes(), []byte(`"inletRefreshed"`)) {
+			continue
+		}
+		if err := t.apply(v, &e, sc.Bytes()); err != nil {
+			return err
 		}
 	}
 	t.version = v
 	return sc.Err()
+}
+
+// apply applies one action of version v to the table's state; line is
+// its JSON (needed for commitInfo only).
+func (t *Table) apply(v int64, e *logEntry, line []byte) error {
+	switch {
+	case e.Protocol != nil:
+		if e.Protocol.MinReaderVersion > 3 {
+			return fmt.Errorf("lake table %s: needs Delta reader version %d; upgrade Inlet: %w", t.Name, e.Protocol.MinReaderVersion, ErrProtocol)
+		}
+		t.protocol = e.Protocol
+		t.ntz = t.ntz || contains(e.Protocol.ReaderFeatures, "timestampNtz")
+		t.widened = t.widened || contains(e.Protocol.ReaderFeatures, "typeWidening")
+	case e.MetaData != nil:
+		t.meta = e.MetaData
+		t.id = e.MetaData.ID
+		t.columns = e.MetaData.InletColumns
+		t.typeChanges = typeChangesOf(e.MetaData.SchemaString)
+		if len(e.MetaData.PartitionColumns) == 1 {
+			t.part = e.MetaData.PartitionColumns[0]
+		}
+	case e.Txn != nil:
+		t.txns[e.Txn.AppID] = e.Txn.Version
+		t.txnAt[e.Txn.AppID] = e.Txn.LastUpdated
+	case e.Remove != nil:
+		if t.files[e.Remove.Path] != nil {
+			t.rows -= t.rowsOf[e.Remove.Path]
+		}
+		delete(t.files, e.Remove.Path)
+		delete(t.order, e.Remove.Path)
+		delete(t.rowsOf, e.Remove.Path)
+		t.tombs[e.Remove.Path] = e.Remove
+	case e.Add != nil:
+		n := numRecords(e.Add.Stats)
+		if old := t.files[e.Add.Path]; old != nil {
+			t.rows -= t.rowsOf[e.Add.Path]
+		}
+		t.files[e.Add.Path] = e.Add
+		t.order[e.Add.Path] = t.next
+		t.next++
+		t.rows += n
+		t.rowsOf[e.Add.Path] = n
+		delete(t.tombs, e.Add.Path)
+	case e.CommitInfo != nil:
+		var ci struct {
+			CommitInfo struct {
+				Staged    []stagedFile `json:"inletStaged"`
+				Refreshed *uint64      `json:"inletRefreshed"`
+			} `json:"commitInfo"`
+		}
+		if line == nil {
+			var err error
+			if line, err = json.Marshal(e); err != nil {
+				return err
+			}
+		}
+		if err := json.Unmarshal(line, &ci); err != nil {
+			return fmt.Errorf("lake table %s: version %d: %w", t.Name, v, err)
+		}
+		var markers []Marker
+		if ci.CommitInfo.Refreshed != nil {
+			markers = []Marker{{Gen: *ci.CommitInfo.Refreshed}}
+		}
+		t.stage(ci.CommitInfo.Staged, markers)
+	}
+	return nil
 }
 
 func contains(s []string, x string) bool {
@@ -220,11 +308,21 @@ func contains(s []string, x string) bool {
 
 // Follow replays the versions another process committed since the table
 // was read, so a reader can follow a live table without re-reading its
-// whole log. Only for tables this process does not write.
+// whole log. Only for tables this process does not write. A reader so far
+// behind that log cleanup removed the next commit reads the table afresh
+// from the newest checkpoint.
 func (t *Table) Follow() error {
 	for {
 		v := t.version + 1
 		if _, err := os.Stat(filepath.Join(t.logDir(), logName(v))); errors.Is(err, os.ErrNotExist) {
+			if c := readLastCheckpoint(t.logDir()); c >= v {
+				nt, err := openTable(filepath.Dir(t.dir), t.Name)
+				if err != nil {
+					return err
+				}
+				nt.clock = t.clock
+				*t = *nt
+			}
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("lake table %s: %w", t.Name, err)
@@ -234,6 +332,11 @@ func (t *Table) Follow() error {
 		}
 	}
 }
+
+// CheckpointErr is the error of the last checkpoint this table's commits
+// tried to write (nil: none failed). A failed checkpoint leaves the table
+// whole; Maintain writes the next one.
+func (t *Table) CheckpointErr() error { return t.ckptErr }
 
 // Rows is the number of change rows in the files the log lists now.
 func (t *Table) Rows() int64 { return t.rows }
@@ -287,22 +390,21 @@ func (t *Table) commit(actions []logEntry) error {
 	if err := fsutil.SyncDir(t.logDir()); err != nil {
 		return fmt.Errorf("lake table %s: %w", t.Name, err)
 	}
+	if t.clock != nil {
+		// An injected clock (tests) dates the version as log cleanup sees it.
+		now := t.clock()
+		os.Chtimes(final, now, now)
+	}
+	if t.oldest < 0 {
+		t.oldest, t.oldestMs = next, t.now().UnixMilli()
+	}
 	t.version = next
-	for _, a := range actions {
-		switch {
-		case a.Txn != nil:
-			t.txns[a.Txn.AppID] = a.Txn.Version
-		case a.Add != nil:
-			n := numRecords(a.Add.Stats)
-			t.files[a.Add.Path] = true
-			t.order[a.Add.Path] = next
-			t.rowsOf[a.Add.Path] = n
-			t.rows += n
-		case a.Remove != nil:
-			if t.files[a.Remove.Path] {
-				t.rows -= t.rowsOf[a.Remove.Path]
-			}
-			delete(t.files, a.Remove.Path)
+	for i := range actions {
+		if actions[i].CommitInfo != nil {
+			continue // staged files are recorded by the caller
+		}
+		if err := t.apply(next, &actions[i], nil); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -355,9 +457,16 @@ func (t *Table) removeOrphans() ([]string, error) {
 		rel, _ := filepath.Rel(t.dir, path)
 		rel = filepath.ToSlash(rel)
 		name := d.Name()
-		_, everAdded := t.order[rel] // removed files stay for time travel
-		orphan := strings.HasSuffix(name, ".parquet") && !strings.HasPrefix(rel, "_delta_log/") && !everAdded && !staged[rel]
+		// Removed files stay for time travel while a tombstone remembers them.
+		known := t.files[rel] != nil || t.tombs[rel] != nil
+		orphan := strings.HasSuffix(name, ".parquet") && !strings.HasPrefix(rel, "_delta_log/") && !known && !staged[rel]
 		staleTmp := strings.HasPrefix(rel, "_delta_log/") && strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-")
+		// Maintenance may be writing these right now (another goroutine):
+		// they are left until they are an hour old (then vacuum, or this,
+		// removes them).
+		if (orphan && strings.HasPrefix(name, "part-compact-") || staleTmp && strings.Contains(name, "checkpoint")) && young(d) {
+			return nil
+		}
 		if orphan || staleTmp {
 			if err := os.Remove(path); err != nil {
 				return err
@@ -367,6 +476,11 @@ func (t *Table) removeOrphans() ([]string, error) {
 		return nil
 	})
 	return removed, err
+}
+
+func young(d os.DirEntry) bool {
+	info, err := d.Info()
+	return err == nil && time.Since(info.ModTime()) < minUnlistedAge
 }
 
 // numRecords reads numRecords from an add action's stats (0 if absent).
@@ -396,7 +510,12 @@ func randHex() string {
 	return hex.EncodeToString(b[:])
 }
 
-func nowMs() int64 { return time.Now().UnixMilli() }
+func (t *Table) now() time.Time {
+	if t.clock != nil {
+		return t.clock()
+	}
+	return time.Now()
+}
 
 // stage records newly staged files and drops the generations markers
 // closed; an older generation that never got its marker (its refresh was

@@ -19,8 +19,13 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 command -v go >/dev/null || { echo "Go is required (https://go.dev/dl/); none found on PATH" >&2; exit 1; }
-# chDB: the independent Delta reader the type tests read the lake with.
-if command -v npm >/dev/null && [ ! -f "$HOME/.cache/inlet-chdb/node_modules/chdb/package.json" ]; then
-  echo "installing chdb (npm) into $HOME/.cache/inlet-chdb" >&2
-  npm install --silent --prefix "$HOME/.cache/inlet-chdb" chdb >/dev/null
+
+# chDB (ClickHouse in a Node module, with delta-kernel-rs inside) is the
+# independent Delta reader the lake tests check tables with.
+chdb_dir="${INLET_CHDB:-$HOME/.cache/inlet-chdb}"
+if [ ! -d "$chdb_dir/node_modules/chdb" ]; then
+  command -v npm >/dev/null || { echo "npm is required for the lake tests' chDB reader (install Node.js 18+)" >&2; exit 1; }
+  echo "installing chdb into $chdb_dir" >&2
+  mkdir -p "$chdb_dir"
+  (cd "$chdb_dir" && npm install --silent --no-audit --no-fund chdb >/dev/null)
 fi

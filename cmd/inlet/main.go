@@ -20,6 +20,7 @@ import (
 	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/incident"
+	"github.com/inlet-dev/inlet/internal/kafka"
 	"github.com/inlet-dev/inlet/internal/runner"
 )
 
@@ -34,15 +35,23 @@ Usage:
   inlet status -c FILE
   inlet incidents -c FILE [--since 24h] [--json]   the incident record: failed batches, polls, checks, skipped duplicates
   inlet describe -c FILE              tables, views and summaries to query, with lineage and freshness
-  inlet checkpoints -c FILE [--sink lake|clickhouse]
+  inlet lineage -c FILE [-c FILE…] [-o text|dot|mermaid|json] [--downstream NODE]   the data-flow graph of one or more pipelines
+  inlet verify -c FILE [--table T] [--sample N]   compare Postgres, ClickHouse and the lake row by row (online); exit 1 on drift
+  inlet incidents report ID -c FILE   a post-mortem of one incident, in Markdown
+  inlet incidents resolve ID -c FILE [--note TEXT]   record that an operator resolved an open incident
+  inlet checkpoints -c FILE [--sink lake|clickhouse] [--json]
+  inlet resume -c FILE --table T [--sink S]   continue a quarantined table (see inlet status)
   inlet replay -c FILE --sink lake|clickhouse|all --from ID|RFC3339
   inlet rebuild -c FILE --sink clickhouse --from-lake
   inlet backfill -c FILE --table SCHEMA.TABLE [--where SQL]   re-read a table while streaming
+  inlet vacuum -c FILE [--dry-run]    delete lake files no kept version references (see docs/lake-maintenance.md)
   inlet teardown -c FILE [--yes]      drop the replication slots and publications
+  inlet broker --data-dir DIR --listen HOST:PORT   the embedded Kafka-protocol broker in its own process
   inlet version
 `
 
 func main() {
+	runner.Version = version
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
@@ -69,6 +78,16 @@ func main() {
 		err = cmdBackfill(args, os.Stdout)
 	case "incidents":
 		err = cmdIncidents(args, os.Stdout)
+	case "resume":
+		err = cmdResume(args, os.Stdout)
+	case "broker":
+		err = cmdBroker(args)
+	case "vacuum":
+		err = cmdVacuum(args, os.Stdout)
+	case "lineage":
+		err = cmdLineage(args, os.Stdout)
+	case "verify":
+		err = cmdVerify(args, os.Stdout)
 	case "version", "--version", "-v":
 		fmt.Println("inlet", version)
 	case "help", "-h", "--help":
@@ -140,7 +159,7 @@ func cmdRun(args []string) error {
 		// in this heap (kfake is in-memory, persisted to disk), so there
 		// the limit is only a backstop.
 		limit := int64(2 << 30)
-		if c.Kafka != nil {
+		if c.ExternalKafka() {
 			limit = 400 << 20
 		}
 		debug.SetMemoryLimit(limit)
@@ -238,6 +257,12 @@ func newLogger(c *config.Config, lv slog.Level) *slog.Logger {
 }
 
 func cmdIncidents(args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "report" {
+		return cmdIncidentReport(args[1:], out)
+	}
+	if len(args) > 0 && args[0] == "resolve" {
+		return cmdIncidentResolve(args[1:], out)
+	}
 	fs := flag.NewFlagSet("incidents", flag.ContinueOnError)
 	since := fs.Duration("since", 0, "only incidents this recent (e.g. 24h); all by default")
 	asJSON := fs.Bool("json", false, "one JSON object per line, as journaled")
@@ -308,4 +333,30 @@ func cmdTeardown(args []string, out io.Writer) error {
 		return err
 	}
 	return runner.Teardown(context.Background(), c, *yes, os.Stdin, out)
+}
+
+// cmdBroker runs the embedded broker (kfake, data dir, fsynced writes) on
+// its own until SIGINT or SIGTERM, for pipelines that share one broker.
+func cmdBroker(args []string) error {
+	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+	dir := fs.String("data-dir", "", "where the broker keeps its data (required)")
+	listen := fs.String("listen", "127.0.0.1:9092", "address to listen on, host:port")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("broker needs --data-dir DIR")
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b, err := kafka.StartBroker(*dir, *listen)
+	if err != nil {
+		return err
+	}
+	log.Info("broker started", "addr", b.Addrs(), "data_dir", *dir, "version", version)
+	<-ctx.Done()
+	b.Close()
+	log.Info("broker stopped", "data_dir", *dir)
+	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
+
 	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/internal/retry"
 )
@@ -44,7 +46,7 @@ func (s *Sink) Apply(ctx context.Context, b connectors.SinkBatch) (connectors.Ap
 			n, err = s.Write(ctx, tb.Rows)
 		}
 		if err != nil {
-			return res, err
+			return res, &connectors.TableError{Table: tb.Table.Name, Err: classify(err)}
 		}
 		res.Rows[tb.Table.Name] = int64(len(tb.Rows))
 		res.Written += n
@@ -64,3 +66,41 @@ func (s *Sink) Idle(ctx context.Context) error { return s.RefreshSummaries(ctx) 
 
 // Reset implements connectors.Resetter: drops a table's mirror to rebuild it.
 func (s *Sink) Reset(ctx context.Context, table string) error { return s.DropTable(ctx, table) }
+
+// ErrValue marks a value a mirror column cannot hold.
+var ErrValue = errors.New("a value ClickHouse cannot hold")
+
+// transientCodes are server exceptions that pass with time (load, limits,
+// a replica or ZooKeeper away); any other exception about a table's rows
+// or DDL will fail the same way on every retry.
+var transientCodes = map[int32]bool{
+	3:   true, // UNEXPECTED_END_OF_FILE
+	159: true, // TIMEOUT_EXCEEDED
+	164: true, // READONLY
+	202: true, // TOO_MANY_SIMULTANEOUS_QUERIES
+	203: true, // NO_FREE_CONNECTION
+	209: true, // SOCKET_TIMEOUT
+	210: true, // NETWORK_ERROR
+	241: true, // MEMORY_LIMIT_EXCEEDED
+	242: true, // TABLE_IS_READ_ONLY
+	252: true, // TOO_MANY_PARTS
+	285: true, // TOO_FEW_LIVE_REPLICAS
+	319: true, // UNKNOWN_STATUS_OF_INSERT
+	394: true, // QUERY_WAS_CANCELLED
+	999: true, // KEEPER_EXCEPTION
+}
+
+// classify marks what retrying cannot fix as needing the user: a value
+// the column cannot hold, or a server exception about the table.
+func classify(err error) error {
+	var ex *proto.Exception
+	switch {
+	case errors.Is(err, ErrIncompatibleChange):
+		return retry.MarkNeedsUser(err, "re-snapshot the table into a new mirror (inlet backfill), then inlet resume --table")
+	case errors.Is(err, ErrValue):
+		return retry.MarkNeedsUser(err, "set clickhouse.out_of_range (clamp or null) or fix the value at the source, then inlet resume --table")
+	case errors.As(err, &ex) && !transientCodes[ex.Code]:
+		return retry.MarkNeedsUser(err, "see the ClickHouse error; fix the mirror table or the server setting, then inlet resume --table")
+	}
+	return err
+}

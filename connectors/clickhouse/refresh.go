@@ -133,7 +133,7 @@ func (s *Sink) stage(ctx context.Context, m *mirror, rows []change.Row) (int, er
 			v, err := s.value(m.name, m.columns[j], r.Values[i], r.Values, r.Schema.KeyColumns(), r.Schema.Columns)
 			if err != nil {
 				batch.Abort()
-				return 0, err
+				return 0, fmt.Errorf("clickhouse: %s.%s: %w: %w", m.name, c.Name, ErrValue, err)
 			}
 			vals[j] = v
 		}

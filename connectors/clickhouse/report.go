@@ -30,7 +30,7 @@ func (s *Sink) Describe(ctx context.Context, t connectors.Table) (connectors.Tab
 
 // Report implements connectors.Reporter: the summaries, their refresh and
 // their latest checks.
-func (s *Sink) Report(ctx context.Context, w io.Writer, forAnalysts bool) error {
+func (s *Sink) Report(ctx context.Context, w io.Writer, _ []connectors.Table, forAnalysts bool) error {
 	infos, err := s.Summaries(ctx)
 	if err != nil || len(infos) == 0 {
 		return err
@@ -84,4 +84,3 @@ func (s *Sink) Report(ctx context.Context, w io.Writer, forAnalysts bool) error 
 	}
 	return nil
 }
-

@@ -127,7 +127,10 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool) (*mi
 	for _, c := range m.columns {
 		have[c.Name] = true
 	}
-	added := false
+	added, err := s.widen(ctx, m, sc)
+	if err != nil {
+		return nil, err
+	}
 	for _, c := range sc.Columns {
 		if have[c.Name] {
 			continue
@@ -203,8 +206,34 @@ type state struct {
 }
 
 // Write upserts the rows of one table (all from one topic, in offset
-// order). It returns the number of mirror rows inserted.
+// order), applying truncates where they fall. It returns the number of
+// mirror rows inserted.
 func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
+	n := 0
+	for len(rows) > 0 {
+		i := 0
+		for i < len(rows) && rows[i].Op != change.OpTruncate {
+			i++
+		}
+		w, err := s.writeRows(ctx, rows[:i])
+		n += w
+		if err != nil || i == len(rows) {
+			return n, err
+		}
+		m, err := s.ensure(ctx, rows[i].Schema, false)
+		if err != nil {
+			return n, err
+		}
+		if err := s.truncate(ctx, m, rows[i].Version); err != nil {
+			return n, err
+		}
+		rows = rows[i+1:]
+	}
+	return n, nil
+}
+
+// writeRows upserts rows without truncates.
+func (s *Sink) writeRows(ctx context.Context, rows []change.Row) (int, error) {
 	if len(rows) == 0 {
 		return 0, nil
 	}
@@ -292,7 +321,7 @@ func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
 			for j, i := range keyCols {
 				v, err := s.value(m.name, m.columns[i], st.values[i], st.values, keyCols, m.columns)
 				if err != nil {
-					return 0, err
+					return 0, fmt.Errorf("clickhouse: %s.%s: %w: %w", m.name, m.columns[i].Name, ErrValue, err)
 				}
 				kv[j] = v
 			}
@@ -320,7 +349,7 @@ func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
 			v, err := s.value(m.name, c, st.values[i], st.values, keyCols, m.columns)
 			if err != nil {
 				batch.Abort()
-				return 0, err
+				return 0, fmt.Errorf("clickhouse: %s.%s: %w: %w", m.name, c.Name, ErrValue, err)
 			}
 			vals[i] = v
 		}
@@ -332,7 +361,7 @@ func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
 		vals[n], vals[n+1], vals[n+2] = st.version, del, now
 		if err := batch.Append(vals...); err != nil {
 			batch.Abort()
-			return 0, fmt.Errorf("clickhouse: append to %s: %w", m.name, err)
+			return 0, fmt.Errorf("clickhouse: append to %s: %w: %w", m.name, ErrValue, err)
 		}
 	}
 	if err := batch.Send(); err != nil {
@@ -348,8 +377,9 @@ func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
 // out_of_range policy. A value the column type cannot hold is counted
 // (inlet_clickhouse_out_of_range_total); the first per table and column is
 // logged as an incident naming the row's key (row, keyCols, cols: the
-// image it belongs to). With policy fail it is an error, which stops the
-// sink's batch (retried; other sinks go on).
+// image it belongs to). With policy fail it is an error, which the caller
+// marks ErrValue: the table needs a person (classify), other tables and
+// sinks go on.
 func (s *Sink) value(table string, c change.Column, v any, row []any, keyCols []int, cols []change.Column) (any, error) {
 	x, issue, err := convert(c, v, s.version, s.outOfRange)
 	if issue != "" {
@@ -363,10 +393,7 @@ func (s *Sink) value(table string, c change.Column, v any, row []any, keyCols []
 				"key", strings.Join(key, ","), "value", issue, "policy", s.outOfRange)
 		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("clickhouse: %s.%s: %w", table, c.Name, err)
-	}
-	return x, nil
+	return x, err // the caller names the table and column
 }
 
 func isMissing(st *state, i int) bool {

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/inlet-dev/inlet/internal/retry"
 )
 
 // fetcher makes requests to one API: at most rate_limit of them, each
@@ -66,41 +67,42 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // get fetches u and returns the body and the response headers. Transport
-// errors, timeouts, 429 and 5xx are retried; other statuses are not.
+// errors, timeouts, 429 and 5xx are retried (internal/retry: exponential
+// backoff with jitter, or the server's Retry-After); other statuses are not.
 func (f *fetcher) get(ctx context.Context, u *url.URL) ([]byte, http.Header, error) {
 	shown := f.redact(u.String())
-	backoff := 200 * time.Millisecond
-	var last error
-	for attempt := 0; attempt <= f.retries; attempt++ {
-		if attempt > 0 {
-			// Full jitter: a random wait up to the backoff, so many
-			// sources do not retry in step.
-			d := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
-			var ra *retryAfter
-			if errors.As(last, &ra) && ra.d > 0 {
-				d = ra.d
-			}
-			if err := sleepCtx(ctx, d); err != nil {
-				return nil, nil, err
-			}
-			backoff = min(backoff*2, 30*time.Second)
-		}
+	var (
+		body     []byte
+		hdr      http.Header
+		attempts int
+	)
+	err := retry.Do(ctx, retry.Backoff{Initial: 200 * time.Millisecond, Max: 30 * time.Second}, retry.Hooks{}, func(ctx context.Context) error {
 		if f.limit != nil {
 			if err := f.limit.Wait(ctx); err != nil {
-				return nil, nil, err
+				return err
 			}
 		}
-		body, hdr, err := f.once(ctx, u, shown)
-		if err == nil {
-			return body, hdr, nil
-		}
+		attempts++
+		var err error
+		body, hdr, err = f.once(ctx, u, shown)
 		var perm *apiError
-		if errors.As(err, &perm) || ctx.Err() != nil {
-			return nil, nil, err
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &perm):
+			return retry.MarkPermanent(err)
+		case attempts > f.retries:
+			return retry.MarkPermanent(fmt.Errorf("%w (gave up after %d attempts)", err, attempts))
 		}
-		last = err
+		return err
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, err
 	}
-	return nil, nil, fmt.Errorf("%w (gave up after %d attempts)", last, f.retries+1)
+	return body, hdr, nil
 }
 
 // retryAfter is a retriable response, with the wait the server asked for.
@@ -110,6 +112,9 @@ type retryAfter struct {
 }
 
 func (r *retryAfter) Error() string { return r.msg }
+
+// RetryAfter implements retry.Waiter.
+func (r *retryAfter) RetryAfter() time.Duration { return r.d }
 
 func (f *fetcher) once(ctx context.Context, u *url.URL, shown string) ([]byte, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)

@@ -32,6 +32,7 @@ import (
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/internal/retry"
 )
 
 // Source is one HTTP API source.
@@ -102,14 +103,14 @@ func New(pipeline, name string, cfg *config.HTTP, redact func(string) string, lo
 func (s *Source) Open(ctx context.Context, pos []byte) error {
 	p, err := DecodePosition(pos)
 	if err != nil {
-		return fmt.Errorf("source %s: %w", s.name, err)
+		return retry.MarkPermanent(fmt.Errorf("source %s: %w", s.name, err))
 	}
 	if p.Seen == nil {
 		p.Seen = map[string]string{}
 	}
 	s.pos = p
 	if s.base, err = url.Parse(s.cfg.URL); err != nil {
-		return fmt.Errorf("source %s: url: %s", s.name, s.redact(err.Error()))
+		return retry.MarkNeedsUser(fmt.Errorf("source %s: url: %s", s.name, s.redact(err.Error())), "fix the source's url")
 	}
 	pctx, cancel := context.WithCancel(context.Background())
 	s.cancel, s.out, s.done = cancel, make(chan connectors.Batch, 2), make(chan struct{})
@@ -134,6 +135,13 @@ func (s *Source) Read(ctx context.Context) (connectors.Batch, error) {
 
 // Ack has nothing to release: the API keeps no state for us.
 func (s *Source) Ack(context.Context, []byte) error { return nil }
+
+// Reopen implements capture.Reopener: polling starts over after pos, the
+// last committed position (pages read since are polled again).
+func (s *Source) Reopen(ctx context.Context, pos []byte) error {
+	s.Close()
+	return s.Open(ctx, pos)
+}
 
 // Close stops polling; pages not yet read are dropped (not committed).
 func (s *Source) Close() error {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/internal/retry"
 )
 
 // Backfill re-reads a table (or the rows matching Where) while the stream
@@ -164,7 +165,6 @@ func (s *Source) backfillWorker(ctx context.Context, r *backfillRun) {
 			conn.Close(context.Background())
 		}
 	}()
-	backoff := time.Second
 	for {
 		var b Backfill
 		select {
@@ -172,34 +172,30 @@ func (s *Source) backfillWorker(ctx context.Context, r *backfillRun) {
 			return
 		case b = <-r.next:
 		}
-		for {
-			err := func() error {
-				if conn == nil {
-					cc, err := s.connConfig(false)
-					if err != nil {
-						return err
-					}
-					if conn, err = pgx.ConnectConfig(ctx, cc); err != nil {
-						return err
-					}
+		// Retried until it succeeds or the stream stops: 1s doubling to 30s.
+		_ = retry.Do(ctx, retry.Backoff{Initial: time.Second, Max: 30 * time.Second, NoJitter: true}, retry.Hooks{
+			OnRetry: func(err error, _ int, wait time.Duration) {
+				s.log.Error("incident: backfill chunk failed; retrying", "backfill", b.ID, "table", b.Table, "err", err, "retry_in", wait)
+				if conn != nil {
+					conn.Close(context.Background())
+					conn = nil
 				}
-				return s.backfillChunk(ctx, conn, r, b)
-			}()
-			if err == nil || ctx.Err() != nil {
-				break
+			},
+			OnResolved: func(attempts int) {
+				s.log.Info("incident resolved: backfill chunk copied", "backfill", b.ID, "table", b.Table, "attempts", attempts)
+			},
+		}, func(ctx context.Context) error {
+			if conn == nil {
+				cc, err := s.connConfig(false)
+				if err != nil {
+					return err
+				}
+				if conn, err = pgx.ConnectConfig(ctx, cc); err != nil {
+					return err
+				}
 			}
-			s.log.Error("incident: backfill chunk failed; retrying", "backfill", b.ID, "table", b.Table, "err", err, "retry_in", backoff)
-			if conn != nil {
-				conn.Close(context.Background())
-				conn = nil
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 30*time.Second)
-		}
+			return s.backfillChunk(ctx, conn, r, b)
+		})
 	}
 }
 

@@ -124,7 +124,7 @@ func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t c
 	var ident string
 	err := conn.QueryRow(ctx, `SELECT c.oid, c.relreplident, GREATEST(c.reltuples, 0)::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p')`, t.Schema, t.Table).Scan(&ti.oid, &ident, &ti.estRows)
 	if err == pgx.ErrNoRows {
-		return nil, fmt.Errorf("table %s does not exist; create it or fix sources[].postgres.tables (names are case-sensitive inside quotes)", t)
+		return nil, needsUser(fmt.Errorf("table %s does not exist; create it or fix sources[].postgres.tables (names are case-sensitive inside quotes)", t))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up table %s: %w", t, err)
@@ -185,10 +185,10 @@ func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t c
 		return ti, nil
 	}
 	if len(ti.keys) == 0 {
-		return nil, fmt.Errorf("table %s has no primary key; mode cdc needs one to key its changes: add a primary key, or capture it with mode: full_refresh (a consistent copy on a schedule)", t)
+		return nil, needsUser(fmt.Errorf("table %s has no primary key; mode cdc needs one to key its changes: add a primary key, or capture it with mode: full_refresh (a consistent copy on a schedule)", t))
 	}
 	if ti.ident == 'n' {
-		return nil, fmt.Errorf("table %s has REPLICA IDENTITY NOTHING, so its updates and deletes cannot be captured; run ALTER TABLE %s REPLICA IDENTITY DEFAULT", t, t.Quoted())
+		return nil, needsUser(fmt.Errorf("table %s has REPLICA IDENTITY NOTHING, so its updates and deletes cannot be captured; run ALTER TABLE %s REPLICA IDENTITY DEFAULT", t, t.Quoted()))
 	}
 	return ti, nil
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/internal/retry"
 )
 
 // positionVersion is the format version of an encoded Position.
@@ -151,6 +152,9 @@ type Source struct {
 	startPos     Position
 	snapshotName string
 	snapshotTodo bool
+	announce     bool // commit startPos before the first change
+	streaming    bool // START_REPLICATION issued on repl
+	streamed     bool // this process streamed the slot before (a reconnect)
 }
 
 var _ connectors.Source = (*Source)(nil)
@@ -180,12 +184,28 @@ func (s *Source) connConfig(replication bool) (*pgx.ConnConfig, error) {
 	return cc, nil
 }
 
-// Open implements connectors.Source.
+// Open implements connectors.Source. Its errors are classed (see
+// classify): what needs a person says so, the rest capture retries.
 func (s *Source) Open(ctx context.Context, pos []byte) error {
+	return classify(s.open(ctx, pos))
+}
+
+// Reopen implements capture.Reopener: it closes the connections and opens
+// them again after pos, as a fresh Open does. Streaming restarts from the
+// slot's confirmed position, and what Kafka already holds is dropped by
+// the runtime, so nothing is skipped or published twice.
+func (s *Source) Reopen(ctx context.Context, pos []byte) error {
+	s.Close()
+	return s.Open(ctx, pos)
+}
+
+func (s *Source) open(ctx context.Context, pos []byte) error {
 	cc, err := s.connConfig(false)
 	if err != nil {
 		return err
 	}
+	s.streaming, s.snapshotTodo, s.snapshotName, s.announce, s.startPos = false, false, "", false, Position{}
+	s.acked.Store(0)
 	if s.conn, err = pgx.ConnectConfig(ctx, cc); err != nil {
 		return fmt.Errorf("source %s: connect to postgres: %w", s.name, err)
 	}
@@ -197,7 +217,7 @@ func (s *Source) Open(ctx context.Context, pos []byte) error {
 		return fmt.Errorf("source %s: %w", s.name, err)
 	}
 	if walLevel != "logical" {
-		return fmt.Errorf("source %s: postgres has wal_level=%s; logical replication needs wal_level=logical (set it in postgresql.conf and restart postgres)", s.name, walLevel)
+		return needsUser(fmt.Errorf("source %s: postgres has wal_level=%s; logical replication needs wal_level=logical (set it in postgresql.conf and restart postgres)", s.name, walLevel))
 	}
 	if s.types, err = loadTypes(ctx, s.conn); err != nil {
 		return fmt.Errorf("source %s: %w", s.name, err)
@@ -212,7 +232,7 @@ func (s *Source) Open(ctx context.Context, pos []byte) error {
 	for _, t := range s.cfg.Tables {
 		tn, err := config.ParseTableName(t.Name)
 		if err != nil {
-			return err
+			return needsUser(err)
 		}
 		full := t.Mode == config.ModeFullRefresh
 		ti, err := loadTable(ctx, s.conn, s.types, tn, s.textCols, full)
@@ -226,6 +246,18 @@ func (s *Source) Open(ctx context.Context, pos []byte) error {
 			names = append(names, tn)
 		}
 	}
+	if pos != nil {
+		// A publication dropped under a running pipeline cannot simply be
+		// created again: the slot decodes its WAL with the catalog as it
+		// was, where the new one does not exist.
+		var exists bool
+		if err := s.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, s.cfg.Publication).Scan(&exists); err != nil {
+			return fmt.Errorf("source %s: %w", s.name, err)
+		}
+		if !exists {
+			return retry.MarkNeedsUser(fmt.Errorf("source %s: publication %s was dropped, so changes since cannot be decoded", s.name, s.cfg.Publication), fixStartOver)
+		}
+	}
 	if err := ensurePublication(ctx, s.conn, s.cfg.Publication, names); err != nil {
 		return fmt.Errorf("source %s: %w", s.name, err)
 	}
@@ -237,13 +269,30 @@ func (s *Source) Open(ctx context.Context, pos []byte) error {
 	if s.repl, err = pgconn.ConnectConfig(ctx, &rc.Config); err != nil {
 		return fmt.Errorf("source %s: open replication connection: %w (the user needs the REPLICATION attribute)", s.name, err)
 	}
-	var slotExists bool
-	if err := s.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, s.cfg.Slot).Scan(&slotExists); err != nil {
+	var (
+		slotExists bool
+		plugin     string
+		confirmed  pglogrepl.LSN
+	)
+	var lsn string
+	err = s.conn.QueryRow(ctx, `SELECT COALESCE(plugin, ''), COALESCE(confirmed_flush_lsn, '0/0')::text FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&plugin, &lsn)
+	switch {
+	case err == pgx.ErrNoRows:
+	case err != nil:
 		return fmt.Errorf("source %s: %w", s.name, err)
+	default:
+		slotExists = true
+		if plugin != "pgoutput" {
+			return retry.MarkNeedsUser(fmt.Errorf("source %s: replication slot %s exists but is not a pgoutput logical slot (plugin %q)", s.name, s.cfg.Slot, plugin),
+				"give the source another slot name (sources[].postgres.slot), or drop that slot if nothing uses it")
+		}
+		if confirmed, err = pglogrepl.ParseLSN(lsn); err != nil {
+			return fmt.Errorf("source %s: %w", s.name, err)
+		}
 	}
 	if pos != nil {
 		if s.startPos, err = DecodePosition(pos); err != nil {
-			return fmt.Errorf("source %s: %w", s.name, err)
+			return retry.MarkPermanent(fmt.Errorf("source %s: %w", s.name, err))
 		}
 	}
 	s.refreshes = map[string]RefreshState{}
@@ -252,12 +301,15 @@ func (s *Source) Open(ctx context.Context, pos []byte) error {
 	}
 	s.backfills = append([]Backfill(nil), s.startPos.Backfills...)
 	s.lastCommit = s.startPos.CommitLSN
-	if s.startPos.SnapshotDone {
+	switch {
+	case s.startPos.SnapshotDone:
 		if !slotExists {
-			return fmt.Errorf("source %s: replication slot %s is gone, so changes after LSN %s cannot be read; to start over with a new snapshot, delete the pipeline's state (state_dir and its Kafka topics)", s.name, s.cfg.Slot, s.startPos.EndLSN)
+			return retry.MarkNeedsUser(fmt.Errorf("source %s: replication slot %s is gone, so changes after LSN %s cannot be read", s.name, s.cfg.Slot, s.startPos.EndLSN), fixStartOver)
 		}
-		s.acked.Store(uint64(s.startPos.EndLSN))
-	} else if s.startPos.Snapshot != nil && slotExists {
+		// The slot may be ahead of Kafka's position: with nothing in
+		// flight, the stream confirms WAL that holds no captured change.
+		s.acked.Store(uint64(max(s.startPos.EndLSN, confirmed)))
+	case s.startPos.Snapshot != nil && slotExists:
 		// Some snapshot chunks are committed: carry on after them. The
 		// exported snapshot died with the old connection, so the rest is
 		// read from a new one; changes after the slot's consistent point
@@ -265,14 +317,34 @@ func (s *Source) Open(ctx context.Context, pos []byte) error {
 		s.snapshotTodo = true
 		s.acked.Store(uint64(s.startPos.EndLSN))
 		s.log.Info("resuming snapshot", "table", s.startPos.Snapshot.Table, "rows_done", s.startPos.Snapshot.Rows)
-	} else {
-		// No snapshot was ever committed: start from scratch.
-		if slotExists {
-			s.log.Warn("replication slot exists but no snapshot was committed; recreating it", "slot", s.cfg.Slot)
-			if err := pglogrepl.DropReplicationSlot(ctx, s.repl, s.cfg.Slot, pglogrepl.DropReplicationSlotOptions{}); err != nil {
-				return fmt.Errorf("source %s: drop stale slot %s: %w (is another inlet running this pipeline?)", s.name, s.cfg.Slot, err)
-			}
+	case slotExists:
+		// The slot exists but Kafka holds no position: Inlet stopped (or
+		// lost its connection) before it committed anything. The slot has
+		// kept every change since it was created, so it is never dropped
+		// (that lost every change made meanwhile); it is used from its
+		// confirmed position, which is its consistent point (WAL is
+		// confirmed only for positions committed to Kafka, or when nothing
+		// captured is in flight after the snapshot).
+		s.startPos = Position{CommitLSN: confirmed, EndLSN: confirmed}
+		s.acked.Store(uint64(confirmed))
+		if len(s.sortedTables()) == 0 {
+			s.startPos.SnapshotDone, s.announce = true, true
+			s.log.Info("replication slot exists with no committed position; streaming from the slot's confirmed position",
+				"slot", s.cfg.Slot, "confirmed_flush_lsn", confirmed.String())
+		} else {
+			// The snapshot the slot exported died with the connection
+			// that created it: copy the tables from a new snapshot, as a
+			// resumed snapshot does. Rows changed since the slot's
+			// consistent point also arrive from the stream, with higher
+			// versions, so every sink converges on the current rows.
+			s.startPos.Snapshot = &SnapshotProgress{}
+			s.snapshotTodo = true
+			s.log.Info("replication slot exists but no snapshot was committed; copying the tables from a new snapshot and streaming from the slot's position",
+				"slot", s.cfg.Slot, "confirmed_flush_lsn", confirmed.String())
 		}
+	default:
+		// First start (or the slot was dropped before any snapshot chunk
+		// was committed): a new slot, its exported snapshot, a snapshot.
 		res, err := pglogrepl.CreateReplicationSlot(ctx, s.repl, s.cfg.Slot, "pgoutput",
 			pglogrepl.CreateReplicationSlotOptions{SnapshotAction: "EXPORT_SNAPSHOT", Mode: pglogrepl.LogicalReplication})
 		if err != nil {
@@ -284,8 +356,16 @@ func (s *Source) Open(ctx context.Context, pos []byte) error {
 		}
 		s.snapshotName = res.SnapshotName
 		s.snapshotTodo = true
+		s.announce = len(s.sortedTables()) == 0 // snapshot: never everywhere
 		s.startPos = Position{CommitLSN: cp, EndLSN: cp}
 		s.log.Info("created replication slot", "slot", s.cfg.Slot, "consistent_point", cp.String())
+	}
+	if !s.snapshotTodo {
+		// Start streaming here, so a reconnect that cannot stream yet (the
+		// slot still held by the old walsender) fails Open and is retried.
+		if err := s.startReplication(ctx); err != nil {
+			return err
+		}
 	}
 
 	s.chunks = make(chan connectors.Batch, 8)
@@ -298,7 +378,7 @@ func (s *Source) Open(ctx context.Context, pos []byte) error {
 	go func() {
 		defer s.wg.Done()
 		if err := s.capture(rctx); err != nil && !errors.Is(err, context.Canceled) {
-			s.errc <- err
+			s.errc <- classify(err)
 		}
 	}()
 	return nil
@@ -307,6 +387,13 @@ func (s *Source) Open(ctx context.Context, pos []byte) error {
 func (s *Source) capture(ctx context.Context) error {
 	if s.snapshotTodo {
 		if err := s.snapshot(ctx); err != nil {
+			return err
+		}
+	}
+	if s.announce {
+		// Commit the position now, so a restart before the first change
+		// resumes from it rather than from nothing.
+		if err := s.send(ctx, connectors.Batch{Position: s.position(s.startPos.CommitLSN, 0, s.startPos.EndLSN)}); err != nil {
 			return err
 		}
 	}
@@ -362,6 +449,7 @@ func (s *Source) Close() error {
 	if s.conn != nil {
 		s.conn.Close(ctx)
 	}
+	s.cancel, s.repl, s.conn = nil, nil, nil
 	return nil
 }
 

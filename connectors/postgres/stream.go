@@ -7,10 +7,12 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/inlet-dev/inlet/change"
+	"github.com/inlet-dev/inlet/internal/retry"
 )
 
 const statusInterval = 10 * time.Second
@@ -31,8 +33,8 @@ type streamState struct {
 	bf        bfTrack
 }
 
-// stream reads the slot from s.startPos and sends batches until ctx ends.
-func (s *Source) stream(ctx context.Context) error {
+// startReplication starts streaming the slot.
+func (s *Source) startReplication(ctx context.Context) error {
 	// N.B. Start from the slot's confirmed position (LSN 0), not from the
 	// position stored in Kafka: the slot only ever hears of positions whose
 	// Kafka commit returned, so it never runs ahead of Kafka, even when a
@@ -43,7 +45,27 @@ func (s *Source) stream(ctx context.Context) error {
 		PluginArgs: []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", s.cfg.Publication), "messages 'true'"},
 	})
 	if err != nil {
-		return fmt.Errorf("source %s: start replication on slot %s: %w (is another inlet running this pipeline?)", s.name, s.cfg.Slot, err)
+		err = fmt.Errorf("source %s: start replication on slot %s: %w (is another inlet running this pipeline?)", s.name, s.cfg.Slot, err)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "55006" && !s.streamed {
+			// The slot is in use and this process never streamed it:
+			// another Inlet runs the pipeline. (After streaming, it is
+			// most likely our own old walsender, which has not noticed
+			// that its connection is gone: that is retried.)
+			return needsUser(err)
+		}
+		return err
+	}
+	s.streaming, s.streamed = true, true
+	return nil
+}
+
+// stream reads the slot from s.startPos and sends batches until ctx ends.
+func (s *Source) stream(ctx context.Context) error {
+	if !s.streaming {
+		if err := s.startReplication(ctx); err != nil {
+			return err
+		}
 	}
 	s.log.Info("streaming", "slot", s.cfg.Slot, "kafka_position", s.startPos.EndLSN.String())
 	st := &streamState{rels: map[uint32]*tableEnc{}, lastEnd: uint64(s.startPos.EndLSN)}
@@ -65,6 +87,25 @@ func (s *Source) stream(ctx context.Context) error {
 		a := pglogrepl.LSN(s.acked.Load())
 		return pglogrepl.SendStandbyStatusUpdate(ctx, s.repl, pglogrepl.StandbyStatusUpdate{WALWritePosition: a, WALFlushPosition: a, WALApplyPosition: a})
 	}
+	// serverEnd is the WAL the server reports as sent (keepalive
+	// ServerWALEnd). confirm is what the slot may be told is flushed:
+	// what Kafka holds (acked) and, when nothing captured is in flight —
+	// no transaction being read, nothing buffered, everything read
+	// durable in Kafka, no backfill between its watermarks — all the WAL
+	// sent, as pg_recvlogical does. Without that, WAL that carries no
+	// captured change is never confirmed: the slot retains it, and a
+	// fast shutdown, which waits for the client to confirm the shutdown
+	// checkpoint, never completes.
+	// N.B. https://www.postgresql.org/docs/current/protocol-replication.html
+	// (Primary keepalive message; Standby status update).
+	var serverEnd uint64
+	confirm := func() uint64 {
+		a := s.acked.Load()
+		if serverEnd > a && a >= st.lastEnd && !st.inTxn && len(ch.recs) == 0 && s.bf == nil {
+			return serverEnd
+		}
+		return a
+	}
 	var lastRefreshCheck time.Time
 	heartbeat := time.NewTicker(s.heartbeatEvery())
 	defer heartbeat.Stop()
@@ -73,7 +114,8 @@ func (s *Source) stream(ctx context.Context) error {
 	var deadline recvDeadline
 	defer deadline.stop()
 	for {
-		if a := s.acked.Load(); a > sentLSN || time.Since(lastStatus) > statusInterval {
+		// Never less than was sent: what was confirmed stays confirmed.
+		if a := max(confirm(), sentLSN); a > sentLSN || time.Since(lastStatus) > statusInterval {
 			if err := pglogrepl.SendStandbyStatusUpdate(ctx, s.repl, pglogrepl.StandbyStatusUpdate{
 				WALWritePosition: pglogrepl.LSN(a), WALFlushPosition: pglogrepl.LSN(a), WALApplyPosition: pglogrepl.LSN(a),
 			}); err != nil {
@@ -119,7 +161,7 @@ func (s *Source) stream(ctx context.Context) error {
 		cd, ok := msg.(*pgproto3.CopyData)
 		if !ok {
 			if er, ok := msg.(*pgproto3.ErrorResponse); ok {
-				return fmt.Errorf("source %s: replication error: %s", s.name, er.Message)
+				return fmt.Errorf("source %s: replication error: %w", s.name, pgconn.ErrorResponseToPgError(er))
 			}
 			continue
 		}
@@ -129,6 +171,7 @@ func (s *Source) stream(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("source %s: %w", s.name, err)
 			}
+			serverEnd = max(serverEnd, uint64(ka.ServerWALEnd))
 			if ka.ReplyRequested {
 				lastStatus = time.Time{}
 			}
@@ -147,7 +190,7 @@ func (s *Source) stream(ctx context.Context) error {
 func (s *Source) handle(ctx context.Context, st *streamState, ch *chunker, xld pglogrepl.XLogData) error {
 	m, err := pglogrepl.Parse(xld.WALData)
 	if err != nil {
-		return fmt.Errorf("source %s: decode pgoutput message at %s: %w", s.name, xld.WALStart, err)
+		return retry.MarkPermanent(fmt.Errorf("source %s: decode pgoutput message at %s: %w", s.name, xld.WALStart, err))
 	}
 	switch m := m.(type) {
 	case *pglogrepl.RelationMessage:
@@ -194,7 +237,31 @@ func (s *Source) handle(ctx context.Context, st *streamState, ch *chunker, xld p
 			st.requests = append(st.requests, append([]byte(nil), m.Content...))
 		}
 	case *pglogrepl.TruncateMessage:
-		s.log.Warn("TRUNCATE is not replicated yet; the sinks keep the truncated rows", "relations", m.RelationIDs)
+		return s.truncate(st, ch, xld, m)
+	}
+	return nil
+}
+
+// truncate publishes a TRUNCATE of captured tables as op t, with no row, to
+// every partition of each table's topic: every key before it is gone.
+// N.B. pgoutput sends one message naming every table a TRUNCATE ... CASCADE
+// reached; options (CASCADE, RESTART IDENTITY) change nothing downstream.
+func (s *Source) truncate(st *streamState, ch *chunker, xld pglogrepl.XLogData, m *pglogrepl.TruncateMessage) error {
+	for _, rel := range m.RelationIDs {
+		enc := st.rels[rel]
+		if enc == nil {
+			continue // not captured
+		}
+		st.seq++
+		p := srcPos{lsn: uint64(xld.WALStart), commitLSN: st.commitLSN, seq: st.seq, txid: st.xid, tsMs: st.tsMs}
+		rec, buf, err := enc.encode(ch.room(), change.OpTruncate, nil, false, nil, p, time.Now().UnixMilli())
+		ch.buf = buf
+		if err != nil {
+			return retry.MarkPermanent(fmt.Errorf("source %s: %w", s.name, err))
+		}
+		rec.AllPartitions = true
+		ch.add(rec)
+		s.log.Info("table truncated at the source", "table", enc.schema.Name(), "commit_lsn", pglogrepl.LSN(st.commitLSN))
 	}
 	return nil
 }
@@ -214,7 +281,7 @@ func (s *Source) relation(ctx context.Context, st *streamState, ch *chunker, m *
 		}
 		col, err := mapColumn(s.types, ti.name, c.Name, c.DataType, c.TypeModifier, s.textCols)
 		if err != nil {
-			return fmt.Errorf("source %s: %w", s.name, err)
+			return needsUser(fmt.Errorf("source %s: %w", s.name, err))
 		}
 		col.Key = ti.keys[c.Name]
 		cols[i] = col
@@ -225,7 +292,7 @@ func (s *Source) relation(ctx context.Context, st *streamState, ch *chunker, m *
 	}
 	st.rels[m.RelationID] = enc
 	if len(enc.keyIdx) == 0 {
-		return fmt.Errorf("source %s: table %s has no primary key columns in its new definition; add a primary key", s.name, ti.name)
+		return needsUser(fmt.Errorf("source %s: table %s has no primary key columns in its new definition; add a primary key", s.name, ti.name))
 	}
 	s.log.Info("table schema", "table", ti.name.String(), "fingerprint", enc.schema.Fingerprint, "columns", len(cols))
 	ch.add(enc.schemaRecord())
@@ -273,7 +340,7 @@ func (s *Source) change(ctx context.Context, st *streamState, ch *chunker, xld p
 	rec, buf, err := enc.encode(ch.room(), op, before, oldType == 'K', after, p, time.Now().UnixMilli())
 	ch.buf = buf
 	if err != nil {
-		return fmt.Errorf("source %s: %w", s.name, err)
+		return retry.MarkPermanent(fmt.Errorf("source %s: %w", s.name, err))
 	}
 	ch.add(rec)
 	if len(ch.recs) >= 2*chunkRecords {
@@ -294,10 +361,34 @@ func (s *Source) heartbeatEvery() time.Duration {
 // heartbeat writes a tiny transactional logical message. It reaches the
 // stream as its own BEGIN/COMMIT, whose position is committed to Kafka and
 // then confirmed to the slot like any other: the slot moves past other
-// tables' WAL even when no captured table changes, through the one path
-// that never confirms what Kafka does not hold. It also checks how much
-// WAL the slot retains.
+// tables' WAL even when no captured table changes (idle WAL is also
+// confirmed directly, see stream). It also checks how much WAL the slot
+// retains. A closed connection is reopened.
 func (s *Source) heartbeat(ctx context.Context) error {
+	err := s.heartbeatOnce(ctx)
+	if err == nil || ctx.Err() != nil || !s.conn.IsClosed() {
+		return err
+	}
+	// The connection was closed (its backend terminated, an idle timeout,
+	// a proxy): open another, so heartbeats and type lookups go on while
+	// the replication connection streams.
+	cc, cerr := s.connConfig(false)
+	if cerr != nil {
+		return cerr
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, cerr := pgx.ConnectConfig(cctx, cc)
+	cancel()
+	if cerr != nil {
+		return fmt.Errorf("%w; reopening the connection: %w", err, cerr)
+	}
+	s.conn.Close(context.Background())
+	s.conn = conn
+	s.log.Info("heartbeat connection was closed; reopened it", "err", err)
+	return s.heartbeatOnce(ctx)
+}
+
+func (s *Source) heartbeatOnce(ctx context.Context) error {
 	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if _, err := s.conn.Exec(hctx, "SELECT pg_logical_emit_message(true, '"+msgHeartbeat+"', '')"); err != nil {

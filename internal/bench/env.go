@@ -71,8 +71,14 @@ func Main(name string) int {
 			err = runSummary(e)
 		case "http":
 			err = runHTTP(e)
+		case "freshness":
+			err = runFreshness(e)
+		case "verify":
+			err = runVerify(e)
+		case "lakelog":
+			err = runLakeLog(e)
 		default:
-			err = fmt.Errorf("unknown benchmark %q (have: cdc, snapshot, summary, http)", name)
+			err = fmt.Errorf("unknown benchmark %q (have: cdc, snapshot, summary, http, freshness, verify, lakelog)", name)
 		}
 	}()
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,16 +30,27 @@ type Config struct {
 	Checkpoints Checkpoints `yaml:"checkpoints"`
 	Capture     Capture     `yaml:"capture"`
 	Engine      Engine      `yaml:"engine"`
+	Incidents   Incidents   `yaml:"incidents"`
+	Lineage     Lineage     `yaml:"lineage"`
 
 	file    string
 	lines   map[string]int // key path ("sources[0].postgres.dsn") → line
 	secrets []string       // values substituted from the environment
 }
 
-// Kafka points at an external cluster. Without it Inlet embeds a broker.
+// Kafka points at an external cluster. Without brokers (or without the
+// section) Inlet embeds a broker under state_dir.
 type Kafka struct {
-	Brokers    []string `yaml:"brokers"`
-	Partitions int32    `yaml:"partitions"` // partitions of each new change topic; default 1
+	Brokers []string `yaml:"brokers"`
+	// Retention bounds the embedded broker: records every sink has
+	// committed and older than this are deleted (default 7d). With
+	// external brokers retention is the cluster's; Inlet only warns when a
+	// sink needs records that are gone.
+	Retention Duration `yaml:"retention"`
+	// SegmentMB is the embedded broker's log segment size: deleted records
+	// leave the disk a segment at a time (default 16).
+	SegmentMB  int   `yaml:"segment_mb"`
+	Partitions int32 `yaml:"partitions"` // partitions of each new change topic; default 1
 	// Compression of produced record batches: none, snappy (default),
 	// lz4 or zstd.
 	Compression string `yaml:"compression"`
@@ -75,6 +87,13 @@ type Postgres struct {
 // Lake is the Delta Lake root.
 type Lake struct {
 	Path string `yaml:"path"` // file:///abs/path or a local path
+	// Maintenance of the Delta tables (see docs/lake-maintenance.md).
+	CheckpointInterval   int                 `yaml:"checkpoint_interval"`    // default 100
+	LogRetention         Duration            `yaml:"log_retention"`          // default 30d
+	DeletedFileRetention Duration            `yaml:"deleted_file_retention"` // default 7d
+	TargetFileMB         int                 `yaml:"target_file_mb"`         // default 128
+	CompactMinFiles      int                 `yaml:"compact_min_files"`      // default 10
+	Retain               map[string]Duration `yaml:"retain"`                 // per table (schema.table)
 }
 
 // ClickHouse is the warehouse sink.
@@ -128,14 +147,28 @@ type Engine struct {
 	BatchWait    Duration `yaml:"batch_wait"`    // default 1s
 }
 
-// Duration is a time.Duration written as "500ms", "2s", "5m".
+// Duration is a time.Duration written as "500ms", "2s", "5m", or in whole
+// days as "7d", "400d".
 type Duration time.Duration
 
-// UnmarshalYAML parses a Go duration string.
+// ParseDuration parses a Go duration ("90s", "36h") or a whole number of
+// days ("7d", "400d").
+func ParseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// UnmarshalYAML parses a Go duration string, or days ("7d").
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
+	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (write e.g. 500ms, 2s, 5m)", n.Line, n.Value)
+		return fmt.Errorf("line %d: %q is not a duration (write e.g. 500ms, 2s, 5m, 36h, 7d)", n.Line, n.Value)
 	}
 	*d = Duration(v)
 	return nil
@@ -279,6 +312,23 @@ func (c *Config) applyDefaults() {
 	// Engine batch limits left at zero take the engine's defaults
 	// (engine.DefaultBatch*), set in that one place.
 	c.applySummaryDefaults()
+	c.applyObserveDefaults()
+}
+
+// ExternalKafka reports whether the pipeline uses Kafka brokers of its own
+// rather than the embedded broker.
+func (c *Config) ExternalKafka() bool { return c.Kafka != nil && len(c.Kafka.Brokers) > 0 }
+
+// EmbeddedBroker returns the embedded broker's retention and segment size.
+func (c *Config) EmbeddedBroker() (retention time.Duration, segmentMB int) {
+	retention, segmentMB = 7*24*time.Hour, 16
+	if c.Kafka != nil && c.Kafka.Retention > 0 {
+		retention = time.Duration(c.Kafka.Retention)
+	}
+	if c.Kafka != nil && c.Kafka.SegmentMB > 0 {
+		segmentMB = c.Kafka.SegmentMB
+	}
+	return retention, segmentMB
 }
 
 // File is the path the config was read from.

@@ -29,8 +29,11 @@ func (c *Config) Validate() error {
 		bad("pipeline", "%q must be lower case letters, digits and _ (it names Kafka topics and replication slots)", c.Pipeline)
 	}
 	if k := c.Kafka; k != nil {
-		if len(k.Brokers) == 0 {
-			bad("kafka.brokers", "empty; list host:port of your brokers, or remove the kafka section to use the embedded broker")
+		if k.Retention < 0 || k.SegmentMB < 0 {
+			bad("kafka.retention", "retention and segment_mb must be positive")
+		}
+		if len(k.Brokers) > 0 && (k.Retention > 0 || k.SegmentMB > 0) {
+			bad("kafka.retention", "retention and segment_mb bound the embedded broker; with brokers, set retention on the cluster's topics (retention.ms) and remove them here")
 		}
 		for i, b := range k.Brokers {
 			if _, _, err := net.SplitHostPort(b); err != nil {
@@ -96,6 +99,40 @@ func (c *Config) Validate() error {
 		if _, err := LakeDir(l.Path); err != nil {
 			bad("lake.path", "%v", err)
 		}
+		if l.CheckpointInterval < 0 {
+			bad("lake.checkpoint_interval", "%d: must be a positive number of commits (default 100)", l.CheckpointInterval)
+		}
+		if l.LogRetention < 0 || l.DeletedFileRetention < 0 {
+			bad("lake.log_retention", "retentions cannot be negative")
+		}
+		if l.TargetFileMB < 0 {
+			bad("lake.target_file_mb", "%d: must be positive (default 128)", l.TargetFileMB)
+		}
+		names := map[string]bool{}
+		for _, src := range c.Sources {
+			if src.HTTP != nil {
+				names[src.Name] = true
+			}
+			if src.Postgres != nil {
+				for _, t := range src.Postgres.Tables {
+					if n, err := ParseTableName(t.Name); err == nil {
+						names[n.String()] = true
+					}
+				}
+			}
+		}
+		for name, d := range l.Retain {
+			if !names[name] {
+				hint := "name a captured table as schema.table, or an HTTP source by its name"
+				if n, err := ParseTableName(name); err == nil && names[n.String()] {
+					hint = "write it " + n.String()
+				}
+				bad("lake.retain", "%s is not a table of this pipeline: %s", name, hint)
+			}
+			if d < Duration(24*time.Hour) {
+				bad("lake.retain", "%s: %s is less than a day; the lake drops whole days (write e.g. 400d)", name, time.Duration(d))
+			}
+		}
 	}
 	if ch := c.ClickHouse; ch != nil {
 		if _, _, err := net.SplitHostPort(ch.Addr); err != nil {
@@ -133,6 +170,7 @@ func (c *Config) Validate() error {
 	if c.Engine.BatchWait < 0 {
 		bad("engine.batch_wait", "must be positive (or left out for the default)")
 	}
+	errs = append(errs, c.validateObserve()...)
 	return errors.Join(errs...)
 }
 

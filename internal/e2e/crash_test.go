@@ -184,7 +184,13 @@ func mustRead(t *testing.T, path string) []byte {
 // topic read_committed: each committed change must appear exactly once.
 func (e *env) kafkaCheck(t *testing.T) {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(filepath.Join(e.dir, "state", "kafka")))
+	e.kafkaCheckDir(t, filepath.Join(e.dir, "state", "kafka"))
+}
+
+// kafkaCheckDir is kafkaCheck on the broker data in dir.
+func (e *env) kafkaCheckDir(t *testing.T, dir string) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dir))
 	if err != nil {
 		t.Fatalf("reopen embedded kafka: %v", err)
 	}

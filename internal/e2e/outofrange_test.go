@@ -16,8 +16,9 @@ import (
 // TestOutOfRangePolicyAndReservedNames: a source column named _version
 // keeps its data as _version_ in the lake and ClickHouse, and a date
 // ClickHouse 18.16 cannot hold (9999-12-31) fails the ClickHouse sink only
-// under out_of_range: fail — the lake still gets it — and flows, clamped,
-// under the default clamp.
+// under out_of_range: fail — that table is quarantined in ClickHouse alone,
+// the lake still gets it and another table keeps flowing — and flows,
+// clamped, under the default clamp once the table is resumed.
 func TestOutOfRangePolicyAndReservedNames(t *testing.T) {
 	ctx := context.Background()
 	pg := testenv.StartPostgres(t)
@@ -26,13 +27,15 @@ func TestOutOfRangePolicyAndReservedNames(t *testing.T) {
 	dir := testDir(t, "inlet-oor-")
 	conn := pg.Connect(t, "postgres")
 	if _, err := conn.Exec(ctx, `CREATE TABLE poison (id int PRIMARY KEY, "_version" int, d date, note text);
-		INSERT INTO poison VALUES (1, 7, '9999-12-31', 'far'), (2, 8, '2026-01-01', 'ok');`); err != nil {
+		INSERT INTO poison VALUES (1, 7, '9999-12-31', 'far'), (2, 8, '2026-01-01', 'ok');
+		CREATE TABLE fine (id int PRIMARY KEY, d date);
+		INSERT INTO fine VALUES (1, '2026-01-01');`); err != nil {
 		t.Fatal(err)
 	}
 	sources := fmt.Sprintf(`  - name: pg
     postgres:
       dsn: "%s"
-      tables: ["public.poison"]
+      tables: ["public.poison", "public.fine"]
 `, pg.DSN("postgres"))
 	engine := "engine:\n  batch_wait: 200ms\n"
 	cfg := writePipeline(t, dir, sources, chs.Addr, "  out_of_range: fail\n"+engine)
@@ -49,14 +52,16 @@ func TestOutOfRangePolicyAndReservedNames(t *testing.T) {
 		}
 		_, n := lakeFiles(t, lakeTable)
 		log, _ := os.ReadFile(logPath)
-		if n == 2 && strings.Contains(string(log), "incident: value out of ClickHouse's range") && strings.Contains(string(log), "incident: batch failed") {
+		var fine uint64
+		chConn.QueryRow(ctx, "SELECT count() FROM shop.fine_current").Scan(&fine)
+		if n == 2 && fine == 1 && strings.Contains(string(log), "incident: value out of ClickHouse's range") && strings.Contains(string(log), "incident: table quarantined") {
 			if !strings.Contains(string(log), `key="id=1"`) || !strings.Contains(string(log), "policy=fail") || !strings.Contains(string(log), "9999-12-31") {
 				t.Errorf("the incident does not name the key, the value and the policy:\n%s", grepLines(string(log), "incident: value"))
 			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("policy fail: lake rows %d, want 2, and an out-of-range incident; log:\n%s", n, tailFile(logPath, 30))
+			t.Fatalf("policy fail: lake rows %d, want 2, public.fine in clickhouse, and the out-of-range and quarantine incidents; log:\n%s", n, tailFile(logPath, 30))
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
@@ -77,6 +82,9 @@ func TestOutOfRangePolicyAndReservedNames(t *testing.T) {
 	// clamp (the default): the same batch flows, the date clamped.
 	cfg = writePipeline(t, dir, sources, chs.Addr, engine)
 	p = startInlet(t, cfg, logPath)
+	if out, err := execInlet("resume", "-c", cfg, "--table", "public.poison"); err != nil {
+		t.Fatalf("inlet resume: %v: %s", err, out)
+	}
 	deadline = time.Now().Add(90 * time.Second)
 	var got []string
 	for {

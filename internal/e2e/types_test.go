@@ -510,7 +510,7 @@ func chTypeRows(ctx context.Context, conn driver.Conn, tb ttable, r chRange) (ke
 // lakeTypeRows reads the latest image per key of a lake table with chDB's
 // deltaLakeLocal: per column, the value of the newest change that carried
 // it (a TOAST-unchanged column is listed in _unchanged, NULL in its column).
-func lakeTypeRows(db *testenv.ChDB, dir string, tb ttable, r chRange) (keyedRows, error) {
+func lakeTypeRows(db *testenv.ChDBConn, dir string, tb ttable, r chRange) (keyedRows, error) {
 	exprs := make([]string, len(tb.cols))
 	hasNaN := false
 	for _, col := range tb.cols {

@@ -28,6 +28,8 @@ const (
 	// EngineAfterLakeBeforeCheckpoint: lake committed, its checkpoint (the
 	// batch history entry) not.
 	EngineAfterLakeBeforeCheckpoint = "engine.after_apply_before_checkpoint.lake"
+	// LakeCompactBeforeLog: compacted files written, their commit not.
+	LakeCompactBeforeLog = "lake.compact_before_log"
 	// EngineAfterClickHouseBeforeCheckpoint: ClickHouse written, its checkpoint not.
 	EngineAfterClickHouseBeforeCheckpoint = "engine.after_apply_before_checkpoint.clickhouse"
 )

@@ -5,9 +5,13 @@
 // the pipeline's state dir, so an on-call engineer can list what happened
 // after the logs have rotated away (`inlet incidents`).
 //
-// The journal is append-only JSON Lines, one object per incident:
+// The journal is append-only JSON Lines, one object per record:
 //
-//	{"v":1,"time":"2026-11-30T10:37:44.628Z","level":"WARN","msg":"incident: …","attrs":{"sink":"lake",…}}
+//	{"v":2,"id":"20261130-103744-1a2b3c4d","time":"2026-11-30T10:37:44.628Z","level":"WARN","msg":"incident: …","attrs":{"sink":"lake",…}}
+//
+// Format 2 added "id", the incident the record belongs to (a failure, its
+// retries and its resolution share one). Format 1 records have none; they
+// are grouped by the same rules when read (Group), and get the same ids.
 package incident
 
 import (
@@ -24,8 +28,9 @@ import (
 	"time"
 )
 
-// Version is the journal line format version.
-const Version = 1
+// Version is the journal line format version this Inlet writes; it reads
+// every version from 1 to Version.
+const Version = 2
 
 // FileName is the journal's name in the state dir.
 const FileName = "incidents.jsonl"
@@ -36,6 +41,7 @@ func Path(stateDir string) string { return filepath.Join(stateDir, FileName) }
 // Entry is one journal line.
 type Entry struct {
 	V     int            `json:"v"`
+	ID    string         `json:"id,omitempty"` // since format 2
 	Time  time.Time      `json:"time"`
 	Level string         `json:"level"`
 	Msg   string         `json:"msg"`
@@ -47,15 +53,24 @@ type Entry struct {
 type journal struct {
 	mu   sync.Mutex
 	path string
+	g    *grouper // incidents so far, read from the journal on first use
 }
 
 func (j *journal) append(e Entry) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.g == nil {
+		j.g = newGrouper()
+		old, _ := Read(j.path, time.Time{}) // unreadable: ids start afresh
+		for _, o := range old {
+			j.g.add(o)
+		}
+	}
+	e.ID = j.g.add(e)
 	line, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
 	f, err := os.OpenFile(j.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
@@ -194,8 +209,8 @@ func Read(path string, since time.Time) ([]Entry, error) {
 			bad = fmt.Errorf("%s line %d: %w", path, n, err)
 			continue
 		}
-		if e.V != Version {
-			return nil, fmt.Errorf("%s line %d: journal format %d; this Inlet reads %d (upgrade Inlet)", path, n, e.V, Version)
+		if e.V < 1 || e.V > Version {
+			return nil, fmt.Errorf("%s line %d: journal format %d; this Inlet reads 1 to %d (upgrade Inlet)", path, n, e.V, Version)
 		}
 		if !e.Time.Before(since) {
 			out = append(out, e)

@@ -22,9 +22,22 @@ type Embedded struct {
 	c *kfake.Cluster
 }
 
+// brokerConfigs are the embedded broker's settings: long transactions
+// allowed, and segments of segmentMB so deleted records leave the disk.
+func brokerConfigs(segmentMB int) map[string]string {
+	if segmentMB <= 0 {
+		segmentMB = 16
+	}
+	return map[string]string{
+		"transaction.max.timeout.ms": "900000",
+		"log.segment.bytes":          fmt.Sprint(int64(segmentMB) << 20),
+	}
+}
+
 // StartEmbedded starts kfake with its data under dir, fsyncing every write,
-// listening on 127.0.0.1 on a free port.
-func StartEmbedded(dir string) (*Embedded, error) {
+// listening on 127.0.0.1 on a free port, with log segments of segmentMB
+// (0: 16).
+func StartEmbedded(dir string, segmentMB int) (*Embedded, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("embedded kafka: %w", err)
 	}
@@ -33,7 +46,7 @@ func StartEmbedded(dir string) (*Embedded, error) {
 		kfake.Ports(0),
 		kfake.DataDir(filepath.Clean(dir)),
 		kfake.SyncWrites(),
-		kfake.BrokerConfigs(map[string]string{"transaction.max.timeout.ms": "900000"}),
+		kfake.BrokerConfigs(brokerConfigs(segmentMB)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded kafka in %s: %w", dir, err)

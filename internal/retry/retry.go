@@ -138,9 +138,17 @@ type Hooks struct {
 	OnResolved func(attempts int)
 }
 
+// Waiter is an error that says how long to wait before the next attempt
+// (an HTTP Retry-After, a broker's throttle). Do waits that long instead
+// of the backoff's next wait when it is positive.
+type Waiter interface {
+	RetryAfter() time.Duration
+}
+
 // Do runs fn until it succeeds, fails with a Permanent or NeedsUser error
 // (returned as is), or ctx ends (the last error is returned, wrapped with
-// ctx's). Waits between attempts come from b.
+// ctx's). Waits between attempts come from b, or from the error when it
+// is a Waiter.
 func Do(ctx context.Context, b Backoff, h Hooks, fn func(ctx context.Context) error) error {
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx)
@@ -157,6 +165,10 @@ func Do(ctx context.Context, b Backoff, h Hooks, fn func(ctx context.Context) er
 			return err
 		}
 		wait := b.Next()
+		var w Waiter
+		if errors.As(err, &w) && w.RetryAfter() > 0 {
+			wait = w.RetryAfter()
+		}
 		if h.OnRetry != nil {
 			h.OnRetry(err, attempt, wait)
 		}

@@ -78,3 +78,30 @@ func TestDo(t *testing.T) {
 		t.Fatalf("want deadline in %v", err)
 	}
 }
+
+type waitErr struct{ d time.Duration }
+
+func (w waitErr) Error() string             { return "throttled" }
+func (w waitErr) RetryAfter() time.Duration { return w.d }
+
+// TestDoHonoursWaiter: an error that says how long to wait (Retry-After)
+// replaces the backoff's wait.
+func TestDoHonoursWaiter(t *testing.T) {
+	var waits []time.Duration
+	n := 0
+	err := Do(context.Background(), Backoff{Initial: time.Millisecond, NoJitter: true}, Hooks{OnRetry: func(_ error, _ int, w time.Duration) {
+		waits = append(waits, w)
+	}}, func(context.Context) error {
+		n++
+		switch n {
+		case 1:
+			return fmt.Errorf("get: %w", waitErr{30 * time.Millisecond})
+		case 2:
+			return errors.New("plain")
+		}
+		return nil
+	})
+	if err != nil || len(waits) != 2 || waits[0] != 30*time.Millisecond || waits[1] != 2*time.Millisecond {
+		t.Fatalf("err %v, waits %v; want nil, [30ms 2ms]", err, waits)
+	}
+}

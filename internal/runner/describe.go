@@ -62,7 +62,7 @@ func Describe(ctx context.Context, c *config.Config, out io.Writer) error {
 	}
 	for _, s := range sinks {
 		if r, ok := s.(connectors.Reporter); ok {
-			if err := r.Report(ctx, out, true); err != nil {
+			if err := r.Report(ctx, out, Tables(c), true); err != nil {
 				return err
 			}
 		}

@@ -7,27 +7,23 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/inlet-dev/inlet/internal/health"
 )
 
 // serveHTTP serves /metrics (Prometheus), /healthz (the process is up),
-// /readyz (the pipeline's stages are running) and /debug/pprof on addr.
-func serveHTTP(ctx context.Context, addr string, ready *atomic.Bool, log *slog.Logger) (func(), error) {
+// /readyz (every stage in reg is ready; the body lists each stage, with
+// why it is not) and /debug/pprof on addr.
+func serveHTTP(ctx context.Context, addr string, reg *health.Registry, log *slog.Logger) (func(), error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // profiles for the on-call engineer
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready.Load() {
-			http.Error(w, "starting or stopping\n", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ready\n"))
-	})
+	mux.Handle("/readyz", reg)
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err

@@ -34,11 +34,16 @@ func Incidents(c *config.Config, from time.Time, asJSON bool, out io.Writer) err
 		fmt.Fprintf(out, "no incidents recorded (%s)\n", path)
 		return nil
 	}
+	ids := incidentIDs(path)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
-	fmt.Fprintln(tw, "TIME\tLEVEL\tINCIDENT\tDETAILS")
+	fmt.Fprintln(tw, "TIME\tLEVEL\tID\tINCIDENT\tDETAILS")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), e.Level, strings.TrimPrefix(e.Msg, "incident: "), details(e.Attrs))
+		id := e.ID
+		if id == "" {
+			id = ids[e.Time.UnixNano()]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), e.Level, id, strings.TrimPrefix(e.Msg, "incident: "), details(e.Attrs))
 	}
 	return nil
 }
@@ -76,4 +81,17 @@ func printIncidents(tw io.Writer, c *config.Config) error {
 	last := entries[len(entries)-1]
 	fmt.Fprintf(tw, "INCIDENTS (24h)\t%d; latest %s: %s (inlet incidents -c %s)\n", len(entries), last.Time.Format(time.RFC3339), last.Msg, c.File())
 	return nil
+}
+
+// incidentIDs maps each journal entry (by time) to its incident's id, for
+// entries written before ids were (journal format 1).
+func incidentIDs(path string) map[int64]string {
+	all, _ := incident.Read(path, time.Time{})
+	out := map[int64]string{}
+	for _, in := range incident.Group(all) {
+		for _, e := range in.Entries {
+			out[e.Time.UnixNano()] = in.ID
+		}
+	}
+	return out
 }

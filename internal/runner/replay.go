@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/engine"
 	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/internal/kafka"
 	"github.com/inlet-dev/inlet/lake"
 )
 
@@ -94,6 +96,9 @@ func Replay(ctx context.Context, c *config.Config, sink, from string, log *slog.
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		if err := stillInKafka(ctx, brokers, name, b); err != nil {
+			return err
+		}
 		if rw, ok := s.(connectors.Rewinder); ok {
 			for _, t := range tables {
 				v := int64(-1) // the table's version as of checkpoint b
@@ -168,7 +173,7 @@ func Rebuild(ctx context.Context, c *config.Config, log *slog.Logger, out io.Wri
 	}
 	defer CloseSinks(sinks)
 	tables := Tables(c)
-	progress, err := lk.Sink().Progress(ctx, tables)
+	progress, err := lk.Sink(nil).Progress(ctx, tables)
 	if err != nil {
 		return err
 	}
@@ -231,6 +236,29 @@ func Rebuild(ctx context.Context, c *config.Config, log *slog.Logger, out io.Wri
 			return err
 		}
 		fmt.Fprintf(out, "%s checkpoint %d set to the lake's offsets\n", name, next)
+	}
+	return nil
+}
+
+// stillInKafka refuses a replay from checkpoint b when the broker no longer
+// holds the records after it (retention deleted them).
+func stillInKafka(ctx context.Context, brokers []string, sink string, b checkpoint.Batch) error {
+	topics := map[string]bool{}
+	for _, o := range b.Offsets {
+		topics[o.Topic] = true
+	}
+	names := slices.Sorted(maps.Keys(topics))
+	if len(names) == 0 {
+		return nil
+	}
+	starts, err := kafka.StartOffsets(ctx, brokers, names...)
+	if err != nil {
+		return fmt.Errorf("%s: check what Kafka still holds: %w", sink, err)
+	}
+	for _, o := range b.Offsets {
+		if start, ok := starts[o.Topic][o.Partition]; ok && o.Next < start {
+			return fmt.Errorf("%s: checkpoint %d needs %s/%d from offset %d, but Kafka holds it only from %d (retention deleted the rest); replay from a later checkpoint, or use inlet rebuild --from-lake", sink, b.ID, o.Topic, o.Partition, o.Next, start)
+		}
 	}
 	return nil
 }

@@ -16,14 +16,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/inlet-dev/inlet/capture"
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/connectors/httpapi"
 	"github.com/inlet-dev/inlet/connectors/postgres"
 	"github.com/inlet-dev/inlet/engine"
-	"github.com/inlet-dev/inlet/internal/capture"
 	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/internal/health"
 	"github.com/inlet-dev/inlet/internal/kafka"
 	"github.com/inlet-dev/inlet/lake"
 )
@@ -96,17 +97,33 @@ func OpenLake(c *config.Config) (*lake.Lake, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lake.Open(dir, c.Pipeline)
+	return lake.OpenWith(dir, c.Pipeline, LakeOptions(c.Lake))
+}
+
+// LakeOptions are the lake's maintenance settings from its config (zero
+// fields keep the lake's defaults).
+func LakeOptions(l *config.Lake) lake.Options {
+	o := lake.Options{CheckpointInterval: int64(l.CheckpointInterval), LogRetention: time.Duration(l.LogRetention),
+		DeletedFileRetention: time.Duration(l.DeletedFileRetention), TargetFileBytes: int64(l.TargetFileMB) << 20,
+		CompactMinFiles: l.CompactMinFiles}
+	if len(l.Retain) > 0 {
+		o.Retain = map[string]time.Duration{}
+		for t, d := range l.Retain {
+			o.Retain[t] = time.Duration(d)
+		}
+	}
+	return o
 }
 
 // Brokers returns the Kafka brokers to use, starting the embedded broker
 // when the config has none (closed by the returned func).
 func Brokers(c *config.Config, log *slog.Logger) ([]string, func(), error) {
-	if c.Kafka != nil {
+	if c.ExternalKafka() {
 		return c.Kafka.Brokers, func() {}, nil
 	}
 	dir := filepath.Join(c.StateDir, "kafka")
-	emb, err := kafka.StartEmbedded(dir)
+	_, segmentMB := c.EmbeddedBroker()
+	emb, err := kafka.StartEmbedded(dir, segmentMB)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -123,9 +140,12 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 		return err
 	}
 	defer lock.Close()
-	var ready atomic.Bool
+	// /readyz: every stage says whether it is ready; the process itself
+	// is not until every stage is started, nor once it is stopping.
+	reg := health.New()
+	ready := reg.Stage("inlet")
 	if httpAddr != "" {
-		stopHTTP, err := serveHTTP(ctx, httpAddr, &ready, log)
+		stopHTTP, err := serveHTTP(ctx, httpAddr, reg, log)
 		if err != nil {
 			return fmt.Errorf("--http %s: %w", httpAddr, err)
 		}
@@ -171,11 +191,11 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 	rowsBySink := &counters{}
 
 	compression := "none" // the embedded broker is in this process
-	if c.Kafka != nil {
+	if c.ExternalKafka() {
 		compression = c.Kafka.Compression
 	}
 	txnSuffix := ""
-	if c.Kafka == nil {
+	if !c.ExternalKafka() {
 		txnSuffix = fmt.Sprintf("-%d", time.Now().UnixNano())
 	}
 	var srcs []*postgres.Source
@@ -198,7 +218,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			}
 			opts := capture.Options{Brokers: brokers, Pipeline: c.Pipeline, Source: s.Name, Log: log,
 				CommitEvery: time.Duration(c.Capture.CommitInterval), SplitAfter: time.Duration(c.Capture.SplitAfter), TxnIDSuffix: txnSuffix, Compression: compression,
-				OnCommit: func(n int) { published.Add(int64(n)) }}
+				OnCommit: func(n int) { published.Add(int64(n)) }, Health: reg.Stage("source " + s.Name)}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -215,6 +235,10 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			return err
 		}
 		defer store.Close()
+		lineage := newLineageEvents(c, log)
+		wg.Add(2)
+		go func() { defer wg.Done(); lineage.run(ctx) }()
+		go func() { defer wg.Done(); escalate(ctx, c, log) }()
 		sinks, err := OpenSinks(ctx, c, nil, log)
 		if err != nil {
 			return err
@@ -225,6 +249,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			OnBatch: func(b engine.BatchStats) {
 				batches.Add(1)
 				rowsBySink.add(b.Sink, int64(b.Rows))
+				lineage.batch(b)
 			}}
 		eng, err = engine.New(opts)
 		if err != nil {
@@ -237,11 +262,18 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 				fail(err)
 			}
 		}()
+		if !c.ExternalKafka() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				trimBroker(ctx, c, brokers, eng, log)
+			}()
+		}
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	ready.Store(true)
-	defer ready.Store(false)
+	ready.Ready()
+	defer ready.NotReady("stopping")
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
 	fast := time.NewTicker(time.Second)
@@ -256,6 +288,9 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 		case <-fast.C:
 			if err := writeStatus(c.StateDir, srcs, hsrcs, eng); err != nil {
 				log.Warn("cannot write status file", "err", err)
+			}
+			if eng != nil {
+				takeResumes(c, eng, log)
 			}
 			if tty {
 				barLines = bars(os.Stderr, srcs, barLines)

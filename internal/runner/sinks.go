@@ -35,7 +35,7 @@ func OpenSink(ctx context.Context, c *config.Config, name string, log *slog.Logg
 		if err != nil {
 			return nil, err
 		}
-		return lk.Sink(), nil
+		return lk.Sink(log), nil
 	case name == clickhouse.SinkName && c.ClickHouse != nil:
 		return clickhouse.Open(ctx, c.ClickHouse, log)
 	}

@@ -61,7 +61,7 @@ func Status(ctx context.Context, c *config.Config, out io.Writer) error {
 	}
 	for _, s := range sinks {
 		if r, ok := s.(connectors.Reporter); ok {
-			if err := r.Report(ctx, tw, false); err != nil {
+			if err := r.Report(ctx, tw, Tables(c), false); err != nil {
 				return err
 			}
 		}
@@ -139,6 +139,12 @@ func printRunStatus(tw io.Writer, c *config.Config) error {
 				last = time.Since(s.LastCommit).Round(time.Second).String() + " ago"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%s\t%s\n", s.Sink, s.State, s.LagRecords, s.LagSeconds, last, s.LastError)
+		}
+		for _, s := range st.Sinks {
+			for _, q := range s.Quarantined {
+				fmt.Fprintf(tw, "QUARANTINED\t%s in %s since %s: %s\n", q.Table, s.Sink, q.Since.Format(time.RFC3339), q.Error)
+				fmt.Fprintf(tw, "\tfix: %s\n", q.Fix)
+			}
 		}
 	}
 	for _, s := range st.Sources {

@@ -1,98 +1,44 @@
 package testenv
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 )
 
-// ChDB runs queries in chDB (embedded ClickHouse, with delta-kernel-rs
-// behind deltaLakeLocal), an independent reader of Inlet's lake. It runs a
-// small node script against the npm package chdb installed under
-// $INLET_CHDB_DIR, or $HOME/.cache/inlet-chdb (scripts/deps.sh installs it).
-type ChDB struct {
-	script string
-	dir    string
-}
+// chdbScript runs one query in chDB (ClickHouse embedded in node) and
+// prints it as TabSeparated.
+const chdbScript = `const {query} = require(process.argv[1]);
+try { process.stdout.write(query(process.argv[2], "TabSeparated")); }
+catch (e) { process.stderr.write(String(e.cause || e)); process.exit(1); }`
 
-// InstallChDB is the command that installs what ChDB needs.
-func InstallChDB() string {
-	return `npm install --prefix "$HOME/.cache/inlet-chdb" chdb   # or: scripts/deps.sh (needs node ≥ 18)`
-}
-
-// StartChDB finds node and the chdb package; it fails the test with the
-// command that installs them when either is missing.
-func StartChDB(t T) *ChDB {
+// ChDB runs a query in chDB — a current ClickHouse, whose deltaLakeLocal
+// reads Delta tables with delta-kernel-rs, an independent Delta reader —
+// with dir as its working directory. scripts/deps.sh installs chdb into
+// ~/.cache/inlet-chdb (INLET_CHDB overrides); a missing one fails the test
+// with the command that installs it.
+func ChDB(t T, dir, query string) string {
 	t.Helper()
-	dir := os.Getenv("INLET_CHDB_DIR")
-	if dir == "" {
+	root := os.Getenv("INLET_CHDB")
+	if root == "" {
 		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "inlet-chdb")
+		root = filepath.Join(home, ".cache", "inlet-chdb")
+	}
+	mod := filepath.Join(root, "node_modules", "chdb")
+	if _, err := os.Stat(mod); err != nil {
+		t.Fatalf("chDB is not installed at %s (the independent Delta reader): run scripts/deps.sh, or npm install --prefix %s chdb", mod, root)
 	}
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatalf("chDB (the lake's independent Delta reader) needs node, which is not on PATH: apt-get install -y nodejs npm, then %s", InstallChDB())
+		t.Fatal("node is not on PATH (needed to run chDB): apt-get install -y nodejs npm")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "chdb", "package.json")); err != nil {
-		t.Fatalf("chDB (the lake's independent Delta reader) is not installed under %s: %s", dir, InstallChDB())
-	}
-	f, err := os.CreateTemp("", "inlet-chdb-*.js")
+	cmd := exec.Command("node", "-e", chdbScript, mod, query)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("chDB query %q: %v: %s", query, err, stderr.String())
 	}
-	// One query per run, from stdin; rows as JSON lines on stdout.
-	f.WriteString(`const {query} = require(process.argv[2] + '/node_modules/chdb');
-let sql = '';
-process.stdin.on('data', d => sql += d);
-process.stdin.on('end', () => {
-  try { process.stdout.write(query(sql, 'JSONEachRow')); }
-  catch (e) { process.stderr.write(String(e && e.message || e)); process.exit(1); }
-});
-`)
-	f.Close()
-	t.Cleanup(func() { os.Remove(f.Name()) })
-	c := &ChDB{script: f.Name(), dir: dir}
-	if _, err := c.Query("SELECT 1 AS one"); err != nil {
-		t.Fatalf("chDB does not run (%v); reinstall it: %s", err, InstallChDB())
-	}
-	return c
-}
-
-// Query runs sql and returns its rows, each column decoded from JSON
-// (strings, float64 numbers, nil, []any).
-func (c *ChDB) Query(sql string) ([]map[string]any, error) {
-	cmd := exec.Command("node", c.script, c.dir)
-	cmd.Stdin = strings.NewReader(sql)
-	cmd.Dir = "/" // chDB's user_files_path is the working directory: let it read any absolute path
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return nil, &chdbError{err: err, stderr: errb.String()}
-	}
-	var rows []map[string]any
-	sc := bufio.NewScanner(&out)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			return nil, err
-		}
-		rows = append(rows, m)
-	}
-	return rows, sc.Err()
-}
-
-type chdbError struct {
-	err    error
-	stderr string
-}
-
-func (e *chdbError) Error() string {
-	return "chdb: " + e.err.Error() + ": " + strings.TrimSpace(e.stderr)
+	return string(out)
 }

@@ -17,6 +17,10 @@ import (
 type Postgres struct {
 	Port int
 	Dir  string
+
+	bin, data string
+	cred      *syscall.Credential
+	restarted bool // by pg_ctl: the postmaster is no longer our child
 }
 
 // DSN returns a superuser DSN for database db.
@@ -81,7 +85,7 @@ func StartPostgres(t T) *Postgres {
 		t.Fatalf("start postgres: %v", err)
 	}
 	t.Cleanup(func() { stop(cmd, syscall.SIGQUIT); lf.Close() })
-	p := &Postgres{Port: port, Dir: dir}
+	p := &Postgres{Port: port, Dir: dir, bin: bin, data: data, cred: cred}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := pgx.Connect(context.Background(), p.DSN("postgres"))
@@ -94,4 +98,31 @@ func StartPostgres(t T) *Postgres {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// Restart restarts the server with `pg_ctl restart -m mode -w` (fast,
+// smart or immediate), as a DBA would, and returns how long pg_ctl took;
+// it fails the test when pg_ctl fails or takes longer than timeout.
+// After a restart the server is stopped at cleanup with pg_ctl.
+func (p *Postgres) Restart(t T, mode string, timeout time.Duration) time.Duration {
+	t.Helper()
+	if !p.restarted {
+		p.restarted = true
+		t.Cleanup(func() {
+			cmd := exec.Command(filepath.Join(p.bin, "pg_ctl"), "stop", "-D", p.data, "-m", "immediate", "-w")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+			cmd.Run()
+		})
+	}
+	log := filepath.Join(p.Dir, "postgres-restarted.log")
+	cmd := exec.Command(filepath.Join(p.bin, "pg_ctl"), "restart", "-D", p.data, "-m", mode, "-w",
+		"-t", fmt.Sprint(int(timeout.Seconds())), "-l", log)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("pg_ctl restart -m %s failed after %s: %v\n%s\nserver log:\n%s", mode, took.Round(time.Millisecond), err, out, tail(log, 20))
+	}
+	return took
 }

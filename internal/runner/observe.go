@@ -1,0 +1,109 @@
+package runner
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/inlet-dev/inlet/engine"
+	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/internal/incident"
+	"github.com/inlet-dev/inlet/internal/openlineage"
+)
+
+// lineageEvents sends an OpenLineage run (START, then COMPLETE with row
+// counts) per table of each committed sink batch, off the sinks'
+// goroutines: a slow or absent receiver never slows a commit (events that
+// do not fit the queue are dropped and logged).
+type lineageEvents struct {
+	c   *config.Config
+	em  *openlineage.Emitter
+	q   chan engine.BatchStats
+	log *slog.Logger
+}
+
+func newLineageEvents(c *config.Config, log *slog.Logger) *lineageEvents {
+	if c.Lineage.OpenLineage == nil {
+		return nil
+	}
+	return &lineageEvents{c: c, em: openlineage.New(c.Pipeline, c.Lineage.OpenLineage, Version), q: make(chan engine.BatchStats, 1024), log: log}
+}
+
+// batch queues a committed batch's events.
+func (l *lineageEvents) batch(b engine.BatchStats) {
+	if l == nil {
+		return
+	}
+	select {
+	case l.q <- b:
+	default:
+		l.log.Warn("openlineage: event queue full; dropped a batch's events", "sink", b.Sink)
+	}
+}
+
+// run sends queued events until ctx ends.
+func (l *lineageEvents) run(ctx context.Context) {
+	if l == nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case b := <-l.q:
+			for table, rows := range b.Tables {
+				in, out := openlineage.Datasets(l.c, table)
+				for i := range in {
+					in[i].Rows = rows
+				}
+				var mine []openlineage.Dataset
+				for _, d := range out {
+					if sinkOf(d.Namespace) == b.Sink {
+						d.Rows = rows
+						mine = append(mine, d)
+					}
+				}
+				run, err := l.em.Start(ctx, openlineage.Window{Table: table, Inputs: in, Outputs: mine})
+				if err == nil {
+					err = run.Complete(ctx)
+				}
+				if err != nil && ctx.Err() == nil {
+					l.log.Warn("openlineage: event not delivered", "table", table, "sink", b.Sink, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// sinkOf names the sink an OpenLineage output dataset belongs to.
+func sinkOf(namespace string) string {
+	if strings.HasPrefix(namespace, "clickhouse") {
+		return "clickhouse"
+	}
+	return "lake"
+}
+
+// escalate checks the incident record every minute and escalates what has
+// been open longer than incidents.escalate_after.
+func escalate(ctx context.Context, c *config.Config, log *slog.Logger) {
+	e := incident.NewEscalator(c.StateDir, time.Duration(c.Incidents.EscalateAfter), log)
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if open, err := e.Check(time.Now()); err != nil {
+			log.Warn("incident escalation check failed", "err", err)
+		} else {
+			escalatedIncidents.Set(float64(len(open)))
+		}
+	}
+}
+
+// Version is inlet's version, set by the CLI (it names the producer of
+// lineage events).
+var Version = "dev"
