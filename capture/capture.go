@@ -18,7 +18,7 @@ import (
 
 // Options tune a capture run.
 type Options struct {
-	Brokers  []string
+	Kafka    *kafka.Cluster
 	Pipeline string
 	Source   string
 	// CommitEvery bounds how long records wait before their transaction
@@ -202,8 +202,7 @@ func (s *session) connect(ctx context.Context) error {
 	case "zstd":
 		compression = kgo.ZstdCompression()
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(o.Brokers...),
+	cl, err := o.Kafka.Client(
 		kgo.ProducerBatchCompression(compression),
 		kgo.TransactionalID("inlet-"+o.Pipeline+"-"+o.Source+o.TxnIDSuffix),
 		kgo.TransactionTimeout(5*time.Minute),
@@ -224,7 +223,7 @@ func (s *session) connect(ctx context.Context) error {
 	if _, _, err := cl.ProducerID(ctx); err != nil {
 		return fmt.Errorf("source %s: init transactional producer: %w", o.Source, err)
 	}
-	positions, err := kafka.ReadCompacted(ctx, o.Brokers, s.offsetsTopic)
+	positions, err := kafka.ReadCompacted(ctx, o.Kafka, s.offsetsTopic)
 	if err != nil {
 		return fmt.Errorf("source %s: read committed position: %w", o.Source, err)
 	}
@@ -243,7 +242,7 @@ func (s *session) connect(ctx context.Context) error {
 	if pos != nil {
 		o.Log.Info("resuming source", "source", o.Source, "position", string(pos))
 	}
-	s.marks = newWatermarks(o.Brokers)
+	s.marks = newWatermarks(o.Kafka)
 	return nil
 }
 

@@ -129,23 +129,25 @@ func (l *logLines) count(prefix string) int {
 	return n
 }
 
-func startBroker(t *testing.T) []string {
+func startBroker(t *testing.T) *kafka.Cluster {
 	t.Helper()
 	b, err := kafka.StartEmbedded(t.TempDir(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	if err := kafka.EnsureTopics(context.Background(), b.Addrs(), 2, []string{"p.t"}, []string{"p._inlet_offsets"}); err != nil {
+	cl := kafka.NewCluster(b.Addrs(), kafka.Security{})
+	t.Cleanup(cl.Close)
+	if err := kafka.EnsureTopics(context.Background(), cl, 2, []string{"p.t"}, []string{"p._inlet_offsets"}); err != nil {
 		t.Fatal(err)
 	}
-	return b.Addrs()
+	return cl
 }
 
 // committedKeys reads every committed record of p.t.
-func committedKeys(t *testing.T, brokers []string, want int) map[string]int {
+func committedKeys(t *testing.T, brokers *kafka.Cluster, want int) map[string]int {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("p.t"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	cl, err := brokers.Client(kgo.ConsumeTopics("p.t"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +182,7 @@ func TestReconnectsAfterRetriableError(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, src, Options{Brokers: brokers, Pipeline: "p", Source: "fake", Log: slog.New(logs), Health: st,
+		done <- Run(ctx, src, Options{Kafka: brokers, Pipeline: "p", Source: "fake", Log: slog.New(logs), Health: st,
 			CommitEvery: time.Millisecond, Reconnect: retry.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond}})
 	}()
 	deadline := time.Now().Add(30 * time.Second)
@@ -224,7 +226,7 @@ func TestStopsWhenNeedsUser(t *testing.T) {
 	src := &fakeSource{total: 100, failAt: 15, failErr: retry.MarkNeedsUser(errors.New("replication slot gone"), "start over")}
 	logs := &logLines{}
 	reg := health.New()
-	err := Run(context.Background(), src, Options{Brokers: brokers, Pipeline: "p", Source: "fake", Log: slog.New(logs),
+	err := Run(context.Background(), src, Options{Kafka: brokers, Pipeline: "p", Source: "fake", Log: slog.New(logs),
 		Health: reg.Stage("source fake"), Reconnect: retry.Backoff{Initial: 10 * time.Millisecond}})
 	if retry.Classify(err) != retry.NeedsUser || !strings.Contains(err.Error(), "fix: start over") {
 		t.Fatalf("Run = %v, want the needs-user error with its fix", err)

@@ -12,12 +12,12 @@ import (
 // watermarks knows, per topic partition, the highest order key committed
 // in Kafka when the session connected, and places records into partitions.
 type watermarks struct {
-	brokers []string
+	brokers *kafka.Cluster
 	parts   map[string]int32
 	marks   map[string]map[int32][]byte
 }
 
-func newWatermarks(brokers []string) *watermarks {
+func newWatermarks(brokers *kafka.Cluster) *watermarks {
 	return &watermarks{brokers: brokers, parts: map[string]int32{}, marks: map[string]map[int32][]byte{}}
 }
 

@@ -60,7 +60,43 @@ type Store interface {
 	// later batches stay in the history, marked by a newer batch with the
 	// rewound offsets.
 	Rewind(ctx context.Context, sink string, id uint64) (Batch, error)
+	// Prune drops the sink's batches older than before from the history,
+	// always keeping the latest. The oldest batch kept then carries the
+	// table versions of the batches dropped before it (Fold), so replay to
+	// any batch kept still finds every table's version.
+	Prune(ctx context.Context, sink string, before time.Time) (removed int, err error)
 	Close() error
+}
+
+// Fold returns the batches of hist (oldest first) at or after before —
+// always at least the latest — with the first kept one carrying, for every
+// table, the latest LakeVersions of the batches dropped before it.
+func Fold(hist []Batch, before time.Time) (kept []Batch, removed int) {
+	if len(hist) == 0 {
+		return nil, 0
+	}
+	cut := len(hist) - 1
+	for i, b := range hist {
+		if !b.Time.Before(before) {
+			cut = i
+			break
+		}
+	}
+	if cut == 0 {
+		return hist, 0
+	}
+	versions := map[string]int64{}
+	for _, b := range hist[:cut+1] {
+		for t, v := range b.LakeVersions {
+			versions[t] = v
+		}
+	}
+	first := hist[cut]
+	if len(versions) > 0 {
+		first.LakeVersions = versions
+	}
+	kept = append([]Batch{first}, hist[cut+1:]...)
+	return kept, cut
 }
 
 // Decode parses one persisted batch and checks its version.

@@ -136,3 +136,65 @@ func conformance(t *testing.T, s Store, reopen func() Store) {
 		t.Fatalf("after rewind latest = %+v, want id 4 next 10", b)
 	}
 }
+
+// pruneConformance: Prune keeps the latest batch and everything at or
+// after the horizon, folds the dropped batches' table versions into the
+// first kept one, and later commits go on from the same ids.
+func pruneConformance(t *testing.T, s Store) {
+	t.Helper()
+	ctx := context.Background()
+	day0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := uint64(1); i <= 10; i++ {
+		b := Batch{ID: i, Sink: "hist", Time: day0.Add(time.Duration(i) * 24 * time.Hour),
+			Offsets: []Offset{{Topic: "t", Partition: 0, Next: int64(i)}}, LakeVersions: map[string]int64{}}
+		if i <= 3 {
+			b.LakeVersions["public.quiet"] = int64(i) // written early, never since
+		}
+		b.LakeVersions["public.busy"] = int64(100 + i)
+		if err := s.Commit(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := s.Prune(ctx, "hist", day0.Add(7*24*time.Hour))
+	if err != nil || removed != 6 {
+		t.Fatalf("prune removed %d, err %v; want 6", removed, err)
+	}
+	hist, err := s.History(ctx, "hist")
+	if err != nil || len(hist) != 4 || hist[0].ID != 7 {
+		t.Fatalf("after prune: %d batches from id %d, err %v; want 4 from 7", len(hist), hist[0].ID, err)
+	}
+	if v := hist[0].LakeVersions; v["public.quiet"] != 3 || v["public.busy"] != 107 {
+		t.Fatalf("first kept batch carries versions %v; want quiet 3 (folded) and busy 107", v)
+	}
+	if n, err := s.Prune(ctx, "hist", day0.Add(100*24*time.Hour)); err != nil || n != 3 {
+		t.Fatalf("prune past everything removed %d, err %v; want 3 (the latest stays)", n, err)
+	}
+	if b, ok, _ := s.Latest(ctx, "hist"); !ok || b.ID != 10 {
+		t.Fatalf("latest after prune = %d, want 10", b.ID)
+	}
+	if err := s.Commit(ctx, Batch{ID: 11, Sink: "hist"}); err != nil {
+		t.Fatalf("commit after prune: %v", err)
+	}
+	if hist, _ := s.History(ctx, "hist"); len(hist) != 2 || hist[0].LakeVersions["public.quiet"] != 3 {
+		t.Fatalf("history after prune and commit: %+v", hist)
+	}
+}
+
+func TestPrune(t *testing.T) {
+	t.Run("file", func(t *testing.T) {
+		s, err := OpenFile(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pruneConformance(t, s)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		pg := testenv.StartPostgres(t)
+		s, err := OpenPostgres(context.Background(), pg.DSN("postgres"), "inlet_checkpoints", "shop")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		pruneConformance(t, s)
+	})
+}

@@ -154,6 +154,34 @@ func (s *FileStore) Rewind(ctx context.Context, sink string, id uint64) (Batch, 
 	return Batch{}, fmt.Errorf("rewind %s: no checkpoint %d (see inlet checkpoints)", sink, id)
 }
 
+// Prune implements Store: history.jsonl is rewritten (atomically) with the
+// batches kept.
+func (s *FileStore) Prune(ctx context.Context, sink string, before time.Time) (int, error) {
+	hist, err := s.History(ctx, sink)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept, removed := Fold(hist, before)
+	if removed == 0 {
+		return 0, nil
+	}
+	var buf bytes.Buffer
+	for _, b := range kept {
+		data, err := Encode(b)
+		if err != nil {
+			return 0, err
+		}
+		buf.Write(data)
+		buf.WriteByte('\n')
+	}
+	if err := WriteFileAtomic(filepath.Join(s.sinkDir(sink), "history.jsonl"), buf.Bytes()); err != nil {
+		return 0, fmt.Errorf("prune checkpoint history: %w", err)
+	}
+	return removed, nil
+}
+
 // Close implements Store.
 func (s *FileStore) Close() error { return nil }
 

@@ -128,6 +128,38 @@ func (s *PostgresStore) Rewind(ctx context.Context, sink string, id uint64) (Bat
 	return Batch{}, fmt.Errorf("rewind %s: no checkpoint %d (see inlet checkpoints)", sink, id)
 }
 
+// Prune implements Store, in one transaction: the batches before the cut
+// are deleted and the first kept one gets the folded table versions.
+func (s *PostgresStore) Prune(ctx context.Context, sink string, before time.Time) (int, error) {
+	hist, err := s.History(ctx, sink)
+	if err != nil {
+		return 0, err
+	}
+	kept, removed := Fold(hist, before)
+	if removed == 0 {
+		return 0, nil
+	}
+	data, err := Encode(kept[0])
+	if err != nil {
+		return 0, err
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("prune checkpoint history: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE pipeline = $1 AND sink = $2 AND id < $3`, s.table), s.pipeline, sink, int64(kept[0].ID)); err != nil {
+		return 0, fmt.Errorf("prune checkpoint history: %w", err)
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s SET batch = $4::jsonb WHERE pipeline = $1 AND sink = $2 AND id = $3`, s.table), s.pipeline, sink, int64(kept[0].ID), data); err != nil {
+		return 0, fmt.Errorf("prune checkpoint history: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("prune checkpoint history: %w", err)
+	}
+	return removed, nil
+}
+
 // Close implements Store.
 func (s *PostgresStore) Close() error {
 	s.pool.Close()

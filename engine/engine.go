@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/inlet-dev/inlet/change"
@@ -31,7 +30,7 @@ const (
 
 // Options configure an engine.
 type Options struct {
-	Brokers      []string
+	Kafka        *kafka.Cluster
 	Pipeline     string
 	Tables       []Table
 	BatchRecords int
@@ -87,7 +86,7 @@ func New(o Options) (*Engine, error) {
 	if o.BatchWait <= 0 {
 		o.BatchWait = DefaultBatchWait
 	}
-	e := &Engine{o: o, schemas: newSchemaCache(o.Brokers, o.Pipeline), byTopic: map[string]Table{}}
+	e := &Engine{o: o, schemas: newSchemaCache(o.Kafka, o.Pipeline), byTopic: map[string]Table{}}
 	for _, t := range o.Tables {
 		e.byTopic[t.Topic] = t
 	}
@@ -105,16 +104,15 @@ func New(o Options) (*Engine, error) {
 // positions loads where each sink stands and returns the offsets to consume
 // from: per partition, the lowest next offset of any sink.
 func (e *Engine) positions(ctx context.Context) (map[string]map[int32]kgo.Offset, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.o.Brokers...))
+	adm, err := e.o.Kafka.Admin()
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
 	topics := make([]string, 0, len(e.o.Tables))
 	for _, t := range e.o.Tables {
 		topics = append(topics, t.Topic)
 	}
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics...)
+	ends, err := adm.ListEndOffsets(ctx, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("engine: list partitions: %w", err)
 	}
@@ -155,7 +153,7 @@ func (e *Engine) positions(ctx context.Context) (map[string]map[int32]kgo.Offset
 			next := w.pos[k]
 			o, ok := orders[at{k, next}]
 			if !ok {
-				if o, err = kafka.OrderBefore(ctx, e.o.Brokers, k.Topic, k.Partition, next); err != nil {
+				if o, err = kafka.OrderBefore(ctx, e.o.Kafka, k.Topic, k.Partition, next); err != nil {
 					return nil, fmt.Errorf("engine: %s position of %s/%d: %w", w.name, k.Topic, k.Partition, err)
 				}
 				orders[at{k, next}] = o
@@ -258,8 +256,7 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // consumer returns a read_committed client consuming offsets.
 func (e *Engine) consumer(offsets map[string]map[int32]kgo.Offset) (*kgo.Client, error) {
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(e.o.Brokers...),
+	cl, err := e.o.Kafka.Client(
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumePartitions(offsets),
 		// Fetched data waits in memory until the batch that holds it is
@@ -318,7 +315,7 @@ func (e *Engine) warnGone(ctx context.Context, parts []tp) {
 	for t := range topics {
 		names = append(names, t)
 	}
-	starts, err := kafka.StartOffsets(ctx, e.o.Brokers, names...)
+	starts, err := kafka.StartOffsets(ctx, e.o.Kafka, names...)
 	if err != nil {
 		return
 	}

@@ -47,7 +47,7 @@ func (w *sinkRun) quarantine(table string, err error) {
 	w.quarantined[topic] = q
 	w.mu.Unlock()
 	quarantinedTables.WithLabelValues(w.name).Set(float64(w.quarantinedCount()))
-	w.e.o.Log.Error("incident: table quarantined; the other tables keep flowing", "sink", w.name, "table", table, "err", err, "fix", fix)
+	w.e.o.Log.Error("incident: table failed and stopped in this sink (quarantined); the other tables keep flowing", "sink", w.name, "table", table, "err", err, "fix", fix)
 }
 
 func (w *sinkRun) isQuarantined(topic string) bool {
@@ -82,7 +82,7 @@ func (w *sinkRun) liftRequested() {
 				w.seen[k] = w.pos[k] // fill re-reads from the position
 			}
 		}
-		w.e.o.Log.Info("incident resolved: table resumed", "sink", w.name, "table", q.Table, "quarantined_for", time.Since(q.Since).Round(time.Second))
+		w.e.o.Log.Info("incident resolved: table committed again after inlet resume", "sink", w.name, "table", q.Table, "quarantined_for", time.Since(q.Since).Round(time.Second))
 	}
 	quarantinedTables.WithLabelValues(w.name).Set(float64(w.quarantinedCount()))
 }

@@ -172,7 +172,9 @@ func (e *Engine) decodeWithRetry(ctx context.Context, recs []*kgo.Record) (*deco
 			e.o.Log.Error("incident: batch failed to decode; retrying", "err", err, "attempt", attempt,
 				"first_offset", recs[0].Offset, "records", len(recs), "retry_in", wait)
 		},
-		OnResolved: func(attempts int) { e.o.Log.Info("incident resolved: batch decoded after retry", "attempts", attempts) },
+		OnResolved: func(attempts int) {
+			e.o.Log.Info("incident resolved: batch succeeded in decoding after retry", "attempts", attempts)
+		},
 	}, func(ctx context.Context) error {
 		var err error
 		d, err = e.decode(ctx, recs)

@@ -11,13 +11,13 @@ import (
 
 // schemaCache resolves schema fingerprints from the schemas topic.
 type schemaCache struct {
-	brokers []string
+	brokers *kafka.Cluster
 	topic   string
 	mu      sync.Mutex
 	m       map[string]*change.Schema // topic/fingerprint
 }
 
-func newSchemaCache(brokers []string, pipeline string) *schemaCache {
+func newSchemaCache(brokers *kafka.Cluster, pipeline string) *schemaCache {
 	return &schemaCache{brokers: brokers, topic: change.SchemasTopic(pipeline), m: map[string]*change.Schema{}}
 }
 

@@ -153,7 +153,7 @@ func (w *sinkRun) retrying(ctx, sctx context.Context, fn func(context.Context) e
 			w.setState("retrying", err.Error())
 		},
 		OnResolved: func(attempts int) {
-			w.e.o.Log.Info("incident resolved: sink caught up after failures", "sink", w.name, "attempts", attempts)
+			w.e.o.Log.Info("incident resolved: batch committed after retry", "sink", w.name, "attempts", attempts)
 			w.setState("ok", "")
 		},
 	}, func(context.Context) error { return fn(sctx) })

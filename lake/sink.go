@@ -156,9 +156,13 @@ func (s *Sink) maintain() {
 		s.mu.Unlock()
 		sort.Strings(names)
 		for _, n := range names {
-			rep, err := s.l.Maintain(context.Background(), n, time.Now())
+			now := time.Now()
+			rep, err := s.l.Maintain(context.Background(), n, now)
 			if err != nil {
 				s.log.Warn("lake maintenance failed; retrying later", "table", n, "err", err)
+			}
+			if st, err := s.l.Stats(n); err == nil {
+				publish(n, st, rep, now)
 			}
 			if rep.Checkpoint >= 0 || len(rep.Compacted) > 0 || len(rep.Vacuumed) > 0 || len(rep.LogFilesDeleted) > 0 || len(rep.RetentionRemoved) > 0 {
 				s.log.Info("lake table maintained", "table", n, "checkpoint", rep.Checkpoint, "compactions", len(rep.Compacted),

@@ -13,13 +13,16 @@ SECONDS_TO_RUN=${DEMO_SECONDS:-60}
 mkdir -p "$DIR"; chmod 755 "$DIR"
 PGBIN=$(pg_config --bindir 2>/dev/null || dirname "$(ls /usr/lib/postgresql/*/bin/initdb | tail -1)")
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || shuf -i 20000-60000 -n 1; }
-PGPORT=$(free_port); CHPORT=$(free_port); CHHTTP=$(free_port)
+PGPORT=$(free_port); CHPORT=$(free_port); CHHTTP=$(free_port); HTTPPORT=${DEMO_HTTP_PORT:-$(free_port)}
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 pids=()
 cleanup() {
   trap - EXIT INT TERM
   [ -n "${INLET_PID:-}" ] && kill -INT "$INLET_PID" 2>/dev/null && wait "$INLET_PID" 2>/dev/null || true
+  # Postgres runs under runuser, which does not pass the signal on: stop
+  # the server itself.
+  [ -d "$DIR/pg/data" ] && as_pg "$PGBIN/pg_ctl" -D "$DIR/pg/data" stop -m fast -w >/dev/null 2>&1 || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   echo "demo stopped; files kept in $DIR (lake: $DIR/lake, log: $DIR/inlet.log)"
@@ -93,9 +96,10 @@ clickhouse:
 engine:
   batch_wait: 500ms
 YAML
-echo "== inlet run -c $DIR/pipeline.yaml   (log: $DIR/inlet.log)"
-"$DIR/inlet" run -c "$DIR/pipeline.yaml" >"$DIR/inlet.log" 2>&1 &
+echo "== inlet run -c $DIR/pipeline.yaml --http 127.0.0.1:$HTTPPORT   (log: $DIR/inlet.log)"
+"$DIR/inlet" run -c "$DIR/pipeline.yaml" --http "127.0.0.1:$HTTPPORT" >"$DIR/inlet.log" 2>&1 &
 INLET_PID=$!
+echo "== status page: http://127.0.0.1:$HTTPPORT/   (metrics: /metrics, readiness: /readyz)"
 
 end=$((SECONDS + SECONDS_TO_RUN))
 tick=0

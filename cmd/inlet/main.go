@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -31,6 +32,7 @@ const usage = `inlet: exactly-once CDC from Postgres through Kafka into a Delta 
 
 Usage:
   inlet run -c FILE [--only sources|engine] [--http :9464] [--log-level info]
+                                      --http :9464 listens on 127.0.0.1; 0.0.0.0:9464 on all interfaces
   inlet validate -c FILE
   inlet status -c FILE
   inlet incidents -c FILE [--since 24h] [--json]   the incident record: failed batches, polls, checks, skipped duplicates
@@ -115,7 +117,7 @@ func loadConfig(fs *flag.FlagSet, args []string) (*config.Config, error) {
 		return nil, err
 	}
 	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid config:\n%w", err)
+		return nil, fmt.Errorf("invalid config:\n%s", c.Redact(err.Error()))
 	}
 	return c, nil
 }
@@ -132,7 +134,7 @@ func cmdValidate(args []string, out io.Writer) error {
 func cmdRun(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	only := fs.String("only", "", "run only sources or only the engine")
-	httpAddr := fs.String("http", "", "serve /metrics, /healthz and /readyz on this address (e.g. :9464)")
+	httpAddr := fs.String("http", "", "serve /metrics, /healthz and /readyz on this address: a bare port (:9464) listens on 127.0.0.1, 0.0.0.0:9464 on all interfaces")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	c, err := loadConfig(fs, args)
 	if err != nil {
@@ -183,7 +185,24 @@ func cmdRun(args []string) error {
 		}()
 	}
 	log.Info("inlet starting", "version", version, "pipeline", c.Pipeline, "state_dir", c.StateDir)
-	return runner.Run(ctx, c, runner.Only(*only), *httpAddr, log)
+	return redactErr(c, runner.Run(ctx, c, runner.Only(*only), *httpAddr, log))
+}
+
+// redactErr hides the config's secrets in err's message.
+func redactErr(c *config.Config, err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(c.Redact(err.Error()))
+}
+
+// redacted runs fn writing to a buffer, then writes it to out with the
+// config's secrets hidden.
+func redacted(c *config.Config, out io.Writer, fn func(io.Writer) error) error {
+	var b strings.Builder
+	err := fn(&b)
+	io.WriteString(out, c.Redact(b.String()))
+	return redactErr(c, err)
 }
 
 func cmdCheckpoints(args []string, out io.Writer) error {
@@ -239,7 +258,7 @@ func cmdStatus(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return runner.Status(context.Background(), c, out)
+	return redacted(c, out, func(w io.Writer) error { return runner.Status(context.Background(), c, w) })
 }
 
 func cmdDescribe(args []string, out io.Writer) error {
@@ -247,13 +266,13 @@ func cmdDescribe(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return runner.Describe(context.Background(), c, out)
+	return redacted(c, out, func(w io.Writer) error { return runner.Describe(context.Background(), c, w) })
 }
 
 // newLogger logs to stderr from level lv, incidents also to the
 // pipeline's journal.
 func newLogger(c *config.Config, lv slog.Level) *slog.Logger {
-	return slog.New(incident.NewHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}), incident.Path(c.StateDir)))
+	return slog.New(c.RedactHandler(incident.NewHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}), incident.Path(c.StateDir))))
 }
 
 func cmdIncidents(args []string, out io.Writer) error {

@@ -51,7 +51,12 @@ type mirror struct {
 
 // Open connects, detects the server version and creates the database.
 func Open(ctx context.Context, cfg *config.ClickHouse, log *slog.Logger) (*Sink, error) {
+	tlsCfg, err := cfg.TLS.Config() // nil without clickhouse.tls
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse.tls: %w", err)
+	}
 	conn, err := ch.Open(&ch.Options{
+		TLS:          tlsCfg,
 		Addr:         []string{cfg.Addr},
 		Auth:         ch.Auth{Database: "default", Username: cfg.Username, Password: cfg.Password},
 		Protocol:     ch.Native,
@@ -69,7 +74,7 @@ func Open(ctx context.Context, cfg *config.ClickHouse, log *slog.Logger) (*Sink,
 	var v string
 	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&v); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("clickhouse %s: %w (is the native protocol port right? usually 9000)", cfg.Addr, err)
+		return nil, openError(cfg, err)
 	}
 	if s.version, err = ParseVersion(v); err != nil {
 		conn.Close()

@@ -1,8 +1,9 @@
 // Package config loads and validates an Inlet pipeline file.
 //
 // A pipeline file is YAML. Unknown keys are errors, ${NAME} is replaced by the
-// environment variable NAME before parsing, and Validate reports every problem
-// at once, each with the file, the line and the fix.
+// environment variable NAME before parsing (in any value; see expandEnv), and
+// Validate reports every problem at once, each with the file, the line and
+// the fix. Redact and RedactHandler hide the config's secrets.
 package config
 
 import (
@@ -10,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -35,7 +35,8 @@ type Config struct {
 
 	file    string
 	lines   map[string]int // key path ("sources[0].postgres.dsn") → line
-	secrets []string       // values substituted from the environment
+	envRefs []envUse       // the ${NAME} references substituted
+	secrets []string       // secret values: Redact hides them
 }
 
 // Kafka points at an external cluster. Without brokers (or without the
@@ -54,6 +55,12 @@ type Kafka struct {
 	// Compression of produced record batches: none, snappy (default),
 	// lz4 or zstd.
 	Compression string `yaml:"compression"`
+	// TLS encrypts connections to the brokers (and authenticates the
+	// client with a certificate when cert_file and key_file are set).
+	TLS *TLS `yaml:"tls"`
+	// SASL authenticates the client: PLAIN, SCRAM-SHA-256 or
+	// SCRAM-SHA-512. Use it with TLS: PLAIN sends the password as is.
+	SASL *SASL `yaml:"sasl"`
 }
 
 // Source is one named source; exactly one kind is set.
@@ -101,7 +108,9 @@ type ClickHouse struct {
 	Addr     string `yaml:"addr"`
 	Database string `yaml:"database"`
 	Username string `yaml:"username"`
-	Password string `yaml:"password"`
+	Password string `yaml:"password"` // from the environment: "${CLICKHOUSE_PASSWORD}"
+	// TLS connects to the secure native port (9440 usually).
+	TLS *TLS `yaml:"tls"`
 	// Summaries are GROUP BY tables kept correct as the mirrors change.
 	Summaries []Summary `yaml:"summaries"`
 	// OutOfRange says what to do with a value the server's column type
@@ -174,8 +183,6 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
 // Load reads, expands and parses path. It does not validate; call Validate.
 func Load(path string) (*Config, error) {
 	raw, err := os.ReadFile(path)
@@ -187,16 +194,7 @@ func Load(path string) (*Config, error) {
 
 // Parse parses raw as the file named name.
 func Parse(name string, raw []byte) (*Config, error) {
-	var missing, secrets []string
-	expanded := envRef.ReplaceAllFunc(raw, func(m []byte) []byte {
-		key := string(envRef.FindSubmatch(m)[1])
-		v, ok := os.LookupEnv(key)
-		if !ok {
-			missing = append(missing, key)
-		}
-		secrets = append(secrets, v)
-		return []byte(v)
-	})
+	expanded, uses, missing := expandEnv(raw)
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%s: environment variables not set: %s (export them or remove the ${...} references)", name, strings.Join(missing, ", "))
 	}
@@ -204,7 +202,7 @@ func Parse(name string, raw []byte) (*Config, error) {
 	if err := yaml.Unmarshal(expanded, &root); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	c := &Config{file: name, lines: map[string]int{}, secrets: secrets}
+	c := &Config{file: name, lines: map[string]int{}, envRefs: uses}
 	indexLines(&root, "", c.lines)
 	dec := yaml.NewDecoder(bytes.NewReader(expanded))
 	dec.KnownFields(true)
@@ -220,6 +218,7 @@ func Parse(name string, raw []byte) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	c.applyDefaults()
+	c.collectSecrets()
 	return c, nil
 }
 

@@ -48,6 +48,8 @@ func (c *Config) Validate() error {
 		default:
 			bad("kafka.compression", "%q: use none, snappy, lz4 or zstd", k.Compression)
 		}
+		errs = append(errs, c.validateTLS("kafka.tls", k.TLS)...)
+		errs = append(errs, c.validateSASL("kafka.sasl", k.SASL, k.TLS != nil)...)
 	}
 	if len(c.Sources) == 0 {
 		bad("sources", "no sources; add one, e.g. a postgres source with dsn and tables")
@@ -146,6 +148,13 @@ func (c *Config) Validate() error {
 		default:
 			bad("clickhouse.out_of_range", "%q is not a policy; write clamp (default), null or fail", ch.OutOfRange)
 		}
+		if ch.Password != "" && !c.fromEnv("clickhouse.password") {
+			bad("clickhouse.password", "written in the file; secrets come from the environment only: write password: \"${CLICKHOUSE_PASSWORD}\" and export CLICKHOUSE_PASSWORD")
+		}
+		if ch.Password != "" && ch.Username == "" {
+			bad("clickhouse.username", "missing while a password is set; write the user, e.g. username: inlet")
+		}
+		errs = append(errs, c.validateTLS("clickhouse.tls", ch.TLS)...)
 		errs = append(errs, c.validateSummaries(ch)...)
 	}
 	if p := c.Checkpoints.Postgres; p != nil {

@@ -105,10 +105,10 @@ func TestQuarantineOneTable(t *testing.T) {
 	p.stop(t, syscall.SIGTERM)
 	e.finalChecks(t)
 	state := e.dir + "/state"
-	if incidentsMatching(t, state, "incident: table quarantined", "clickhouse") == 0 {
+	if incidentsMatching(t, state, "incident: table failed and stopped", "clickhouse") == 0 {
 		t.Error("no incident for the quarantine")
 	}
-	if incidentsMatching(t, state, "incident resolved: table resumed", "clickhouse") == 0 {
+	if incidentsMatching(t, state, "incident resolved: table committed again", "clickhouse") == 0 {
 		t.Error("the quarantine was never resolved")
 	}
 }

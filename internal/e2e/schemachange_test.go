@@ -93,7 +93,7 @@ func TestSchemaChangesUnderLoad(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	p.stop(t, syscall.SIGTERM)
-	if incidentsMatching(t, filepath.Join(e.dir, "state"), "incident: table quarantined", "") < 2 {
+	if incidentsMatching(t, filepath.Join(e.dir, "state"), "incident: table failed and stopped", "") < 2 {
 		t.Error("want a quarantine incident per sink for public.all_types")
 	}
 }

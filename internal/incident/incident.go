@@ -59,6 +59,9 @@ type journal struct {
 func (j *journal) append(e Entry) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	pl := lockFor(j.path)
+	pl.Lock()
+	defer pl.Unlock()
 	if j.g == nil {
 		j.g = newGrouper()
 		old, _ := Read(j.path, time.Time{}) // unreadable: ids start afresh

@@ -1,4 +1,5 @@
-// Package kafka holds Inlet's Kafka plumbing: the embedded broker, topic
+// Package kafka holds Inlet's Kafka plumbing: the Cluster every client is
+// built from (brokers, TLS, SASL), the embedded broker, topic
 // administration, and reading the compacted position topics.
 package kafka
 
@@ -11,7 +12,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -62,24 +62,22 @@ func (e *Embedded) Close() { e.c.Close() }
 
 // EnsureTopics creates the topics that do not exist yet. Change topics get
 // partitions; the position and schema topics one compacted partition.
-func EnsureTopics(ctx context.Context, brokers []string, partitions int32, changeTopics []string, compacted []string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func EnsureTopics(ctx context.Context, c *Cluster, partitions int32, changeTopics []string, compacted []string) error {
+	adm, err := c.Admin()
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	create := func(topics []string, parts int32, cfg map[string]*string) error {
 		if len(topics) == 0 {
 			return nil
 		}
 		resp, err := adm.CreateTopics(ctx, parts, -1, cfg, topics...)
 		if err != nil {
-			return fmt.Errorf("create topics: %w", err)
+			return c.Classify(fmt.Errorf("create topics: %w", err))
 		}
 		for _, r := range resp.Sorted() {
 			if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
-				return fmt.Errorf("create topic %s: %w", r.Topic, r.Err)
+				return c.Classify(fmt.Errorf("create topic %s: %w", r.Topic, r.Err))
 			}
 		}
 		return nil
@@ -93,16 +91,14 @@ func EnsureTopics(ctx context.Context, brokers []string, partitions int32, chang
 
 // ReadCompacted returns the latest committed (read_committed) value of every
 // key in a single-partition compacted topic.
-func ReadCompacted(ctx context.Context, brokers []string, topic string) (map[string][]byte, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func ReadCompacted(ctx context.Context, c *Cluster, topic string) (map[string][]byte, error) {
+	adm, err := c.Admin()
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	ends, err := adm.ListCommittedOffsets(ctx, topic)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", topic, err)
+		return nil, c.Classify(fmt.Errorf("read %s: %w", topic, err))
 	}
 	end, ok := ends.Lookup(topic, 0)
 	if !ok || end.Err != nil {
@@ -111,14 +107,14 @@ func ReadCompacted(ctx context.Context, brokers []string, topic string) (map[str
 		}
 		return map[string][]byte{}, nil
 	}
-	return ReadRange(ctx, brokers, topic, 0, end.Offset)
+	return ReadRange(ctx, c, topic, 0, end.Offset)
 }
 
 // ReadRange reads read_committed records of partition 0 from start up to
 // end (exclusive; the last stable offset) and returns the last value per key.
-func ReadRange(ctx context.Context, brokers []string, topic string, start, end int64) (map[string][]byte, error) {
+func ReadRange(ctx context.Context, c *Cluster, topic string, start, end int64) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	err := readCommitted(ctx, brokers, topic, 0, start, end, func(r *kgo.Record) {
+	err := readCommitted(ctx, c, topic, 0, start, end, func(r *kgo.Record) {
 		out[string(r.Key)] = r.Value
 	})
 	if err != nil {
@@ -150,11 +146,11 @@ const quietPoll = time.Second
 // published a transaction Kafka already held. So an empty poll is only
 // taken as the end when abortedOnly confirms, reading uncommitted, that
 // no committed record is left below end.
-func readCommitted(ctx context.Context, brokers []string, topic string, p int32, from, end int64, fn func(*kgo.Record)) error {
+func readCommitted(ctx context.Context, c *Cluster, topic string, p int32, from, end int64, fn func(*kgo.Record)) error {
 	if end <= from {
 		return nil
 	}
-	cl, err := partitionReader(brokers, topic, p, from, kgo.ReadCommitted())
+	cl, err := partitionReader(c, topic, p, from, kgo.ReadCommitted())
 	if err != nil {
 		return err
 	}
@@ -170,7 +166,7 @@ func readCommitted(ctx context.Context, brokers []string, topic string, p int32,
 		}
 		for _, e := range fs.Errors() {
 			if !errors.Is(e.Err, context.DeadlineExceeded) {
-				return fmt.Errorf("read %s/%d: %w", topic, p, e.Err)
+				return c.Classify(fmt.Errorf("read %s/%d: %w", topic, p, e.Err))
 			}
 		}
 		n := 0
@@ -185,7 +181,7 @@ func readCommitted(ctx context.Context, brokers []string, topic string, p int32,
 			progress = time.Now()
 			continue
 		}
-		done, err := abortedOnly(ctx, brokers, topic, p, next, end)
+		done, err := abortedOnly(ctx, c, topic, p, next, end)
 		if err != nil {
 			return err
 		}
@@ -201,9 +197,13 @@ func readCommitted(ctx context.Context, brokers []string, topic string, p int32,
 
 // partitionReader reads topic/p from offset from at isolation level iso,
 // transaction markers included (they tell a reader where it is).
-func partitionReader(brokers []string, topic string, p int32, from int64, iso kgo.IsolationLevel, opts ...kgo.Opt) (*kgo.Client, error) {
-	return kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(brokers...),
+//
+// N.B. A reader is a client of its own, closed after the read: a client
+// consumes from one fixed set of partitions and offsets, and the engine
+// and the sources read different partitions at once. Metadata and offset
+// lookups go through the Cluster's shared admin client instead.
+func partitionReader(c *Cluster, topic string, p int32, from int64, iso kgo.IsolationLevel, opts ...kgo.Opt) (*kgo.Client, error) {
+	return c.Client(append([]kgo.Opt{
 		kgo.FetchIsolationLevel(iso),
 		kgo.KeepControlRecords(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(from)}}),
@@ -215,8 +215,8 @@ func partitionReader(brokers []string, topic string, p int32, from int64, iso kg
 // data: only aborted records, abort markers, and records of transactions
 // that never ended (below the last stable offset those were aborted by a
 // broker's crash recovery). It reads uncommitted, markers included.
-func abortedOnly(ctx context.Context, brokers []string, topic string, p int32, from, end int64) (bool, error) {
-	cl, err := partitionReader(brokers, topic, p, from, kgo.ReadUncommitted())
+func abortedOnly(ctx context.Context, c *Cluster, topic string, p int32, from, end int64) (bool, error) {
+	cl, err := partitionReader(c, topic, p, from, kgo.ReadUncommitted())
 	if err != nil {
 		return false, err
 	}
@@ -230,7 +230,7 @@ func abortedOnly(ctx context.Context, brokers []string, topic string, p int32, f
 			return false, ctx.Err()
 		}
 		for _, e := range fs.Errors() {
-			return false, fmt.Errorf("read %s/%d uncommitted: %w", topic, p, e.Err)
+			return false, c.Classify(fmt.Errorf("read %s/%d uncommitted: %w", topic, p, e.Err))
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			next = r.Offset + 1

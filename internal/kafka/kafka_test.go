@@ -87,14 +87,14 @@ func TestReadCommittedEnds(t *testing.T) {
 	check := func(addrs []string, wantLast string) {
 		t.Helper()
 		start := time.Now()
-		got, err := ReadCompacted(ctx, addrs, "t")
+		got, err := ReadCompacted(ctx, testCluster(t, addrs), "t")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 3 || got["k0"] == nil || got["k2"] == nil {
 			t.Fatalf("read %d keys, want k0..k2: %v", len(got), got)
 		}
-		last, err := LastOrders(ctx, addrs, "t", 1)
+		last, err := LastOrders(ctx, testCluster(t, addrs), "t", 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +126,7 @@ func TestReadCommittedEnds(t *testing.T) {
 		next int64
 		want string
 	}{{11, "00000008"}, {7, "00000002"}, {3, "00000002"}, {0, ""}} {
-		o, err := OrderBefore(ctx, c2.ListenAddrs(), "t", 0, c.next)
+		o, err := OrderBefore(ctx, testCluster(t, c2.ListenAddrs()), "t", 0, c.next)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,11 +137,18 @@ func TestReadCommittedEnds(t *testing.T) {
 
 	// A committed transaction after the orphans is found again.
 	produceTxn(t, c2.ListenAddrs(), "p3", "t", 9, 10, true, false)
-	last, err := LastOrders(ctx, c2.ListenAddrs(), "t", 1)
+	last, err := LastOrders(ctx, testCluster(t, c2.ListenAddrs()), "t", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(last[0]) != "00000009" {
 		t.Fatalf("last order %q after the orphans, want 00000009", last[0])
 	}
+}
+
+// testCluster is a plain Cluster closed at the test's end.
+func testCluster(t *testing.T, addrs []string) *Cluster {
+	c := NewCluster(addrs, Security{})
+	t.Cleanup(c.Close)
+	return c
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -14,15 +13,14 @@ import (
 const HeaderOrder = "inlet.order"
 
 // Partitions returns the partition count of each topic.
-func Partitions(ctx context.Context, brokers []string, topics ...string) (map[string]int32, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func Partitions(ctx context.Context, c *Cluster, topics ...string) (map[string]int32, error) {
+	adm, err := c.Admin()
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
-	md, err := kadm.NewClient(cl).Metadata(ctx, topics...)
+	md, err := adm.Metadata(ctx, topics...)
 	if err != nil {
-		return nil, fmt.Errorf("metadata: %w", err)
+		return nil, c.Classify(fmt.Errorf("metadata: %w", err))
 	}
 	out := map[string]int32{}
 	for _, t := range md.Topics.Sorted() {
@@ -37,20 +35,18 @@ func Partitions(ctx context.Context, brokers []string, topics ...string) (map[st
 // LastOrders returns, for each partition of topic, the highest order key
 // among its committed records (read_committed), or nil for a partition
 // without one. It reads only the tail of each partition.
-func LastOrders(ctx context.Context, brokers []string, topic string, partitions int32) (map[int32][]byte, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func LastOrders(ctx context.Context, c *Cluster, topic string, partitions int32) (map[int32][]byte, error) {
+	adm, err := c.Admin()
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	ends, err := adm.ListCommittedOffsets(ctx, topic)
 	if err != nil {
-		return nil, fmt.Errorf("tail of %s: %w", topic, err)
+		return nil, c.Classify(fmt.Errorf("tail of %s: %w", topic, err))
 	}
 	starts, err := adm.ListStartOffsets(ctx, topic)
 	if err != nil {
-		return nil, fmt.Errorf("tail of %s: %w", topic, err)
+		return nil, c.Classify(fmt.Errorf("tail of %s: %w", topic, err))
 	}
 	out := map[int32][]byte{}
 	for p := int32(0); p < partitions; p++ {
@@ -59,7 +55,7 @@ func LastOrders(ctx context.Context, brokers []string, topic string, partitions 
 		if !ok || !ok2 || end.Err != nil || start.Err != nil {
 			return nil, fmt.Errorf("tail of %s/%d: offsets unavailable", topic, p)
 		}
-		if out[p], err = lastCommittedOrder(ctx, brokers, topic, p, start.Offset, end.Offset); err != nil {
+		if out[p], err = lastCommittedOrder(ctx, c, topic, p, start.Offset, end.Offset); err != nil {
 			return nil, fmt.Errorf("tail of %s: %w", topic, err)
 		}
 	}
@@ -71,11 +67,11 @@ func LastOrders(ctx context.Context, brokers []string, topic string, partitions 
 // backwards from end in widening windows: aborted records and markers may
 // sit at the tail, so it stops at the first window holding an order, or
 // at start.
-func lastCommittedOrder(ctx context.Context, brokers []string, topic string, p int32, start, end int64) ([]byte, error) {
+func lastCommittedOrder(ctx context.Context, c *Cluster, topic string, p int32, start, end int64) ([]byte, error) {
 	for window := int64(256); ; window *= 8 {
 		from := max(start, end-window)
 		var best []byte
-		err := readCommitted(ctx, brokers, topic, p, from, end, func(r *kgo.Record) {
+		err := readCommitted(ctx, c, topic, p, from, end, func(r *kgo.Record) {
 			if o := orderOf(r); bytes.Compare(o, best) > 0 {
 				best = o
 			}
@@ -96,18 +92,17 @@ func lastCommittedOrder(ctx context.Context, brokers []string, topic string, p i
 // one source change twice, even when a broker that lost a transaction's
 // fate in a crash served its records as committed before their producer's
 // successor published them again.
-func OrderBefore(ctx context.Context, brokers []string, topic string, p int32, next int64) ([]byte, error) {
+func OrderBefore(ctx context.Context, c *Cluster, topic string, p int32, next int64) ([]byte, error) {
 	if next <= 0 {
 		return nil, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	adm, err := c.Admin()
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
-	starts, err := kadm.NewClient(cl).ListStartOffsets(ctx, topic)
+	starts, err := adm.ListStartOffsets(ctx, topic)
 	if err != nil {
-		return nil, fmt.Errorf("order before %s/%d@%d: %w", topic, p, next, err)
+		return nil, c.Classify(fmt.Errorf("order before %s/%d@%d: %w", topic, p, next, err))
 	}
 	start, ok := starts.Lookup(topic, p)
 	if !ok || start.Err != nil {
@@ -116,7 +111,7 @@ func OrderBefore(ctx context.Context, brokers []string, topic string, p int32, n
 	if next-1 < start.Offset {
 		return nil, nil // deleted by retention
 	}
-	last, err := recordAt(ctx, brokers, topic, p, next-1)
+	last, err := recordAt(ctx, c, topic, p, next-1)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +120,7 @@ func OrderBefore(ctx context.Context, brokers []string, topic string, p int32, n
 			return o, nil
 		}
 	}
-	o, err := lastCommittedOrder(ctx, brokers, topic, p, start.Offset, next)
+	o, err := lastCommittedOrder(ctx, c, topic, p, start.Offset, next)
 	if err != nil {
 		return nil, fmt.Errorf("order before %s/%d@%d: %w", topic, p, next, err)
 	}
@@ -143,8 +138,8 @@ func orderOf(r *kgo.Record) []byte {
 
 // recordAt reads the record at offset off, uncommitted, markers included;
 // nil if the offset holds none (compacted away).
-func recordAt(ctx context.Context, brokers []string, topic string, p int32, off int64) (*kgo.Record, error) {
-	cl, err := partitionReader(brokers, topic, p, off, kgo.ReadUncommitted(), kgo.FetchMaxPartitionBytes(1<<20))
+func recordAt(ctx context.Context, c *Cluster, topic string, p int32, off int64) (*kgo.Record, error) {
+	cl, err := partitionReader(c, topic, p, off, kgo.ReadUncommitted(), kgo.FetchMaxPartitionBytes(1<<20))
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +152,7 @@ func recordAt(ctx context.Context, brokers []string, topic string, p int32, off 
 			return nil, ctx.Err()
 		}
 		for _, e := range fs.Errors() {
-			return nil, fmt.Errorf("read %s/%d@%d: %w", topic, p, off, e.Err)
+			return nil, c.Classify(fmt.Errorf("read %s/%d@%d: %w", topic, p, off, e.Err))
 		}
 		var got *kgo.Record
 		fs.EachRecord(func(r *kgo.Record) { got = r })

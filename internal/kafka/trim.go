@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Trim deletes, per partition of safe, the records below both safe (the
@@ -16,16 +15,14 @@ import (
 //
 // N.B. Kafka's DeleteRecords moves the log start offset; the broker drops
 // whole segments below it (https://kafka.apache.org/protocol#The_Messages_DeleteRecords).
-func Trim(ctx context.Context, brokers []string, safe map[string]map[int32]int64, retention time.Duration, now time.Time) (int64, error) {
+func Trim(ctx context.Context, c *Cluster, safe map[string]map[int32]int64, retention time.Duration, now time.Time) (int64, error) {
 	if len(safe) == 0 {
 		return 0, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	adm, err := c.Admin()
 	if err != nil {
 		return 0, err
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	topics := make([]string, 0, len(safe))
 	for t := range safe {
 		topics = append(topics, t)
@@ -72,13 +69,12 @@ func Trim(ctx context.Context, brokers []string, safe map[string]map[int32]int64
 }
 
 // StartOffsets returns the first offset still held per partition of topics.
-func StartOffsets(ctx context.Context, brokers []string, topics ...string) (map[string]map[int32]int64, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func StartOffsets(ctx context.Context, c *Cluster, topics ...string) (map[string]map[int32]int64, error) {
+	adm, err := c.Admin()
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
-	starts, err := kadm.NewClient(cl).ListStartOffsets(ctx, topics...)
+	starts, err := adm.ListStartOffsets(ctx, topics...)
 	if err != nil {
 		return nil, err
 	}

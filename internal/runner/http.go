@@ -3,10 +3,12 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,9 +26,16 @@ func serveHTTP(ctx context.Context, addr string, reg *health.Registry, log *slog
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.Handle("/readyz", reg)
+	addr, err := ListenAddr(addr)
+	if err != nil {
+		return nil, err
+	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
+	}
+	if host, _, _ := net.SplitHostPort(addr); !net.ParseIP(host).IsLoopback() && host != "localhost" {
+		log.Warn("serving metrics, health and pprof beyond this machine; they have no authentication: put them behind a firewall or proxy", "addr", addr)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -40,4 +49,22 @@ func serveHTTP(ctx context.Context, addr string, reg *health.Registry, log *slog
 		defer cancel()
 		srv.Shutdown(sctx)
 	}, nil
+}
+
+// ListenAddr is the address --http listens on: a bare port (":9464" or
+// "9464") means 127.0.0.1, so metrics and profiles stay on this machine
+// unless all interfaces are asked for explicitly ("0.0.0.0:9464",
+// "[::]:9464") or a host is named.
+func ListenAddr(flag string) (string, error) {
+	if _, err := strconv.ParseUint(flag, 10, 16); err == nil {
+		flag = ":" + flag
+	}
+	host, port, err := net.SplitHostPort(flag)
+	if err != nil {
+		return "", fmt.Errorf("%q is not [host]:port; write e.g. :9464 (this machine only) or 0.0.0.0:9464 (all interfaces)", flag)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
 }

@@ -75,7 +75,7 @@ func Replay(ctx context.Context, c *config.Config, sink, from string, log *slog.
 		return err
 	}
 	defer store.Close()
-	brokers, stop, err := Brokers(c, log)
+	brokers, stop, err := Kafka(ctx, c, log)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func Replay(ctx context.Context, c *config.Config, sink, from string, log *slog.
 	}
 	rows := &counters{}
 	var records atomic.Int64
-	opts := engine.Options{Brokers: brokers, Pipeline: c.Pipeline, Tables: tables, Store: store, Log: log, Sinks: sinks,
+	opts := engine.Options{Kafka: brokers, Pipeline: c.Pipeline, Tables: tables, Store: store, Log: log, Sinks: sinks,
 		BatchRecords: c.Engine.BatchRecords, BatchBytes: c.Engine.BatchBytes, BatchWait: time.Duration(c.Engine.BatchWait),
 		StopWhenIdle: true,
 		OnBatch:      func(s engine.BatchStats) { records.Add(int64(s.Records)); rows.add(s.Sink, int64(s.Rows)) }}
@@ -242,7 +242,7 @@ func Rebuild(ctx context.Context, c *config.Config, log *slog.Logger, out io.Wri
 
 // stillInKafka refuses a replay from checkpoint b when the broker no longer
 // holds the records after it (retention deleted them).
-func stillInKafka(ctx context.Context, brokers []string, sink string, b checkpoint.Batch) error {
+func stillInKafka(ctx context.Context, brokers *kafka.Cluster, sink string, b checkpoint.Batch) error {
 	topics := map[string]bool{}
 	for _, o := range b.Offsets {
 		topics[o.Topic] = true

@@ -115,11 +115,22 @@ func LakeOptions(l *config.Lake) lake.Options {
 	return o
 }
 
-// Brokers returns the Kafka brokers to use, starting the embedded broker
-// when the config has none (closed by the returned func).
-func Brokers(c *config.Config, log *slog.Logger) ([]string, func(), error) {
+// Kafka returns the Kafka cluster to use (brokers, TLS, SASL), starting
+// the embedded broker when the config has none; the returned func closes
+// both. It connects once, so bad credentials or certificates stop the
+// process here, naming the setting to fix.
+func Kafka(ctx context.Context, c *config.Config, log *slog.Logger) (*kafka.Cluster, func(), error) {
 	if c.ExternalKafka() {
-		return c.Kafka.Brokers, func() {}, nil
+		sec, err := kafka.SecurityFrom(c.Kafka)
+		if err != nil {
+			return nil, nil, err
+		}
+		cl := kafka.NewCluster(c.Kafka.Brokers, sec)
+		if err := cl.Check(ctx); err != nil {
+			cl.Close()
+			return nil, nil, err
+		}
+		return cl, cl.Close, nil
 	}
 	dir := filepath.Join(c.StateDir, "kafka")
 	_, segmentMB := c.EmbeddedBroker()
@@ -128,7 +139,8 @@ func Brokers(c *config.Config, log *slog.Logger) ([]string, func(), error) {
 		return nil, nil, err
 	}
 	log.Info("embedded kafka started", "addr", emb.Addrs(), "data_dir", dir)
-	return emb.Addrs(), emb.Close, nil
+	cl := kafka.NewCluster(emb.Addrs(), kafka.Security{})
+	return cl, func() { cl.Close(); emb.Close() }, nil
 }
 
 // Run runs the pipeline until ctx ends or a stage fails.
@@ -151,7 +163,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 		}
 		defer stopHTTP()
 	}
-	brokers, stopBroker, err := Brokers(c, log)
+	brokers, stopBroker, err := Kafka(ctx, c, log)
 	if err != nil {
 		return err
 	}
@@ -216,7 +228,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 				srcs = append(srcs, pg)
 				src = pg
 			}
-			opts := capture.Options{Brokers: brokers, Pipeline: c.Pipeline, Source: s.Name, Log: log,
+			opts := capture.Options{Kafka: brokers, Pipeline: c.Pipeline, Source: s.Name, Log: log,
 				CommitEvery: time.Duration(c.Capture.CommitInterval), SplitAfter: time.Duration(c.Capture.SplitAfter), TxnIDSuffix: txnSuffix, Compression: compression,
 				OnCommit: func(n int) { published.Add(int64(n)) }, Health: reg.Stage("source " + s.Name)}
 			wg.Add(1)
@@ -236,15 +248,16 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 		}
 		defer store.Close()
 		lineage := newLineageEvents(c, log)
-		wg.Add(2)
+		wg.Add(3)
 		go func() { defer wg.Done(); lineage.run(ctx) }()
 		go func() { defer wg.Done(); escalate(ctx, c, log) }()
+		go func() { defer wg.Done(); pruneBookkeeping(ctx, c, store, log) }()
 		sinks, err := OpenSinks(ctx, c, nil, log)
 		if err != nil {
 			return err
 		}
 		defer CloseSinks(sinks)
-		opts := engine.Options{Brokers: brokers, Pipeline: c.Pipeline, Tables: tables, Store: store, Log: log, Sinks: sinks,
+		opts := engine.Options{Kafka: brokers, Pipeline: c.Pipeline, Tables: tables, Store: store, Log: log, Sinks: sinks,
 			BatchRecords: c.Engine.BatchRecords, BatchBytes: c.Engine.BatchBytes, BatchWait: time.Duration(c.Engine.BatchWait),
 			OnBatch: func(b engine.BatchStats) {
 				batches.Add(1)

@@ -13,7 +13,7 @@ import (
 // trimBroker keeps the embedded broker bounded until ctx ends: every
 // minute (or half the retention, if shorter) it deletes the records every
 // sink has committed that are older than kafka.retention.
-func trimBroker(ctx context.Context, c *config.Config, brokers []string, eng *engine.Engine, log *slog.Logger) {
+func trimBroker(ctx context.Context, c *config.Config, brokers *kafka.Cluster, eng *engine.Engine, log *slog.Logger) {
 	retention, _ := c.EmbeddedBroker()
 	every := min(time.Minute, max(retention/2, time.Second))
 	t := time.NewTicker(every)

@@ -17,10 +17,13 @@ import (
 type ClickHouse struct {
 	Addr string // native protocol host:port
 	Dir  string
-	bin  string
-	args []string
-	cmd  *exec.Cmd
-	out  *os.File
+	// SecureAddr is the TLS native port (tcp_port_secure) of a server
+	// started by StartClickHouseTLS.
+	SecureAddr string
+	bin        string
+	args       []string
+	cmd        *exec.Cmd
+	out        *os.File
 }
 
 // Signal sends sig to the server (SIGSTOP freezes it, SIGCONT thaws it).
@@ -52,9 +55,8 @@ func (c *ClickHouse) launch(t T) {
 
 func (c *ClickHouse) waitReady(t T) {
 	t.Helper()
-	dir := c.Dir
 	if err := waitPort(c.Addr, 60*time.Second); err != nil {
-		t.Fatalf("clickhouse-server did not start: %v\n%s\n%s", err, tail(filepath.Join(dir, "error.log"), 20), tail(filepath.Join(dir, "stdout.log"), 20))
+		t.Fatalf("clickhouse-server did not start: %v\n%s\n%s", err, tail(filepath.Join(c.Dir, "error.log"), 20), tail(filepath.Join(c.Dir, "stdout.log"), 20))
 	}
 	conn, err := ch.Open(&ch.Options{Addr: []string{c.Addr}, Protocol: ch.Native})
 	if err != nil {
@@ -72,6 +74,21 @@ func (c *ClickHouse) waitReady(t T) {
 	}
 }
 
+// CHSecure is what StartClickHouseTLS adds to a server: a TLS native port
+// serving Certs' server certificate, and a user with a password.
+type CHSecure struct {
+	Certs          *Certs
+	User, Password string
+}
+
+// StartClickHouseTLS starts clickhouse-server with, besides the plain
+// native port, a secure native port (openSSL server config with the
+// certificate of s.Certs) and the user s.User identified by s.Password.
+func StartClickHouseTLS(t T, s CHSecure) *ClickHouse {
+	t.Helper()
+	return startClickHouse(t, &s)
+}
+
 // Connect opens a native connection, closed at cleanup.
 func (c *ClickHouse) Connect(t T) driver.Conn {
 	t.Helper()
@@ -85,6 +102,11 @@ func (c *ClickHouse) Connect(t T) driver.Conn {
 
 // StartClickHouse starts clickhouse-server with a temp config.
 func StartClickHouse(t T) *ClickHouse {
+	t.Helper()
+	return startClickHouse(t, nil)
+}
+
+func startClickHouse(t T, sec *CHSecure) *ClickHouse {
 	t.Helper()
 	bin := findBinary("clickhouse-server", "/usr/bin/clickhouse-server")
 	var args []string
@@ -102,6 +124,10 @@ func StartClickHouse(t T) *ClickHouse {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	tcp, http := FreePort(t), FreePort(t)
+	secPort := 0
+	if sec != nil {
+		secPort = FreePort(t)
+	}
 	cfg := fmt.Sprintf(`<yandex>
   <logger><level>warning</level><log>%[1]s/server.log</log><errorlog>%[1]s/error.log</errorlog><console>0</console></logger>
   <tcp_port>%[2]d</tcp_port>
@@ -116,14 +142,14 @@ func StartClickHouse(t T) *ClickHouse {
   <default_database>default</default_database>
   <mark_cache_size>268435456</mark_cache_size>
   <max_concurrent_queries>100</max_concurrent_queries>
-</yandex>
-`, dir, tcp, http)
-	users := `<yandex>
+%[4]s</yandex>
+`, dir, tcp, http, secureXML(sec, secPort))
+	users := fmt.Sprintf(`<yandex>
   <profiles><default></default></profiles>
-  <users><default><password></password><networks><ip>::/0</ip></networks><profile>default</profile><quota>default</quota></default></users>
+  <users><default><password></password><networks><ip>::/0</ip></networks><profile>default</profile><quota>default</quota></default>%s</users>
   <quotas><default></default></quotas>
 </yandex>
-`
+`, secureUserXML(sec))
 	if err := os.WriteFile(filepath.Join(dir, "config.xml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +157,9 @@ func StartClickHouse(t T) *ClickHouse {
 		t.Fatal(err)
 	}
 	c := &ClickHouse{Addr: fmt.Sprintf("127.0.0.1:%d", tcp), Dir: dir, bin: bin, args: args}
+	if sec != nil {
+		c.SecureAddr = fmt.Sprintf("127.0.0.1:%d", secPort)
+	}
 	c.launch(t)
 	t.Cleanup(func() {
 		c.cmd.Process.Signal(syscall.SIGCONT) // in case a test left it frozen
@@ -139,4 +168,34 @@ func StartClickHouse(t T) *ClickHouse {
 	})
 	c.waitReady(t)
 	return c
+}
+
+// secureXML is the server config of a secure native port: the openSSL
+// server section names the certificate and key files (Poco's TLS setup in
+// clickhouse-server 18.16).
+func secureXML(sec *CHSecure, port int) string {
+	if sec == nil {
+		return ""
+	}
+	return fmt.Sprintf(`  <tcp_port_secure>%d</tcp_port_secure>
+  <openSSL>
+    <server>
+      <certificateFile>%s</certificateFile>
+      <privateKeyFile>%s</privateKeyFile>
+      <verificationMode>none</verificationMode>
+      <loadDefaultCAFile>false</loadDefaultCAFile>
+      <cacheSessions>true</cacheSessions>
+      <disableProtocols>sslv2,sslv3</disableProtocols>
+      <preferServerCiphers>true</preferServerCiphers>
+    </server>
+  </openSSL>
+`, port, sec.Certs.ServerCert, sec.Certs.ServerKey)
+}
+
+// secureUserXML declares the password user of a secure server.
+func secureUserXML(sec *CHSecure) string {
+	if sec == nil {
+		return ""
+	}
+	return fmt.Sprintf(`<%[1]s><password>%[2]s</password><networks><ip>::/0</ip></networks><profile>default</profile><quota>default</quota></%[1]s>`, sec.User, sec.Password)
 }

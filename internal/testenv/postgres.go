@@ -56,6 +56,19 @@ func PgBin() string {
 // StartPostgres initialises and starts a cluster; it is stopped at cleanup.
 func StartPostgres(t T) *Postgres {
 	t.Helper()
+	return startPostgres(t, nil)
+}
+
+// StartPostgresTLS starts a cluster that also accepts TLS connections
+// (ssl=on) with the server certificate of certs: connect with
+// sslmode=verify-full&sslrootcert=<certs.CAFile>.
+func StartPostgresTLS(t T, certs *Certs) *Postgres {
+	t.Helper()
+	return startPostgres(t, certs)
+}
+
+func startPostgres(t T, certs *Certs) *Postgres {
+	t.Helper()
 	bin := PgBin()
 	if bin == "" {
 		t.Fatal("Postgres server binaries not found (pg_config --bindir has no initdb); install them: apt-get install -y postgresql-15")
@@ -79,6 +92,21 @@ func StartPostgres(t T) *Postgres {
 		"-c", "listen_addresses=127.0.0.1", "-c", "wal_level=logical", "-c", "max_wal_senders=10",
 		"-c", "max_replication_slots=10", "-c", "fsync=off", "-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off", "-c", "shared_buffers=256MB", "-c", "max_connections=50")
+	if certs != nil {
+		// The server reads its key only if the key is its own and private.
+		crt, key := filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
+		for _, f := range [][2]string{{certs.ServerCert, crt}, {certs.ServerKey, key}} {
+			b, err := os.ReadFile(f[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(f[1], b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			os.Chown(f[1], uid, gid)
+		}
+		cmd.Args = append(cmd.Args, "-c", "ssl=on", "-c", "ssl_cert_file="+crt, "-c", "ssl_key_file="+key)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
