@@ -54,7 +54,7 @@ func TestOutOfRangePolicyAndReservedNames(t *testing.T) {
 		log, _ := os.ReadFile(logPath)
 		var fine uint64
 		chConn.QueryRow(ctx, "SELECT count() FROM shop.fine_current").Scan(&fine)
-		if n == 2 && fine == 1 && strings.Contains(string(log), "incident: value out of ClickHouse's range") && strings.Contains(string(log), "incident: table quarantined") {
+		if n == 2 && fine == 1 && strings.Contains(string(log), "incident: value out of ClickHouse's range") && strings.Contains(string(log), "quarantined") {
 			if !strings.Contains(string(log), `key="id=1"`) || !strings.Contains(string(log), "policy=fail") || !strings.Contains(string(log), "9999-12-31") {
 				t.Errorf("the incident does not name the key, the value and the policy:\n%s", grepLines(string(log), "incident: value"))
 			}
