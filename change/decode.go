@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"time"
 )
 
 // Unchanged marks a column whose value the source did not send because it
@@ -161,20 +160,4 @@ func decodeValue(raw json.RawMessage, k, elem Kind) (any, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("unknown kind %q", k)
-}
-
-// ParseTime parses the envelope form of a Date, Timestamp or TimestampTZ.
-func ParseTime(k Kind, s string) (time.Time, error) {
-	layout := "2006-01-02T15:04:05.999999"
-	switch k {
-	case Date:
-		layout = "2006-01-02"
-	case TimestampTZ:
-		layout = "2006-01-02T15:04:05.999999Z07:00"
-	}
-	t, err := time.Parse(layout, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not a %s the sinks can store (infinity and BC values are not supported): %w", s, k, err)
-	}
-	return t.UTC(), nil
 }

@@ -26,9 +26,9 @@ const (
 	UUID        Kind = "uuid"        // JSON string, canonical form
 	JSON        Kind = "json"        // JSON string holding the JSON document text
 	Bytes       Kind = "bytes"       // JSON string, standard base64
-	Date        Kind = "date"        // JSON string "2006-01-02"
-	Timestamp   Kind = "timestamp"   // JSON string "2006-01-02T15:04:05.999999" (no zone)
-	TimestampTZ Kind = "timestamptz" // JSON string "2006-01-02T15:04:05.999999Z" (UTC)
+	Date        Kind = "date"        // JSON string "2006-01-02"; also "infinity", "-infinity", "-0043-03-15" (see ParseTime)
+	Timestamp   Kind = "timestamp"   // JSON string "2006-01-02T15:04:05.999999" (no zone); specials as Date
+	TimestampTZ Kind = "timestamptz" // JSON string "2006-01-02T15:04:05.999999Z" (UTC); specials as Date
 	Array       Kind = "array"       // JSON array of Elem values (null elements allowed)
 )
 
@@ -44,6 +44,9 @@ type Column struct {
 	// SourceType is the type as the source names it (e.g. "numeric(12,2)").
 	SourceType string `json:"source_type"`
 	Key        bool   `json:"key,omitempty"`
+	// SourceName is the column's name in the source when Inlet renamed it
+	// (a name Inlet reserves for its own columns: see RenameReserved).
+	SourceName string `json:"source_name,omitempty"`
 }
 
 // SchemaFormatVersion is the version of the persisted schema record.
@@ -71,6 +74,9 @@ func (s *Schema) Seal() {
 	fmt.Fprintf(h, "%s\x00%s\x00", s.Namespace, s.Table)
 	for _, c := range s.Columns {
 		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d\x00%v\x00%s\x00", c.Name, c.Kind, c.Elem, c.Precision, c.Scale, c.Key, c.SourceType)
+		if c.SourceName != "" { // only then: older fingerprints stay valid
+			fmt.Fprintf(h, "src=%s\x00", c.SourceName)
+		}
 	}
 	s.Fingerprint = hex.EncodeToString(h.Sum(nil)[:8])
 	s.FormatVersion = SchemaFormatVersion
@@ -119,4 +125,36 @@ func sanitize(s string) string {
 		}
 		return '_'
 	}, s)
+}
+
+// ReservedNames are the column names Inlet's sinks add to every table (the
+// lake's meta columns, the ClickHouse mirror's bookkeeping columns). A source
+// column may not take one of them: see RenameReserved.
+var ReservedNames = map[string]bool{
+	"_op": true, "_version": true, "_ts": true, "_kafka_partition": true,
+	"_kafka_offset": true, "_unchanged": true, "_nan": true,
+	"_deleted": true, "_synced_at": true, "_row": true,
+}
+
+// RenameReserved renames the source columns whose names Inlet reserves, in
+// place: a trailing underscore is added until the name is neither reserved
+// nor taken by another column (`_version` → `_version_`). The source's own
+// name is kept in SourceName. Sources call it before Seal, so Kafka, the
+// lake and ClickHouse all see the same name.
+func RenameReserved(cols []Column) {
+	taken := map[string]bool{}
+	for _, c := range cols {
+		taken[c.Name] = true
+	}
+	for i := range cols {
+		if !ReservedNames[cols[i].Name] {
+			continue
+		}
+		name := cols[i].Name
+		for ReservedNames[name] || taken[name] {
+			name += "_"
+		}
+		taken[name] = true
+		cols[i].SourceName, cols[i].Name = cols[i].Name, name
+	}
 }

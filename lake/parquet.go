@@ -1,7 +1,9 @@
 package lake
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -202,6 +204,17 @@ func metaValue(name string, r *Row) any {
 		return r.Partition
 	case "_kafka_offset":
 		return r.Offset
+	case "_nan":
+		var names []string
+		for i, v := range r.Values {
+			if s, ok := v.(string); ok && s == "NaN" && typedDecimal(r.Schema.Columns[i]) {
+				names = append(names, r.Schema.Columns[i].Name)
+			}
+		}
+		if names == nil {
+			return nil
+		}
+		return strings.Join(names, ",")
 	case "_unchanged":
 		var names []string
 		for i, v := range r.Values {
@@ -247,10 +260,50 @@ func appendValue(row parquet.Row, c *change.Column, v any, leaf int) (parquet.Ro
 		return row, nil
 	}
 	pv, err := scalarValue(c.Kind, c.Precision, c.Scale, v)
+	if err == errNaN {
+		return append(row, parquet.NullValue().Level(0, 0, leaf)), nil
+	}
 	if err != nil {
 		return row, err
 	}
 	return append(row, pv.Level(0, 1, leaf)), nil
+}
+
+// errNaN: a NaN for a Parquet decimal, stored as NULL and listed in _nan.
+var errNaN = errors.New("NaN in a decimal column")
+
+// lakeDays is a date as Delta stores it, days since 1970-01-01; infinity
+// and -infinity are the int32 extremes, which no Postgres date reaches
+// (its last, 5874897-12-31, is day 2,145,042,906).
+func lakeDays(t time.Time) int32 {
+	switch change.Infinite(t) {
+	case 1:
+		return math.MaxInt32
+	case -1:
+		return math.MinInt32
+	}
+	s := t.Unix()
+	d := s / 86400
+	if s%86400 < 0 {
+		d--
+	}
+	return int32(d)
+}
+
+// lakeMicros is a timestamp as Delta stores it, µs since 1970; infinity and
+// -infinity are the int64 extremes. Postgres timestamps after
+// change.MaxFiniteTime (year 294247) do not fit and are clamped to it.
+func lakeMicros(t time.Time) int64 {
+	switch change.Infinite(t) {
+	case 1:
+		return math.MaxInt64
+	case -1:
+		return math.MinInt64
+	}
+	if t.After(change.MaxFiniteTime) {
+		return math.MaxInt64 - 1
+	}
+	return t.UnixMicro()
 }
 
 func scalarValue(k change.Kind, precision, scale int, v any) (parquet.Value, error) {
@@ -277,11 +330,14 @@ func scalarValue(k change.Kind, precision, scale int, v any) (parquet.Value, err
 		return parquet.ByteArrayValue(x), nil
 	case time.Time:
 		if k == change.Date {
-			return parquet.Int32Value(int32(x.Unix() / 86400)), nil
+			return parquet.Int32Value(lakeDays(x)), nil
 		}
-		return parquet.Int64Value(x.UnixMicro()), nil
+		return parquet.Int64Value(lakeMicros(x)), nil
 	case string:
 		if k == change.Decimal && precision > 0 && precision <= 38 {
+			if x == "NaN" { // listed in _nan
+				return parquet.Value{}, errNaN
+			}
 			return decimalValue(x, precision, scale)
 		}
 		return parquet.ByteArrayValue([]byte(x)), nil

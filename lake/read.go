@@ -3,6 +3,7 @@ package lake
 import (
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -20,12 +21,8 @@ import (
 func (t *Table) Schema() *change.Schema {
 	tn := strings.SplitN(t.Name, ".", 2)
 	sc := &change.Schema{Namespace: tn[0], Table: tn[len(tn)-1]}
-	meta := map[string]bool{}
-	for _, m := range metaColumns {
-		meta[m.Name] = true
-	}
 	for _, c := range t.columns {
-		if !meta[c.Name] {
+		if !isMeta(c.Name) {
 			sc.Columns = append(sc.Columns, c)
 		}
 	}
@@ -82,7 +79,7 @@ func readFile(path string, cols []change.Column, sc *change.Schema, pos map[stri
 		n, err := r.ReadRows(buf)
 		for _, prow := range buf[:n] {
 			row := change.Row{Schema: sc, Values: make([]any, len(sc.Columns))}
-			var unchanged string
+			var unchanged, nan string
 			for leaf, f := range fields {
 				c, ok := byName[f.Name()]
 				if !ok {
@@ -107,10 +104,17 @@ func readFile(path string, cols []change.Column, sc *change.Schema, pos map[stri
 					row.Offset = v.(int64)
 				case "_unchanged":
 					unchanged, _ = v.(string)
+				case "_nan":
+					nan, _ = v.(string)
 				default:
 					if i, ok := pos[c.Name]; ok {
 						row.Values[i] = v
 					}
+				}
+			}
+			for _, name := range strings.Split(nan, ",") {
+				if i, ok := pos[name]; ok && name != "" {
+					row.Values[i] = "NaN"
 				}
 			}
 			for _, name := range strings.Split(unchanged, ",") {
@@ -184,9 +188,16 @@ func scalarFrom(v parquet.Value, k change.Kind, precision, scale int) (any, erro
 	case change.Bytes:
 		return append([]byte(nil), v.ByteArray()...), nil
 	case change.Date:
-		return time.Unix(int64(v.Int32())*86400, 0).UTC(), nil
+		switch d := v.Int32(); d {
+		case math.MaxInt32:
+			return change.PosInfinity, nil
+		case math.MinInt32:
+			return change.NegInfinity, nil
+		default:
+			return time.Unix(int64(d)*86400, 0).UTC(), nil
+		}
 	case change.Timestamp, change.TimestampTZ:
-		return time.UnixMicro(v.Int64()).UTC(), nil
+		return time.UnixMicro(v.Int64()).UTC(), nil // ±infinity included
 	case change.Decimal:
 		switch {
 		case precision > 0 && precision <= 9:

@@ -18,6 +18,31 @@ var metaColumns = []change.Column{
 	{Name: "_unchanged", Kind: change.String, SourceType: "inlet"},
 }
 
+// nanColumn is added to tables that have a typed decimal column (numeric(p,s),
+// p ≤ 38): a Parquet decimal cannot hold NaN, which Postgres allows there, so
+// the value is NULL in its column and the column's name is listed in _nan
+// (comma-separated). Unconstrained numerics are strings and keep "NaN",
+// "Infinity" and "-Infinity" themselves.
+var nanColumn = change.Column{Name: "_nan", Kind: change.String, SourceType: "inlet"}
+
+// isMeta reports whether a lake column is Inlet's rather than the source's.
+func isMeta(name string) bool {
+	if name == nanColumn.Name {
+		return true
+	}
+	for _, m := range metaColumns {
+		if m.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// typedDecimal reports whether c is stored as a Parquet decimal.
+func typedDecimal(c change.Column) bool {
+	return c.Kind == change.Decimal && c.Precision > 0 && c.Precision <= 38
+}
+
 // partitionColumnFor picks the Delta partition column (the commit day; it
 // is not stored in the files): "dt", or "_dt" when the table has a source
 // column named dt. The choice is kept in the table's metaData.
@@ -152,6 +177,15 @@ func mergeColumns(old, next []change.Column, changes map[string][]typeChange) ([
 		}
 		return nil, false, fmt.Errorf("%w: column %s changed type from %s to %s; the lake table cannot evolve this way (write the new data to a new table, or rebuild the lake table)", ErrIncompatible, c.Name, o.SourceType, c.SourceType)
 	}
+	if _, ok := at[nanColumn.Name]; !ok {
+		for _, c := range out {
+			if typedDecimal(c) {
+				out = append(out, nanColumn)
+				changed = true
+				break
+			}
+		}
+	}
 	return out, changed, nil
 }
 
@@ -181,4 +215,14 @@ func typeChangesOf(schema string) map[string][]typeChange {
 func deltaTypeString(c change.Column) string {
 	b, _ := json.Marshal(deltaType(c))
 	return string(b)
+}
+
+// DeltaType is the Delta type of a column, as docs/types.md shows it
+// (array<T> for arrays).
+func DeltaType(c change.Column) string {
+	if c.Kind == change.Array {
+		return "array<" + DeltaType(change.Column{Kind: c.Elem}) + ">"
+	}
+	s, _ := deltaType(c).(string)
+	return s
 }

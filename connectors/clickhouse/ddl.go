@@ -154,3 +154,7 @@ func createViewSQL(db, name string, cols []change.Column) string {
 	return fmt.Sprintf("CREATE VIEW IF NOT EXISTS %s.%s AS SELECT %s FROM %s.%s FINAL WHERE `_deleted` = 0",
 		quote(db), quote(viewName(name)), strings.Join(names, ", "), quote(db), quote(name))
 }
+
+// ColumnType is the mirror column type of a non-key column on server v, as
+// docs/types.md shows it.
+func ColumnType(c change.Column, v Version) string { return columnType(c, v) }

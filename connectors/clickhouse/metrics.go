@@ -15,4 +15,7 @@ var (
 	summaryChecks = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "inlet_summary_checks_total", Help: "Summary checks run, by check and result.",
 	}, []string{"summary", "check", "result"})
+	outOfRange = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "inlet_clickhouse_out_of_range_total", Help: "Values a mirror column's type cannot hold (clamped, nulled or failed per clickhouse.out_of_range), by table and column.",
+	}, []string{"table", "column"})
 )

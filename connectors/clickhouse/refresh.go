@@ -130,7 +130,7 @@ func (s *Sink) stage(ctx context.Context, m *mirror, rows []change.Row) (int, er
 			if !ok {
 				continue
 			}
-			v, err := chValue(m.columns[j], r.Values[i], s.version)
+			v, err := s.value(m.name, m.columns[j], r.Values[i], r.Values, r.Schema.KeyColumns(), r.Schema.Columns)
 			if err != nil {
 				batch.Abort()
 				return 0, fmt.Errorf("clickhouse: %s.%s: %w: %w", m.name, c.Name, ErrValue, err)

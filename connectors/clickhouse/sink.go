@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -27,6 +28,11 @@ type Sink struct {
 	version Version
 	log     *slog.Logger
 	tables  map[string]*mirror // by mirror table name
+
+	// outOfRange is the policy for values a column type cannot hold;
+	// reported holds the "table.column"s already logged as incidents.
+	outOfRange string
+	reported   sync.Map
 
 	summaries []*summary
 	byMirror  map[string][]*summary // summaries by source mirror name
@@ -61,7 +67,10 @@ func Open(ctx context.Context, cfg *config.ClickHouse, log *slog.Logger) (*Sink,
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse %s: %w", cfg.Addr, err)
 	}
-	s := &Sink{conn: conn, db: cfg.Database, log: log, tables: map[string]*mirror{}}
+	s := &Sink{conn: conn, db: cfg.Database, log: log, tables: map[string]*mirror{}, outOfRange: cfg.OutOfRange}
+	if s.outOfRange == "" {
+		s.outOfRange = config.OutOfRangeClamp
+	}
 	var v string
 	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&v); err != nil {
 		conn.Close()
@@ -315,7 +324,7 @@ func (s *Sink) writeRows(ctx context.Context, rows []change.Row) (int, error) {
 			st := latest[k]
 			kv := make([]any, len(keyCols))
 			for j, i := range keyCols {
-				v, err := chValue(m.columns[i], st.values[i], s.version)
+				v, err := s.value(m.name, m.columns[i], st.values[i], st.values, keyCols, m.columns)
 				if err != nil {
 					return 0, fmt.Errorf("clickhouse: %s.%s: %w: %w", m.name, m.columns[i].Name, ErrValue, err)
 				}
@@ -342,7 +351,7 @@ func (s *Sink) writeRows(ctx context.Context, rows []change.Row) (int, error) {
 	for _, k := range order {
 		st := latest[k]
 		for i, c := range m.columns {
-			v, err := chValue(c, st.values[i], s.version)
+			v, err := s.value(m.name, c, st.values[i], st.values, keyCols, m.columns)
 			if err != nil {
 				batch.Abort()
 				return 0, fmt.Errorf("clickhouse: %s.%s: %w: %w", m.name, c.Name, ErrValue, err)
@@ -367,6 +376,29 @@ func (s *Sink) writeRows(ctx context.Context, rows []change.Row) (int, error) {
 		return 0, err
 	}
 	return len(order), nil
+}
+
+// value converts v for column c of mirror table under the sink's
+// out_of_range policy. A value the column type cannot hold is counted
+// (inlet_clickhouse_out_of_range_total); the first per table and column is
+// logged as an incident naming the row's key (row, keyCols, cols: the
+// image it belongs to). With policy fail it is an error, which the caller
+// marks ErrValue: the table needs a person (classify), other tables and
+// sinks go on.
+func (s *Sink) value(table string, c change.Column, v any, row []any, keyCols []int, cols []change.Column) (any, error) {
+	x, issue, err := convert(c, v, s.version, s.outOfRange)
+	if issue != "" {
+		outOfRange.WithLabelValues(table, c.Name).Inc()
+		if _, seen := s.reported.LoadOrStore(table+"."+c.Name, true); !seen {
+			key := make([]string, len(keyCols))
+			for j, i := range keyCols {
+				key[j] = fmt.Sprintf("%s=%v", cols[i].Name, row[i])
+			}
+			s.log.Warn("incident: value out of ClickHouse's range", "table", table, "column", c.Name,
+				"key", strings.Join(key, ","), "value", issue, "policy", s.outOfRange)
+		}
+	}
+	return x, err // the caller names the table and column
 }
 
 func isMissing(st *state, i int) bool {

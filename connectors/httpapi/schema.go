@@ -170,6 +170,9 @@ func (fs *fieldSchema) observe(rec map[string]json.RawMessage, order []string, k
 	if changed || fs.sc == nil {
 		sc := &change.Schema{Topic: pipeline + "." + source, Connector: "http",
 			Pipeline: pipeline, Database: db, Namespace: "public", Table: source, Columns: append([]change.Column(nil), fs.cols...)}
+		// Fields named like Inlet's own columns get a trailing underscore
+		// in the schema and the envelope (fs.cols keeps the field names).
+		change.RenameReserved(sc.Columns)
 		sc.Seal()
 		fs.sc = sc
 		return true

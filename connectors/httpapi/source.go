@@ -425,6 +425,7 @@ func (s *Source) emit(p *page, request string, gen uint64) (connectors.Batch, er
 // appendRecord appends key, a 0 byte, and the envelope of one record.
 func (s *Source) appendRecord(buf []byte, rec map[string]json.RawMessage, op byte, version uint64, seq uint32, tsMs, nowMs int64, cursor, request string) ([]byte, error) {
 	cols := s.fs.cols
+	names := s.fs.sc.Columns // the envelope's names (reserved ones renamed)
 	var err error
 	buf = append(buf, '{')
 	for i, c := range cols {
@@ -434,7 +435,7 @@ func (s *Source) appendRecord(buf []byte, rec map[string]json.RawMessage, op byt
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendString(buf, c.Name)
+		buf = appendString(buf, names[i].Name)
 		buf = append(buf, ':')
 		if buf, err = appendValue(buf, &cols[i], rec[c.Name]); err != nil {
 			return buf, err
@@ -448,7 +449,7 @@ func (s *Source) appendRecord(buf []byte, rec map[string]json.RawMessage, op byt
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendString(buf, cols[i].Name)
+		buf = appendString(buf, names[i].Name)
 		buf = append(buf, ':')
 		if buf, err = appendValue(buf, &cols[i], rec[cols[i].Name]); err != nil {
 			return buf, err

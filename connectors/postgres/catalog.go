@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -40,22 +41,11 @@ func loadTypes(ctx context.Context, conn *pgx.Conn) (map[uint32]pgType, error) {
 	return out, rows.Err()
 }
 
-// scalarKinds maps base type names to kinds.
-var scalarKinds = map[string]change.Kind{
-	"int2": change.Int16, "int4": change.Int32, "int8": change.Int64,
-	"numeric": change.Decimal, "float4": change.Float32, "float8": change.Float64,
-	"bool": change.Bool, "text": change.String, "varchar": change.String, "bpchar": change.String,
-	"name": change.String, "citext": change.String, "uuid": change.UUID, "json": change.JSON,
-	"jsonb": change.JSON, "bytea": change.Bytes, "date": change.Date,
-	"timestamp": change.Timestamp, "timestamptz": change.TimestampTZ,
-	// Types whose canonical text form is the useful value: carried as strings.
-	"interval": change.String, "time": change.String, "timetz": change.String,
-	"inet": change.String, "cidr": change.String, "macaddr": change.String,
-	"macaddr8": change.String, "money": change.String, "xml": change.String,
-	"bit": change.String, "varbit": change.String, "oid": change.Int64, "char": change.String,
-}
-
-// mapColumn maps one Postgres column to a change.Column.
+// mapColumn maps one Postgres column to a change.Column. Every type maps:
+// the table in types.go, then the type's kind (enum, composite, range,
+// multirange: their text form), and otherwise its text form with a warning
+// (noted in fallbacks, logged by encoderFor). It fails only for an oid the
+// catalog does not have.
 func mapColumn(types map[uint32]pgType, table config.TableName, name string, oid uint32, typmod int32, textCols map[string]bool) (change.Column, error) {
 	c := change.Column{Name: name}
 	t, ok := types[oid]
@@ -75,17 +65,17 @@ func mapColumn(types map[uint32]pgType, table config.TableName, name string, oid
 		for et.typtype == 'd' {
 			et = types[et.base]
 		}
-		ek, err := scalarKind(et)
-		if err != nil || ek == change.Array {
-			return c, unsupported(table, name, c.SourceType)
+		ek, known := scalarKind(et)
+		if !known {
+			fallbacks.Store(table.String()+"."+name, et.name+"[]")
 		}
 		c.Kind, c.Elem = change.Array, ek
 		c.SourceType = types[t.elem].name + "[]"
 		return c, nil
 	}
-	k, err := scalarKind(t)
-	if err != nil {
-		return c, unsupported(table, name, c.SourceType)
+	k, known := scalarKind(t)
+	if !known {
+		fallbacks.Store(table.String()+"."+name, t.name)
 	}
 	c.Kind = k
 	if k == change.Decimal && typmod >= 4 {
@@ -96,19 +86,23 @@ func mapColumn(types map[uint32]pgType, table config.TableName, name string, oid
 	return c, nil
 }
 
-func scalarKind(t pgType) (change.Kind, error) {
-	if t.typtype == 'e' {
-		return change.String, nil
+// scalarKind is the kind of a non-array, non-domain type, and whether the
+// mapping is documented (false: carried as text with a warning).
+func scalarKind(t pgType) (change.Kind, bool) {
+	switch t.typtype {
+	case 'e', 'c', 'r', 'm': // enum, composite, range, multirange
+		return change.String, true
 	}
-	if k, ok := scalarKinds[t.name]; ok {
-		return k, nil
+	if m, ok := typeByName[t.name]; ok {
+		return m.Kind, true
 	}
-	return "", fmt.Errorf("unsupported")
+	return change.String, false
 }
 
-func unsupported(table config.TableName, col, typ string) error {
-	return needsUser(fmt.Errorf("column %s.%s has type %s, which Inlet does not map; add %q to the source's text_columns to carry it as text, or exclude the table", table, col, typ, table.String()+"."+col))
-}
+// fallbacks holds "schema.table.column" → type name of columns carried as
+// text because their type is not in the table; encoderFor logs each once
+// per mapping.
+var fallbacks sync.Map
 
 // tableInfo is what the catalog says about one captured table.
 type tableInfo struct {
@@ -137,7 +131,7 @@ func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t c
 	}
 	ti.ident = ident[0]
 	rows, err := conn.Query(ctx, `
-		SELECT a.attname, a.atttypid, a.atttypmod,
+		SELECT a.attname, a.atttypid, a.atttypmod, a.attndims,
 		       COALESCE(a.attnum = ANY(i.indkey), false),
 		       format_type(a.atttypid, a.atttypmod),
 		       COALESCE((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) WHERE k.att = a.attnum), 0)::int
@@ -156,8 +150,17 @@ func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t c
 		var key bool
 		var typeSQL string
 		var keyPos int
-		if err := rows.Scan(&name, &oid, &typmod, &key, &typeSQL, &keyPos); err != nil {
+		var ndims int32
+		if err := rows.Scan(&name, &oid, &typmod, &ndims, &key, &typeSQL, &keyPos); err != nil {
 			return nil, fmt.Errorf("load columns of %s: %w", t, err)
+		}
+		if k := t.String() + "." + name; ndims > 1 && !textCols[k] {
+			// Declared with several dimensions (int[][]): carried as its
+			// text form, which keeps the shape. Recorded in textCols so
+			// the stream's relation messages, which do not say, agree.
+			// (Written only the first time, when Open loads the tables,
+			// before any reader runs.)
+			textCols[k] = true
 		}
 		col, err := mapColumn(types, t, name, oid, typmod, textCols)
 		if err != nil {

@@ -453,7 +453,23 @@ func (s *Source) sortedTables() []*tableInfo {
 	return out
 }
 
+// encoderFor builds the schema of a table's changes and its encoder. Source
+// columns named like Inlet's own are renamed here (change.RenameReserved),
+// once for Kafka, the lake and ClickHouse; columns whose type is carried as
+// text for want of a mapping are logged.
 func (s *Source) encoderFor(name config.TableName, cols []change.Column) *tableEnc {
+	cols = append([]change.Column(nil), cols...)
+	for _, c := range cols {
+		if typ, ok := fallbacks.LoadAndDelete(name.String() + "." + c.Name); ok {
+			s.log.Warn("column type has no documented mapping; carrying its text form", "table", name.String(), "column", c.Name, "type", typ)
+		}
+	}
+	change.RenameReserved(cols)
+	for _, c := range cols {
+		if c.SourceName != "" {
+			s.log.Info("source column renamed: the name is Inlet's", "table", name.String(), "column", c.SourceName, "as", c.Name)
+		}
+	}
 	sc := &change.Schema{
 		Topic: change.TopicName(s.pipeline, name.Schema, name.Table), Connector: "postgres",
 		Pipeline: s.pipeline, Database: s.db, Namespace: name.Schema, Table: name.Table, Columns: cols,

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/inlet-dev/inlet/change"
 )
@@ -13,10 +15,13 @@ import (
 // output form (as pgoutput and COPY text send it, with DateStyle=ISO,
 // TimeZone=UTC, bytea_output=hex, extra_float_digits=3).
 func appendJSON(buf []byte, c *change.Column, text []byte) ([]byte, error) {
-	return appendKind(buf, c.Kind, c.Elem, text)
+	if c.Kind == change.Array {
+		return appendArray(buf, c.Elem, arrayDelim(strings.TrimSuffix(c.SourceType, "[]")), text)
+	}
+	return appendKind(buf, c.Kind, text)
 }
 
-func appendKind(buf []byte, k, elem change.Kind, text []byte) ([]byte, error) {
+func appendKind(buf []byte, k change.Kind, text []byte) ([]byte, error) {
 	switch k {
 	case change.Int16, change.Int32, change.Int64:
 		return append(buf, text...), nil
@@ -34,110 +39,173 @@ func appendKind(buf []byte, k, elem change.Kind, text []byte) ([]byte, error) {
 			return append(buf, "false"...), nil
 		}
 		return buf, fmt.Errorf("bad boolean %q", text)
-	case change.Decimal, change.String, change.UUID, change.JSON, change.Date:
+	case change.Decimal, change.String, change.UUID, change.JSON:
 		return appendString(buf, text), nil
-	case change.Timestamp:
-		// "2006-01-02 15:04:05.999999" → "2006-01-02T15:04:05.999999"
-		buf = append(buf, '"')
-		start := len(buf)
-		buf = append(buf, text...)
-		if len(text) > 10 && text[10] == ' ' {
-			buf[start+10] = 'T'
-		}
-		return append(buf, '"'), nil
-	case change.TimestampTZ:
-		// "2006-01-02 15:04:05.999999+00" → "2006-01-02T15:04:05.999999Z"
-		n := len(text)
-		if n > 3 && string(text[n-3:]) == "+00" {
-			text = text[:n-3]
-		} else if n < 11 {
-			return buf, fmt.Errorf("bad timestamptz %q", text)
-		} else {
-			// Not UTC (the session TimeZone must be UTC): keep the offset as
-			// written, ISO form.
-			buf = append(buf, '"')
-			start := len(buf)
-			buf = append(buf, text...)
-			buf[start+10] = 'T'
-			return append(buf, ":00\""...), nil
-		}
-		buf = append(buf, '"')
-		start := len(buf)
-		buf = append(buf, text...)
-		if len(text) > 10 && text[10] == ' ' {
-			buf[start+10] = 'T'
-		}
-		return append(buf, 'Z', '"'), nil
+	case change.Date, change.Timestamp, change.TimestampTZ:
+		return appendTime(buf, k, text)
 	case change.Bytes:
-		if len(text) < 2 || text[0] != '\\' || text[1] != 'x' {
-			return buf, fmt.Errorf("bytea not in hex form (set bytea_output=hex)")
+		// bytea is \x-prefixed hex (bytea_output=hex); PostGIS geometry
+		// and geography print bare hex EWKB.
+		h := text
+		if len(h) >= 2 && h[0] == '\\' && h[1] == 'x' {
+			h = h[2:]
 		}
-		raw := make([]byte, hex.DecodedLen(len(text)-2))
-		if _, err := hex.Decode(raw, text[2:]); err != nil {
-			return buf, fmt.Errorf("bad bytea: %w", err)
+		raw := make([]byte, hex.DecodedLen(len(h)))
+		if _, err := hex.Decode(raw, h); err != nil {
+			return buf, fmt.Errorf("bytes not in hex form (bytea_output must be hex): %w", err)
 		}
 		buf = append(buf, '"')
 		buf = base64.StdEncoding.AppendEncode(buf, raw)
 		return append(buf, '"'), nil
-	case change.Array:
-		return appendArray(buf, elem, text)
 	}
 	return buf, fmt.Errorf("no JSON form for kind %q", k)
+}
+
+// appendTime converts Postgres's ISO output of a date, timestamp or
+// timestamptz to the envelope form (change.ParseTime): "T" between date
+// and time, "Z" for UTC, astronomical signed years instead of " BC",
+// infinity kept as a word.
+//
+//	2024-01-02 15:04:05.5+00     → "2024-01-02T15:04:05.5Z"
+//	0044-03-15 12:00:00+00 BC    → "-0043-03-15T12:00:00Z"
+//	12345-06-07                  → "12345-06-07"
+func appendTime(buf []byte, k change.Kind, text []byte) ([]byte, error) {
+	if string(text) == "infinity" || string(text) == "-infinity" {
+		return appendString(buf, text), nil
+	}
+	bc := bytes.HasSuffix(text, []byte(" BC"))
+	if bc {
+		text = text[:len(text)-3]
+	}
+	y := 0
+	n := 0
+	for n < len(text) && text[n] >= '0' && text[n] <= '9' {
+		y = y*10 + int(text[n]-'0')
+		n++
+	}
+	if n < 4 || n >= len(text) || text[n] != '-' {
+		return buf, fmt.Errorf("bad %s %q", k, text)
+	}
+	buf = append(buf, '"')
+	if bc {
+		y = 1 - y // 1 BC is year 0
+		if y < 0 {
+			buf = append(buf, '-')
+			y = -y
+		}
+		ys := strconv.Itoa(y)
+		for i := len(ys); i < 4; i++ {
+			buf = append(buf, '0')
+		}
+		buf = append(buf, ys...)
+	} else {
+		buf = append(buf, text[:n]...)
+	}
+	rest := text[n:] // "-01-02[ 15:04:05.999999[+00]]"
+	if k == change.Date {
+		buf = append(buf, rest...)
+		return append(buf, '"'), nil
+	}
+	if len(rest) < 7 || rest[6] != ' ' {
+		return buf, fmt.Errorf("bad %s %q", k, text)
+	}
+	buf = append(buf, rest[:6]...)
+	buf = append(buf, 'T')
+	rest = rest[7:]
+	if k == change.TimestampTZ {
+		switch {
+		case bytes.HasSuffix(rest, []byte("+00")):
+			buf = append(buf, rest[:len(rest)-3]...)
+			buf = append(buf, 'Z')
+		case len(rest) > 3 && (rest[len(rest)-3] == '+' || rest[len(rest)-3] == '-'):
+			// Not UTC (the session TimeZone should be UTC): keep the
+			// offset, in ISO form.
+			buf = append(buf, rest...)
+			buf = append(buf, ":00"...)
+		default:
+			// An offset with minutes or seconds: keep it as written.
+			buf = append(buf, rest...)
+		}
+	} else {
+		buf = append(buf, rest...)
+	}
+	return append(buf, '"'), nil
 }
 
 // appendString appends s as a JSON string. Invalid UTF-8 is replaced.
 func appendString(buf, s []byte) []byte { return change.AppendJSONString(buf, s) }
 
-// appendArray converts a one-dimensional Postgres array literal
-// ({1,NULL,"a b"}) to a JSON array.
-func appendArray(buf []byte, elem change.Kind, text []byte) ([]byte, error) {
+// appendArray converts a Postgres array literal ({1,NULL,"a b"}) to a JSON
+// array of elem values. Postgres does not fix an array column's number of
+// dimensions: a multi-dimensional value ({{1,2},{3,4}}) is flattened in
+// row-major order ([1,2,3,4], what unnest returns) and explicit lower bounds
+// ([0:1]={1,2}) are dropped; docs/types.md says so, and a column declared
+// with several dimensions is carried as text instead (see loadTable).
+func appendArray(buf []byte, elem change.Kind, delim byte, text []byte) ([]byte, error) {
+	if len(text) > 0 && text[0] == '[' { // explicit bounds: [1:2][0:1]={...}
+		if i := bytes.IndexByte(text, '='); i > 0 {
+			text = text[i+1:]
+		}
+	}
 	if len(text) < 2 || text[0] != '{' || text[len(text)-1] != '}' {
-		return buf, fmt.Errorf("array literal %q: only one-dimensional arrays with default bounds are supported; list the column in text_columns", clip(text))
+		return buf, fmt.Errorf("array literal %q: not an array", clip(text))
 	}
 	buf = append(buf, '[')
-	body := text[1 : len(text)-1]
-	var item []byte
 	first := true
-	for i := 0; i < len(body); {
-		if !first {
-			if body[i] != ',' {
-				return buf, fmt.Errorf("array literal %q: expected ','", clip(text))
-			}
+	var item []byte
+	depth := 0
+	for i := 0; i < len(text); {
+		switch c := text[i]; {
+		case c == '{':
+			depth++
 			i++
+			continue
+		case c == '}':
+			depth--
+			i++
+			continue
+		case c == delim:
+			i++
+			continue
+		case c == ' ' || c == '\t' || c == '\n':
+			i++
+			continue
+		}
+		if depth <= 0 {
+			return buf, fmt.Errorf("array literal %q: text after the closing brace", clip(text))
+		}
+		if !first {
 			buf = append(buf, ',')
 		}
 		first = false
-		if i < len(body) && body[i] == '{' {
-			return buf, fmt.Errorf("array literal %q: multi-dimensional arrays are not supported; list the column in text_columns", clip(text))
-		}
-		if i < len(body) && body[i] == '"' {
+		if text[i] == '"' {
 			item = item[:0]
 			i++
-			for ; i < len(body) && body[i] != '"'; i++ {
-				if body[i] == '\\' && i+1 < len(body) {
+			for ; i < len(text) && text[i] != '"'; i++ {
+				if text[i] == '\\' && i+1 < len(text) {
 					i++
 				}
-				item = append(item, body[i])
+				item = append(item, text[i])
 			}
 			i++ // closing quote
 			var err error
-			if buf, err = appendKind(buf, elem, "", item); err != nil {
+			if buf, err = appendKind(buf, elem, item); err != nil {
 				return buf, err
 			}
 			continue
 		}
 		j := i
-		for j < len(body) && body[j] != ',' {
+		for j < len(text) && text[j] != delim && text[j] != '}' {
 			j++
 		}
-		tok := body[i:j]
+		tok := bytes.TrimRight(text[i:j], " ")
 		i = j
 		if string(tok) == "NULL" {
 			buf = append(buf, "null"...)
 			continue
 		}
 		var err error
-		if buf, err = appendKind(buf, elem, "", tok); err != nil {
+		if buf, err = appendKind(buf, elem, tok); err != nil {
 			return buf, err
 		}
 	}

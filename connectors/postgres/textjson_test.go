@@ -26,14 +26,31 @@ func TestAppendJSON(t *testing.T) {
 		{change.Date, "", "2026-01-02", `"2026-01-02"`},
 		{change.Timestamp, "", "2026-01-02 03:04:05.123456", `"2026-01-02T03:04:05.123456"`},
 		{change.TimestampTZ, "", "2026-01-02 03:04:05.5+00", `"2026-01-02T03:04:05.5Z"`},
-		{change.TimestampTZ, "", "2026-01-02 03:04:05+05:30", `"2026-01-02T03:04:05+05:30:00"`},
+		{change.TimestampTZ, "", "2026-01-02 03:04:05+05:30", `"2026-01-02T03:04:05+05:30"`},
+		{change.TimestampTZ, "", "2026-01-02 03:04:05+05", `"2026-01-02T03:04:05+05:00"`},
+		{change.Date, "", "infinity", `"infinity"`},
+		{change.Date, "", "-infinity", `"-infinity"`},
+		{change.Date, "", "0044-03-15 BC", `"-0043-03-15"`},
+		{change.Date, "", "0001-01-01 BC", `"0000-01-01"`},
+		{change.Date, "", "4713-11-24 BC", `"-4712-11-24"`},
+		{change.Date, "", "5874897-12-31", `"5874897-12-31"`},
+		{change.Timestamp, "", "0044-03-15 12:00:00.000001 BC", `"-0043-03-15T12:00:00.000001"`},
+		{change.TimestampTZ, "", "0044-03-15 12:00:00+00 BC", `"-0043-03-15T12:00:00Z"`},
+		{change.TimestampTZ, "", "294276-12-31 23:59:59.999999+00", `"294276-12-31T23:59:59.999999Z"`},
+		{change.TimestampTZ, "", "-infinity", `"-infinity"`},
+		{change.Bytes, "", `0101000020E6100000000000000000F03F0000000000000040`, `"AQEAACDmEAAAAAAAAAAA8D8AAAAAAAAAQA=="`},
+		{change.Array, change.Int32, "{{1,2},{3,NULL}}", "[1,2,3,null]"},
+		{change.Array, change.Int32, "[0:1]={1,2}", "[1,2]"},
+		{change.Array, change.Int32, "{{}}", "[]"},
+		{change.Array, change.String, `{"(1,\"a b\",)",NULL}`, `["(1,\"a b\",)",null]`},
+		{change.Array, change.Date, `{infinity,"0044-03-15 BC"}`, `["infinity","-0043-03-15"]`},
 		{change.Bytes, "", `\x00ff10`, `"AP8Q"`},
 		{change.Array, change.Int32, "{1,NULL,-3}", "[1,null,-3]"},
 		{change.Array, change.String, `{"a b",NULL,"q\"x","c,d",plain}`, `["a b",null,"q\"x","c,d","plain"]`},
 		{change.Array, change.String, `{}`, `[]`},
 		{change.Array, change.Bool, `{t,f}`, `[true,false]`},
 	} {
-		got, err := appendKind(nil, tc.kind, tc.elem, []byte(tc.in))
+		got, err := appendJSON(nil, &change.Column{Kind: tc.kind, Elem: tc.elem}, []byte(tc.in))
 		if err != nil {
 			t.Errorf("%s %q: %v", tc.kind, tc.in, err)
 			continue
@@ -48,11 +65,23 @@ func TestAppendJSON(t *testing.T) {
 	}{
 		{change.Bool, "", "yes"},
 		{change.Bytes, "", "\\012"},
-		{change.Array, change.Int32, "{{1,2},{3,4}}"},
-		{change.Array, change.Int32, "[1:2]={1,2}"},
+		{change.Array, change.Int32, "1,2"},
+		{change.Date, "", "yesterday"},
 	} {
-		if _, err := appendKind(nil, bad.kind, bad.elem, []byte(bad.in)); err == nil {
+		if _, err := appendJSON(nil, &change.Column{Kind: bad.kind, Elem: bad.elem}, []byte(bad.in)); err == nil {
 			t.Errorf("%s %q: no error", bad.kind, bad.in)
+		}
+	}
+}
+
+func TestArrayDelimiters(t *testing.T) {
+	for _, tc := range []struct{ typ, in, want string }{
+		{"box[]", "{(1,1),(0,0);(3,3),(2,2)}", `["(1,1),(0,0)","(3,3),(2,2)"]`},
+		{"point[]", `{"(1,2)","(3,4)"}`, `["(1,2)","(3,4)"]`},
+	} {
+		got, err := appendJSON(nil, &change.Column{Kind: change.Array, Elem: change.String, SourceType: tc.typ}, []byte(tc.in))
+		if err != nil || string(got) != tc.want {
+			t.Errorf("%s %s = %s, %v; want %s", tc.typ, tc.in, got, err, tc.want)
 		}
 	}
 }
@@ -98,7 +127,7 @@ func FuzzAppendArray(f *testing.F) {
 	f.Add(`{}`)
 	f.Add(`{"unterminated`)
 	f.Fuzz(func(t *testing.T, in string) {
-		out, err := appendArray(nil, change.String, []byte(in))
+		out, err := appendArray(nil, change.String, ',', []byte(in))
 		if err != nil {
 			return
 		}

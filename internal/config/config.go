@@ -113,7 +113,18 @@ type ClickHouse struct {
 	TLS *TLS `yaml:"tls"`
 	// Summaries are GROUP BY tables kept correct as the mirrors change.
 	Summaries []Summary `yaml:"summaries"`
+	// OutOfRange says what to do with a value the server's column type
+	// cannot hold (a date before 1970 on 18.16, infinity, NaN in a
+	// Decimal): clamp (default), null, or fail. See docs/types.md.
+	OutOfRange string `yaml:"out_of_range"`
 }
+
+// Out-of-range policies of the ClickHouse sink.
+const (
+	OutOfRangeClamp = "clamp"
+	OutOfRangeNull  = "null"
+	OutOfRangeFail  = "fail"
+)
 
 // Checkpoints chooses where sink checkpoints live: files under state_dir
 // (default) or a Postgres table.

@@ -143,6 +143,11 @@ func (c *Config) Validate() error {
 		if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(ch.Database) {
 			bad("clickhouse.database", "%q is not a plain identifier; write e.g. database: shop", ch.Database)
 		}
+		switch ch.OutOfRange {
+		case "", OutOfRangeClamp, OutOfRangeNull, OutOfRangeFail:
+		default:
+			bad("clickhouse.out_of_range", "%q is not a policy; write clamp (default), null or fail", ch.OutOfRange)
+		}
 		if ch.Password != "" && !c.fromEnv("clickhouse.password") {
 			bad("clickhouse.password", "written in the file; secrets come from the environment only: write password: \"${CLICKHOUSE_PASSWORD}\" and export CLICKHOUSE_PASSWORD")
 		}
