@@ -20,9 +20,10 @@
 // offers it to every sink. Each sink runs in its own goroutine; for that
 // sink a batch then passes through:
 //
-//	offered    handed over by the reader. A sink still busy with an earlier
-//	           batch after engine.batch_wait (down, frozen, retrying) is
-//	           passed over: it misses that batch and, once free again,
+//	offered    queued for the sink by the reader, up to twice
+//	           engine.batch_bytes per sink. A sink whose queue stays full
+//	           for engine.batch_wait (down, frozen, retrying, or slower)
+//	           is passed over until it has emptied its queue; it then
 //	           reads what it missed from Kafka with its own consumer
 //	           (fill). So one sink never holds up another, and a lagging
 //	           sink re-reads rather than buffering the gap in memory.

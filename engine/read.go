@@ -48,39 +48,64 @@ func (rd *reader) sinkWaiting() bool {
 	return false
 }
 
-// offer hands d to every sink that is ready for it, waiting at most the
-// batch wait for a busy one; a sink still busy then is passed over (it
-// reads what it missed from Kafka once it is free again). It returns
-// false when no sink will take anything any more.
+// offer queues d for every sink, each up to queueBytes of batches. A sink
+// whose queue stays full for the batch wait (down, frozen, retrying, or
+// just slower) is passed over until it has emptied its queue; it then
+// reads what it missed from Kafka itself, so no sink holds up another and
+// none buffers more than its queue. It returns false when no sink will
+// take anything any more.
 func (rd *reader) offer(d *decoded) bool {
-	wait := max(rd.e.o.BatchWait, 200*time.Millisecond)
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	expired, alive := false, false
-	for _, w := range rd.e.sinks {
+	e := rd.e
+	deadline := time.Now().Add(max(e.o.BatchWait, 200*time.Millisecond))
+	alive := false
+	for _, w := range e.sinks {
 		if w.done.Load() {
 			continue
 		}
 		alive = true
-		if !w.ready.Load() {
-			continue
-		}
-		if expired || d.idle {
-			select {
-			case w.in <- d:
-			default:
+		switch {
+		case w.skipping.Load():
+		case d.idle:
+			if w.ready.Load() && len(w.in) == 0 {
+				select {
+				case w.in <- d:
+				default:
+				}
 			}
-			continue
-		}
-		select {
-		case w.in <- d:
-		case <-timer.C:
-			expired = true
-			w.ready.Store(false)
-			rd.e.o.Log.Warn("sink is busy; passing it over (it catches up from Kafka when free)", "sink", w.name, "waited", wait)
+		case !rd.queue(w, d, deadline):
+			w.skipping.Store(true)
+			e.o.Log.Warn("sink is busy; passing it over (it catches up from Kafka when free)", "sink", w.name, "queued_bytes", w.queued.Load())
 		}
 	}
 	return alive
+}
+
+// queue puts d in w's queue when its bytes fit (or the queue is empty),
+// waiting for room until deadline; it reports whether d was queued.
+func (rd *reader) queue(w *sinkRun, d *decoded, deadline time.Time) bool {
+	budget := int64(max(2*rd.e.o.BatchBytes, 8<<20))
+	for {
+		if q := w.queued.Load(); q == 0 || q+d.bytes <= budget {
+			w.queued.Add(d.bytes)
+			select {
+			case w.in <- d:
+				return true
+			default:
+				w.queued.Add(-d.bytes) // full by count
+			}
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-w.drained:
+			t.Stop()
+		case <-t.C:
+			return false
+		}
+	}
 }
 
 // poll cuts micro-batches from cl and passes each, decoded, to emit (and
@@ -199,6 +224,7 @@ type decoded struct {
 	// read from, the offset after its last record.
 	start map[tp]int64
 	ends  map[tp]int64
+	bytes int64 // keys and values read
 }
 
 // decode turns a batch's records into rows per table.
@@ -215,8 +241,10 @@ func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, erro
 		i = j
 	}
 	ends := map[tp]int64{}
+	var size int64
 	for _, r := range recs {
 		ends[tp{Topic: r.Topic, Partition: r.Partition}] = r.Offset + 1
+		size += int64(len(r.Key) + len(r.Value))
 	}
 	byTopic := map[string]*tableBatch{}
 	var sc *change.Schema // the previous record's schema, usually this one's too
@@ -276,5 +304,5 @@ func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, erro
 		batches = append(batches, b)
 	}
 	sort.Slice(batches, func(i, j int) bool { return batches[i].table.Name < batches[j].table.Name })
-	return &decoded{batches: batches, records: len(recs), firstOffset: recs[0].Offset, ends: ends}, nil
+	return &decoded{batches: batches, records: len(recs), firstOffset: recs[0].Offset, ends: ends, bytes: size}, nil
 }

@@ -35,9 +35,15 @@ type sinkRun struct {
 	sink connectors.Sink
 	name string
 	in   chan *decoded
-	// ready is true while the sink waits for its next batch; the reader
-	// passes over a sink that is not.
+	// ready is true while the sink waits on an empty queue.
 	ready atomic.Bool
+	// queued is the bytes of the batches in in; the reader queues at most
+	// queueBytes, waits the batch wait for room, then passes the sink over
+	// (skipping) until its queue is empty again — after that the sink
+	// reads what it missed from Kafka.
+	queued   atomic.Int64
+	drained  chan struct{}
+	skipping atomic.Bool
 	// done is set when run has returned.
 	done atomic.Bool
 	// final is the reader's position when it stopped (set before in is
@@ -71,7 +77,7 @@ type SinkStatus struct {
 }
 
 func newSinkRun(e *Engine, s connectors.Sink) *sinkRun {
-	w := &sinkRun{e: e, sink: s, name: s.Name(), in: make(chan *decoded),
+	w := &sinkRun{e: e, sink: s, name: s.Name(), in: make(chan *decoded, 4096), drained: make(chan struct{}, 1),
 		pos: map[tp]int64{}, ord: map[tp][]byte{}, seen: map[tp]int64{},
 		quarantined: map[string]Quarantine{}, resume: map[string]bool{}}
 	w.st = SinkStatus{Sink: w.name, State: "ok"}
@@ -122,9 +128,19 @@ func (w *sinkRun) load(ctx context.Context, parts []tp) error {
 func (w *sinkRun) run(ctx, sctx context.Context) error {
 	defer w.done.Store(true)
 	for {
-		w.ready.Store(true)
+		if len(w.in) == 0 {
+			w.skipping.Store(false) // queue empty: the reader offers again
+			w.ready.Store(true)
+		}
 		d, ok := <-w.in
 		w.ready.Store(false)
+		if ok {
+			w.queued.Add(-d.bytes)
+			select {
+			case w.drained <- struct{}{}:
+			default:
+			}
+		}
 		if !ok {
 			if ctx.Err() == nil && w.final != nil {
 				// Replay and rebuild: catch up with where the reader ended.

@@ -181,6 +181,7 @@ clickhouse:
 
 	t.Run("unreachable", func(t *testing.T) {
 		t.Setenv("TICKETS_TOKEN", "good-token")
+		t.Setenv("CH_WRONG_PASSWORD", "wrong-token-123")
 		run(t, "unreachable", fmt.Sprintf(`pipeline: shop
 state_dir: %[1]s/state
 sources:
@@ -205,7 +206,7 @@ clickhouse:
   addr: "%[4]s"
   database: shop
   username: nobody
-  password: wrong-token-123
+  password: "${CH_WRONG_PASSWORD}"
 `, dir, testenv.FreePort(t), pg.Port, chs.Addr), true)
 	})
 
