@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Inlet's tests and demo need on a fresh Debian machine:
-# Postgres 15 server binaries, clickhouse-server and chromium (the status
-# page's browser test drives it headless). Idempotent.
+# Postgres 15 server binaries with PostGIS, clickhouse-server, chromium
+# (the status page's browser test drives it headless), and chDB through
+# npm (the independent Delta reader). Idempotent.
 set -euo pipefail
 
 need=()
@@ -13,6 +14,13 @@ if ! command -v clickhouse-server >/dev/null && ! command -v clickhouse >/dev/nu
 fi
 if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && ! command -v google-chrome >/dev/null; then
   need+=(chromium)
+fi
+# PostGIS, so the type test covers geometry and geography.
+if ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then
+  need+=(postgresql-15-postgis-3)
+fi
+if ! command -v npm >/dev/null; then
+  need+=(nodejs npm)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
