@@ -25,9 +25,10 @@ func InstallChDB() string {
 	return `npm install --prefix "$HOME/.cache/inlet-chdb" chdb   # or: scripts/deps.sh (needs node ≥ 18)`
 }
 
-// StartChDB finds node and the chdb package; it fails the test with the
-// command that installs them when either is missing.
-func StartChDB(t T) *ChDBConn {
+// chdbRoot is where the chdb npm package is installed: $INLET_CHDB, else
+// ~/.cache/inlet-chdb. It fails the test with the command that installs
+// node or chdb when either is missing.
+func chdbRoot(t T) string {
 	t.Helper()
 	dir := os.Getenv("INLET_CHDB")
 	if dir == "" {
@@ -40,6 +41,14 @@ func StartChDB(t T) *ChDBConn {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "chdb", "package.json")); err != nil {
 		t.Fatalf("chDB (the lake's independent Delta reader) is not installed under %s: %s", dir, InstallChDB())
 	}
+	return dir
+}
+
+// StartChDB finds node and the chdb package; it fails the test with the
+// command that installs them when either is missing.
+func StartChDB(t T) *ChDBConn {
+	t.Helper()
+	dir := chdbRoot(t)
 	f, err := os.CreateTemp("", "inlet-chdb-*.js")
 	if err != nil {
 		t.Fatal(err)
