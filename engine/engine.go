@@ -288,13 +288,13 @@ func (e *Engine) Status() []SinkStatus {
 // A quarantined table's partitions stay at the sink's position.
 func (e *Engine) Committed() map[string]map[int32]int64 {
 	out := map[string]map[int32]int64{}
-	for i, w := range e.sinks {
+	for _, w := range e.sinks {
 		w.mu.Lock()
 		for k, next := range w.committed {
 			if out[k.Topic] == nil {
 				out[k.Topic] = map[int32]int64{}
 			}
-			if cur, ok := out[k.Topic][k.Partition]; i == 0 || !ok || next < cur {
+			if cur, ok := out[k.Topic][k.Partition]; !ok || next < cur {
 				out[k.Topic][k.Partition] = next
 			}
 		}

@@ -76,32 +76,7 @@ clickhouse:
   database: bench
 `, dir, pg.DSN("postgres"), dir, ch.Addr)), 0o644)
 	lakeDir := filepath.Join(dir, "lake")
-	// The bench follows the lake's log incrementally: re-reading the whole
-	// log every poll took a share of the 2 CPUs from the stage measured.
-	var followed *lake.Table
-	lakeTable := func() *lake.Table {
-		if followed == nil {
-			l, err := lake.Open(lakeDir, "bench")
-			if err != nil {
-				return nil
-			}
-			if followed, err = l.Table("public.bench"); err != nil {
-				followed = nil
-				return nil
-			}
-		}
-		if followed.Follow() != nil {
-			followed = nil
-			return nil
-		}
-		return followed
-	}
-	lakeRows := func() int64 {
-		if t := lakeTable(); t != nil {
-			return t.Rows()
-		}
-		return 0
-	}
+	lakeTable, lakeRows := followLake(lakeDir, "bench", "public.bench")
 
 	// 1. Snapshot, then stop: the measured WAL is produced while inlet is down.
 	logf, _ := os.Create(filepath.Join(dir, "inlet.log"))
@@ -237,4 +212,36 @@ func chVersion(c *testenv.ClickHouse) string {
 		return "?"
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// followLake follows one lake table's log incrementally (re-reading the
+// whole log every poll took a share of the 2 CPUs from the stage
+// measured). table returns it caught up (nil while it cannot be read);
+// rows its change count (0 then).
+func followLake(dir, pipeline, name string) (table func() *lake.Table, rows func() int64) {
+	var followed *lake.Table
+	table = func() *lake.Table {
+		if followed == nil {
+			l, err := lake.Open(dir, pipeline)
+			if err != nil {
+				return nil
+			}
+			if followed, err = l.Table(name); err != nil {
+				followed = nil
+				return nil
+			}
+		}
+		if followed.Follow() != nil {
+			followed = nil
+			return nil
+		}
+		return followed
+	}
+	rows = func() int64 {
+		if t := table(); t != nil {
+			return t.Rows()
+		}
+		return 0
+	}
+	return table, rows
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/inlet-dev/inlet/internal/testenv"
-	"github.com/inlet-dev/inlet/lake"
 )
 
 // runFreshness measures how old a change is when it becomes visible: from
@@ -80,24 +79,7 @@ clickhouse:
 		}
 		return int64(n)
 	}
-	var followed *lake.Table
-	lakeRows := func() int64 {
-		if followed == nil {
-			l, err := lake.Open(filepath.Join(dir, "lake"), "fresh")
-			if err != nil {
-				return 0
-			}
-			if followed, err = l.Table("public.fresh"); err != nil {
-				followed = nil
-				return 0
-			}
-		}
-		if followed.Follow() != nil {
-			followed = nil
-			return 0
-		}
-		return followed.Rows()
-	}
+	_, lakeRows := followLake(filepath.Join(dir, "lake"), "fresh", "public.fresh")
 	// Warm up: the first row creates the mirror and the Delta table.
 	if _, err := conn.Exec(ctx, "INSERT INTO fresh (v) VALUES (0)"); err != nil {
 		return err
