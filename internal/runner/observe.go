@@ -6,10 +6,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/inlet-dev/inlet/connectors/clickhouse"
 	"github.com/inlet-dev/inlet/engine"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/incident"
 	"github.com/inlet-dev/inlet/internal/openlineage"
+	"github.com/inlet-dev/inlet/lake"
 )
 
 // lineageEvents sends an OpenLineage run (START, then COMPLETE with row
@@ -79,9 +81,9 @@ func (l *lineageEvents) run(ctx context.Context) {
 // sinkOf names the sink an OpenLineage output dataset belongs to.
 func sinkOf(namespace string) string {
 	if strings.HasPrefix(namespace, "clickhouse") {
-		return "clickhouse"
+		return clickhouse.SinkName
 	}
-	return "lake"
+	return lake.SinkName
 }
 
 // escalate checks the incident record every minute and escalates what has
