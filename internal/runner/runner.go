@@ -20,6 +20,7 @@ import (
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/connectors"
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/connectors/httpapi"
 	"github.com/inlet-dev/inlet/connectors/postgres"
 	"github.com/inlet-dev/inlet/engine"
@@ -46,19 +47,19 @@ func Tables(c *config.Config) []change.Table {
 		if h := s.HTTP; h != nil {
 			// One stream: topic <pipeline>.<source>, lake table <source>,
 			// ClickHouse table <source>.
-			out = append(out, change.Table{Topic: c.Pipeline + "." + s.Name, Name: s.Name, FullRefresh: h.Mode == config.ModeFullRefresh})
+			out = append(out, change.Table{Topic: c.Pipeline + "." + s.Name, Name: s.Name, FullRefresh: h.Mode == conf.ModeFullRefresh})
 			continue
 		}
 		if s.Postgres == nil {
 			continue
 		}
 		for _, t := range s.Postgres.Tables {
-			tn, err := config.ParseTableName(t.Name)
+			tn, err := conf.ParseTableName(t.Name)
 			if err != nil {
 				continue
 			}
 			out = append(out, change.Table{Topic: change.TopicName(c.Pipeline, tn.Schema, tn.Table), Name: tn.String(),
-				FullRefresh: t.Mode == config.ModeFullRefresh})
+				FullRefresh: t.Mode == conf.ModeFullRefresh})
 		}
 	}
 	return out
@@ -93,26 +94,11 @@ func OpenStore(ctx context.Context, c *config.Config) (checkpoint.Store, error) 
 
 // OpenLake opens the configured lake (validated config: the path parses).
 func OpenLake(c *config.Config) (*lake.Lake, error) {
-	dir, err := config.LakeDir(c.Lake.Path)
+	dir, err := c.Lake.Dir()
 	if err != nil {
 		return nil, err
 	}
-	return lake.OpenWith(dir, c.Pipeline, LakeOptions(c.Lake))
-}
-
-// LakeOptions are the lake's maintenance settings from its config (zero
-// fields keep the lake's defaults).
-func LakeOptions(l *config.Lake) lake.Options {
-	o := lake.Options{CheckpointInterval: int64(l.CheckpointInterval), LogRetention: time.Duration(l.LogRetention),
-		DeletedFileRetention: time.Duration(l.DeletedFileRetention), TargetFileBytes: int64(l.TargetFileMB) << 20,
-		CompactMinFiles: l.CompactMinFiles}
-	if len(l.Retain) > 0 {
-		o.Retain = map[string]time.Duration{}
-		for t, d := range l.Retain {
-			o.Retain[t] = time.Duration(d)
-		}
-	}
-	return o
+	return lake.OpenWith(dir, c.Pipeline, c.Lake.Options())
 }
 
 // Kafka returns the Kafka cluster to use (brokers, TLS, SASL), starting

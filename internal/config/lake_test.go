@@ -4,30 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
-
-func TestDurationDays(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want time.Duration
-		bad  bool
-	}{
-		{"400d", 400 * 24 * time.Hour, false}, {"7d", 7 * 24 * time.Hour, false}, {"90s", 90 * time.Second, false},
-		{"2h30m", 150 * time.Minute, false}, {"d", 0, true}, {"1.5d", 0, true}, {"-3d", 0, true},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			var l struct {
-				D Duration `yaml:"d"`
-			}
-			err := yaml.Unmarshal([]byte("d: "+tc.in), &l)
-			if (err != nil) != tc.bad || !tc.bad && time.Duration(l.D) != tc.want {
-				t.Fatalf("%q: %v, %v; want %v (error: %v)", tc.in, time.Duration(l.D), err, tc.want, tc.bad)
-			}
-		})
-	}
-}
 
 func TestLakeMaintenanceKeys(t *testing.T) {
 	c, err := Parse("p.yaml", []byte(`pipeline: shop
