@@ -37,6 +37,9 @@ type HTTP struct {
 	// CreatedField, if set, names the field holding the creation time:
 	// a record whose cursor equals it is emitted as op c, others as u.
 	CreatedField string `yaml:"created_field"`
+	// Retain keeps this stream's history in the lake for that long (e.g.
+	// 400d); zero keeps it forever.
+	Retain Duration `yaml:"retain"`
 }
 
 // HTTPCursor is the field records are ordered and filtered by.

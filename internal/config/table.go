@@ -115,10 +115,13 @@ type Table struct {
 	// Schedule is a cron expression (minute hour day month weekday, UTC)
 	// for full_refresh tables, instead of interval.
 	Schedule string `yaml:"schedule"`
+	// Retain keeps this table's change history in the lake for that long
+	// (e.g. 400d): older day partitions are removed. Zero keeps it forever.
+	Retain Duration `yaml:"retain"`
 }
 
 var tableKeys = map[string]bool{"name": true, "mode": true, "snapshot": true, "chunk_rows": true,
-	"workers": true, "interval": true, "schedule": true}
+	"workers": true, "interval": true, "schedule": true, "retain": true}
 
 // UnmarshalYAML accepts a bare table name or an object.
 func (t *Table) UnmarshalYAML(n *yaml.Node) error {
@@ -127,11 +130,11 @@ func (t *Table) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: a table is a name (public.orders) or an object with name, mode, snapshot, chunk_rows, workers, interval, schedule", n.Line)
+		return fmt.Errorf("line %d: a table is a name (public.orders) or an object with name, mode, snapshot, chunk_rows, workers, interval, schedule, retain", n.Line)
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if k := n.Content[i]; !tableKeys[k.Value] {
-			return fmt.Errorf("line %d: %q is not a known key of a table (known: name, mode, snapshot, chunk_rows, workers, interval, schedule)", k.Line, k.Value)
+			return fmt.Errorf("line %d: %q is not a known key of a table (known: name, mode, snapshot, chunk_rows, workers, interval, schedule, retain)", k.Line, k.Value)
 		}
 	}
 	type plain Table
@@ -142,4 +145,35 @@ func (t *Table) UnmarshalYAML(n *yaml.Node) error {
 func (t Table) TableName() TableName {
 	n, _ := ParseTableName(t.Name)
 	return n
+}
+
+// Retention is how long the lake keeps each table's history, by table
+// (schema.table, or an HTTP source's name): the tables' own retain keys,
+// then the deprecated lake.retain map for tables that set none. Nil when
+// nothing is retained for a limited time.
+func (c *Config) Retention() map[string]Duration {
+	out := map[string]Duration{}
+	for _, src := range c.Sources {
+		if src.Postgres != nil {
+			for _, t := range src.Postgres.Tables {
+				if t.Retain > 0 {
+					out[t.TableName().String()] = t.Retain
+				}
+			}
+		}
+		if src.HTTP != nil && src.HTTP.Retain > 0 {
+			out[src.Name] = src.HTTP.Retain
+		}
+	}
+	if c.Lake != nil {
+		for name, d := range c.Lake.Retain { // Validate checked the names
+			if _, set := out[name]; !set {
+				out[name] = d
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

@@ -135,6 +135,27 @@ func (c *Config) Validate() error {
 				bad("lake.retain", "%s: %s is less than a day; the lake drops whole days (write e.g. 400d)", name, time.Duration(d))
 			}
 		}
+		ownRetain := func(key, name string, d Duration) {
+			if d == 0 {
+				return
+			}
+			if d < Duration(24*time.Hour) {
+				bad(key, "%s is less than a day; the lake drops whole days (write e.g. 400d)", time.Duration(d))
+			}
+			if _, dup := l.Retain[name]; dup {
+				bad("lake.retain", "%s also sets retain on the table itself (%s); keep only the table's key (lake.retain is deprecated)", name, key)
+			}
+		}
+		for _, src := range c.Sources {
+			if src.Postgres != nil {
+				for i, t := range src.Postgres.Tables {
+					ownRetain(fmt.Sprintf("sources[%s].postgres.tables[%d].retain", src.Name, i), t.TableName().String(), t.Retain)
+				}
+			}
+			if src.HTTP != nil {
+				ownRetain(fmt.Sprintf("sources[%s].http.retain", src.Name), src.Name, src.HTTP.Retain)
+			}
+		}
 	}
 	if ch := c.ClickHouse; ch != nil {
 		if _, _, err := net.SplitHostPort(ch.Addr); err != nil {

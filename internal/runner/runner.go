@@ -97,7 +97,14 @@ func OpenLake(c *config.Config) (*lake.Lake, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lake.OpenWith(dir, c.Pipeline, LakeOptions(c.Lake))
+	o := LakeOptions(c.Lake)
+	if r := c.Retention(); len(r) > 0 {
+		o.Retain = map[string]time.Duration{}
+		for t, d := range r {
+			o.Retain[t] = time.Duration(d)
+		}
+	}
+	return lake.OpenWith(dir, c.Pipeline, o)
 }
 
 // LakeOptions are the lake's maintenance settings from its config (zero
@@ -106,12 +113,6 @@ func LakeOptions(l *config.Lake) lake.Options {
 	o := lake.Options{CheckpointInterval: int64(l.CheckpointInterval), LogRetention: time.Duration(l.LogRetention),
 		DeletedFileRetention: time.Duration(l.DeletedFileRetention), TargetFileBytes: int64(l.TargetFileMB) << 20,
 		CompactMinFiles: l.CompactMinFiles}
-	if len(l.Retain) > 0 {
-		o.Retain = map[string]time.Duration{}
-		for t, d := range l.Retain {
-			o.Retain[t] = time.Duration(d)
-		}
-	}
 	return o
 }
 
