@@ -19,7 +19,7 @@ type Config struct {
 	DeletedFileRetention conf.Duration            `yaml:"deleted_file_retention"` // default 7d
 	TargetFileMB         int                      `yaml:"target_file_mb"`         // default 128
 	CompactMinFiles      int                      `yaml:"compact_min_files"`      // default 10
-	Retain               map[string]conf.Duration `yaml:"retain"`                 // per table (schema.table)
+	Retain               map[string]conf.Duration `yaml:"retain"`                 // deprecated: per table (schema.table); use the table's retain
 }
 
 // Dir is the local directory of the lake (the path was validated).
@@ -31,12 +31,8 @@ func (l *Config) Options() Options {
 	o := Options{CheckpointInterval: int64(l.CheckpointInterval), LogRetention: time.Duration(l.LogRetention),
 		DeletedFileRetention: time.Duration(l.DeletedFileRetention), TargetFileBytes: int64(l.TargetFileMB) << 20,
 		CompactMinFiles: l.CompactMinFiles}
-	if len(l.Retain) > 0 {
-		o.Retain = map[string]time.Duration{}
-		for t, d := range l.Retain {
-			o.Retain[t] = time.Duration(d)
-		}
-	}
+	// Retention is per table, set on the sources' tables (and the
+	// deprecated Retain map): the pipeline's config merges them.
 	return o
 }
 

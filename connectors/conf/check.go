@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Checker is what a section's Validate reports to. Paths are key paths
@@ -26,6 +27,19 @@ const (
 	ModeCDC         = "cdc"
 	ModeFullRefresh = "full_refresh"
 )
+
+// Captured is what a source says about one table it fills.
+type Captured struct {
+	Mode   string   // ModeCDC or ModeFullRefresh
+	Retain Duration // how long the lake keeps its history; 0: forever
+}
+
+// CheckRetain reports a retention under a day: the lake drops whole days.
+func CheckRetain(v Checker, path string, d Duration) {
+	if d != 0 && d < Duration(24*time.Hour) {
+		v.Bad(path, "%s is less than a day; the lake drops whole days (write e.g. 400d)", time.Duration(d))
+	}
+}
 
 // RedactURL hides the password of a URL-shaped connection string in msg
 // (a parse error may quote the whole string).

@@ -39,6 +39,9 @@ type Config struct {
 	// CreatedField, if set, names the field holding the creation time:
 	// a record whose cursor equals it is emitted as op c, others as u.
 	CreatedField string `yaml:"created_field"`
+	// Retain keeps this stream's history in the lake for that long (e.g.
+	// 400d); zero keeps it forever.
+	Retain conf.Duration `yaml:"retain"`
 }
 
 // Cursor is the field records are ordered and filtered by.
@@ -158,6 +161,7 @@ func (h *Config) Validate(p string, v conf.Checker) {
 	if h.PollInterval < conf.Duration(time.Second) {
 		bad(p+".poll_interval", "must be at least 1s")
 	}
+	conf.CheckRetain(v, p+".retain", h.Retain)
 	if h.MaxRetries < 0 {
 		bad(p+".max_retries", "must be 0 or more")
 	}
@@ -195,11 +199,12 @@ func (h *Config) Defaults(string) {
 }
 
 // Captures maps the one table the source fills (public.<source>, its name
-// in the lake and ClickHouse) to its mode: cdc when incremental.
-func (h *Config) Captures(source string) map[string]string {
+// in the lake and ClickHouse) to its mode (cdc when incremental) and
+// retention.
+func (h *Config) Captures(source string) map[string]conf.Captured {
 	mode := conf.ModeCDC
 	if h.Mode == conf.ModeFullRefresh {
 		mode = conf.ModeFullRefresh
 	}
-	return map[string]string{"public." + source: mode}
+	return map[string]conf.Captured{"public." + source: {Mode: mode, Retain: h.Retain}}
 }

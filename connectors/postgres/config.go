@@ -56,10 +56,13 @@ type Table struct {
 	// Schedule is a cron expression (minute hour day month weekday, UTC)
 	// for full_refresh tables, instead of interval.
 	Schedule string `yaml:"schedule"`
+	// Retain keeps this table's change history in the lake for that long
+	// (e.g. 400d): older day partitions are removed. Zero keeps it forever.
+	Retain conf.Duration `yaml:"retain"`
 }
 
 var tableKeys = map[string]bool{"name": true, "mode": true, "snapshot": true, "chunk_rows": true,
-	"workers": true, "interval": true, "schedule": true}
+	"workers": true, "interval": true, "schedule": true, "retain": true}
 
 // UnmarshalYAML accepts a bare table name or an object.
 func (t *Table) UnmarshalYAML(n *yaml.Node) error {
@@ -68,11 +71,11 @@ func (t *Table) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: a table is a name (public.orders) or an object with name, mode, snapshot, chunk_rows, workers, interval, schedule", n.Line)
+		return fmt.Errorf("line %d: a table is a name (public.orders) or an object with name, mode, snapshot, chunk_rows, workers, interval, schedule, retain", n.Line)
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if k := n.Content[i]; !tableKeys[k.Value] {
-			return fmt.Errorf("line %d: %q is not a known key of a table (known: name, mode, snapshot, chunk_rows, workers, interval, schedule)", k.Line, k.Value)
+			return fmt.Errorf("line %d: %q is not a known key of a table (known: name, mode, snapshot, chunk_rows, workers, interval, schedule, retain)", k.Line, k.Value)
 		}
 	}
 	type plain Table
@@ -183,6 +186,7 @@ func (pg *Config) Validate(p string, v conf.Checker) {
 		if t.Workers < 1 || t.Workers > 64 {
 			bad(tp+".workers", "must be between 1 and 64")
 		}
+		conf.CheckRetain(v, tp+".retain", t.Retain)
 	}
 	if !slotRe.MatchString(pg.Slot) {
 		bad(p+".slot", "%q is not a valid replication slot name (lower case letters, digits, _; at most 63)", pg.Slot)
@@ -197,12 +201,12 @@ func (pg *Config) Validate(p string, v conf.Checker) {
 var slotRe = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 
 // Captures maps each captured table (schema.table, its name in the lake
-// and ClickHouse) to its mode.
-func (pg *Config) Captures(string) map[string]string {
-	out := map[string]string{}
+// and ClickHouse) to its mode and retention.
+func (pg *Config) Captures(string) map[string]conf.Captured {
+	out := map[string]conf.Captured{}
 	for _, t := range pg.Tables {
 		if n, err := conf.ParseTableName(t.Name); err == nil {
-			out[n.String()] = t.Mode
+			out[n.String()] = conf.Captured{Mode: t.Mode, Retain: t.Retain}
 		}
 	}
 	return out

@@ -67,9 +67,9 @@ type SourceConfig interface {
 	// Validate reports problems under the key path p ("sources[0].http").
 	Validate(p string, v conf.Checker)
 	// Captures maps each table the source fills (schema.table, as named
-	// in the lake and ClickHouse) to its mode (conf.ModeCDC or
-	// conf.ModeFullRefresh); source is the source's name.
-	Captures(source string) map[string]string
+	// in the lake and ClickHouse) to its mode and retention; source is
+	// the source's name.
+	Captures(source string) map[string]conf.Captured
 }
 
 // kinds lists the kinds set on s, each with its key.

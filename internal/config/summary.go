@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/inlet-dev/inlet/connectors/clickhouse"
 	"github.com/inlet-dev/inlet/connectors/conf"
@@ -34,10 +35,41 @@ func (c *Config) capturedModes() map[string]string {
 	for _, s := range c.Sources {
 		_, kinds := s.kinds()
 		for _, k := range kinds {
-			for t, m := range k.Captures(s.Name) {
-				modes[t] = m
+			for t, cp := range k.Captures(s.Name) {
+				modes[t] = cp.Mode
 			}
 		}
 	}
 	return modes
+}
+
+// Retention is how long the lake keeps each table's history, by table
+// (schema.table; an HTTP source's stream is public.<source>): the tables'
+// own retain keys, then the deprecated lake.retain map for tables that set
+// none. Nil when every table is kept forever.
+func (c *Config) Retention() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, s := range c.Sources {
+		_, kinds := s.kinds()
+		for _, k := range kinds {
+			for t, cp := range k.Captures(s.Name) {
+				if cp.Retain > 0 {
+					out[t] = time.Duration(cp.Retain)
+				}
+			}
+		}
+	}
+	if c.Lake != nil {
+		for name, d := range c.Lake.Retain { // Validate checked the names
+			if n, err := conf.ParseTableName(name); err == nil {
+				if _, set := out[n.String()]; !set {
+					out[n.String()] = time.Duration(d)
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

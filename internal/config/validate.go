@@ -87,11 +87,21 @@ func (c *Config) Validate() error {
 		names := c.capturedModes()
 		for name := range l.Retain {
 			if _, ok := names[name]; !ok {
-				hint := "name a captured table as schema.table, or an HTTP source by its name"
+				hint := "name a captured table as schema.table (an HTTP source's stream as public.<source>)"
 				if n, err := conf.ParseTableName(name); err == nil && names[n.String()] != "" {
 					hint = "write it " + n.String()
 				}
 				bad("lake.retain", "%s is not a table of this pipeline: %s", name, hint)
+			}
+		}
+		for i, src := range c.Sources {
+			_, kinds := src.kinds()
+			for _, k := range kinds {
+				for t, cp := range k.Captures(src.Name) {
+					if _, dup := l.Retain[t]; dup && cp.Retain > 0 {
+						bad("lake.retain", "%s also sets retain on the table itself (in sources[%d]); keep only the table's key (lake.retain is deprecated)", t, i)
+					}
+				}
 			}
 		}
 	}

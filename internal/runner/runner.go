@@ -98,7 +98,9 @@ func OpenLake(c *config.Config) (*lake.Lake, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lake.OpenWith(dir, c.Pipeline, c.Lake.Options())
+	o := c.Lake.Options()
+	o.Retain = c.Retention()
+	return lake.OpenWith(dir, c.Pipeline, o)
 }
 
 // Kafka returns the Kafka cluster to use (brokers, TLS, SASL), starting
