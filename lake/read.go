@@ -34,14 +34,11 @@ func (t *Table) Schema() *change.Schema {
 // (rows within a file in offset order). Memory holds one file's rows.
 func (t *Table) ReadRows(fn func([]change.Row) error) error {
 	sc := t.Schema()
-	pos := map[string]int{}
-	for i, c := range sc.Columns {
-		pos[c.Name] = i
-	}
+	cols, pos := t.physicalSchema(sc)
 	files := t.Files()
 	sort.SliceStable(files, func(i, j int) bool { return t.order[files[i]] < t.order[files[j]] })
 	for _, rel := range files {
-		rows, err := readFile(filepath.Join(t.dir, rel), t.columns, sc, pos)
+		rows, err := readFile(filepath.Join(t.dir, rel), cols, sc, pos)
 		if err != nil {
 			return fmt.Errorf("lake table %s: read %s: %w", t.Name, rel, err)
 		}
