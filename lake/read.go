@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/inlet-dev/inlet/change"
 )
@@ -81,6 +82,12 @@ func readFile(path string, cols []change.Column, sc *change.Schema, pos map[stri
 				c, ok := byName[f.Name()]
 				if !ok {
 					continue
+				}
+				if lt := f.Type().LogicalType(); c.Kind == change.Decimal && lt != nil {
+					if d, ok := lt.Value.(*format.DecimalType); ok {
+						// A widened decimal: older files keep their own.
+						c.Precision, c.Scale = int(d.Precision), int(d.Scale)
+					}
 				}
 				v, err := columnValue(prow, leaf, c)
 				if err != nil {
@@ -179,22 +186,22 @@ func scalarFrom(v parquet.Value, k change.Kind, precision, scale int) (any, erro
 	case change.Float32:
 		return v.Float(), nil
 	case change.Float64:
+		if v.Kind() == parquet.Float { // a file from before float → double
+			return float64(v.Float()), nil
+		}
 		return v.Double(), nil
 	case change.Bool:
 		return v.Boolean(), nil
 	case change.Bytes:
 		return append([]byte(nil), v.ByteArray()...), nil
 	case change.Date:
-		switch d := v.Int32(); d {
-		case math.MaxInt32:
-			return change.PosInfinity, nil
-		case math.MinInt32:
-			return change.NegInfinity, nil
-		default:
-			return time.Unix(int64(d)*86400, 0).UTC(), nil
-		}
+		return dateFrom(v.Int32()), nil
 	case change.Timestamp, change.TimestampTZ:
+		if v.Kind() == parquet.Int32 { // a file from before date → timestamp
+			return dateFrom(v.Int32()), nil
+		}
 		return time.UnixMicro(v.Int64()).UTC(), nil // ±infinity included
+
 	case change.Decimal:
 		switch {
 		case precision > 0 && precision <= 9:
@@ -211,6 +218,18 @@ func scalarFrom(v parquet.Value, k change.Kind, precision, scale int) (any, erro
 		}
 	}
 	return string(v.ByteArray()), nil
+}
+
+// dateFrom is a Delta date (days since 1970) as a time; the int32 extremes
+// are ±infinity (see lakeDays).
+func dateFrom(d int32) time.Time {
+	switch d {
+	case math.MaxInt32:
+		return change.PosInfinity
+	case math.MinInt32:
+		return change.NegInfinity
+	}
+	return time.Unix(int64(d)*86400, 0).UTC()
 }
 
 func formatUnscaled(n *big.Int, scale int) string {

@@ -142,14 +142,22 @@ type typeChange struct {
 	ToType   string `json:"toType"`
 }
 
-// widensInLake reports whether the lake follows a type change in place:
-// integer widening (the Parquet files of the narrower type read as the
-// wider one), with the typeWidening feature. Other widenings the sinks'
-// policy allows (change.Widens) would change how old files must be read
-// (decimal scale, float width, date to timestamp) and are refused.
+// widensInLake reports whether the lake follows a type change in place,
+// with Delta's typeWidening feature: the widenings of the sinks' policy
+// (change.Widens) that Delta defines — integers, float to double, a
+// decimal gaining integer digits and scale, date to timestamp_ntz — with
+// the Parquet decimal kept typed (precision ≤ 38). Readers that support the
+// feature read older files as the new type. A decimal becoming
+// unconstrained (a string in the lake) is not one, nor is timestamp to
+// timestamptz (Delta has no timestamp_ntz to timestamp widening).
 func widensInLake(old, next change.Column) bool {
-	ints := map[change.Kind]bool{change.Int16: true, change.Int32: true, change.Int64: true}
-	return ints[old.Kind] && ints[next.Kind] && change.Widens(old, next)
+	if !change.Widens(old, next) {
+		return false
+	}
+	if old.Kind == change.Decimal {
+		return typedDecimal(old) && typedDecimal(next)
+	}
+	return true
 }
 
 // mergeColumns returns old plus the columns of next it lacks, with
@@ -217,7 +225,7 @@ func mergeColumns(old, next []change.Column, changes map[string][]typeChange) ([
 			changed = true
 			continue
 		}
-		return nil, false, nil, fmt.Errorf("%w: column %s changed type from %s to %s; the lake table cannot evolve this way (write the new data to a new table, or rebuild the lake table)", ErrIncompatible, c.Name, o.SourceType, c.SourceType)
+		return nil, false, nil, fmt.Errorf("%w: column %s changed type from %s to %s (Delta %s to %s), which Delta type widening does not allow; re-snapshot the table into a new lake table (inlet backfill), or rebuild the lake table", ErrIncompatible, c.Name, o.SourceType, c.SourceType, DeltaType(o), DeltaType(c))
 	}
 	if _, ok := at[nanColumn.Name]; !ok {
 		for _, c := range out {
