@@ -94,12 +94,15 @@ func (l *Lake) compact(ctx context.Context, t *Table) ([]Compaction, error) {
 }
 
 func (l *Lake) compactPartition(ctx context.Context, t *Table, part string, files []string) (*Compaction, error) {
+	// Rows are read and written as the files name columns (a column
+	// mapping's physical names).
 	sc := t.Schema()
+	sc.Columns = t.mapping.physicalColumns(sc.Columns)
 	pos := map[string]int{}
 	for i, c := range sc.Columns {
 		pos[c.Name] = i
 	}
-	cols := t.columns
+	logical, cols := t.columns, t.mapping.physicalColumns(t.columns)
 	pv := t.files[files[0]].PartitionValues
 	now := l.now().UnixMilli()
 	tag := randHex()
@@ -223,7 +226,7 @@ func (l *Lake) compactPartition(ctx context.Context, t *Table, part string, file
 				return nil, nil
 			}
 		}
-		if !sameColumns(t.columns, cols) {
+		if !sameColumns(t.columns, logical) {
 			cleanup()
 			return nil, nil
 		}

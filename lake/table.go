@@ -31,13 +31,15 @@ type Table struct {
 	// column's widenings so far (kept in the schema's field metadata).
 	widened     bool
 	typeChanges map[string][]typeChange
-	id          string
-	part        string // partition column
-	rows        int64  // change rows in files the log added
-	files       map[string]*addAction
-	order       map[string]int64 // read order of each live file (log order)
-	next        int64            // next read order
-	rowsOf      map[string]int64 // numRecords of each file
+	// mapping is the column mapping (nil: none; see mapping.go).
+	mapping *columnMapping
+	id      string
+	part    string // partition column
+	rows    int64  // change rows in files the log added
+	files   map[string]*addAction
+	order   map[string]int64 // read order of each live file (log order)
+	next    int64            // next read order
+	rowsOf  map[string]int64 // numRecords of each file
 	// tombs are the remove actions still remembered: files a retained
 	// version may reference (see checkpoint.go for when they are dropped).
 	tombs    map[string]*removeAction
@@ -247,6 +249,7 @@ func (t *Table) apply(v int64, e *logEntry, line []byte) error {
 		t.id = e.MetaData.ID
 		t.columns = e.MetaData.InletColumns
 		t.typeChanges = typeChangesOf(e.MetaData.SchemaString)
+		t.mapping = mappingOf(e.MetaData)
 		if len(e.MetaData.PartitionColumns) == 1 {
 			t.part = e.MetaData.PartitionColumns[0]
 		}

@@ -131,7 +131,7 @@ func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t c
 	}
 	ti.ident = ident[0]
 	rows, err := conn.Query(ctx, `
-		SELECT a.attname, a.atttypid, a.atttypmod, a.attndims,
+		SELECT a.attname, a.attnum, a.atttypid, a.atttypmod, a.attndims,
 		       COALESCE(a.attnum = ANY(i.indkey), false),
 		       format_type(a.atttypid, a.atttypmod),
 		       COALESCE((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) WHERE k.att = a.attnum), 0)::int
@@ -151,7 +151,8 @@ func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t c
 		var typeSQL string
 		var keyPos int
 		var ndims int32
-		if err := rows.Scan(&name, &oid, &typmod, &ndims, &key, &typeSQL, &keyPos); err != nil {
+		var attnum int16
+		if err := rows.Scan(&name, &attnum, &oid, &typmod, &ndims, &key, &typeSQL, &keyPos); err != nil {
 			return nil, fmt.Errorf("load columns of %s: %w", t, err)
 		}
 		if k := t.String() + "." + name; ndims > 1 && !textCols[k] {
@@ -167,6 +168,7 @@ func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t c
 			return nil, err
 		}
 		col.Key = key
+		col.Attnum = int(attnum)
 		ti.typeSQL[name] = typeSQL
 		if key {
 			ti.keys[name] = true
@@ -235,4 +237,25 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, pub string, tables [
 		}
 	}
 	return nil
+}
+
+// attnums reads the attribute number of each live column of a table, by
+// name: what tells a renamed column (same attnum, new name) from a dropped
+// and an added one (a new attnum; Postgres never reuses one).
+func attnums(ctx context.Context, conn *pgx.Conn, oid uint32) (map[string]int, error) {
+	rows, err := conn.Query(ctx, `SELECT attname, attnum FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`, oid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var name string
+		var n int16
+		if err := rows.Scan(&name, &n); err != nil {
+			return nil, err
+		}
+		out[name] = int(n)
+	}
+	return out, rows.Err()
 }
