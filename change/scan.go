@@ -3,6 +3,7 @@ package change
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -221,6 +222,14 @@ func (s *scanner) rawString() ([]byte, bool, error) {
 	}
 	start, esc := s.i, false
 	for s.i < len(s.b) {
+		// Skip 8 bytes at a time while none ends the string, escapes or
+		// is a control character.
+		for s.i+8 <= len(s.b) && scanPlain8(s.b[s.i:s.i+8]) {
+			s.i += 8
+		}
+		if s.i >= len(s.b) {
+			break
+		}
 		switch c := s.b[s.i]; {
 		case c == '"':
 			s.i++
@@ -235,6 +244,13 @@ func (s *scanner) rawString() ([]byte, bool, error) {
 		}
 	}
 	return nil, false, errEOF
+}
+
+// scanPlain8 is plain8 for reading: bytes above ASCII are plain too.
+func scanPlain8(b []byte) bool {
+	w := binary.LittleEndian.Uint64(b)
+	q, bs := w^(ones*'"'), w^(ones*'\\')
+	return ((w-ones*0x20)&^w|(q-ones)&^q|(bs-ones)&^bs)&highs == 0
 }
 
 // plainString returns a string's bytes, unescaped if needed (then copied).
