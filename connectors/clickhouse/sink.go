@@ -273,22 +273,35 @@ func (s *Sink) writeRows(ctx context.Context, rows []change.Row) (int, error) {
 		}
 		return at
 	}
-	put := func(k string, st *state) {
-		if _, ok := latest[k]; !ok {
+	put := func(k string, prev, st *state) {
+		if prev == nil {
 			order = append(order, k)
 		}
 		latest[k] = st
 	}
+	// Images and states come from one allocation per batch each.
+	imgs := make([]any, len(rows)*len(m.columns))
+	states := make([]state, 0, len(rows))
+	newState := func(st state) *state {
+		if len(states) == cap(states) { // a key change adds a state
+			states = make([]state, 0, len(rows))
+		}
+		states = append(states, st)
+		return &states[len(states)-1]
+	}
+	var kb []byte
+	var k string
 	for ri := range rows {
 		r := &rows[ri]
-		img := make([]any, len(m.columns))
+		img := imgs[ri*len(m.columns) : (ri+1)*len(m.columns) : (ri+1)*len(m.columns)]
 		place := placeOf(r.Schema)
 		for i := range r.Schema.Columns {
 			img[place[i]] = r.Values[i]
 		}
-		k := keyString(img, keyCols)
+		kb, k = keyString(kb, img, keyCols)
+		prev := latest[k]
 		if r.Op == change.OpDelete {
-			put(k, &state{values: img, version: r.Version, deleted: true})
+			put(k, prev, newState(state{values: img, version: r.Version, deleted: true}))
 			continue
 		}
 		if r.Before != nil {
@@ -296,12 +309,12 @@ func (s *Sink) writeRows(ctx context.Context, rows []change.Row) (int, error) {
 			for i := range r.Schema.Columns {
 				old[place[i]] = r.Before[i]
 			}
-			if ok := keyString(old, keyCols); ok != k && hasKey(old, keyCols) {
-				put(ok, &state{values: old, version: r.Version, deleted: true})
+			var ok string
+			if kb, ok = keyString(kb, old, keyCols); ok != k && hasKey(old, keyCols) {
+				put(ok, latest[ok], newState(state{values: old, version: r.Version, deleted: true}))
 			}
 		}
-		st := &state{values: img, version: r.Version}
-		prev := latest[k]
+		st := newState(state{values: img, version: r.Version})
 		for i, v := range img {
 			if _, ok := v.(change.Unchanged); ok {
 				if prev != nil && !prev.deleted && !isMissing(prev, i) {
@@ -311,7 +324,7 @@ func (s *Sink) writeRows(ctx context.Context, rows []change.Row) (int, error) {
 				}
 			}
 		}
-		put(k, st)
+		put(k, prev, st)
 	}
 	if err := s.fillUnchanged(ctx, m, keyCols, latest); err != nil {
 		return 0, err
@@ -346,27 +359,13 @@ func (s *Sink) writeRows(ctx context.Context, rows []change.Row) (int, error) {
 		return 0, fmt.Errorf("clickhouse: prepare insert into %s: %w", m.name, err)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	vals := make([]any, len(names))
-	for _, k := range order {
-		st := latest[k]
-		for i, c := range m.columns {
-			v, err := s.value(m.name, c, st.values[i], st.values, keyCols, m.columns)
-			if err != nil {
-				batch.Abort()
-				return 0, fmt.Errorf("clickhouse: %s.%s: %w: %w", m.name, c.Name, ErrValue, err)
-			}
-			vals[i] = v
-		}
-		del := uint8(0)
-		if st.deleted {
-			del = 1
-		}
-		n := len(m.columns)
-		vals[n], vals[n+1], vals[n+2] = st.version, del, now
-		if err := batch.Append(vals...); err != nil {
-			batch.Abort()
-			return 0, fmt.Errorf("clickhouse: append to %s: %w: %w", m.name, ErrValue, err)
-		}
+	sts := make([]*state, len(order))
+	for j, k := range order {
+		sts[j] = latest[k]
+	}
+	if err := s.appendColumns(batch, m, sts, keyCols, now); err != nil {
+		batch.Abort()
+		return 0, err
 	}
 	if err := batch.Send(); err != nil {
 		return 0, fmt.Errorf("clickhouse: insert into %s: %w", m.name, err)
@@ -416,14 +415,6 @@ func hasKey(img []any, keyCols []int) bool {
 		}
 	}
 	return true
-}
-
-func keyString(img []any, keyCols []int) string {
-	var b strings.Builder
-	for _, i := range keyCols {
-		fmt.Fprintf(&b, "%v\x00", img[i])
-	}
-	return b.String()
 }
 
 // CurrentRows counts the rows of a source table's _current view.

@@ -269,7 +269,8 @@ func (s *Sink) fillUnchanged(ctx context.Context, m *mirror, keyCols []int, late
 		for i, c := range m.columns {
 			img[i] = fromCH(c, dest[i])
 		}
-		st := latest[keyString(img, keyCols)]
+		_, k := keyString(nil, img, keyCols)
+		st := latest[k]
 		if st == nil {
 			continue
 		}

@@ -186,8 +186,13 @@ func waitFor(d time.Duration, ok func() bool) error {
 }
 
 // chCaughtUp reports whether the ClickHouse checkpoint reached the offsets
-// the lake's txn actions record.
+// the lake's txn actions record (topic bench.public.bench, partition 0).
 func chCaughtUp(ckDir string, t *lake.Table) bool {
+	return chCaughtUpOn(ckDir, "bench.public.bench", t)
+}
+
+// chCaughtUpOn is chCaughtUp for partition 0 of topic.
+func chCaughtUpOn(ckDir, topic string, t *lake.Table) bool {
 	if t == nil {
 		return false
 	}
@@ -203,7 +208,7 @@ func chCaughtUp(ckDir string, t *lake.Table) bool {
 	for _, v := range t.Txns() {
 		last = max(last, v)
 	}
-	return last >= 0 && b.Next("bench.public.bench", 0) > last
+	return last >= 0 && b.Next(topic, 0) > last
 }
 
 func chVersion(c *testenv.ClickHouse) string {
