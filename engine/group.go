@@ -119,6 +119,7 @@ func (e *Engine) assigned(ctx context.Context, rd *reader, offs map[string]map[i
 		rd.pos[k] = start[k]
 		offs[k.Topic][k.Partition] = kgo.NewOffset().At(start[k])
 	}
+	e.readerPos.Store(new(maps.Clone(rd.pos)))
 	rd.mu.Unlock()
 	e.noteOwned()
 	e.o.Log.Info("engine took partitions", "member", e.o.Member, "partitions", partList(parts), "owned", len(e.Owned()))

@@ -51,6 +51,7 @@ func printGroup(ctx context.Context, w io.Writer, c *config.Config) {
 	for _, m := range g.Members {
 		var parts []string
 		if a, ok := m.Assigned.AsConsumer(); ok {
+			sort.Slice(a.Topics, func(i, j int) bool { return a.Topics[i].Topic < a.Topics[j].Topic })
 			for _, t := range a.Topics {
 				ps := append([]int32(nil), t.Partitions...)
 				sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
@@ -59,7 +60,6 @@ func printGroup(ctx context.Context, w io.Writer, c *config.Config) {
 				}
 			}
 		}
-		sort.Strings(parts)
 		owned := strings.Join(parts, " ")
 		if owned == "" {
 			owned = "none (rebalancing)"
