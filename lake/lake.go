@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -91,7 +92,7 @@ func (l *Lake) RemoveOrphans(name string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.removeOrphans()
+	return t.removeOrphans(l.opts.SharedWriters)
 }
 
 // reload drops the cached table state and replays its log again.
@@ -138,8 +139,13 @@ type Marker = change.Marker
 func (l *Lake) Write(ctx context.Context, b Batch) (int64, bool, error) {
 	for attempt := 0; ; attempt++ {
 		v, wrote, err := l.write(ctx, b)
-		if !errors.Is(err, ErrConflict) || attempt >= 3 {
+		if !errors.Is(err, ErrConflict) || attempt >= 50 {
 			return v, wrote, err
+		}
+		if attempt > 0 {
+			// Several engines commit to one table: jitter the retries so
+			// the writers that collided spread out.
+			time.Sleep(time.Duration(1+rand.IntN(5*min(attempt, 10))) * time.Millisecond)
 		}
 		// Another writer (or maintenance) took the version: catch up with
 		// the log, reading only the commits since (not the whole log, whose

@@ -437,9 +437,11 @@ func (t *Table) Dir() string { return t.dir }
 
 // removeOrphans deletes Parquet files that no log version lists and stray
 // temp files of interrupted log commits: what a crash between writing
-// files and committing the log leaves. Only the table's single writer may
-// call it (the engine, which holds the state dir lock).
-func (t *Table) removeOrphans() ([]string, error) {
+// files and committing the log leaves. Only a writer may call it (the
+// engine, at start); with shared writers (several engines) it leaves
+// Parquet files younger than an hour, which may be another engine's batch
+// about to commit.
+func (t *Table) removeOrphans(shared bool) ([]string, error) {
 	var removed []string
 	staged := map[string]bool{}
 	for _, fs := range t.staged {
@@ -467,7 +469,7 @@ func (t *Table) removeOrphans() ([]string, error) {
 		// Maintenance may be writing these right now (another goroutine):
 		// they are left until they are an hour old (then vacuum, or this,
 		// removes them).
-		if (orphan && strings.HasPrefix(name, "part-compact-") || staleTmp && strings.Contains(name, "checkpoint")) && young(d) {
+		if (orphan && (shared || strings.HasPrefix(name, "part-compact-")) || staleTmp && (shared || strings.Contains(name, "checkpoint"))) && young(d) {
 			return nil
 		}
 		if orphan || staleTmp {

@@ -18,6 +18,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/inlet-dev/inlet/change"
+	"github.com/inlet-dev/inlet/connectors"
 )
 
 // Sink writes mirror tables in one database.
@@ -36,6 +37,7 @@ type Sink struct {
 	summaries []*summary
 	byMirror  map[string][]*summary // summaries by source mirror name
 	bookkept  bool                  // bookkeeping tables exist
+	locker    connectors.Locker     // nil: this is the only engine
 }
 
 type mirror struct {

@@ -111,6 +111,19 @@ type Engine struct {
 	BatchRecords int           `yaml:"batch_records"` // default 100000
 	BatchBytes   int           `yaml:"batch_bytes"`   // default 32 MiB
 	BatchWait    conf.Duration `yaml:"batch_wait"`    // default 1s
+	// ConsumerGroup: several `inlet run --only engine` processes share the
+	// change topics through the Kafka consumer group inlet-<pipeline>-engine
+	// (needs kafka.brokers and checkpoints.postgres).
+	ConsumerGroup bool `yaml:"consumer_group"`
+}
+
+// EngineGroup is the Kafka consumer group of the pipeline's engines, ""
+// unless engine.consumer_group is set.
+func (c *Config) EngineGroup() string {
+	if !c.Engine.ConsumerGroup {
+		return ""
+	}
+	return "inlet-" + c.Pipeline + "-engine"
 }
 
 // Load reads, expands and parses path. It does not validate; call Validate.

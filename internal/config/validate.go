@@ -131,6 +131,12 @@ func (c *Config) Validate() error {
 	if c.Engine.BatchWait < 0 {
 		bad("engine.batch_wait", "must be positive (or left out for the default)")
 	}
+	if c.Engine.ConsumerGroup && !c.ExternalKafka() {
+		bad("engine.consumer_group", "engines in a consumer group share an external broker; set kafka.brokers (inlet broker runs one for development)")
+	}
+	if c.Engine.ConsumerGroup && c.Checkpoints.Postgres == nil {
+		bad("engine.consumer_group", "engines in a consumer group share their checkpoints; set checkpoints.postgres")
+	}
 	chk.errs = append(chk.errs, c.validateObserve()...)
 	return errors.Join(chk.errs...)
 }

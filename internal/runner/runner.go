@@ -100,6 +100,7 @@ func OpenLake(c *config.Config) (*lake.Lake, error) {
 	}
 	o := c.Lake.Options()
 	o.Retain = c.Retention()
+	o.SharedWriters = c.Engine.ConsumerGroup
 	return lake.OpenWith(dir, c.Pipeline, o)
 }
 
@@ -134,8 +135,20 @@ func Kafka(ctx context.Context, c *config.Config, log *slog.Logger) (*kafka.Clus
 // Run runs the pipeline until ctx ends or a stage fails.
 //
 // httpAddr, if set, serves the status page at /, /metrics, /healthz and
-// /readyz.
-func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log *slog.Logger) error {
+// /readyz. source, if set, runs only that source (with only = Sources).
+func Run(ctx context.Context, c *config.Config, only Only, source, httpAddr string, log *slog.Logger) error {
+	if source != "" {
+		if only != Sources {
+			return errors.New("--source runs one source: use it with --only sources")
+		}
+		found := false
+		for _, s := range c.Sources {
+			found = found || s.Name == source
+		}
+		if !found {
+			return fmt.Errorf("--source %s: the config has no source named %s", source, source)
+		}
+	}
 	lock, err := LockStateDir(c.StateDir)
 	if err != nil {
 		return err
@@ -211,6 +224,9 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 	tty := isTerminal(os.Stderr)
 	if only == All || only == Sources {
 		for _, s := range c.Sources {
+			if source != "" && s.Name != source {
+				continue
+			}
 			var src connectors.Source
 			if s.HTTP != nil {
 				h := httpapi.New(c.Pipeline, s.Name, s.HTTP, c.Redact, log)
@@ -253,7 +269,15 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			return err
 		}
 		defer CloseSinks(sinks)
+		if l, ok := store.(connectors.Locker); ok && c.Engine.ConsumerGroup {
+			for _, s := range sinks {
+				if lt, ok := s.(connectors.LockTaker); ok {
+					lt.UseLocker(l)
+				}
+			}
+		}
 		opts := engine.Options{Kafka: brokers, Pipeline: c.Pipeline, Tables: tables, Store: store, Log: log, Sinks: sinks,
+			Group: c.EngineGroup(), Member: Member(),
 			BatchRecords: c.Engine.BatchRecords, BatchBytes: c.Engine.BatchBytes, BatchWait: time.Duration(c.Engine.BatchWait),
 			OnBatch: func(b engine.BatchStats) {
 				batches.Add(1)
@@ -311,6 +335,12 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			log.Info("progress", "published", published.Load(), "batches", batches.Load(), "rows", rowsBySink.String())
 		}
 	}
+}
+
+// Member names this process in the engines' consumer group: host/pid.
+func Member() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("inlet-engine/%s/%d", host, os.Getpid())
 }
 
 // counters counts per name, safely from several goroutines.

@@ -80,6 +80,7 @@ func Status(ctx context.Context, c *config.Config, out io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", s, b.ID, b.Time.Format(time.RFC3339), time.Since(b.Time).Round(time.Second))
 	}
+	printGroup(ctx, tw, c)
 	if err := printRunStatus(tw, c); err != nil {
 		return err
 	}
