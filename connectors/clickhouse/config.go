@@ -23,6 +23,10 @@ type Config struct {
 	// cannot hold (a date before 1970 on 18.16, infinity, NaN in a
 	// Decimal): clamp (default), null, or fail. See docs/types.md.
 	OutOfRange string `yaml:"out_of_range"`
+	// DropColumns drops a mirror column when its source column is dropped
+	// (default false: the column stays, NULL from then on, like the lake's).
+	// See docs/schema-changes.md.
+	DropColumns bool `yaml:"drop_columns"`
 }
 
 // Out-of-range policies of the ClickHouse sink.

@@ -25,7 +25,7 @@ func (s *Sink) WriteRefresh(ctx context.Context, table string, rows []change.Row
 	var m *mirror
 	for i := range rows {
 		var err error
-		if m, err = s.ensure(ctx, rows[i].Schema, true); err != nil {
+		if m, err = s.ensure(ctx, rows[i].Schema, true, rows[i].Version); err != nil {
 			return 0, err
 		}
 	}
@@ -126,8 +126,8 @@ func (s *Sink) stage(ctx context.Context, m *mirror, rows []change.Row) (int, er
 			vals[i] = nil
 		}
 		for i, c := range r.Schema.Columns {
-			j, ok := pos[c.Name]
-			if !ok {
+			j := m.place(pos, c)
+			if j < 0 {
 				continue
 			}
 			v, err := s.value(m.name, m.columns[j], r.Values[i], r.Values, r.Schema.KeyColumns(), r.Schema.Columns)
