@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/testenv"
 )
 
@@ -23,7 +22,7 @@ func TestRenameAndDropColumns(t *testing.T) {
 	ctx := context.Background()
 	srv := testenv.StartClickHouse(t)
 	open := func() *Sink {
-		s, err := Open(ctx, &config.ClickHouse{Addr: srv.Addr, Database: "ev", DropColumns: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		s, err := Open(ctx, &Config{Addr: srv.Addr, Database: "ev", DropColumns: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}
