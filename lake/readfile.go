@@ -2,7 +2,6 @@ package lake
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/inlet-dev/inlet/change"
 )
@@ -17,7 +16,7 @@ func (t *Table) ReadFile(rel string) ([]change.Row, error) {
 	for i, c := range sc.Columns {
 		pos[c.Name] = i
 	}
-	rows, err := readFile(filepath.Join(t.dir, rel), t.columns, sc, pos)
+	rows, err := t.readFile(rel, t.columns, sc, pos)
 	if err != nil {
 		return nil, fmt.Errorf("lake table %s: read %s: %w", t.Name, rel, err)
 	}
