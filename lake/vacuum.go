@@ -74,6 +74,7 @@ func (l *Lake) cleanupLog(t *Table, now time.Time) ([]string, int64, error) {
 		if err := l.st.Delete(ctx, t.logKey(n)); err != nil {
 			return err
 		}
+		delete(present, n)
 		deleted = append(deleted, "_delta_log/"+n)
 		return nil
 	}

@@ -54,7 +54,9 @@ func Run(ctx context.Context, c *config.Config, opt Options) *Report {
 		r.Groups = append(r.Groups, ck.checkpointsPostgres(ctx, p))
 	}
 	r.Groups = append(r.Groups, ck.dir("state_dir", "state_dir", c.StateDir))
-	if c.Lake != nil {
+	if c.Lake != nil && config.LakeIsS3(c.Lake.Path) {
+		r.Groups = append(r.Groups, ck.lakeS3(ctx, c.Lake))
+	} else if c.Lake != nil {
 		dir, _ := config.LakeDir(c.Lake.Path)
 		r.Groups = append(r.Groups, ck.dir("lake", "lake.path", dir))
 	}

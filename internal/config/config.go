@@ -93,7 +93,9 @@ type Postgres struct {
 
 // Lake is the Delta Lake root.
 type Lake struct {
-	Path string `yaml:"path"` // file:///abs/path or a local path
+	Path string `yaml:"path"` // file:///abs/path, a local path, or s3://bucket/prefix
+	// S3 reaches the bucket of an s3:// path (docs/lake-s3.md).
+	S3 *LakeS3 `yaml:"s3"`
 	// Maintenance of the Delta tables (see docs/lake-maintenance.md).
 	CheckpointInterval   int                 `yaml:"checkpoint_interval"`    // default 100
 	LogRetention         Duration            `yaml:"log_retention"`          // default 30d

@@ -78,7 +78,7 @@ var publicKeys = map[string]bool{
 	"slot": true, "publication": true, "table": true, "mode": true, "interval": true, "schedule": true,
 	"ca_file": true, "cert_file": true, "key_file": true, "server_name": true, "insecure_skip_verify": true,
 	"mechanism": true, "batch_records": true, "batch_bytes": true, "batch_wait": true,
-	"commit_interval": true, "split_after": true,
+	"commit_interval": true, "split_after": true, "endpoint": true, "region": true, "path_style": true,
 }
 
 // collectSecrets records what Redact hides: values from the environment
@@ -106,6 +106,7 @@ func (c *Config) collectSecrets() {
 	if ch := c.ClickHouse; ch != nil {
 		c.addSecret(ch.Password)
 	}
+	c.lakeS3Secrets()
 	dsns := []string{}
 	for _, s := range c.Sources {
 		if s.Postgres != nil {

@@ -98,9 +98,12 @@ func (c *Config) Validate() error {
 		bad("lake", "no sinks; configure lake, clickhouse or both")
 	}
 	if l := c.Lake; l != nil {
-		if _, err := LakeDir(l.Path); err != nil {
-			bad("lake.path", "%v", err)
+		if !LakeIsS3(l.Path) {
+			if _, err := LakeDir(l.Path); err != nil {
+				bad("lake.path", "%v", err)
+			}
 		}
+		c.validateLakeS3(bad)
 		if l.CheckpointInterval < 0 {
 			bad("lake.checkpoint_interval", "%d: must be a positive number of commits (default 100)", l.CheckpointInterval)
 		}
@@ -280,6 +283,8 @@ func LakeDir(path string) (string, error) {
 		return "", fmt.Errorf("%q is not a valid URL: %v", path, err)
 	}
 	switch u.Scheme {
+	case "s3":
+		return "", lakeS3PathErr(path)
 	case "file":
 		if u.Host != "" && u.Host != "localhost" {
 			return "", fmt.Errorf("%q: file URLs need three slashes and an absolute path, e.g. file:///var/lib/inlet/lake", path)
@@ -289,6 +294,6 @@ func LakeDir(path string) (string, error) {
 		}
 		return u.Path, nil
 	default:
-		return "", fmt.Errorf("%q: scheme %q is not supported yet; use file:///path", path, u.Scheme)
+		return "", fmt.Errorf("%q: scheme %q is not supported; use file:///path or s3://bucket/prefix", path, u.Scheme)
 	}
 }

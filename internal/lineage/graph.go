@@ -224,7 +224,9 @@ func (b *builder) add(c *config.Config) error {
 		cluster = strings.Join(br, ",")
 	}
 	lakeRoot := ""
-	if c.Lake != nil {
+	if c.Lake != nil && config.LakeIsS3(c.Lake.Path) {
+		lakeRoot = strings.TrimRight(c.Lake.Path, "/")
+	} else if c.Lake != nil {
 		dir, err := config.LakeDir(c.Lake.Path)
 		if err != nil {
 			return err

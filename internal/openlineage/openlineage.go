@@ -260,7 +260,11 @@ func Datasets(c *config.Config, table string) (inputs, outputs []Dataset) {
 		}
 	}
 	if c.Lake != nil {
-		if dir, err := config.LakeDir(c.Lake.Path); err == nil {
+		if config.LakeIsS3(c.Lake.Path) {
+			// OpenLineage names S3 datasets s3://bucket + the key prefix.
+			bucket, prefix, _ := strings.Cut(strings.TrimPrefix(c.Lake.Path, "s3://"), "/")
+			outputs = append(outputs, Dataset{Namespace: "s3://" + bucket, Name: strings.Trim(prefix+"/"+table, "/"), Rows: -1})
+		} else if dir, err := config.LakeDir(c.Lake.Path); err == nil {
 			outputs = append(outputs, Dataset{Namespace: "file", Name: strings.TrimRight(dir, "/") + "/" + table, Rows: -1})
 		}
 	}

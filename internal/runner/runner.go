@@ -26,6 +26,7 @@ import (
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/health"
 	"github.com/inlet-dev/inlet/internal/kafka"
+	"github.com/inlet-dev/inlet/internal/lakeopen"
 	"github.com/inlet-dev/inlet/lake"
 )
 
@@ -91,13 +92,10 @@ func OpenStore(ctx context.Context, c *config.Config) (checkpoint.Store, error) 
 	return checkpoint.OpenFile(filepath.Join(c.StateDir, "checkpoints"))
 }
 
-// OpenLake opens the configured lake (validated config: the path parses).
+// OpenLake opens the configured lake (validated config: the path
+// parses): a local directory, or an S3 bucket, connected and probed.
 func OpenLake(c *config.Config) (*lake.Lake, error) {
-	dir, err := config.LakeDir(c.Lake.Path)
-	if err != nil {
-		return nil, err
-	}
-	return lake.OpenWith(dir, c.Pipeline, LakeOptions(c.Lake))
+	return lakeopen.Open(context.Background(), c, LakeOptions(c.Lake))
 }
 
 // LakeOptions are the lake's maintenance settings from its config (zero
