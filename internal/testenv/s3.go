@@ -105,12 +105,22 @@ func VersityGW(t T) string {
 // and one bucket; t.Cleanup stops it.
 func StartS3(t T) *S3 {
 	t.Helper()
-	bin := VersityGW(t)
 	dir, err := os.MkdirTemp("", "inlet-s3-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	return StartS3In(t, dir)
+}
+
+// StartS3In is StartS3 with the posix backend in dir (made if missing,
+// left in place: a test that keeps its work dir keeps the objects).
+func StartS3In(t T, dir string) *S3 {
+	t.Helper()
+	bin := VersityGW(t)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	port := FreePort(t)
 	s := &S3{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), AccessKey: "inlettest", SecretKey: "inlettestsecret", Dir: dir}
 	logf, err := os.Create(filepath.Join(dir, ".versitygw.log"))
