@@ -148,7 +148,9 @@ type Marker = change.Marker
 func (l *Lake) Write(ctx context.Context, b Batch) (int64, bool, error) {
 	for attempt := 0; ; attempt++ {
 		v, wrote, err := l.write(ctx, b)
-		if !errors.Is(err, ErrConflict) || attempt >= 3 {
+		// Several writers (engines sharing the partitions, maintenance)
+		// may each take versions first: catch up and retry a while.
+		if !errors.Is(err, ErrConflict) || attempt >= 20 {
 			return v, wrote, err
 		}
 		// Another writer (or maintenance) took the version: catch up with
