@@ -6,20 +6,20 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/internal/failpoint"
+	"github.com/inlet-dev/inlet/lake/store"
 )
 
 // Lake is a directory of Delta tables.
 type Lake struct {
-	root     string
+	st       store.Store
 	pipeline string
 	opts     Options
 	mu       sync.Mutex
@@ -40,14 +40,24 @@ func Open(root, pipeline string) (*Lake, error) {
 // OpenWith returns the lake rooted at root with the given maintenance
 // options (zero fields take their defaults).
 func OpenWith(root, pipeline string, o Options) (*Lake, error) {
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("lake %s: %w", root, err)
+	st, err := store.NewLocal(root)
+	if err != nil {
+		return nil, err
 	}
-	return &Lake{root: root, pipeline: pipeline, opts: o.withDefaults(), tables: map[string]*Table{}}, nil
+	return OpenStore(st, pipeline, o), nil
 }
 
-// Root is the lake's directory.
-func (l *Lake) Root() string { return l.root }
+// OpenStore returns the lake whose files live in st (a local directory or
+// an S3 bucket) with the given maintenance options.
+func OpenStore(st store.Store, pipeline string, o Options) *Lake {
+	return &Lake{st: st, pipeline: pipeline, opts: o.withDefaults(), tables: map[string]*Table{}}
+}
+
+// Root is where the lake lives: its directory, or s3://bucket/prefix.
+func (l *Lake) Root() string { return strings.TrimSuffix(l.st.Location(""), "/") }
+
+// Store is where the lake's files live.
+func (l *Lake) Store() store.Store { return l.st }
 
 // Table returns the named table (schema.table), replaying its log once.
 func (l *Lake) Table(name string) (*Table, error) {
@@ -56,7 +66,7 @@ func (l *Lake) Table(name string) (*Table, error) {
 	if t, ok := l.tables[name]; ok {
 		return t, nil
 	}
-	t, err := openTable(l.root, name)
+	t, err := openTable(l.st, name)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +149,8 @@ type Marker = change.Marker
 func (l *Lake) Write(ctx context.Context, b Batch) (int64, bool, error) {
 	for attempt := 0; ; attempt++ {
 		v, wrote, err := l.write(ctx, b)
+		// Several writers (engines sharing the partitions, maintenance)
+		// may each take versions first: catch up and retry a while.
 		if !errors.Is(err, ErrConflict) || attempt >= 50 {
 			return v, wrote, err
 		}
@@ -343,8 +355,8 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		if b.FullRefresh {
 			name = fmt.Sprintf("part-%s-%d-%d-%d-g%d.parquet", b.Topic, k.p, rg.From, rg.To, k.gen)
 		}
-		rel := filepath.ToSlash(filepath.Join(t.part+"="+k.dt, name))
-		size, err := writeParquet(filepath.Join(t.dir, rel), fileCols, rows)
+		rel := t.part + "=" + k.dt + "/" + name
+		size, err := writeParquet(t.st, t.key(rel), fileCols, rows)
 		if err != nil {
 			return 0, false, fmt.Errorf("lake table %s: write %s: %w", b.Table, rel, err)
 		}

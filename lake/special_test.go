@@ -1,7 +1,6 @@
 package lake
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -36,15 +35,15 @@ func TestSpecialValuesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "f.parquet")
-	if _, err := writeParquet(path, cols, rows); err != nil {
+	tb := newTable(storeAt(lakeRoot(t)), "public.t")
+	if _, err := writeParquet(tb.st, tb.key("f.parquet"), cols, rows); err != nil {
 		t.Fatal(err)
 	}
 	pos := map[string]int{}
 	for i, c := range sc.Columns {
 		pos[c.Name] = i
 	}
-	got, err := readFile(path, cols, sc, pos)
+	got, err := tb.readFile("f.parquet", cols, sc, pos)
 	if err != nil {
 		t.Fatal(err)
 	}
