@@ -86,9 +86,10 @@ func (s *Sink) widen(ctx context.Context, m *mirror, sc *change.Schema) (bool, e
 			tables = append(tables, stagingName(m.name))
 		}
 		for _, tn := range tables {
-			q := fmt.Sprintf("ALTER TABLE %s.%s MODIFY COLUMN %s %s", quote(s.db), quote(tn), quote(nc.Name), nt)
-			if err := s.conn.Exec(ctx, q); err != nil {
-				return false, fmt.Errorf("clickhouse: widen column %s of %s.%s to %s: %w", nc.Name, s.db, tn, nt, err)
+			for _, q := range s.tp.columnSQL(s.db, tn, fmt.Sprintf("MODIFY COLUMN %s %s", quote(nc.Name), nt)) {
+				if err := s.conn.Exec(ctx, q); err != nil {
+					return false, fmt.Errorf("clickhouse: widen column %s of %s.%s to %s: %w", nc.Name, s.db, tn, nt, err)
+				}
 			}
 		}
 		s.log.Info("clickhouse column widened", "table", m.name, "column", nc.Name, "from", ot, "to", nt)

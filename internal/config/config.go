@@ -117,6 +117,11 @@ type ClickHouse struct {
 	// cannot hold (a date before 1970 on 18.16, infinity, NaN in a
 	// Decimal): clamp (default), null, or fail. See docs/types.md.
 	OutOfRange string `yaml:"out_of_range"`
+	// Cluster names a cluster of the server's remote_servers: mirrors and
+	// summaries become Replicated tables on every shard, created ON
+	// CLUSTER, read and written through Distributed tables of the usual
+	// names. See docs/clickhouse-cluster.md.
+	Cluster string `yaml:"cluster"`
 }
 
 // Out-of-range policies of the ClickHouse sink.

@@ -164,6 +164,9 @@ func (c *Config) Validate() error {
 		if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(ch.Database) {
 			bad("clickhouse.database", "%q is not a plain identifier; write e.g. database: shop", ch.Database)
 		}
+		if ch.Cluster != "" && !regexp.MustCompile(`^[A-Za-z0-9_.-]+$`).MatchString(ch.Cluster) {
+			bad("clickhouse.cluster", "%q is not a cluster name; write the name from the servers' remote_servers, e.g. cluster: analytics", ch.Cluster)
+		}
 		switch ch.OutOfRange {
 		case "", OutOfRangeClamp, OutOfRangeNull, OutOfRangeFail:
 		default:
