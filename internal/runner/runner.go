@@ -166,6 +166,7 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 		if err != nil {
 			return err
 		}
+		registerVerifyMetrics(c.StateDir)
 		stopHTTP, err := serveHTTP(ctx, httpAddr, reg, page, log)
 		if err != nil {
 			return fmt.Errorf("--http %s: %w", httpAddr, err)
@@ -272,7 +273,8 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 				batches.Add(1)
 				rowsBySink.add(b.Sink, int64(b.Rows))
 				lineage.batch(b)
-			}}
+			},
+			OnBatchFailed: lineage.failed}
 		eng, err = engine.New(opts)
 		if err != nil {
 			return err
