@@ -448,7 +448,7 @@ func (s *Sink) CurrentRows(ctx context.Context, table string) (uint64, error) {
 func (s *Sink) DropTable(ctx context.Context, table string) error {
 	name := mirrorOf(table)
 	qs := append(s.tp.dropSQL(s.db, viewName(name), true), s.tp.dropSQL(s.db, name, false)...)
-	if m := s.tables[name]; m != nil && m.refresh {
+	if m := s.tables[name]; m != nil && m.refresh && s.tp.cluster != "" {
 		qs = append(qs, s.tp.dropSQL(s.db, stagingName(name), false)...)
 	}
 	for _, q := range qs {
