@@ -136,8 +136,7 @@ func (s *Sink) follow(ctx context.Context, m *mirror, sc *change.Schema, v uint6
 			continue
 		}
 		for _, tn := range m.tables() {
-			q := fmt.Sprintf("ALTER TABLE %s.%s DROP COLUMN %s", quote(s.db), quote(tn), quote(mc.Name))
-			if err := s.conn.Exec(ctx, q); err != nil {
+			if err := s.execAll(ctx, s.tp.columnSQL(s.db, tn, "DROP COLUMN "+quote(mc.Name))); err != nil {
 				return false, false, fmt.Errorf("clickhouse: drop column %s of %s.%s (clickhouse.drop_columns): %w", mc.Name, s.db, tn, err)
 			}
 		}
@@ -157,8 +156,8 @@ func (s *Sink) renameColumn(ctx context.Context, m *mirror, from string, c chang
 	}
 	for _, tn := range m.tables() {
 		if s.version.hasRenameColumn() {
-			q := fmt.Sprintf("ALTER TABLE %s.%s RENAME COLUMN %s TO %s", quote(s.db), quote(tn), quote(from), quote(c.Name))
-			if err := s.conn.Exec(ctx, q); err != nil {
+			q := s.tp.columnSQL(s.db, tn, fmt.Sprintf("RENAME COLUMN %s TO %s", quote(from), quote(c.Name)))
+			if err := s.execAll(ctx, q); err != nil {
 				return fmt.Errorf("clickhouse: rename column %s of %s.%s to %s: %w", from, s.db, tn, c.Name, err)
 			}
 			continue
@@ -182,20 +181,17 @@ func (s *Sink) copyColumn(ctx context.Context, table, from string, c change.Colu
 	typ := columnType(c, s.version)
 	steps := []string{}
 	if _, ok := have[c.Name]; !ok {
-		steps = append(steps,
-			fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", quote(s.db), quote(table), quote(c.Name), typ),
-			// N.B. 18.16 ignores a COMMENT in ADD COLUMN.
-			fmt.Sprintf("ALTER TABLE %s.%s COMMENT COLUMN %s %s", quote(s.db), quote(table), quote(c.Name), quoteString(attnumComment(c))))
+		steps = append(steps, s.tp.columnSQL(s.db, table, fmt.Sprintf("ADD COLUMN %s %s", quote(c.Name), typ))...)
+		// N.B. 18.16 ignores a COMMENT in ADD COLUMN.
+		steps = append(steps, s.tp.alterSQL(s.db, table, fmt.Sprintf("COMMENT COLUMN %s %s", quote(c.Name), quoteString(attnumComment(c)))))
 	}
-	steps = append(steps, fmt.Sprintf("ALTER TABLE %s.%s UPDATE %s = %s WHERE isNotNull(%s)", quote(s.db), quote(table), quote(c.Name), quote(from), quote(from)))
-	for _, q := range steps {
-		if err := s.conn.Exec(ctx, q); err != nil {
-			return fmt.Errorf("clickhouse: rename column %s of %s.%s to %s (server has no RENAME COLUMN: add, copy, drop): %w", from, s.db, table, c.Name, err)
-		}
+	steps = append(steps, s.tp.alterSQL(s.db, table, fmt.Sprintf("UPDATE %s = %s WHERE isNotNull(%s)", quote(c.Name), quote(from), quote(from))))
+	if err := s.execAll(ctx, steps); err != nil {
+		return fmt.Errorf("clickhouse: rename column %s of %s.%s to %s (server has no RENAME COLUMN: add, copy, drop): %w", from, s.db, table, c.Name, err)
 	}
 	for {
 		var pending uint64
-		if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND table = ? AND is_done = 0", s.db, table).Scan(&pending); err != nil {
+		if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND table = ? AND is_done = 0", s.db, s.tp.local(table)).Scan(&pending); err != nil {
 			return fmt.Errorf("clickhouse: wait for the copy of %s.%s to %s: %w", table, from, c.Name, err)
 		}
 		if pending == 0 {
@@ -207,8 +203,7 @@ func (s *Sink) copyColumn(ctx context.Context, table, from string, c change.Colu
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	q := fmt.Sprintf("ALTER TABLE %s.%s DROP COLUMN %s", quote(s.db), quote(table), quote(from))
-	if err := s.conn.Exec(ctx, q); err != nil {
+	if err := s.execAll(ctx, s.tp.columnSQL(s.db, table, "DROP COLUMN "+quote(from))); err != nil {
 		return fmt.Errorf("clickhouse: rename column %s of %s.%s to %s: drop the old column: %w", from, s.db, table, c.Name, err)
 	}
 	return nil
@@ -237,4 +232,14 @@ func (m *mirror) place(pos map[string]int, c change.Column) int {
 		}
 	}
 	return -1
+}
+
+// execAll runs statements in order, stopping at the first error.
+func (s *Sink) execAll(ctx context.Context, qs []string) error {
+	for _, q := range qs {
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -25,6 +25,7 @@ import (
 type Sink struct {
 	conn    driver.Conn
 	db      string
+	tp      topology // one server or clickhouse.cluster
 	version Version
 	log     *slog.Logger
 	tables  map[string]*mirror // by mirror table name
@@ -73,7 +74,7 @@ func Open(ctx context.Context, cfg *Config, log *slog.Logger) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse %s: %w", cfg.Addr, err)
 	}
-	s := &Sink{conn: conn, db: cfg.Database, log: log, tables: map[string]*mirror{}, outOfRange: cfg.OutOfRange, dropColumns: cfg.DropColumns}
+	s := &Sink{conn: conn, db: cfg.Database, tp: topology{cluster: cfg.Cluster}, log: log, tables: map[string]*mirror{}, outOfRange: cfg.OutOfRange, dropColumns: cfg.DropColumns}
 	if s.outOfRange == "" {
 		s.outOfRange = OutOfRangeClamp
 	}
@@ -86,7 +87,15 @@ func Open(ctx context.Context, cfg *Config, log *slog.Logger) (*Sink, error) {
 		conn.Close()
 		return nil, err
 	}
-	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quote(cfg.Database)); err != nil {
+	set, err := sessionSettings(ctx, conn, cfg.Cluster)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if len(set) > 0 {
+		s.conn = settingsConn{Conn: conn, settings: set}
+	}
+	if err := s.conn.Exec(ctx, s.tp.databaseSQL(cfg.Database)); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("clickhouse: create database %s: %w", cfg.Database, err)
 	}
@@ -117,12 +126,9 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool, v ui
 		// Registered only once created and read: a failed attempt (server
 		// down) must not leave a mirror with no columns for the retry.
 		m = &mirror{name: name, known: map[string]bool{}, refresh: refresh, stagingGen: -1}
-		if err := s.conn.Exec(ctx, createTableSQL(s.db, name, sc.Columns, s.version, refresh)); err != nil {
-			return nil, fmt.Errorf("clickhouse: create table %s.%s: %w", s.db, name, err)
-		}
-		if refresh {
-			if err := s.conn.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s AS %s.%s", quote(s.db), quote(stagingName(name)), quote(s.db), quote(name))); err != nil {
-				return nil, fmt.Errorf("clickhouse: create staging table for %s.%s: %w", s.db, name, err)
+		for _, q := range s.tp.mirrorSQL(s.db, name, sc.Columns, s.version, refresh) {
+			if err := s.conn.Exec(ctx, q); err != nil {
+				return nil, fmt.Errorf("clickhouse: create table %s.%s: %w", s.db, name, err)
 			}
 		}
 		existing, err := s.columnsOf(ctx, name)
@@ -179,12 +185,13 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool, v ui
 			if existing[c.Name] {
 				continue
 			}
-			q := fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", quote(s.db), quote(tn), quote(c.Name), columnType(c, s.version))
-			if err := s.conn.Exec(ctx, q); err != nil {
-				return nil, fmt.Errorf("clickhouse: add column %s to %s.%s: %w", c.Name, s.db, tn, err)
+			for _, q := range s.tp.columnSQL(s.db, tn, fmt.Sprintf("ADD COLUMN %s %s", quote(c.Name), columnType(c, s.version))) {
+				if err := s.conn.Exec(ctx, q); err != nil {
+					return nil, fmt.Errorf("clickhouse: add column %s to %s.%s: %w", c.Name, s.db, tn, err)
+				}
 			}
 			// N.B. 18.16 ignores a COMMENT in ADD COLUMN: set it apart.
-			q = fmt.Sprintf("ALTER TABLE %s.%s COMMENT COLUMN %s %s", quote(s.db), quote(tn), quote(c.Name), quoteString(attnumComment(c)))
+			q := s.tp.alterSQL(s.db, tn, fmt.Sprintf("COMMENT COLUMN %s %s", quote(c.Name), quoteString(attnumComment(c))))
 			if err := s.conn.Exec(ctx, q); err != nil {
 				return nil, fmt.Errorf("clickhouse: comment column %s of %s.%s: %w", c.Name, s.db, tn, err)
 			}
@@ -194,11 +201,13 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool, v ui
 		added = true
 	}
 	if added {
-		if err := s.conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", quote(s.db), quote(viewName(name)))); err != nil {
-			return nil, fmt.Errorf("clickhouse: recreate view: %w", err)
+		for _, q := range s.tp.dropSQL(s.db, viewName(name), true) {
+			if err := s.conn.Exec(ctx, q); err != nil {
+				return nil, fmt.Errorf("clickhouse: recreate view: %w", err)
+			}
 		}
 	}
-	if err := s.conn.Exec(ctx, createViewSQL(s.db, name, m.columns)); err != nil {
+	if err := s.conn.Exec(ctx, s.tp.viewSQL(s.db, name, m.columns)); err != nil {
 		return nil, fmt.Errorf("clickhouse: create view %s.%s: %w", s.db, viewName(name), err)
 	}
 	if !older {
@@ -463,9 +472,13 @@ func (s *Sink) CurrentRows(ctx context.Context, table string) (uint64, error) {
 // DropTable drops the mirror table and view of a source table (rebuild).
 func (s *Sink) DropTable(ctx context.Context, table string) error {
 	name := mirrorOf(table)
-	for _, n := range []string{viewName(name), name} {
-		if err := s.conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", quote(s.db), quote(n))); err != nil {
-			return fmt.Errorf("clickhouse: drop %s: %w", n, err)
+	qs := append(s.tp.dropSQL(s.db, viewName(name), true), s.tp.dropSQL(s.db, name, false)...)
+	if m := s.tables[name]; m != nil && m.refresh && s.tp.cluster != "" {
+		qs = append(qs, s.tp.dropSQL(s.db, stagingName(name), false)...)
+	}
+	for _, q := range qs {
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("clickhouse: drop %s: %w", name, err)
 		}
 	}
 	delete(s.tables, name)

@@ -90,12 +90,13 @@ func (s *Sink) widen(ctx context.Context, m *mirror, sc *change.Schema, older bo
 			tables = append(tables, stagingName(m.name))
 		}
 		for _, tn := range tables {
-			q := fmt.Sprintf("ALTER TABLE %s.%s MODIFY COLUMN %s %s", quote(s.db), quote(tn), quote(nc.Name), nt)
-			if err := s.conn.Exec(ctx, q); err != nil {
-				return false, fmt.Errorf("clickhouse: widen column %s of %s.%s to %s: %w", nc.Name, s.db, tn, nt, err)
+			for _, q := range s.tp.columnSQL(s.db, tn, fmt.Sprintf("MODIFY COLUMN %s %s", quote(nc.Name), nt)) {
+				if err := s.conn.Exec(ctx, q); err != nil {
+					return false, fmt.Errorf("clickhouse: widen column %s of %s.%s to %s: %w", nc.Name, s.db, tn, nt, err)
+				}
 			}
 			// The comment says the new source type (and keeps the attnum).
-			q = fmt.Sprintf("ALTER TABLE %s.%s COMMENT COLUMN %s %s", quote(s.db), quote(tn), quote(nc.Name), quoteString(attnumComment(nc)))
+			q := s.tp.alterSQL(s.db, tn, fmt.Sprintf("COMMENT COLUMN %s %s", quote(nc.Name), quoteString(attnumComment(nc))))
 			if err := s.conn.Exec(ctx, q); err != nil {
 				return false, fmt.Errorf("clickhouse: comment column %s of %s.%s: %w", nc.Name, s.db, tn, err)
 			}

@@ -163,6 +163,7 @@ func Run(ctx context.Context, c *config.Config, only Only, source, httpAddr stri
 		if err != nil {
 			return err
 		}
+		registerVerifyMetrics(c.StateDir)
 		stopHTTP, err := serveHTTP(ctx, httpAddr, reg, page, log)
 		if err != nil {
 			return fmt.Errorf("--http %s: %w", httpAddr, err)
@@ -280,7 +281,8 @@ func Run(ctx context.Context, c *config.Config, only Only, source, httpAddr stri
 				batches.Add(1)
 				rowsBySink.add(b.Sink, int64(b.Rows))
 				lineage.batch(b)
-			}}
+			},
+			OnBatchFailed: lineage.failed}
 		eng, err = engine.New(opts)
 		if err != nil {
 			return err
