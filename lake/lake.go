@@ -224,19 +224,32 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 	if cols == nil {
 		cols = append([]change.Column(nil), metaColumns...)
 	}
-	seen := map[string]bool{}
 	changes := maps.Clone(t.typeChanges)
 	if changes == nil {
 		changes = map[string][]typeChange{}
 	}
 	schemaChanged := t.version < 0
 	mapping := t.mapping.clone()
+	// Schemas in the order of their newest row: a batch that reads several
+	// partitions may bring an older schema's rows after a newer one's.
+	type schemaAt struct {
+		sc  *change.Schema
+		top uint64
+	}
+	var schemas []schemaAt
+	at := map[string]int{}
 	for _, r := range kept {
-		if seen[r.Schema.Fingerprint] {
-			continue
+		i, ok := at[r.Schema.Fingerprint]
+		if !ok {
+			at[r.Schema.Fingerprint] = len(schemas)
+			schemas = append(schemas, schemaAt{sc: r.Schema, top: r.Version})
+		} else if r.Version > schemas[i].top {
+			schemas[i].top = r.Version
 		}
-		seen[r.Schema.Fingerprint] = true
-		merged, changed, renames, err := mergeColumns(cols, r.Schema.Columns, changes)
+	}
+	sort.SliceStable(schemas, func(i, j int) bool { return schemas[i].top < schemas[j].top })
+	for _, sa := range schemas {
+		merged, changed, renames, err := mergeColumns(cols, sa.sc.Columns, changes, func(n int) bool { return mapping.older(n, sa.top) })
 		if err != nil {
 			return 0, false, fmt.Errorf("lake table %s: %w", b.Table, err)
 		}
@@ -245,6 +258,11 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 				mapping = enableMapping(cols, t.part)
 			}
 			mapping.rename(renames)
+			for _, c := range sa.sc.Columns {
+				if _, ok := renames[c.Name]; ok {
+					mapping.renamedAt[c.Attnum] = sa.top
+				}
+			}
 		}
 		cols, schemaChanged = merged, schemaChanged || changed
 	}

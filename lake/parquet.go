@@ -259,6 +259,9 @@ func scalarValue(k change.Kind, precision, scale int, v any) (parquet.Value, err
 		}
 		return parquet.Int64Value(x), nil
 	case float32:
+		if k == change.Float64 { // an older schema's real in a widened column
+			return parquet.DoubleValue(float64(x)), nil
+		}
 		return parquet.FloatValue(x), nil
 	case float64:
 		return parquet.DoubleValue(x), nil

@@ -99,7 +99,15 @@ func (s *Sink) follow(ctx context.Context, m *mirror, sc *change.Schema, v uint6
 			continue
 		}
 		if v < m.high {
+			// An older schema: its rows go to the column under its
+			// newer name (place), which a restarted sink may not list
+			// yet (its columns come from the first schema it saw).
 			older = true
+			if !m.has(from) {
+				mc := c
+				mc.Name = from
+				m.columns = append(m.columns, mc)
+			}
 			continue
 		}
 		if c.Key {
@@ -207,6 +215,15 @@ func (s *Sink) copyColumn(ctx context.Context, table, from string, c change.Colu
 		return fmt.Errorf("clickhouse: rename column %s of %s.%s to %s: drop the old column: %w", from, s.db, table, c.Name, err)
 	}
 	return nil
+}
+
+func (m *mirror) has(name string) bool {
+	for _, c := range m.columns {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // tables are the mirror and, for a full-refresh mirror, its staging table.
