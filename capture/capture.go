@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/inlet-dev/inlet/change"
@@ -132,7 +133,7 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 		}
 		o.Health.Ready()
 		streaming.WithLabelValues(o.Source).Set(1)
-		err = s.stream(ctx)
+		err = fenced(o.Source, s.stream(ctx))
 		streaming.WithLabelValues(o.Source).Set(0)
 		if err == nil || ctx.Err() != nil {
 			o.Health.NotReady("stopping")
@@ -158,6 +159,18 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 		case <-t.C:
 		}
 	}
+}
+
+// fenced marks an error that says a newer producer with this source's
+// transactional id took over (another copy of the source started) as
+// needing the user: reconnecting would fence that copy in turn, and the
+// two would take turns publishing. So the older copy stops for good.
+func fenced(source string, err error) error {
+	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
+		return retry.MarkNeedsUser(fmt.Errorf("source %s: another process running this source took over its Kafka transactional id: %w", source, err),
+			"run each source in one process only (inlet run --only sources --source "+source+"); this copy stopped and published nothing after the other started")
+	}
+	return err
 }
 
 // stop records why the source stops for good (an incident: a person must

@@ -14,6 +14,10 @@ const FormatVersion = 1
 // ErrUnknownVersion is returned for persisted data written by a newer Inlet.
 var ErrUnknownVersion = errors.New("unknown checkpoint format version")
 
+// ErrConflict is what Commit returns (wrapped) when b.ID is not the next
+// id: another writer committed the sink first. Nothing was written.
+var ErrConflict = errors.New("another writer committed this sink's checkpoint first")
+
 // Offset is the next Kafka offset a sink will read from one partition.
 type Offset struct {
 	Topic     string `json:"topic"`

@@ -47,7 +47,7 @@ func (s *FileStore) Commit(ctx context.Context, b Batch) error {
 		want = cur.ID + 1
 	}
 	if b.ID != want {
-		return fmt.Errorf("commit checkpoint %s/%d: expected id %d; another engine may be writing this sink", b.Sink, b.ID, want)
+		return fmt.Errorf("commit checkpoint %s/%d: expected id %d: %w", b.Sink, b.ID, want, ErrConflict)
 	}
 	if b.Time.IsZero() {
 		b.Time = time.Now().UTC()

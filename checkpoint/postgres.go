@@ -2,11 +2,15 @@ package checkpoint
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -62,11 +66,16 @@ func (s *PostgresStore) Commit(ctx context.Context, b Batch) error {
 		SELECT $1::text, $2::text, $3::bigint, $4::timestamptz, $5::jsonb
 		WHERE COALESCE((SELECT max(id) FROM %[1]s WHERE pipeline = $1::text AND sink = $2::text), 0) = $3::bigint - 1`, s.table),
 		s.pipeline, b.Sink, int64(b.ID), b.Time, data)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		// Two writers inserted the same next id at once; one won.
+		return fmt.Errorf("commit checkpoint %s/%d: %w", b.Sink, b.ID, ErrConflict)
+	}
 	if err != nil {
-		return fmt.Errorf("commit checkpoint %s/%d: %w (another engine may be writing this sink)", b.Sink, b.ID, err)
+		return fmt.Errorf("commit checkpoint %s/%d: %w", b.Sink, b.ID, err)
 	}
 	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("commit checkpoint %s/%d: not the next id; another engine may be writing this sink", b.Sink, b.ID)
+		return fmt.Errorf("commit checkpoint %s/%d: not the next id: %w", b.Sink, b.ID, ErrConflict)
 	}
 	return nil
 }
@@ -164,4 +173,43 @@ func (s *PostgresStore) Prune(ctx context.Context, sink string, before time.Time
 func (s *PostgresStore) Close() error {
 	s.pool.Close()
 	return nil
+}
+
+// Lock takes Postgres advisory locks on keys (session locks, on one
+// connection, in sorted order so two holders of overlapping sets cannot
+// deadlock), waiting until they are free or ctx ends. unlock releases
+// them; a process that dies releases them with its session. Engines of
+// one consumer group use it so that work on one shared thing (a summary
+// table's refresh) never runs in two of them at once.
+func (s *PostgresStore) Lock(ctx context.Context, keys ...string) (unlock func(), err error) {
+	keys = slices.Clone(keys)
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint store: lock: %w", err)
+	}
+	ids := make([]int64, len(keys))
+	release := func(n int) {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, id := range ids[:n] {
+			if _, err := conn.Exec(cctx, "SELECT pg_advisory_unlock($1)", id); err != nil {
+				// The session's locks must not outlive us: drop it.
+				conn.Conn().Close(cctx)
+				break
+			}
+		}
+		conn.Release()
+	}
+	for i, k := range keys {
+		h := fnv.New64a()
+		h.Write([]byte("inlet/" + s.pipeline + "/" + k))
+		ids[i] = int64(h.Sum64())
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", ids[i]); err != nil {
+			release(i)
+			return nil, fmt.Errorf("checkpoint store: lock %s: %w", k, err)
+		}
+	}
+	return func() { release(len(keys)) }, nil
 }

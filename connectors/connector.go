@@ -142,6 +142,21 @@ type Idler interface {
 	Idle(ctx context.Context) error
 }
 
+// Locker takes locks shared by every process of a pipeline, so that work
+// on one shared thing never runs in two engines of a consumer group at
+// once (Postgres advisory locks when checkpoints live in Postgres). A
+// process that dies releases its locks.
+type Locker interface {
+	Lock(ctx context.Context, keys ...string) (unlock func(), err error)
+}
+
+// LockTaker is implemented by sinks with work that must not run in two
+// engines at once (ClickHouse: summary refreshes); the runner hands them
+// the pipeline's Locker when several engines may run.
+type LockTaker interface {
+	UseLocker(Locker)
+}
+
 // Rewinder is implemented by sinks that can go back to an earlier version
 // of a table (the lake's time travel), for replay.
 type Rewinder interface {

@@ -47,6 +47,13 @@ type Options struct {
 	// polls and every sink has caught up (replay and rebuild, which run
 	// while no source writes).
 	StopWhenIdle bool
+	// Group, if set, is the Kafka consumer group the engine joins: several
+	// engine processes then share the partitions (see group.go). Their
+	// checkpoint store must be shared too (Postgres).
+	Group string
+	// Member names this engine in the group (its client id, e.g. host/pid),
+	// for inlet status.
+	Member string
 }
 
 // BatchStats describes one micro-batch one sink committed.
@@ -180,43 +187,64 @@ func (e *Engine) positions(ctx context.Context) (map[string]map[int32]kgo.Offset
 // reads what it missed from Kafka itself, so no sink waits for another and
 // none buffers the gap in memory.
 func (e *Engine) Run(ctx context.Context) error {
-	var offsets map[string]map[int32]kgo.Offset
-	for {
+	rd := &reader{e: e, pos: map[tp]int64{}}
+	var cl *kgo.Client
+	if e.o.Group != "" {
+		if e.o.StopWhenIdle {
+			return errors.New("engine: a consumer group engine does not stop when idle (replay and rebuild run alone)")
+		}
+		e.readerPos.Store(new(map[tp]int64{}))
 		var err error
-		if offsets, err = e.positions(ctx); err == nil {
-			break
+		if cl, err = e.groupConsumer(rd); err != nil {
+			return err
 		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		e.o.Log.Warn("engine waiting", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Second):
-		}
-	}
-	for t, parts := range offsets {
-		for p, o := range parts {
-			args := []any{"topic", t, "partition", p, "from", o.EpochOffset().Offset}
-			for _, w := range e.sinks {
-				args = append(args, w.name+"_next", w.pos[tp{Topic: t, Partition: p}])
+		e.o.Log.Info("engine joining consumer group", "group", e.o.Group, "member", e.o.Member)
+		defer func() {
+			// Leaving the group revokes what this engine owns (each sink's
+			// batch in flight is already committed or abandoned).
+			cl.AllowRebalance()
+			cl.Close()
+		}()
+	} else {
+		var offsets map[string]map[int32]kgo.Offset
+		for {
+			var err error
+			if offsets, err = e.positions(ctx); err == nil {
+				break
 			}
-			e.o.Log.Info("engine consuming", args...)
+			if ctx.Err() != nil {
+				return nil
+			}
+			e.o.Log.Warn("engine waiting", "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
 		}
+		for t, parts := range offsets {
+			for p, o := range parts {
+				args := []any{"topic", t, "partition", p, "from", o.EpochOffset().Offset}
+				for _, w := range e.sinks {
+					args = append(args, w.name+"_next", w.pos[tp{Topic: t, Partition: p}])
+				}
+				e.o.Log.Info("engine consuming", args...)
+			}
+		}
+		var err error
+		if cl, err = e.consumer(offsets); err != nil {
+			return err
+		}
+		defer cl.Close()
+		for t, parts := range offsets {
+			for p, o := range parts {
+				rd.pos[tp{Topic: t, Partition: p}] = o.EpochOffset().Offset
+			}
+		}
+		e.noteOwned()
 	}
-	cl, err := e.consumer(offsets)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
+	rd.cl = cl
 
-	start := map[tp]int64{}
-	for t, parts := range offsets {
-		for p, o := range parts {
-			start[tp{Topic: t, Partition: p}] = o.EpochOffset().Offset
-		}
-	}
 	// Sinks run until the reader closes their input; a sink that fails
 	// permanently stops the reader, and so the engine.
 	rctx, stopReading := context.WithCancel(ctx)
@@ -234,7 +262,6 @@ func (e *Engine) Run(ctx context.Context) error {
 			errs <- err
 		}()
 	}
-	rd := &reader{e: e, cl: cl, pos: start}
 	readErr := rd.run(rctx)
 	for _, w := range e.sinks {
 		w.final = rd.pos

@@ -28,6 +28,9 @@ var (
 	quarantinedTables = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "inlet_sink_quarantined_tables", Help: "Tables the sink paused because their rows cannot be written (see inlet status).",
 	}, []string{"sink"})
+	partitionsOwned = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "inlet_engine_partitions_owned", Help: "Change topic partitions this engine reads (in a consumer group, those the group assigned it).",
+	})
 	lagSeconds = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "inlet_sink_lag_seconds", Help: "How long the sink has been behind the engine's reader (0 when caught up).",
 	}, []string{"sink"})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -20,7 +21,10 @@ import (
 type reader struct {
 	e  *Engine
 	cl *kgo.Client
-	// pos is, per partition, the offset after the last record read.
+	// mu guards pos: in a consumer group, the rebalance callbacks add and
+	// drop partitions.
+	mu sync.Mutex
+	// pos is, per partition read, the offset after the last record read.
 	pos map[tp]int64
 }
 
@@ -28,14 +32,25 @@ type reader struct {
 // StopWhenIdle, nothing arrives for a few polls.
 func (rd *reader) run(ctx context.Context) error {
 	e := rd.e
+	var allow func()
+	if e.o.Group != "" {
+		// Rebalances wait while the reader holds polled records (so no
+		// partition changes hands under a batch being cut); they may run
+		// once it has offered them.
+		allow = rd.cl.AllowRebalance
+	}
 	return e.poll(ctx, rd.cl, func(d *decoded) bool {
+		rd.mu.Lock()
 		d.start = maps.Clone(rd.pos)
 		for k, end := range d.ends {
-			rd.pos[k] = end
+			if _, ok := rd.pos[k]; ok {
+				rd.pos[k] = end
+			}
 		}
 		e.readerPos.Store(new(maps.Clone(rd.pos)))
+		rd.mu.Unlock()
 		return rd.offer(d)
-	}, e.o.StopWhenIdle, rd.sinkWaiting)
+	}, e.o.StopWhenIdle, rd.sinkWaiting, allow)
 }
 
 // sinkWaiting reports whether some sink waits for a batch.
@@ -111,14 +126,15 @@ func (rd *reader) queue(w *sinkRun, d *decoded, deadline time.Time) bool {
 // poll cuts micro-batches from cl and passes each, decoded, to emit (and
 // idle polls as decoded{idle}) until ctx is done (the batch in hand is
 // still emitted), emit returns false, or, with stopWhenIdle, nothing
-// arrives for a few polls.
+// arrives for a few polls. allow, if set, is called whenever no polled
+// record is held (a group consumer's AllowRebalance).
 //
 // A batch is cut at the record, byte or time limit, when a poll finds
 // nothing more, or — when waiting (if set) says a sink waits for work —
 // as soon as the client holds no more fetched records: at moderate rates
 // a change then waits in the engine for one fetch, not for batch_wait,
 // and while every sink is busy the batch keeps growing.
-func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) bool, stopWhenIdle bool, waiting func() bool) error {
+func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) bool, stopWhenIdle bool, waiting func() bool, allow func()) error {
 	var pending []*kgo.Record
 	var bytes int
 	var first time.Time
@@ -183,6 +199,9 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) b
 		}
 		if stopping {
 			return nil
+		}
+		if allow != nil && len(pending) == 0 {
+			allow()
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -50,7 +51,12 @@ type sinkRun struct {
 	// closed).
 	final map[tp]int64
 
-	// Owned by run's goroutine (and positions, before it starts).
+	// applyMu guards the maps below and id: run's goroutine holds it while
+	// it applies and commits; in a consumer group the rebalance callbacks
+	// hold it to add partitions (assigned) and to drop them (revoked, once
+	// the batch in flight is committed or failed). A partition is the
+	// sink's while pos has it; records of others are left out.
+	applyMu sync.Mutex
 	pos  map[tp]int64  // next offset committed
 	ord  map[tp][]byte // highest source order applied
 	seen map[tp]int64  // offset after the last record looked at
@@ -97,6 +103,9 @@ func (w *sinkRun) load(ctx context.Context, parts []tp) error {
 		latest = b
 	}
 	w.id = latest.ID
+	if w.committed == nil {
+		w.committed = map[tp]int64{}
+	}
 	own, err := w.sink.Progress(ctx, w.e.o.Tables)
 	if err != nil {
 		return fmt.Errorf("engine: %s progress: %w", w.name, err)
@@ -110,15 +119,36 @@ func (w *sinkRun) load(ctx context.Context, parts []tp) error {
 		w.pos[k] = next
 		w.seen[k] = next
 	}
+	w.mu.Lock()
 	w.committed = maps.Clone(w.pos)
+	w.mu.Unlock()
 	if ahead {
 		b := checkpoint.Batch{ID: w.id + 1, Sink: w.name, Offsets: offsetsOf(w.pos), LakeVersions: own.Versions}
-		if err := w.e.o.Store.Commit(ctx, b); err != nil {
+		if err := w.commit(ctx, b); err != nil {
 			return fmt.Errorf("engine: %s checkpoint: %w", w.name, err)
 		}
-		w.id++
 		w.e.o.Log.Info("checkpoint brought up to what the sink committed before a stop", "sink", w.name, "checkpoint", w.id)
 	}
+	return nil
+}
+
+// commit records b as the sink's next checkpoint. Alone, the engine owns
+// the sink's history and b.ID must follow it; in a consumer group b holds
+// the partitions this engine owns and is merged into the latest batch
+// (checkpoint.CommitMerged). w.id becomes the id committed.
+func (w *sinkRun) commit(ctx context.Context, b checkpoint.Batch) error {
+	if w.e.o.Group == "" {
+		if err := w.e.o.Store.Commit(ctx, b); err != nil {
+			return err
+		}
+		w.id = b.ID
+		return nil
+	}
+	nb, err := checkpoint.CommitMerged(ctx, w.e.o.Store, b)
+	if err != nil {
+		return err
+	}
+	w.id = nb.ID
 	return nil
 }
 
@@ -211,8 +241,9 @@ func (w *sinkRun) handle(ctx context.Context, d *decoded) error {
 func (w *sinkRun) fill(ctx context.Context, upTo map[tp]int64) error {
 	from := map[string]map[int32]kgo.Offset{}
 	gap := map[tp]int64{}
+	w.applyMu.Lock()
 	for k, to := range upTo {
-		if w.seen[k] < to && !w.isQuarantined(k.Topic) {
+		if _, owned := w.pos[k]; owned && w.seen[k] < to && !w.isQuarantined(k.Topic) {
 			if from[k.Topic] == nil {
 				from[k.Topic] = map[int32]kgo.Offset{}
 			}
@@ -220,6 +251,7 @@ func (w *sinkRun) fill(ctx context.Context, upTo map[tp]int64) error {
 			gap[k] = to
 		}
 	}
+	w.applyMu.Unlock()
 	if len(gap) == 0 {
 		return nil
 	}
@@ -253,26 +285,35 @@ func (w *sinkRun) fill(ctx context.Context, upTo map[tp]int64) error {
 			applyErr = err
 			return false
 		}
-		for k, to := range gap {
-			if w.seen[k] < to {
-				return true
-			}
+		if w.gapLeft(gap) == nil {
+			cancel() // every gap filled
+			return false
 		}
-		cancel() // every gap filled
-		return false
-	}, false, nil)
+		return true
+	}, false, nil, nil)
 	if applyErr != nil {
 		return applyErr
 	}
 	if err != nil && ctx.Err() == nil {
 		return err
 	}
-	for k, to := range gap {
-		if w.seen[k] < to {
-			return fmt.Errorf("engine: %s stopped reading %s/%d at %d before %d: %w", w.name, k.Topic, k.Partition, w.seen[k], to, ctx.Err())
-		}
+	if k := w.gapLeft(gap); k != nil {
+		return fmt.Errorf("engine: %s stopped reading %s/%d before %d: %w", w.name, k.Topic, k.Partition, gap[*k], ctx.Err())
 	}
 	w.setState("ok", "")
+	return nil
+}
+
+// gapLeft returns a partition the sink still owns and has not seen up to
+// its gap's end, or nil.
+func (w *sinkRun) gapLeft(gap map[tp]int64) *tp {
+	w.applyMu.Lock()
+	defer w.applyMu.Unlock()
+	for k, to := range gap {
+		if _, owned := w.pos[k]; owned && w.seen[k] < to {
+			return &k
+		}
+	}
 	return nil
 }
 
@@ -292,6 +333,9 @@ func (w *sinkRun) apply(ctx context.Context, d *decoded) error {
 // applyOnce applies what the sink takes of d, leaving out quarantined
 // tables.
 func (w *sinkRun) applyOnce(ctx context.Context, d *decoded) error {
+	w.applyMu.Lock()
+	defer w.applyMu.Unlock()
+	d = d.owned(w.pos)
 	start := time.Now()
 	next := maps.Clone(w.pos)
 	nextOrd := map[tp][]byte{}
@@ -325,10 +369,9 @@ func (w *sinkRun) applyOnce(ctx context.Context, d *decoded) error {
 			return err
 		}
 		b := checkpoint.Batch{ID: w.id + 1, Sink: w.name, Offsets: offsetsOf(next), Rows: res.Rows, LakeVersions: res.Versions}
-		if err := w.e.o.Store.Commit(ctx, b); err != nil {
+		if err := w.commit(ctx, b); err != nil {
 			return fmt.Errorf("commit %s checkpoint %d: %w", w.name, b.ID, err)
 		}
-		w.id++
 		w.pos = next
 		maps.Copy(w.ord, nextOrd)
 		elapsed := time.Since(start)
@@ -348,6 +391,25 @@ func (w *sinkRun) applyOnce(ctx context.Context, d *decoded) error {
 	}
 	w.publishLag()
 	return nil
+}
+
+// owned returns d without the records of partitions pos lacks (in a
+// consumer group: partitions given up since d was read). d itself when it
+// has none.
+func (d *decoded) owned(pos map[tp]int64) *decoded {
+	limit := map[tp]int64{}
+	all := true
+	for k := range d.ends {
+		if _, ok := pos[k]; ok {
+			limit[k] = math.MaxInt64
+		} else {
+			all = false
+		}
+	}
+	if all {
+		return d
+	}
+	return d.upTo(limit)
 }
 
 // upTo returns the part of d below the given offsets (a gap's end).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -91,7 +92,7 @@ func (l *Lake) RemoveOrphans(name string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.removeOrphans()
+	return t.removeOrphans(l.opts.SharedWriters)
 }
 
 // reload drops the cached table state and replays its log again.
@@ -138,8 +139,13 @@ type Marker = change.Marker
 func (l *Lake) Write(ctx context.Context, b Batch) (int64, bool, error) {
 	for attempt := 0; ; attempt++ {
 		v, wrote, err := l.write(ctx, b)
-		if !errors.Is(err, ErrConflict) || attempt >= 3 {
+		if !errors.Is(err, ErrConflict) || attempt >= 50 {
 			return v, wrote, err
+		}
+		if attempt > 0 {
+			// Several engines commit to one table: jitter the retries so
+			// the writers that collided spread out.
+			time.Sleep(time.Duration(1+rand.IntN(5*min(attempt, 10))) * time.Millisecond)
 		}
 		// Another writer (or maintenance) took the version: catch up with
 		// the log, reading only the commits since (not the whole log, whose
@@ -212,16 +218,26 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		changes = map[string][]typeChange{}
 	}
 	schemaChanged := t.version < 0
+	mapping := t.mapping.clone()
 	for _, r := range kept {
 		if seen[r.Schema.Fingerprint] {
 			continue
 		}
 		seen[r.Schema.Fingerprint] = true
-		merged, changed, err := mergeColumns(cols, r.Schema.Columns, changes)
+		merged, changed, renames, err := mergeColumns(cols, r.Schema.Columns, changes)
 		if err != nil {
 			return 0, false, fmt.Errorf("lake table %s: %w", b.Table, err)
 		}
+		if len(renames) > 0 {
+			if mapping == nil {
+				mapping = enableMapping(cols, t.part)
+			}
+			mapping.rename(renames)
+		}
 		cols, schemaChanged = merged, schemaChanged || changed
+	}
+	if mapping != nil {
+		mapping.assign(cols)
 	}
 	if t.version < 0 && len(kept) == 0 && len(markers) == 0 {
 		// Nothing to create the table with yet; record progress only once
@@ -229,18 +245,20 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		return t.version, false, nil
 	}
 	now := l.now().UnixMilli()
-	ntz, widened := needsNTZ(cols) || t.ntz, len(changes) > 0
-	if t.version < 0 || (ntz && !t.ntz) || (widened && !t.widened) {
+	ntz, widened, mapped := needsNTZ(cols) || t.ntz, len(changes) > 0, mapping != nil
+	if t.version < 0 || (ntz && !t.ntz) || (widened && !t.widened) || (mapped && t.mapping == nil) {
 		p := &protocolAction{MinReaderVersion: 1, MinWriterVersion: 2}
-		if ntz || widened {
+		if ntz || widened || mapped {
 			// Table features (reader 3, writer 7) list what readers
 			// must understand.
 			p = &protocolAction{MinReaderVersion: 3, MinWriterVersion: 7, ReaderFeatures: []string{}, WriterFeatures: []string{}}
-			if ntz {
-				p.ReaderFeatures, p.WriterFeatures = append(p.ReaderFeatures, "timestampNtz"), append(p.WriterFeatures, "timestampNtz")
-			}
-			if widened {
-				p.ReaderFeatures, p.WriterFeatures = append(p.ReaderFeatures, "typeWidening"), append(p.WriterFeatures, "typeWidening")
+			for _, f := range []struct {
+				on   bool
+				name string
+			}{{ntz, "timestampNtz"}, {widened, "typeWidening"}, {mapped, "columnMapping"}} {
+				if f.on {
+					p.ReaderFeatures, p.WriterFeatures = append(p.ReaderFeatures, f.name), append(p.WriterFeatures, f.name)
+				}
 			}
 		}
 		actions = append(actions, logEntry{Protocol: p})
@@ -255,8 +273,8 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		}
 		actions = append(actions, logEntry{MetaData: &metaDataAction{
 			ID: id, Name: b.Table, Format: formatSpec{Provider: "parquet", Options: map[string]string{}},
-			SchemaString: schemaString(cols, t.part, changes), PartitionColumns: []string{t.part},
-			Configuration: configuration(widened), CreatedTime: now, InletColumns: cols,
+			SchemaString: schemaString(cols, t.part, changes, mapping), PartitionColumns: []string{t.part},
+			Configuration: configuration(widened, mapping), CreatedTime: now, InletColumns: cols,
 		}})
 	}
 
@@ -285,6 +303,8 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		return k
 	}
 	groups := map[fileKey][]Row{}
+	// The files name columns by their physical names (column mapping).
+	fileCols, kept := mapping.physicalColumns(cols), mapping.physicalRows(kept, cols)
 	if len(kept) > 0 {
 		// Usually one file: then the rows are used as they are.
 		first, one := keyOf(&kept[0]), true
@@ -324,7 +344,7 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 			name = fmt.Sprintf("part-%s-%d-%d-%d-g%d.parquet", b.Topic, k.p, rg.From, rg.To, k.gen)
 		}
 		rel := filepath.ToSlash(filepath.Join(t.part+"="+k.dt, name))
-		size, err := writeParquet(filepath.Join(t.dir, rel), cols, rows)
+		size, err := writeParquet(filepath.Join(t.dir, rel), fileCols, rows)
 		if err != nil {
 			return 0, false, fmt.Errorf("lake table %s: write %s: %w", b.Table, rel, err)
 		}
@@ -386,6 +406,7 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 	t.ntz = t.ntz || needsNTZ(cols)
 	t.widened = t.widened || len(changes) > 0
 	t.typeChanges = changes
+	t.mapping = mapping
 	if t.id == "" {
 		for _, a := range actions {
 			if a.MetaData != nil {
@@ -403,10 +424,13 @@ func newUUID() string {
 }
 
 // configuration is a table's metaData configuration: empty, or enabling
-// type widening once a column widened.
-func configuration(widened bool) map[string]string {
+// type widening once a column widened, and column mapping once a column
+// was renamed.
+func configuration(widened bool, mapping *columnMapping) map[string]string {
+	conf := map[string]string{}
 	if widened {
-		return map[string]string{"delta.enableTypeWidening": "true"}
+		conf["delta.enableTypeWidening"] = "true"
 	}
-	return map[string]string{}
+	mapping.configure(conf)
+	return conf
 }

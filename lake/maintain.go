@@ -33,6 +33,11 @@ type Options struct {
 	Retain map[string]time.Duration
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// SharedWriters: several engine processes write the tables (a
+	// consumer group). A file no version lists may then be another
+	// engine's batch about to commit, so the orphan sweep at start leaves
+	// such files until they are an hour old (vacuum removes them later).
+	SharedWriters bool
 }
 
 // Defaults of Options.

@@ -13,11 +13,8 @@ import (
 // file and report a file that cannot be read instead of stopping.
 func (t *Table) ReadFile(rel string) ([]change.Row, error) {
 	sc := t.Schema()
-	pos := map[string]int{}
-	for i, c := range sc.Columns {
-		pos[c.Name] = i
-	}
-	rows, err := readFile(filepath.Join(t.dir, rel), t.columns, sc, pos)
+	cols, pos := t.physicalSchema(sc)
+	rows, err := readFile(filepath.Join(t.dir, rel), cols, sc, pos)
 	if err != nil {
 		return nil, fmt.Errorf("lake table %s: read %s: %w", t.Name, rel, err)
 	}

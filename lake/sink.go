@@ -66,7 +66,8 @@ func (l *Lake) Sink(log *slog.Logger) *Sink {
 // Name implements connectors.Sink.
 func (s *Sink) Name() string { return SinkName }
 
-// Progress reads each table's txn actions. The first call per table also
+// Progress reads each table's txn actions, including what other processes
+// committed since it last read them. The first call per table also
 // removes files an uncommitted batch left behind.
 func (s *Sink) Progress(ctx context.Context, tables []connectors.Table) (connectors.Progress, error) {
 	out := connectors.Progress{Next: map[connectors.TopicPartition]int64{}, Versions: map[string]int64{}}
@@ -79,6 +80,11 @@ func (s *Sink) Progress(ctx context.Context, tables []connectors.Table) (connect
 		}
 		tbl, err := s.l.Table(t.Name)
 		if err != nil {
+			return out, err
+		}
+		// Other engines of a consumer group commit to the table too: what
+		// they committed since this process read it counts.
+		if err := tbl.Follow(); err != nil {
 			return out, err
 		}
 		if v := tbl.Version(); v >= 0 {

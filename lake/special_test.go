@@ -32,7 +32,7 @@ func TestSpecialValuesRoundTrip(t *testing.T) {
 	for i, v := range vals {
 		rows = append(rows, Row{Schema: sc, Op: change.OpCreate, Values: v, Version: 1, Offset: int64(i)})
 	}
-	cols, _, err := mergeColumns(append([]change.Column(nil), metaColumns...), sc.Columns, map[string][]typeChange{})
+	cols, _, _, err := mergeColumns(append([]change.Column(nil), metaColumns...), sc.Columns, map[string][]typeChange{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,13 +31,15 @@ type Table struct {
 	// column's widenings so far (kept in the schema's field metadata).
 	widened     bool
 	typeChanges map[string][]typeChange
-	id          string
-	part        string // partition column
-	rows        int64  // change rows in files the log added
-	files       map[string]*addAction
-	order       map[string]int64 // read order of each live file (log order)
-	next        int64            // next read order
-	rowsOf      map[string]int64 // numRecords of each file
+	// mapping is the column mapping (nil: none; see mapping.go).
+	mapping *columnMapping
+	id      string
+	part    string // partition column
+	rows    int64  // change rows in files the log added
+	files   map[string]*addAction
+	order   map[string]int64 // read order of each live file (log order)
+	next    int64            // next read order
+	rowsOf  map[string]int64 // numRecords of each file
 	// tombs are the remove actions still remembered: files a retained
 	// version may reference (see checkpoint.go for when they are dropped).
 	tombs    map[string]*removeAction
@@ -247,6 +249,7 @@ func (t *Table) apply(v int64, e *logEntry, line []byte) error {
 		t.id = e.MetaData.ID
 		t.columns = e.MetaData.InletColumns
 		t.typeChanges = typeChangesOf(e.MetaData.SchemaString)
+		t.mapping = mappingOf(e.MetaData)
 		if len(e.MetaData.PartitionColumns) == 1 {
 			t.part = e.MetaData.PartitionColumns[0]
 		}
@@ -434,9 +437,11 @@ func (t *Table) Dir() string { return t.dir }
 
 // removeOrphans deletes Parquet files that no log version lists and stray
 // temp files of interrupted log commits: what a crash between writing
-// files and committing the log leaves. Only the table's single writer may
-// call it (the engine, which holds the state dir lock).
-func (t *Table) removeOrphans() ([]string, error) {
+// files and committing the log leaves. Only a writer may call it (the
+// engine, at start); with shared writers (several engines) it leaves
+// Parquet files younger than an hour, which may be another engine's batch
+// about to commit.
+func (t *Table) removeOrphans(shared bool) ([]string, error) {
 	var removed []string
 	staged := map[string]bool{}
 	for _, fs := range t.staged {
@@ -464,7 +469,7 @@ func (t *Table) removeOrphans() ([]string, error) {
 		// Maintenance may be writing these right now (another goroutine):
 		// they are left until they are an hour old (then vacuum, or this,
 		// removes them).
-		if (orphan && strings.HasPrefix(name, "part-compact-") || staleTmp && strings.Contains(name, "checkpoint")) && young(d) {
+		if (orphan && (shared || strings.HasPrefix(name, "part-compact-")) || staleTmp && (shared || strings.Contains(name, "checkpoint"))) && young(d) {
 			return nil
 		}
 		if orphan || staleTmp {

@@ -32,7 +32,7 @@ var version = "0.1.0-dev"
 const usage = `inlet: exactly-once CDC from Postgres through Kafka into a Delta lake and ClickHouse
 
 Usage:
-  inlet run -c FILE [--only sources|engine] [--http :9464] [--log-level info]   --http also serves the status page at /
+  inlet run -c FILE [--only sources [--source NAME]|engine] [--http :9464] [--log-level info]   --http also serves the status page at /
                                       --http :9464 listens on 127.0.0.1; 0.0.0.0:9464 on all interfaces
   inlet serve -c FILE [-c FILE…] --http ADDR   a read-only status page over several pipelines' state dirs
   inlet validate -c FILE [--connect]   check the config; --connect also checks every source and sink
@@ -175,6 +175,7 @@ func runCheck(c *config.Config, asJSON bool, out io.Writer) error {
 func cmdRun(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	only := fs.String("only", "", "run only sources or only the engine")
+	source := fs.String("source", "", "with --only sources: run only this source")
 	httpAddr := fs.String("http", "", "serve the status page, /metrics, /healthz and /readyz on this address: a bare port (:9464) listens on 127.0.0.1, 0.0.0.0:9464 on all interfaces")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	c, err := loadConfig(fs, args)
@@ -226,7 +227,7 @@ func cmdRun(args []string) error {
 		}()
 	}
 	log.Info("inlet starting", "version", version, "pipeline", c.Pipeline, "state_dir", c.StateDir)
-	return redactErr(c, runner.Run(ctx, c, runner.Only(*only), *httpAddr, log))
+	return redactErr(c, runner.Run(ctx, c, runner.Only(*only), *source, *httpAddr, log))
 }
 
 // redactErr hides the config's secrets in err's message.

@@ -17,7 +17,39 @@ var (
 	_ connectors.Sink     = (*Sink)(nil)
 	_ connectors.Idler    = (*Sink)(nil)
 	_ connectors.Resetter = (*Sink)(nil)
+	_ connectors.LockTaker = (*Sink)(nil)
 )
+
+// UseLocker implements connectors.LockTaker: with several engines, a batch
+// that writes a mirror with summaries holds that mirror's lock from the
+// insert through the summaries' refresh and check. Each summary has one
+// staging table, and its check compares it with the mirror, so two
+// engines must never interleave there; mirrors without summaries are
+// written without a lock.
+func (s *Sink) UseLocker(l connectors.Locker) { s.locker = l }
+
+// lock takes the locks of the mirrors whose summaries this call may
+// refresh: those of tables, and those with work owed from before.
+func (s *Sink) lock(ctx context.Context, tables []connectors.TableBatch) (func(), error) {
+	if s.locker == nil {
+		return func() {}, nil
+	}
+	var keys []string
+	for _, tb := range tables {
+		if m := mirrorOf(tb.Table.Name); len(s.byMirror[m]) > 0 {
+			keys = append(keys, "clickhouse/"+s.db+"/summaries/"+m)
+		}
+	}
+	for _, sm := range s.summaries {
+		if len(sm.touched) > 0 || sm.dirty {
+			keys = append(keys, "clickhouse/"+s.db+"/summaries/"+sm.def.mirror)
+		}
+	}
+	if len(keys) == 0 {
+		return func() {}, nil
+	}
+	return s.locker.Lock(ctx, keys...)
+}
 
 // Name implements connectors.Sink.
 func (s *Sink) Name() string { return SinkName }
@@ -37,6 +69,11 @@ func (s *Sink) Progress(context.Context, []connectors.Table) (connectors.Progres
 // redone). A failed summary check with on_check_failure: stop is permanent.
 func (s *Sink) Apply(ctx context.Context, b connectors.SinkBatch) (connectors.Applied, error) {
 	res := connectors.Applied{Rows: map[string]int64{}}
+	unlock, err := s.lock(ctx, b.Tables)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
 	for _, tb := range b.Tables {
 		var n int
 		var err error
@@ -62,7 +99,14 @@ func (s *Sink) Apply(ctx context.Context, b connectors.SinkBatch) (connectors.Ap
 
 // Idle implements connectors.Idler: full-refresh summaries whose interval
 // has passed.
-func (s *Sink) Idle(ctx context.Context) error { return s.RefreshSummaries(ctx) }
+func (s *Sink) Idle(ctx context.Context) error {
+	unlock, err := s.lock(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return s.RefreshSummaries(ctx)
+}
 
 // Reset implements connectors.Resetter: drops a table's mirror to rebuild it.
 func (s *Sink) Reset(ctx context.Context, table string) error { return s.DropTable(ctx, table) }

@@ -18,7 +18,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors"
 )
 
 // Sink writes mirror tables in one database.
@@ -37,6 +37,7 @@ type Sink struct {
 	summaries []*summary
 	byMirror  map[string][]*summary // summaries by source mirror name
 	bookkept  bool                  // bookkeeping tables exist
+	locker    connectors.Locker     // nil: this is the only engine
 }
 
 type mirror struct {
@@ -50,7 +51,7 @@ type mirror struct {
 }
 
 // Open connects, detects the server version and creates the database.
-func Open(ctx context.Context, cfg *config.ClickHouse, log *slog.Logger) (*Sink, error) {
+func Open(ctx context.Context, cfg *Config, log *slog.Logger) (*Sink, error) {
 	tlsCfg, err := cfg.TLS.Config() // nil without clickhouse.tls
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse.tls: %w", err)
@@ -69,7 +70,7 @@ func Open(ctx context.Context, cfg *config.ClickHouse, log *slog.Logger) (*Sink,
 	}
 	s := &Sink{conn: conn, db: cfg.Database, log: log, tables: map[string]*mirror{}, outOfRange: cfg.OutOfRange}
 	if s.outOfRange == "" {
-		s.outOfRange = config.OutOfRangeClamp
+		s.outOfRange = OutOfRangeClamp
 	}
 	var v string
 	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&v); err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 )
 
 // ErrSummaryCheck is returned by RefreshSummaries when a check failed on a
@@ -46,10 +46,10 @@ type summary struct {
 	lastFull time.Time
 }
 
-func (s *Sink) configureSummaries(cfgs []config.Summary) {
+func (s *Sink) configureSummaries(cfgs []Summary) {
 	s.byMirror = map[string][]*summary{}
 	for _, c := range cfgs {
-		tn, _ := config.ParseTableName(c.From)
+		tn, _ := conf.ParseTableName(c.From)
 		mirror := TableName(&change.Schema{Namespace: tn.Schema, Table: tn.Table})
 		sm := &summary{def: newSummaryDef(c, mirror), touched: map[string]bool{}}
 		s.summaries = append(s.summaries, sm)
@@ -305,7 +305,7 @@ func (s *Sink) beforeInsert(ctx context.Context, m *mirror, keys [][]any) (func(
 	}
 	var incr []*summary
 	for _, sm := range sums {
-		if sm.def.cfg.Refresh == config.RefreshFull || m.refresh {
+		if sm.def.cfg.Refresh == RefreshFull || m.refresh {
 			sm.dirty = true
 			continue
 		}

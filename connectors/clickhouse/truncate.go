@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/config"
 )
 
 // truncate applies a source TRUNCATE at commit version v: every current row
@@ -21,7 +20,7 @@ func (s *Sink) truncate(ctx context.Context, m *mirror, v uint64) error {
 		return err
 	}
 	for _, sm := range sums {
-		if sm.def.cfg.Refresh == config.RefreshFull || m.refresh {
+		if sm.def.cfg.Refresh == RefreshFull || m.refresh {
 			sm.dirty = true
 			continue
 		}

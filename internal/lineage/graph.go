@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/inlet-dev/inlet/change"
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/internal/config"
 )
 
@@ -195,7 +196,7 @@ func (g *Graph) Resolve(ref string) []string {
 		return []string{ref}
 	}
 	want := ref
-	if tn, err := config.ParseTableName(ref); err == nil {
+	if tn, err := conf.ParseTableName(ref); err == nil {
 		want = tn.String()
 	}
 	var sources, named []string
@@ -225,7 +226,7 @@ func (b *builder) add(c *config.Config) error {
 	}
 	lakeRoot := ""
 	if c.Lake != nil {
-		dir, err := config.LakeDir(c.Lake.Path)
+		dir, err := c.Lake.Dir()
 		if err != nil {
 			return err
 		}
@@ -274,7 +275,7 @@ func (b *builder) add(c *config.Config) error {
 	}
 	if ch := c.ClickHouse; ch != nil {
 		for _, s := range ch.Summaries {
-			tn, err := config.ParseTableName(s.From)
+			tn, err := conf.ParseTableName(s.From)
 			if err != nil {
 				continue
 			}

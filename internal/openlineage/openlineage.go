@@ -260,7 +260,7 @@ func Datasets(c *config.Config, table string) (inputs, outputs []Dataset) {
 		}
 	}
 	if c.Lake != nil {
-		if dir, err := config.LakeDir(c.Lake.Path); err == nil {
+		if dir, err := c.Lake.Dir(); err == nil {
 			outputs = append(outputs, Dataset{Namespace: "file", Name: strings.TrimRight(dir, "/") + "/" + table, Rows: -1})
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/connectors"
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/connectors/httpapi"
 	"github.com/inlet-dev/inlet/connectors/postgres"
 	"github.com/inlet-dev/inlet/engine"
@@ -46,19 +47,19 @@ func Tables(c *config.Config) []change.Table {
 		if h := s.HTTP; h != nil {
 			// One stream: topic <pipeline>.<source>, lake table <source>,
 			// ClickHouse table <source>.
-			out = append(out, change.Table{Topic: c.Pipeline + "." + s.Name, Name: s.Name, FullRefresh: h.Mode == config.ModeFullRefresh})
+			out = append(out, change.Table{Topic: c.Pipeline + "." + s.Name, Name: s.Name, FullRefresh: h.Mode == conf.ModeFullRefresh})
 			continue
 		}
 		if s.Postgres == nil {
 			continue
 		}
 		for _, t := range s.Postgres.Tables {
-			tn, err := config.ParseTableName(t.Name)
+			tn, err := conf.ParseTableName(t.Name)
 			if err != nil {
 				continue
 			}
 			out = append(out, change.Table{Topic: change.TopicName(c.Pipeline, tn.Schema, tn.Table), Name: tn.String(),
-				FullRefresh: t.Mode == config.ModeFullRefresh})
+				FullRefresh: t.Mode == conf.ModeFullRefresh})
 		}
 	}
 	return out
@@ -93,26 +94,14 @@ func OpenStore(ctx context.Context, c *config.Config) (checkpoint.Store, error) 
 
 // OpenLake opens the configured lake (validated config: the path parses).
 func OpenLake(c *config.Config) (*lake.Lake, error) {
-	dir, err := config.LakeDir(c.Lake.Path)
+	dir, err := c.Lake.Dir()
 	if err != nil {
 		return nil, err
 	}
-	return lake.OpenWith(dir, c.Pipeline, LakeOptions(c.Lake))
-}
-
-// LakeOptions are the lake's maintenance settings from its config (zero
-// fields keep the lake's defaults).
-func LakeOptions(l *config.Lake) lake.Options {
-	o := lake.Options{CheckpointInterval: int64(l.CheckpointInterval), LogRetention: time.Duration(l.LogRetention),
-		DeletedFileRetention: time.Duration(l.DeletedFileRetention), TargetFileBytes: int64(l.TargetFileMB) << 20,
-		CompactMinFiles: l.CompactMinFiles}
-	if len(l.Retain) > 0 {
-		o.Retain = map[string]time.Duration{}
-		for t, d := range l.Retain {
-			o.Retain[t] = time.Duration(d)
-		}
-	}
-	return o
+	o := c.Lake.Options()
+	o.Retain = c.Retention()
+	o.SharedWriters = c.Engine.ConsumerGroup
+	return lake.OpenWith(dir, c.Pipeline, o)
 }
 
 // Kafka returns the Kafka cluster to use (brokers, TLS, SASL), starting
@@ -146,8 +135,20 @@ func Kafka(ctx context.Context, c *config.Config, log *slog.Logger) (*kafka.Clus
 // Run runs the pipeline until ctx ends or a stage fails.
 //
 // httpAddr, if set, serves the status page at /, /metrics, /healthz and
-// /readyz.
-func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log *slog.Logger) error {
+// /readyz. source, if set, runs only that source (with only = Sources).
+func Run(ctx context.Context, c *config.Config, only Only, source, httpAddr string, log *slog.Logger) error {
+	if source != "" {
+		if only != Sources {
+			return errors.New("--source runs one source: use it with --only sources")
+		}
+		found := false
+		for _, s := range c.Sources {
+			found = found || s.Name == source
+		}
+		if !found {
+			return fmt.Errorf("--source %s: the config has no source named %s", source, source)
+		}
+	}
 	lock, err := LockStateDir(c.StateDir)
 	if err != nil {
 		return err
@@ -223,6 +224,9 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 	tty := isTerminal(os.Stderr)
 	if only == All || only == Sources {
 		for _, s := range c.Sources {
+			if source != "" && s.Name != source {
+				continue
+			}
 			var src connectors.Source
 			if s.HTTP != nil {
 				h := httpapi.New(c.Pipeline, s.Name, s.HTTP, c.Redact, log)
@@ -265,7 +269,15 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			return err
 		}
 		defer CloseSinks(sinks)
+		if l, ok := store.(connectors.Locker); ok && c.Engine.ConsumerGroup {
+			for _, s := range sinks {
+				if lt, ok := s.(connectors.LockTaker); ok {
+					lt.UseLocker(l)
+				}
+			}
+		}
 		opts := engine.Options{Kafka: brokers, Pipeline: c.Pipeline, Tables: tables, Store: store, Log: log, Sinks: sinks,
+			Group: c.EngineGroup(), Member: Member(),
 			BatchRecords: c.Engine.BatchRecords, BatchBytes: c.Engine.BatchBytes, BatchWait: time.Duration(c.Engine.BatchWait),
 			OnBatch: func(b engine.BatchStats) {
 				batches.Add(1)
@@ -323,6 +335,12 @@ func Run(ctx context.Context, c *config.Config, only Only, httpAddr string, log 
 			log.Info("progress", "published", published.Load(), "batches", batches.Load(), "rows", rowsBySink.String())
 		}
 	}
+}
+
+// Member names this process in the engines' consumer group: host/pid.
+func Member() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("inlet-engine/%s/%d", host, os.Getpid())
 }
 
 // counters counts per name, safely from several goroutines.

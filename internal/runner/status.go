@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/inlet-dev/inlet/connectors"
+	"github.com/inlet-dev/inlet/connectors/postgres"
 	"github.com/inlet-dev/inlet/internal/config"
 )
 
@@ -79,6 +80,7 @@ func Status(ctx context.Context, c *config.Config, out io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", s, b.ID, b.Time.Format(time.RFC3339), time.Since(b.Time).Round(time.Second))
 	}
+	printGroup(ctx, tw, c)
 	if err := printRunStatus(tw, c); err != nil {
 		return err
 	}
@@ -100,7 +102,7 @@ func Status(ctx context.Context, c *config.Config, out io.Writer) error {
 	return nil
 }
 
-func slotStatus(ctx context.Context, pg *config.Postgres) (string, error) {
+func slotStatus(ctx context.Context, pg *postgres.Config) (string, error) {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(cctx, pg.DSN)

@@ -132,7 +132,7 @@ func (c *collector) clickHouseOnce(ctx context.Context) {
 
 func (c *collector) collectLake(d *details) error {
 	if c.lk == nil {
-		dir, err := config.LakeDir(c.cfg.Lake.Path)
+		dir, err := c.cfg.Lake.Dir()
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/inlet-dev/inlet/internal/testenv"
+)
+
+// startInletEnv is startInlet with extra environment variables (each
+// process of a scaled-out pipeline has its own INLET_STATE).
+func startInletEnv(t *testing.T, env []string, cfg, logPath string, extra ...string) *inletProc {
+	t.Helper()
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(inletBin, append([]string{"run", "-c", cfg}, extra...)...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &inletProc{cmd: cmd, log: logPath, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait(); f.Close() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// scaleOutConfig writes the pipeline of the scale-out tests: the e2e
+// tables, an external broker at addr with 12 partitions per topic,
+// checkpoints in Postgres, the lake at lakePath, engines in a consumer
+// group and state_dir from ${INLET_STATE}.
+func (e *env) scaleOutConfig(t *testing.T, addr, lakePath string) {
+	t.Helper()
+	if _, err := e.conn.Exec(context.Background(), "CREATE SCHEMA IF NOT EXISTS inlet"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`pipeline: shop
+state_dir: ${INLET_STATE}
+sources:
+  - name: pg
+    postgres:
+      dsn: %[1]q
+      tables: ["public.all_types", "sales.customers", "public.docs"]
+lake:
+  path: %[2]q
+clickhouse:
+  addr: %[3]q
+  database: shop
+  summaries:
+    - name: customers_by_country
+      from: sales.customers
+      dimensions: [country]
+      measures: ["count() AS customers", "sum(score) AS total_score"]
+      partition_by: country
+      on_check_failure: stop
+engine:
+  batch_wait: 300ms
+  consumer_group: true
+kafka:
+  brokers: [%[4]q]
+  partitions: 12
+  compression: none
+checkpoints:
+  postgres:
+    dsn: %[1]q
+    table: inlet.checkpoints
+`, e.pg.DSN("postgres"), lakePath, e.ch.Addr, addr)
+	e.cfg = filepath.Join(e.dir, "pipeline.yaml")
+	if err := os.WriteFile(e.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestScaleOut: one source process, three engine processes in a consumer
+// group, 12 partitions, an external broker (`inlet broker` with a data
+// dir), checkpoints in Postgres. A mixed workload runs for 60 s while a
+// random engine is killed (SIGKILL) every 5–10 s and started again; after
+// catching up ClickHouse's _current views equal Postgres row by row, the
+// lake holds every change once, and the summary equals a direct GROUP BY.
+//
+// The lake is file:// here; INLET_SCALEOUT_LAKE switches it (the lake
+// checks read it through e.lakeDir, a local path).
+func TestScaleOut(t *testing.T) {
+	e := setup(t)
+	lakePath := "file://" + e.lakeDir
+	if v := os.Getenv("INLET_SCALEOUT_LAKE"); v != "" {
+		lakePath = v
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	startBroker(t, filepath.Join(e.dir, "broker"), addr, filepath.Join(e.dir, "broker.log"))
+	e.scaleOutConfig(t, addr, lakePath)
+	t.Setenv("INLET_STATE", filepath.Join(e.dir, "status")) // for inlet status
+	e.workld.preload(t, e.conn, preload)
+
+	state := func(name string) []string { return []string{"INLET_STATE=" + filepath.Join(e.dir, name)} }
+	src := startInletEnv(t, state("source"), e.cfg, filepath.Join(e.dir, "source.log"), "--only", "sources", "--source", "pg")
+	// The topics exist once the source ran; engines started before would wait.
+	engines := make([]*inletProc, 3)
+	engineLog := func(i int) string { return filepath.Join(e.dir, fmt.Sprintf("engine%d.log", i)) }
+	start := func(i int) {
+		engines[i] = startInletEnv(t, state(fmt.Sprintf("engine%d", i)), e.cfg, engineLog(i), "--only", "engine")
+	}
+	for i := range engines {
+		start(i)
+	}
+	e.log = engineLog(0)
+	e.waitSnapshot(t, src)
+
+	// Every engine owns some of the 12 partitions of each topic.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, _ := execInlet("status", "-c", e.cfg)
+		if owners := strings.Count(out, "\ninlet-engine/"); owners == 3 && !strings.Contains(out, "none (rebalancing)") {
+			t.Logf("inlet status, three engines:\n%s", groupSection(out))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("three engines do not share the partitions after 1m:\n%s", out)
+		}
+		time.Sleep(time.Second)
+	}
+
+	bg := startBackgroundWorkload(e.pg.Connect(t, "postgres"), e.workld)
+	rng := rand.New(rand.NewPCG(7, 13))
+	end := time.Now().Add(60 * time.Second)
+	kills := 0
+	for time.Now().Before(end) {
+		time.Sleep(time.Duration(5000+rng.IntN(5000)) * time.Millisecond)
+		if err, done := src.exited(); done {
+			t.Fatalf("source exited (%v); log:\n%s", err, tailFile(src.log, 40))
+		}
+		i := rng.IntN(len(engines))
+		for j, p := range engines {
+			if err, done := p.exited(); done && j != i {
+				t.Fatalf("engine %d exited (%v); log:\n%s", j, err, tailFile(p.log, 40))
+			}
+		}
+		engines[i].stop(t, syscall.SIGKILL)
+		kills++
+		start(i)
+	}
+	bg.finish(t)
+	t.Logf("workload committed %d changes: %v; %d engines killed", e.workld.totalChanges(), e.workld.changes, kills)
+	e.waitCaughtUp(t, src, 3*time.Minute)
+	out, _ := execInlet("status", "-c", e.cfg)
+	t.Logf("inlet status after the run:\n%s", groupSection(out))
+	for i, p := range engines {
+		if err, done := p.exited(); done {
+			t.Fatalf("engine %d exited (%v); log:\n%s", i, err, tailFile(p.log, 40))
+		}
+		p.stop(t, syscall.SIGTERM)
+	}
+	src.stop(t, syscall.SIGTERM)
+	e.finalChecks(t)
+	handoffs := 0
+	for i := range engines {
+		handoffs += strings.Count(string(mustRead(t, engineLog(i))), "engine gave up partitions")
+	}
+	t.Logf("partition handoffs logged by engines: %d", handoffs)
+}
+
+// groupSection is the consumer group part of inlet status.
+func groupSection(out string) string {
+	i := strings.Index(out, "ENGINE (group")
+	if i < 0 {
+		return out
+	}
+	rest := out[i:]
+	if j := strings.Index(rest, "\n\n"); j >= 0 {
+		rest = rest[:j]
+	}
+	return rest
+}
