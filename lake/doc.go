@@ -9,7 +9,10 @@
 //	written    Parquet files with deterministic names
 //	           (dt=YYYY-MM-DD/part-<topic>-<partition>-<from>-<to>.parquet)
 //	           are written and fsynced. Nothing lists them yet: readers,
-//	           which trust only the log, do not see them.
+//	           which trust only the log, do not see them. A file is
+//	           encoded column by column (encode.go): each column's values
+//	           go to its own Parquet column writer in chunks, the columns
+//	           in parallel on the machine's cores.
 //	committed  the next _delta_log/<version>.json is created with
 //	           put-if-absent (locally a link of a fsynced temp file; on S3
 //	           a PUT with If-None-Match: *, 412 meaning the version is

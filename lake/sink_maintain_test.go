@@ -53,3 +53,32 @@ func TestSinkMaintainsInBackground(t *testing.T) {
 	}
 	t.Logf("version %d, %d live files, checkpoint %d", tb.version, len(tb.Files()), tb.checkpoint)
 }
+
+// TestMaintenanceWaitsForBulkLoads: a table taking rows in bulk has its
+// maintenance put off, at most maxDeferred passes in a row; a slow stream
+// is maintained every pass.
+func TestMaintenanceWaitsForBulkLoads(t *testing.T) {
+	l, err := Open(t.TempDir(), "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := l.Sink(nil)
+	pass := 30 * time.Second
+	s.recent["bulk"], s.recent["slow"] = 2_000_000, 20_000
+	if !s.bulkLoading("bulk", pass) || s.bulkLoading("slow", pass) {
+		t.Fatal("a bulk load was maintained, or a slow stream was not")
+	}
+	for i := 1; i < maxDeferred; i++ {
+		s.recent["bulk"] = 2_000_000
+		if !s.bulkLoading("bulk", pass) {
+			t.Fatalf("pass %d of a bulk load was not put off", i+1)
+		}
+	}
+	s.recent["bulk"] = 2_000_000
+	if s.bulkLoading("bulk", pass) {
+		t.Fatalf("maintenance put off more than %d passes in a row", maxDeferred)
+	}
+	if !func() bool { s.recent["bulk"] = 2_000_000; return s.bulkLoading("bulk", pass) }() {
+		t.Fatal("after a pass, a bulk load is put off again")
+	}
+}
