@@ -47,7 +47,7 @@ func benchRows(n int) ([]change.Column, []Row) {
 		{Name: "active", Kind: change.Bool}, {Name: "note", Kind: change.String},
 	}}
 	sc.Seal()
-	cols, _, _, err := mergeColumns(append([]change.Column(nil), metaColumns...), sc.Columns, map[string][]typeChange{})
+	cols, _, _, err := mergeColumns(append([]change.Column(nil), metaColumns...), sc.Columns, map[string][]typeChange{}, nil)
 	if err != nil {
 		panic(err)
 	}
