@@ -193,6 +193,11 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool, v ui
 		added = true
 	}
 	if added {
+		// Summaries over the mirror infer their column types from it:
+		// look again (a widened measure rebuilds the summary).
+		for _, sm := range s.byMirror[name] {
+			sm.ready = false
+		}
 		if err := s.conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", quote(s.db), quote(viewName(name)))); err != nil {
 			return nil, fmt.Errorf("clickhouse: recreate view: %w", err)
 		}
