@@ -214,16 +214,20 @@ func mergeColumns(old, next []change.Column, changes map[string][]typeChange, ol
 		changed = true
 	}
 	at := map[string]int{}
-	num := map[int]bool{}
+	byNum := map[int]string{}
 	for i, c := range out {
 		at[c.Name] = i
-		num[c.Attnum] = c.Attnum != 0
+		if c.Attnum != 0 {
+			byNum[c.Attnum] = c.Name
+		}
 	}
 	for _, c := range next {
-		i, ok := at[c.Name]
-		if !ok && num[c.Attnum] && older(c.Attnum) {
-			continue // the table has it under its newer name
+		if name, ok := byNum[c.Attnum]; ok && c.Attnum != 0 && name != c.Name {
+			// An older schema's name of a column the table has under
+			// its newer one (a later column may have taken the old name).
+			continue
 		}
+		i, ok := at[c.Name]
 		if !ok {
 			out = append(out, c)
 			changed = true
@@ -231,7 +235,7 @@ func mergeColumns(old, next []change.Column, changes map[string][]typeChange, ol
 		}
 		o := out[i]
 		if o.Attnum != c.Attnum && c.Attnum != 0 {
-			out[i].Attnum = c.Attnum
+			out[i].Attnum = c.Attnum // learnt, or the column dropped and added again
 			changed = true
 		}
 		if deltaTypeString(o) == deltaTypeString(c) {

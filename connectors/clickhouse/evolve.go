@@ -235,18 +235,20 @@ func (m *mirror) tables() []string {
 }
 
 // place returns where a column of a row's schema goes in the mirror's
-// columns (pos: by name): by name, else by Attnum (a row of a schema from
-// before a rename), else -1 (a column the mirror dropped).
+// columns (pos: by name): the column with its Attnum (a row of a schema
+// from before a rename names it as it was, and a later column may have
+// taken that name), else the one with its name, else -1 (a column the
+// mirror dropped).
 func (m *mirror) place(pos map[string]int, c change.Column) int {
-	if i, ok := pos[c.Name]; ok {
-		return i
-	}
 	if c.Attnum != 0 {
 		for i, mc := range m.columns {
 			if mc.Attnum == c.Attnum {
 				return i
 			}
 		}
+	}
+	if i, ok := pos[c.Name]; ok {
+		return i
 	}
 	return -1
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/internal/testenv"
@@ -69,12 +70,12 @@ func TestRenameAndDropColumns(t *testing.T) {
 		return strings.Join(out, "; ")
 	}
 	columns := func() string {
-		return read("SELECT name FROM system.columns WHERE database = 'ev' AND table = 'ev_current' ORDER BY position")
+		return read("SELECT name FROM system.columns WHERE database = 'ev' AND table = 'ev_current' ORDER BY name")
 	}
 
 	write(s, row(v1, 1, 10, "one", "x1"), row(v1, 2, 11, "two", "x2"))
 	write(s, row(v2, 3, 20, "three", "x3"), row(v1, 4, 12, "four", "x4")) // an older row after the rename
-	if got, want := columns(), "id; b; x; _version; _synced_at"; got != want {
+	if got, want := columns(), "_synced_at; _version; b; id; x"; got != want {
 		t.Errorf("after the rename the view has %s, want %s", got, want)
 	}
 	if got, want := read("SELECT concat(toString(id), ' ', ifNull(b, 'NULL'), ' ', ifNull(x, 'NULL')) FROM ev.ev_current ORDER BY id"),
@@ -87,7 +88,7 @@ func TestRenameAndDropColumns(t *testing.T) {
 	s = open()
 	write(s, row(v1, 2, 11, "two", "x2"), row(v2, 3, 20, "three", "x3"))
 	write(s, row(v3, 5, 30, "five"), row(v2, 6, 21, "six", "x6"))
-	if got, want := columns(), "id; b; _version; _synced_at"; got != want {
+	if got, want := columns(), "_synced_at; _version; b; id"; got != want {
 		t.Errorf("after the drop the view has %s, want %s", got, want)
 	}
 	if got, want := read("SELECT concat(toString(id), ' ', ifNull(b, 'NULL')) FROM ev.ev_current ORDER BY id"),
@@ -105,5 +106,64 @@ func TestRenameAndDropColumns(t *testing.T) {
 	_, err := s.Write(ctx, []change.Row{row(k, 7, 40, "seven")})
 	if err == nil || !strings.Contains(err.Error(), "key column id was renamed to ident") {
 		t.Errorf("renamed key column: %v", err)
+	}
+}
+
+// TestWidenColumns runs against clickhouse-server 18.16: real → double,
+// date → timestamp, numeric(5,2) → numeric(10,3), varchar(n) → text and
+// timestamp → timestamptz are followed in place (MODIFY COLUMN where the
+// mirror type changes), every earlier value kept.
+func TestWidenColumns(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.StartClickHouse(t)
+	s, err := Open(ctx, &Config{Addr: srv.Addr, Database: "wd"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	schema := func(cols ...change.Column) *change.Schema {
+		sc := &change.Schema{Topic: "p.public.wd", Namespace: "public", Table: "wd",
+			Columns: append([]change.Column{{Name: "id", Kind: change.Int64, Key: true, SourceType: "bigint", Attnum: 1}}, cols...)}
+		sc.Seal()
+		return sc
+	}
+	narrow := schema(change.Column{Name: "f", Kind: change.Float32, SourceType: "real", Attnum: 2},
+		change.Column{Name: "d", Kind: change.Date, SourceType: "date", Attnum: 3},
+		change.Column{Name: "n", Kind: change.Decimal, Precision: 5, Scale: 2, SourceType: "numeric(5,2)", Attnum: 4},
+		change.Column{Name: "s", Kind: change.String, SourceType: "character varying(4)", Attnum: 5},
+		change.Column{Name: "ts", Kind: change.Timestamp, SourceType: "timestamp without time zone", Attnum: 6})
+	wide := schema(change.Column{Name: "f", Kind: change.Float64, SourceType: "double precision", Attnum: 2},
+		change.Column{Name: "d", Kind: change.Timestamp, SourceType: "timestamp without time zone", Attnum: 3},
+		change.Column{Name: "n", Kind: change.Decimal, Precision: 10, Scale: 3, SourceType: "numeric(10,3)", Attnum: 4},
+		change.Column{Name: "s", Kind: change.String, SourceType: "text", Attnum: 5},
+		change.Column{Name: "ts", Kind: change.TimestampTZ, SourceType: "timestamp with time zone", Attnum: 6})
+	day := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+	if _, err := s.Write(ctx, []change.Row{{Schema: narrow, Op: change.OpCreate, Version: 1,
+		Values: []any{int64(1), float32(1.5), day, "123.45", "abcd", day.Add(time.Hour)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(ctx, []change.Row{{Schema: wide, Op: change.OpCreate, Version: 2,
+		Values: []any{int64(2), 2.125, day.Add(90 * time.Minute), "1234567.125", "a longer text", day.Add(2 * time.Hour)}}}); err != nil {
+		t.Fatalf("widening: %v", err)
+	}
+	rows, err := s.conn.Query(ctx, "SELECT concat(toString(id), ' ', toString(f), ' ', toString(d), ' ', toString(n), ' ', s, ' ', toString(ts), ' ', toTypeName(f), ' ', toTypeName(d), ' ', toTypeName(n)) FROM wd.wd_current ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, line)
+	}
+	want := []string{
+		"1 1.5 2026-01-02 00:00:00 123.450 abcd 2026-01-02 01:00:00 Nullable(Float64) Nullable(DateTime('UTC')) Nullable(Decimal(10, 3))",
+		"2 2.125 2026-01-02 01:30:00 1234567.125 a longer text 2026-01-02 02:00:00 Nullable(Float64) Nullable(DateTime('UTC')) Nullable(Decimal(10, 3))",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("after widening:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -201,6 +201,11 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool, v ui
 		added = true
 	}
 	if added {
+		// Summaries over the mirror infer their column types from it:
+		// look again (a widened measure rebuilds the summary).
+		for _, sm := range s.byMirror[name] {
+			sm.ready = false
+		}
 		for _, q := range s.tp.dropSQL(s.db, viewName(name), true) {
 			if err := s.conn.Exec(ctx, q); err != nil {
 				return nil, fmt.Errorf("clickhouse: recreate view: %w", err)
