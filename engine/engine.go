@@ -43,6 +43,9 @@ type Options struct {
 	// OnBatch, if set, is called after each batch a sink committed (from
 	// that sink's goroutine).
 	OnBatch func(BatchStats)
+	// OnBatchFailed, if set, is called when a sink's batch fails to apply
+	// or commit (it is retried): Tables counts the changes it held.
+	OnBatchFailed func(BatchStats, error)
 	// StopWhenIdle makes Run return once nothing new arrives for a few
 	// polls and every sink has caught up (replay and rebuild, which run
 	// while no source writes).

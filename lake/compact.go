@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -121,7 +119,7 @@ func (l *Lake) compactPartition(ctx context.Context, t *Table, part string, file
 			rw.abort()
 		}
 		for _, rel := range written {
-			os.Remove(filepath.Join(t.dir, filepath.FromSlash(rel)))
+			t.st.Delete(context.WithoutCancel(ctx), t.key(rel))
 		}
 	}
 	finish := func() error {
@@ -149,14 +147,14 @@ func (l *Lake) compactPartition(ctx context.Context, t *Table, part string, file
 		if rw == nil {
 			outRel = path.Join(part, fmt.Sprintf("part-compact-%s-%d.parquet", tag, len(written)))
 			var err error
-			if rw, err = newRowWriter(filepath.Join(t.dir, filepath.FromSlash(outRel)), cols); err != nil {
+			if rw, err = newRowWriter(t.st, t.key(outRel), cols); err != nil {
 				cleanup()
 				return nil, fmt.Errorf("lake table %s: compact %s: %w", t.Name, part, err)
 			}
 			written = append(written, outRel)
 			inBytes, outRows, buffered = 0, 0, 0
 		}
-		rs, err := readFile(filepath.Join(t.dir, filepath.FromSlash(f)), cols, sc, pos)
+		rs, err := t.readFile(f, cols, sc, pos)
 		if err != nil {
 			cleanup()
 			return nil, fmt.Errorf("lake table %s: compact: read %s: %w", t.Name, f, err)

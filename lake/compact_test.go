@@ -2,7 +2,6 @@ package lake
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,8 +63,8 @@ var cmpRows = cmp.Options{cmp.Comparer(func(a, b *change.Schema) bool { return a
 // remove + add with dataChange false.
 func TestCompactKeepsEveryRow(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	l, _ := OpenWith(root, "p", Options{CompactMinFiles: 5})
+	root := lakeRoot(t)
+	l := testOpenWith(t, root, "p", Options{CompactMinFiles: 5})
 	writeKinds(t, l, 0, 12)
 	before := allRows(t, l)
 	cs, err := l.Compact(ctx, "public.t")
@@ -83,7 +82,7 @@ func TestCompactKeepsEveryRow(t *testing.T) {
 	if d := cmp.Diff(rowsByDay(before), rowsByDay(after), cmpRows); d != "" {
 		t.Fatalf("rows per day (-before +after):\n%s", d)
 	}
-	data, _ := os.ReadFile(filepath.Join(tb.logDir(), logName(tb.version)))
+	data, _ := tb.st.ReadAll(context.Background(), tb.logKey(logName(tb.version)))
 	for _, want := range []string{`"dataChange":false`, `"operation":"OPTIMIZE"`} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("compaction commit lacks %s:\n%s", want, data)
@@ -102,10 +101,10 @@ func TestCompactKeepsEveryRow(t *testing.T) {
 // deleting what it wrote.
 func TestCompactConcurrentCommit(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	l, _ := OpenWith(root, "p", Options{CompactMinFiles: 5})
+	root := lakeRoot(t)
+	l := testOpenWith(t, root, "p", Options{CompactMinFiles: 5})
 	writeKinds(t, l, 0, 8)
-	other, _ := Open(root, "p") // another engine process
+	other := testOpen(t, root, "p") // another engine process
 	compactHook = func() {
 		compactHook = nil
 		writeKinds(t, other, 8, 1)
@@ -134,10 +133,10 @@ func TestCompactConcurrentCommit(t *testing.T) {
 	}
 
 	// An input removed concurrently: the partition is left alone.
-	root2 := t.TempDir()
-	l, _ = OpenWith(root2, "p", Options{CompactMinFiles: 5})
+	root2 := lakeRoot(t)
+	l = testOpenWith(t, root2, "p", Options{CompactMinFiles: 5})
 	writeKinds(t, l, 0, 8)
-	other, _ = Open(root2, "p")
+	other = testOpen(t, root2, "p")
 	compactHook = func() {
 		compactHook = nil
 		if err := other.Rewind(ctx, "public.t", 3); err != nil {
@@ -169,8 +168,8 @@ func TestCompactConcurrentCommit(t *testing.T) {
 // in another, on one Lake: every change lands once.
 func TestMaintainWhileWriting(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	l, _ := OpenWith(root, "p", Options{CheckpointInterval: 10, CompactMinFiles: 3, LogRetention: time.Second, DeletedFileRetention: time.Millisecond})
+	root := lakeRoot(t)
+	l := testOpenWith(t, root, "p", Options{CheckpointInterval: 10, CompactMinFiles: 3, LogRetention: time.Second, DeletedFileRetention: time.Millisecond})
 	done := make(chan struct{})
 	var maint int
 	go func() {
@@ -209,7 +208,7 @@ func TestMaintainWhileWriting(t *testing.T) {
 // rewritten whole on every run.
 func TestCompactionInputsTiered(t *testing.T) {
 	l := &Lake{opts: Options{CompactMinFiles: 3, TargetFileBytes: 1000}.withDefaults()}
-	tb := newTable("/x", "public.s")
+	tb := newTable(nil, "public.s")
 	add := func(name string, size int64) string {
 		tb.files[name] = &addAction{Path: name, Size: size}
 		return name
@@ -237,8 +236,8 @@ func TestCompactionInputsTiered(t *testing.T) {
 // the lake and chDB read with every value.
 func TestCompactAcrossWidening(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	l, _ := OpenWith(root, "p", Options{CompactMinFiles: 2})
+	root := lakeRoot(t)
+	l := testOpenWith(t, root, "p", Options{CompactMinFiles: 2})
 	narrow := &change.Schema{Topic: "p.public.w", Namespace: "public", Table: "w", Columns: []change.Column{
 		{Name: "id", Kind: change.Int64, Key: true, SourceType: "bigint"}, {Name: "v", Kind: change.Int32, SourceType: "integer"}}}
 	wide := &change.Schema{Topic: "p.public.w", Namespace: "public", Table: "w", Columns: []change.Column{

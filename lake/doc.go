@@ -1,6 +1,8 @@
 // Package lake writes change rows into Delta Lake tables: Parquet data files
 // plus a _delta_log of JSON commits, one table per source table at
-// <root>/<schema>.<table>/.
+// <root>/<schema>.<table>/. The root is a store (lake/store): a local
+// directory, or an S3 bucket and prefix; every read, list, write and
+// delete goes through it, so what follows holds on both.
 //
 // A micro-batch reaches a table in three steps:
 //
@@ -12,7 +14,10 @@
 //	           go to its own Parquet column writer in chunks, the columns
 //	           in parallel on the machine's cores.
 //	committed  the next _delta_log/<version>.json is created with
-//	           put-if-absent (link of a fsynced temp file). It adds the files
+//	           put-if-absent (locally a link of a fsynced temp file; on S3
+//	           a PUT with If-None-Match: *, 412 meaning the version is
+//	           taken: Write reads the commits since, skips what their txn
+//	           actions cover, and retries on the next version). It adds the files
 //	           and carries a txn action {appId, version = last Kafka offset}:
 //	           this is the lake's checkpoint. The file either exists whole or
 //	           not at all.
@@ -29,7 +34,8 @@
 //	              makes one due also writes <version>.checkpoint.parquet
 //	              (the protocol's classic checkpoint: protocol, metaData,
 //	              every txn, live adds, tombstones still needed) and
-//	              _last_checkpoint, each via a temp file and a rename. An
+//	              _last_checkpoint, each written whole or not at all (a
+//	              temp file and a rename; an S3 PUT). An
 //	              open reads the newest checkpoint that reads back whole plus
 //	              the commits after it; a bad checkpoint falls back to an
 //	              older one or to version 0. It is never the truth, only a

@@ -2,7 +2,6 @@ package lake
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/inlet-dev/inlet/change"
+	"github.com/inlet-dev/inlet/lake/store"
 )
 
 // TestScaledIntMatchesDecimal checks the allocation-free decimal parser
@@ -47,7 +47,7 @@ func benchRows(n int) ([]change.Column, []Row) {
 		{Name: "active", Kind: change.Bool}, {Name: "note", Kind: change.String},
 	}}
 	sc.Seal()
-	cols, _, _, err := mergeColumns(append([]change.Column(nil), metaColumns...), sc.Columns, map[string][]typeChange{})
+	cols, _, _, err := mergeColumns(append([]change.Column(nil), metaColumns...), sc.Columns, map[string][]typeChange{}, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -65,8 +65,12 @@ func benchRows(n int) ([]change.Column, []Row) {
 // midway) and reads them back.
 func TestColumnWriteRoundTrip(t *testing.T) {
 	cols, rows := benchRows(5000)
-	path := filepath.Join(t.TempDir(), "f.parquet")
-	if _, err := writeParquet(path, cols, rows); err != nil {
+	st, err := store.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := &Table{Name: "t", st: st}
+	if _, err := writeParquet(st, tb.key("f.parquet"), cols, rows); err != nil {
 		t.Fatal(err)
 	}
 	sc := rows[0].Schema
@@ -74,7 +78,7 @@ func TestColumnWriteRoundTrip(t *testing.T) {
 	for i, c := range sc.Columns {
 		pos[c.Name] = i
 	}
-	got, err := readFile(path, cols, sc, pos)
+	got, err := tb.readFile("f.parquet", cols, sc, pos)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,11 +103,14 @@ func TestColumnWriteRoundTrip(t *testing.T) {
 func BenchmarkWriteParquet(b *testing.B) {
 	const n = 100_000
 	cols, rows := benchRows(n)
-	path := filepath.Join(b.TempDir(), "f.parquet")
+	st, err := store.NewLocal(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if _, err := writeParquet(path, cols, rows); err != nil {
+		if _, err := writeParquet(st, "t/f.parquet", cols, rows); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -6,20 +6,20 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/internal/failpoint"
+	"github.com/inlet-dev/inlet/lake/store"
 )
 
 // Lake is a directory of Delta tables.
 type Lake struct {
-	root     string
+	st       store.Store
 	pipeline string
 	opts     Options
 	mu       sync.Mutex
@@ -40,14 +40,24 @@ func Open(root, pipeline string) (*Lake, error) {
 // OpenWith returns the lake rooted at root with the given maintenance
 // options (zero fields take their defaults).
 func OpenWith(root, pipeline string, o Options) (*Lake, error) {
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("lake %s: %w", root, err)
+	st, err := store.NewLocal(root)
+	if err != nil {
+		return nil, err
 	}
-	return &Lake{root: root, pipeline: pipeline, opts: o.withDefaults(), tables: map[string]*Table{}}, nil
+	return OpenStore(st, pipeline, o), nil
 }
 
-// Root is the lake's directory.
-func (l *Lake) Root() string { return l.root }
+// OpenStore returns the lake whose files live in st (a local directory or
+// an S3 bucket) with the given maintenance options.
+func OpenStore(st store.Store, pipeline string, o Options) *Lake {
+	return &Lake{st: st, pipeline: pipeline, opts: o.withDefaults(), tables: map[string]*Table{}}
+}
+
+// Root is where the lake lives: its directory, or s3://bucket/prefix.
+func (l *Lake) Root() string { return strings.TrimSuffix(l.st.Location(""), "/") }
+
+// Store is where the lake's files live.
+func (l *Lake) Store() store.Store { return l.st }
 
 // Table returns the named table (schema.table), replaying its log once.
 func (l *Lake) Table(name string) (*Table, error) {
@@ -56,7 +66,7 @@ func (l *Lake) Table(name string) (*Table, error) {
 	if t, ok := l.tables[name]; ok {
 		return t, nil
 	}
-	t, err := openTable(l.root, name)
+	t, err := openTable(l.st, name)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +149,8 @@ type Marker = change.Marker
 func (l *Lake) Write(ctx context.Context, b Batch) (int64, bool, error) {
 	for attempt := 0; ; attempt++ {
 		v, wrote, err := l.write(ctx, b)
+		// Several writers (engines sharing the partitions, maintenance)
+		// may each take versions first: catch up and retry a while.
 		if !errors.Is(err, ErrConflict) || attempt >= 50 {
 			return v, wrote, err
 		}
@@ -212,19 +224,32 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 	if cols == nil {
 		cols = append([]change.Column(nil), metaColumns...)
 	}
-	seen := map[string]bool{}
 	changes := maps.Clone(t.typeChanges)
 	if changes == nil {
 		changes = map[string][]typeChange{}
 	}
 	schemaChanged := t.version < 0
 	mapping := t.mapping.clone()
+	// Schemas in the order of their newest row: a batch that reads several
+	// partitions may bring an older schema's rows after a newer one's.
+	type schemaAt struct {
+		sc  *change.Schema
+		top uint64
+	}
+	var schemas []schemaAt
+	at := map[string]int{}
 	for _, r := range kept {
-		if seen[r.Schema.Fingerprint] {
-			continue
+		i, ok := at[r.Schema.Fingerprint]
+		if !ok {
+			at[r.Schema.Fingerprint] = len(schemas)
+			schemas = append(schemas, schemaAt{sc: r.Schema, top: r.Version})
+		} else if r.Version > schemas[i].top {
+			schemas[i].top = r.Version
 		}
-		seen[r.Schema.Fingerprint] = true
-		merged, changed, renames, err := mergeColumns(cols, r.Schema.Columns, changes)
+	}
+	sort.SliceStable(schemas, func(i, j int) bool { return schemas[i].top < schemas[j].top })
+	for _, sa := range schemas {
+		merged, changed, renames, err := mergeColumns(cols, sa.sc.Columns, changes, func(n int) bool { return mapping.older(n, sa.top) })
 		if err != nil {
 			return 0, false, fmt.Errorf("lake table %s: %w", b.Table, err)
 		}
@@ -233,6 +258,11 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 				mapping = enableMapping(cols, t.part)
 			}
 			mapping.rename(renames)
+			for _, c := range sa.sc.Columns {
+				if _, ok := renames[c.Name]; ok {
+					mapping.renamedAt[c.Attnum] = sa.top
+				}
+			}
 		}
 		cols, schemaChanged = merged, schemaChanged || changed
 	}
@@ -343,8 +373,8 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		if b.FullRefresh {
 			name = fmt.Sprintf("part-%s-%d-%d-%d-g%d.parquet", b.Topic, k.p, rg.From, rg.To, k.gen)
 		}
-		rel := filepath.ToSlash(filepath.Join(t.part+"="+k.dt, name))
-		size, err := writeParquet(filepath.Join(t.dir, rel), fileCols, rows)
+		rel := t.part + "=" + k.dt + "/" + name
+		size, err := writeParquet(t.st, t.key(rel), fileCols, rows)
 		if err != nil {
 			return 0, false, fmt.Errorf("lake table %s: write %s: %w", b.Table, rel, err)
 		}

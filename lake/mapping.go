@@ -21,12 +21,17 @@ type columnMapping struct {
 	phys  map[string]string // logical name → physical name
 	ids   map[string]int    // logical name → delta.columnMapping.id
 	maxID int
+	// renamedAt is, by source Attnum, the newest row version of the
+	// schema that last renamed the column: a schema whose rows are older
+	// names it as it was, and is not followed (configuration
+	// inlet.renamedAt).
+	renamedAt map[int]uint64
 }
 
 // enableMapping starts a mapping for a table with columns cols and
 // partition column part: every physical name is the column's name.
 func enableMapping(cols []change.Column, part string) *columnMapping {
-	m := &columnMapping{phys: map[string]string{}, ids: map[string]int{}}
+	m := &columnMapping{phys: map[string]string{}, ids: map[string]int{}, renamedAt: map[int]uint64{}}
 	for _, c := range cols {
 		m.add(c.Name, c.Name)
 	}
@@ -45,7 +50,10 @@ func (m *columnMapping) clone() *columnMapping {
 	if m == nil {
 		return nil
 	}
-	c := &columnMapping{phys: map[string]string{}, ids: map[string]int{}, maxID: m.maxID}
+	c := &columnMapping{phys: map[string]string{}, ids: map[string]int{}, maxID: m.maxID, renamedAt: map[int]uint64{}}
+	for k, v := range m.renamedAt {
+		c.renamedAt[k] = v
+	}
 	for k, v := range m.phys {
 		c.phys[k] = v
 	}
@@ -118,6 +126,16 @@ func (m *columnMapping) configure(conf map[string]string) {
 	}
 	conf["delta.columnMapping.mode"] = "name"
 	conf["delta.columnMapping.maxColumnId"] = strconv.Itoa(m.maxID)
+	if len(m.renamedAt) > 0 {
+		b, _ := json.Marshal(m.renamedAt)
+		conf["inlet.renamedAt"] = string(b)
+	}
+}
+
+// older reports whether a schema whose newest row is at version top is
+// older than the rename of column attnum.
+func (m *columnMapping) older(attnum int, top uint64) bool {
+	return m != nil && attnum != 0 && top < m.renamedAt[attnum]
 }
 
 // mappingOf reads a table's column mapping from its metaData (nil: none).
@@ -134,7 +152,10 @@ func mappingOf(md *metaDataAction) *columnMapping {
 			} `json:"metadata"`
 		} `json:"fields"`
 	}
-	m := &columnMapping{phys: map[string]string{}, ids: map[string]int{}}
+	m := &columnMapping{phys: map[string]string{}, ids: map[string]int{}, renamedAt: map[int]uint64{}}
+	if at := md.Configuration["inlet.renamedAt"]; at != "" {
+		json.Unmarshal([]byte(at), &m.renamedAt)
+	}
 	if json.Unmarshal([]byte(md.SchemaString), &st) != nil {
 		return m
 	}

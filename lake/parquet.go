@@ -1,12 +1,11 @@
 package lake
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"math/big"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 	"unsafe"
@@ -15,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/inlet-dev/inlet/change"
+	"github.com/inlet-dev/inlet/lake/store"
 )
 
 func leafNode(k change.Kind, precision, scale int) parquet.Node {
@@ -60,10 +60,10 @@ func columnNode(c change.Column) parquet.Node {
 	return parquet.Optional(leafNode(c.Kind, c.Precision, c.Scale))
 }
 
-// writeParquet writes rows with the table's columns to path (fsynced), and
+// writeParquet writes rows with the table's columns to key (durably), and
 // returns the file size. Rows whose schema lacks a column get NULL there.
-func writeParquet(path string, cols []change.Column, rows []Row) (int64, error) {
-	w, err := newRowWriter(path, cols)
+func writeParquet(st store.Store, key string, cols []change.Column, rows []Row) (int64, error) {
+	w, err := newRowWriter(st, key, cols)
 	if err != nil {
 		return 0, err
 	}
@@ -76,7 +76,7 @@ func writeParquet(path string, cols []change.Column, rows []Row) (int64, error) 
 
 // rowWriter streams rows into one Parquet file with the table's columns.
 type rowWriter struct {
-	f      *os.File
+	f      store.Writer
 	w      *parquet.Writer
 	cols   []change.Column
 	order  []int                    // leaf index → cols index
@@ -84,7 +84,7 @@ type rowWriter struct {
 	closed bool
 }
 
-func newRowWriter(path string, cols []change.Column) (*rowWriter, error) {
+func newRowWriter(st store.Store, key string, cols []change.Column) (*rowWriter, error) {
 	group := parquet.Group{}
 	for _, c := range cols {
 		group[c.Name] = columnNode(c)
@@ -100,10 +100,7 @@ func newRowWriter(path string, cols []change.Column) (*rowWriter, error) {
 	for i, f := range fields {
 		order[i] = byName[f.Name()]
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.Create(path)
+	f, err := st.Create(context.Background(), key, false)
 	if err != nil {
 		return nil, err
 	}
@@ -116,27 +113,20 @@ func (rw *rowWriter) flush() error {
 	return rw.w.Flush()
 }
 
-// close finishes and fsyncs the file and returns its size.
+// close finishes the file, makes it durable and returns its size.
 func (rw *rowWriter) close() (int64, error) {
 	rw.closed = true
-	defer rw.f.Close()
 	if err := rw.w.Close(); err != nil {
+		rw.f.Abort()
 		return 0, err
 	}
-	if err := rw.f.Sync(); err != nil {
-		return 0, err
-	}
-	st, err := rw.f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	return st.Size(), nil
+	return rw.f.Commit()
 }
 
-// abort closes the file of a writer that was not closed.
+// abort gives up the file of a writer that was not closed.
 func (rw *rowWriter) abort() {
 	if !rw.closed {
-		rw.f.Close()
+		rw.f.Abort()
 	}
 }
 
@@ -269,6 +259,9 @@ func scalarValue(k change.Kind, precision, scale int, v any) (parquet.Value, err
 		}
 		return parquet.Int64Value(x), nil
 	case float32:
+		if k == change.Float64 { // an older schema's real in a widened column
+			return parquet.DoubleValue(float64(x)), nil
+		}
 		return parquet.FloatValue(x), nil
 	case float64:
 		return parquet.DoubleValue(x), nil

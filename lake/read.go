@@ -1,12 +1,11 @@
 package lake
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
 	"math/big"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -39,7 +38,7 @@ func (t *Table) ReadRows(fn func([]change.Row) error) error {
 	files := t.Files()
 	sort.SliceStable(files, func(i, j int) bool { return t.order[files[i]] < t.order[files[j]] })
 	for _, rel := range files {
-		rows, err := readFile(filepath.Join(t.dir, rel), cols, sc, pos)
+		rows, err := t.readFile(rel, cols, sc, pos)
 		if err != nil {
 			return fmt.Errorf("lake table %s: read %s: %w", t.Name, rel, err)
 		}
@@ -50,17 +49,14 @@ func (t *Table) ReadRows(fn func([]change.Row) error) error {
 	return nil
 }
 
-func readFile(path string, cols []change.Column, sc *change.Schema, pos map[string]int) ([]change.Row, error) {
-	f, err := os.Open(path)
+// readFile reads the data file rel of the table.
+func (t *Table) readFile(rel string, cols []change.Column, sc *change.Schema, pos map[string]int) ([]change.Row, error) {
+	f, err := t.st.Open(context.Background(), t.key(rel))
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
+	pf, err := parquet.OpenFile(f, f.Size())
 	if err != nil {
 		return nil, err
 	}

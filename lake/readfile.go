@@ -2,7 +2,6 @@ package lake
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/inlet-dev/inlet/change"
 )
@@ -14,7 +13,7 @@ import (
 func (t *Table) ReadFile(rel string) ([]change.Row, error) {
 	sc := t.Schema()
 	cols, pos := t.physicalSchema(sc)
-	rows, err := readFile(filepath.Join(t.dir, rel), cols, sc, pos)
+	rows, err := t.readFile(rel, cols, sc, pos)
 	if err != nil {
 		return nil, fmt.Errorf("lake table %s: read %s: %w", t.Name, rel, err)
 	}

@@ -165,7 +165,15 @@ func widensInLake(old, next change.Column) bool {
 // new name → old name, the caller maps them) and integer columns widened
 // in place (recorded in changes, by column); any other type change is
 // ErrIncompatible, since old files could not be read as the new type.
-func mergeColumns(old, next []change.Column, changes map[string][]typeChange) ([]change.Column, bool, map[string]string, error) {
+//
+// older (nil: none) reports whether next is older than the rename of a
+// column (by Attnum): its old name is then neither followed nor added, and
+// a narrower type of an older schema is not a change either (its values
+// fit the wide column).
+func mergeColumns(old, next []change.Column, changes map[string][]typeChange, older func(attnum int) bool) ([]change.Column, bool, map[string]string, error) {
+	if older == nil {
+		older = func(int) bool { return false }
+	}
 	out := append([]change.Column(nil), old...)
 	changed := false
 	var src []change.Column
@@ -175,6 +183,11 @@ func mergeColumns(old, next []change.Column, changes map[string][]typeChange) ([
 		}
 	}
 	renames := change.Renamed(src, next)
+	for _, c := range next {
+		if _, ok := renames[c.Name]; ok && older(c.Attnum) {
+			delete(renames, c.Name)
+		}
+	}
 	if len(renames) > 0 {
 		from := map[string]string{}
 		for to, f := range renames {
@@ -201,11 +214,16 @@ func mergeColumns(old, next []change.Column, changes map[string][]typeChange) ([
 		changed = true
 	}
 	at := map[string]int{}
+	num := map[int]bool{}
 	for i, c := range out {
 		at[c.Name] = i
+		num[c.Attnum] = c.Attnum != 0
 	}
 	for _, c := range next {
 		i, ok := at[c.Name]
+		if !ok && num[c.Attnum] && older(c.Attnum) {
+			continue // the table has it under its newer name
+		}
 		if !ok {
 			out = append(out, c)
 			changed = true
@@ -218,6 +236,9 @@ func mergeColumns(old, next []change.Column, changes map[string][]typeChange) ([
 		}
 		if deltaTypeString(o) == deltaTypeString(c) {
 			continue
+		}
+		if widensInLake(c, o) && !widensInLake(o, c) {
+			continue // an older schema's narrower type: its values fit
 		}
 		if widensInLake(o, c) {
 			changes[c.Name] = append(changes[c.Name], typeChange{FromType: deltaTypeString(o), ToType: deltaTypeString(c)})

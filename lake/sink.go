@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -238,7 +237,7 @@ func (s *Sink) Close() error {
 
 // Describe implements connectors.Describer.
 func (s *Sink) Describe(ctx context.Context, t connectors.Table) (connectors.TableInfo, error) {
-	info := connectors.TableInfo{Where: filepath.Join(s.l.root, t.Name), Kind: "Delta table; one row per change", Rows: -1, Version: -1}
+	info := connectors.TableInfo{Where: s.l.st.Location(t.Name), Kind: "Delta table; one row per change", Rows: -1, Version: -1}
 	tbl, err := s.l.Table(t.Name)
 	if err != nil {
 		return info, err

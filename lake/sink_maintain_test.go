@@ -14,8 +14,8 @@ import (
 // Close every change is there once and the table opens from a checkpoint.
 func TestSinkMaintainsInBackground(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	l, _ := OpenWith(root, "p", Options{CheckpointInterval: 10, CompactMinFiles: 4})
+	root := lakeRoot(t)
+	l := testOpenWith(t, root, "p", Options{CheckpointInterval: 10, CompactMinFiles: 4})
 	s := l.Sink(nil)
 	s.every = 5 * time.Millisecond
 	tbl := change.Table{Topic: "p.public.s", Name: "public.s"}
@@ -32,7 +32,7 @@ func TestSinkMaintainsInBackground(t *testing.T) {
 		off++
 	}
 	s.Close()
-	tb, err := openTable(root, "public.s")
+	tb, err := openTable(storeAt(root), "public.s")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,11 +20,8 @@ import (
 // cannot follow in place (integer to text) is ErrIncompatible.
 func TestWidenIntegerColumn(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	l, err := Open(root, "p")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := lakeRoot(t)
+	l := testOpen(t, root, "p")
 	narrow := &change.Schema{Topic: "p.public.w", Namespace: "public", Table: "w", Columns: []change.Column{
 		{Name: "id", Kind: change.Int64, Key: true, SourceType: "bigint"}, {Name: "v", Kind: change.Int32, SourceType: "integer"}}}
 	wide := &change.Schema{Topic: "p.public.w", Namespace: "public", Table: "w", Columns: []change.Column{
@@ -90,11 +87,7 @@ func TestWidenIntegerColumn(t *testing.T) {
 	if err := tbl.writeCheckpoint(time.Now(), &l.opts); err != nil {
 		t.Fatal(err)
 	}
-	l2, err := Open(root, "p")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l = l2
+	l = testOpen(t, root, "p")
 	check("after a checkpoint and reopen")
 	if err := write(3, text, "x"); !errors.Is(err, ErrIncompatible) {
 		t.Fatalf("bigint to text: err %v, want ErrIncompatible", err)

@@ -23,6 +23,15 @@ type Config struct {
 	// cannot hold (a date before 1970 on 18.16, infinity, NaN in a
 	// Decimal): clamp (default), null, or fail. See docs/types.md.
 	OutOfRange string `yaml:"out_of_range"`
+	// DropColumns drops a mirror column when its source column is dropped
+	// (default false: the column stays, NULL from then on, like the lake's).
+	// See docs/schema-changes.md.
+	DropColumns bool `yaml:"drop_columns"`
+	// Cluster names a cluster of the server's remote_servers: mirrors and
+	// summaries become Replicated tables on every shard, created ON
+	// CLUSTER, read and written through Distributed tables of the usual
+	// names. See docs/clickhouse-cluster.md.
+	Cluster string `yaml:"cluster"`
 }
 
 // Out-of-range policies of the ClickHouse sink.
@@ -66,6 +75,7 @@ type Summary struct {
 }
 
 var (
+	clusterRe  = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 	identRe    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	aliasRe    = regexp.MustCompile("(?is)^(.*\\S)\\s+AS\\s+(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)\\s*$")
 	summaryRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
@@ -137,6 +147,9 @@ func (ch *Config) Validate(v conf.Checker) {
 	}
 	if !identRe.MatchString(ch.Database) {
 		bad("clickhouse.database", "%q is not a plain identifier; write e.g. database: shop", ch.Database)
+	}
+	if ch.Cluster != "" && !clusterRe.MatchString(ch.Cluster) {
+		bad("clickhouse.cluster", "%q is not a cluster name; write the name from the servers' remote_servers, e.g. cluster: analytics", ch.Cluster)
 	}
 	switch ch.OutOfRange {
 	case "", OutOfRangeClamp, OutOfRangeNull, OutOfRangeFail:

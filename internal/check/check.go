@@ -24,6 +24,7 @@ import (
 
 	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/lake"
 )
 
 // Options tune Run.
@@ -55,7 +56,9 @@ func Run(ctx context.Context, c *config.Config, opt Options) *Report {
 		r.Groups = append(r.Groups, ck.checkpointsPostgres(ctx, p))
 	}
 	r.Groups = append(r.Groups, ck.dir("state_dir", "state_dir", c.StateDir))
-	if c.Lake != nil {
+	if c.Lake != nil && lake.IsS3(c.Lake.Path) {
+		r.Groups = append(r.Groups, ck.lakeS3(ctx, c.Lake))
+	} else if c.Lake != nil {
 		dir, _ := c.Lake.Dir()
 		r.Groups = append(r.Groups, ck.dir("lake", "lake.path", dir))
 	}

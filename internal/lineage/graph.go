@@ -24,6 +24,7 @@ import (
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/lake"
 )
 
 // Kind is what a node is.
@@ -225,7 +226,9 @@ func (b *builder) add(c *config.Config) error {
 		cluster = strings.Join(br, ",")
 	}
 	lakeRoot := ""
-	if c.Lake != nil {
+	if c.Lake != nil && lake.IsS3(c.Lake.Path) {
+		lakeRoot = strings.TrimRight(c.Lake.Path, "/")
+	} else if c.Lake != nil {
 		dir, err := c.Lake.Dir()
 		if err != nil {
 			return err

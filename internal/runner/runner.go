@@ -92,16 +92,13 @@ func OpenStore(ctx context.Context, c *config.Config) (checkpoint.Store, error) 
 	return checkpoint.OpenFile(filepath.Join(c.StateDir, "checkpoints"))
 }
 
-// OpenLake opens the configured lake (validated config: the path parses).
+// OpenLake opens the configured lake (validated config: the path
+// parses): a local directory, or an S3 bucket, connected and probed.
 func OpenLake(c *config.Config) (*lake.Lake, error) {
-	dir, err := c.Lake.Dir()
-	if err != nil {
-		return nil, err
-	}
 	o := c.Lake.Options()
 	o.Retain = c.Retention()
 	o.SharedWriters = c.Engine.ConsumerGroup
-	return lake.OpenWith(dir, c.Pipeline, o)
+	return c.Lake.Open(context.Background(), c.Pipeline, o)
 }
 
 // Kafka returns the Kafka cluster to use (brokers, TLS, SASL), starting
@@ -166,6 +163,7 @@ func Run(ctx context.Context, c *config.Config, only Only, source, httpAddr stri
 		if err != nil {
 			return err
 		}
+		registerVerifyMetrics(c.StateDir)
 		stopHTTP, err := serveHTTP(ctx, httpAddr, reg, page, log)
 		if err != nil {
 			return fmt.Errorf("--http %s: %w", httpAddr, err)
@@ -283,7 +281,8 @@ func Run(ctx context.Context, c *config.Config, only Only, source, httpAddr stri
 				batches.Add(1)
 				rowsBySink.add(b.Sink, int64(b.Rows))
 				lineage.batch(b)
-			}}
+			},
+			OnBatchFailed: lineage.failed}
 		eng, err = engine.New(opts)
 		if err != nil {
 			return err
