@@ -28,6 +28,16 @@
 // A crash between "written" and "committed" leaves orphan files that no log
 // entry lists; a retried batch with the same range overwrites them.
 //
+// A batch whose rows bring a new schema commits a new metaData with its
+// files (schema.go): an added column is added; a widened type widens in
+// place with the typeWidening feature (older files keep the narrow type,
+// readers read them as the wide one); a renamed column (the same source
+// attnum under a new name) turns on column mapping in name mode
+// (mapping.go), so files name columns by physical names and history keeps
+// its values under the new name. Schemas are merged in the order of their
+// newest row, and one older than a column's rename is not followed. Any
+// other change is ErrIncompatible: the engine quarantines the table.
+//
 // A table that lives for years is maintained (docs/lake-maintenance.md):
 //
 //	checkpointed  every Options.CheckpointInterval versions the commit that
