@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"path"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -88,6 +90,16 @@ func NewS3(ctx context.Context, o S3Options) (*S3, error) {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
+	// A store that stops answering must not stall the lake: bound the
+	// connect and the wait for each response's headers (a part upload's
+	// body is streamed, so no bound on the whole request). The SDK
+	// retries a timed-out request like any other transient error.
+	cfg.HTTPClient = awshttp.NewBuildableClient().WithDialerOptions(func(d *net.Dialer) {
+		d.Timeout = 10 * time.Second
+	}).WithTransportOptions(func(tr *http.Transport) {
+		tr.ResponseHeaderTimeout = 60 * time.Second
+		tr.TLSHandshakeTimeout = 10 * time.Second
+	})
 	c := s3.NewFromConfig(cfg, func(so *s3.Options) {
 		if o.Endpoint != "" {
 			so.BaseEndpoint = aws.String(o.Endpoint)
