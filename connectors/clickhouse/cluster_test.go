@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/inlet-dev/inlet/internal/testenv"
 
@@ -166,13 +167,15 @@ func TestClusterSQLOn1816(t *testing.T) {
 	q, want := clusterScenario(topology{cluster: testenv.OneShardCluster}, v, false)
 	for i, stmt := range q {
 		exp, isCheck := want[i]
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
 		if !isCheck {
-			if err := conn.Exec(ctx, stmt); err != nil {
+			if err := conn.Exec(sctx, stmt); err != nil {
 				t.Fatalf("ClickHouse %s: %s: %v", ver, stmt, err)
 			}
 			continue
 		}
-		rows, err := conn.Query(ctx, stmt)
+		rows, err := conn.Query(sctx, stmt)
 		if err != nil {
 			t.Fatalf("ClickHouse %s: %s: %v", ver, stmt, err)
 		}
