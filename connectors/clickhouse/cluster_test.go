@@ -8,8 +8,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/inlet-dev/inlet/internal/testenv"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/inlet-dev/inlet/change"
 )
@@ -149,30 +152,30 @@ func TestClusterSQLInChDB(t *testing.T) {
 
 // TestClusterSQLOn1816 runs the same scenario on clickhouse-server 18.16
 // (testenv's servers have the one-shard cluster testenv.OneShardCluster):
-// the 18.16 DDL without ON CLUSTER and Replicated, Distributed tables over
-// the cluster, FINAL and views through them, REPLACE PARTITION on the
-// local tables. Rows are inserted into the local tables: a synchronous
-// insert through a Distributed table whose one replica is the server
-// itself did not return on 18.16 here (the read timed out after 300 s).
+// the 18.16 DDL without ON CLUSTER and Replicated, synchronous inserts
+// through the Distributed tables, FINAL and views through them, REPLACE
+// PARTITION on the local tables.
 func TestClusterSQLOn1816(t *testing.T) {
 	srv := testenv.StartClickHouse(t)
 	conn := srv.Connect(t)
-	ctx := context.Background()
+	ctx := ch.Context(context.Background(), ch.WithSettings(ch.Settings{"insert_distributed_sync": 1}))
 	var ver string
 	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&ver); err != nil {
 		t.Fatal(err)
 	}
 	v, _ := ParseVersion(ver)
-	q, want := clusterScenario(topology{cluster: testenv.OneShardCluster}, v, false)
+	q, want := clusterScenario(topology{cluster: testenv.OneShardCluster}, v, true)
 	for i, stmt := range q {
 		exp, isCheck := want[i]
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
 		if !isCheck {
-			if err := conn.Exec(ctx, stmt); err != nil {
+			if err := conn.Exec(sctx, stmt); err != nil {
 				t.Fatalf("ClickHouse %s: %s: %v", ver, stmt, err)
 			}
 			continue
 		}
-		rows, err := conn.Query(ctx, stmt)
+		rows, err := conn.Query(sctx, stmt)
 		if err != nil {
 			t.Fatalf("ClickHouse %s: %s: %v", ver, stmt, err)
 		}
@@ -228,10 +231,15 @@ func clusterScenario(tp topology, v Version, viaDistributed bool) ([]string, map
 		}
 		return tp.local(name)
 	}
-	add("INSERT INTO `shop`." + quote(into("sales_orders")) + " (`id`, `amount`, `paid`, `at`, `_version`, `_deleted`, `_synced_at`)" + sync + " VALUES " +
-		"(1, 10.50, 1, '2026-03-04 10:00:00', 100, 0, now()), (2, 5.00, 0, '2026-03-04 11:00:00', 101, 0, now()), " +
-		"(1, 12.00, 1, '2026-03-04 10:00:00', 102, 0, now()), (3, 7.25, 1, '2026-03-05 09:00:00', 103, 0, now()), " +
-		"(2, 5.00, 0, '2026-03-04 11:00:00', 104, 1, now())")
+	// INSERT … SELECT, not VALUES: clickhouse-go's Exec of an INSERT with
+	// inline VALUES waits forever on 18.16 (the server waits for a data
+	// block the client never sends).
+	add("INSERT INTO `shop`." + quote(into("sales_orders")) + " (`id`, `amount`, `paid`, `at`, `_version`, `_deleted`, `_synced_at`)" + sync + " " +
+		rowsSelect("toInt64(1), toDecimal64(10.50, 2), toUInt8(1), toDateTime('2026-03-04 10:00:00', 'UTC'), toUInt64(100), toUInt8(0), now()",
+			"toInt64(2), toDecimal64(5.00, 2), toUInt8(0), toDateTime('2026-03-04 11:00:00', 'UTC'), toUInt64(101), toUInt8(0), now()",
+			"toInt64(1), toDecimal64(12.00, 2), toUInt8(1), toDateTime('2026-03-04 10:00:00', 'UTC'), toUInt64(102), toUInt8(0), now()",
+			"toInt64(3), toDecimal64(7.25, 2), toUInt8(1), toDateTime('2026-03-05 09:00:00', 'UTC'), toUInt64(103), toUInt8(0), now()",
+			"toInt64(2), toDecimal64(5.00, 2), toUInt8(0), toDateTime('2026-03-04 11:00:00', 'UTC'), toUInt64(104), toUInt8(1), now()"))
 	// Key 1 collapsed to version 102, key 2 deleted.
 	check("SELECT toString(`id`), toString(toFloat64(`amount`)), toString(`_version`) FROM `shop`.`sales_orders_current` ORDER BY `id`", "1\t12\t102\n3\t7.25\t103\n")
 	add(tp.truncateSQL(db, stagingSummary(d.cfg.Name)),
@@ -240,7 +248,8 @@ func clusterScenario(tp topology, v Version, viaDistributed bool) ([]string, map
 		tp.replaceSQL(db, d.cfg.Name, stagingSummary(d.cfg.Name), []string{d.partitionLiteral("2026-03-04"), d.partitionLiteral("2026-03-05")}))
 	check("SELECT toString(`day`), toString(`paid`), toString(`orders`), toString(toFloat64(`revenue`)) FROM `shop`.`orders_daily` ORDER BY `day`, `paid`",
 		"2026-03-04\t1\t1\t12\n2026-03-05\t1\t1\t7.25\n")
-	add("INSERT INTO `shop`."+quote(into("rates__staging"))+" (`code`, `rate`, `_version`, `_row`, `_deleted`, `_synced_at`)"+sync+" VALUES ('EUR', 1.1, 7, 0, 0, now()), ('GBP', 1.3, 7, 1, 0, now())",
+	add("INSERT INTO `shop`."+quote(into("rates__staging"))+" (`code`, `rate`, `_version`, `_row`, `_deleted`, `_synced_at`)"+sync+" "+
+		rowsSelect("'EUR', toFloat64(1.1), toUInt64(7), toUInt64(0), toUInt8(0), now()", "'GBP', toFloat64(1.3), toUInt64(7), toUInt64(1), toUInt8(0), now()"),
 		tp.optimizeSQL(db, stagingName(rname)),
 		tp.replaceSQL(db, rname, stagingName(rname), []string{wholeTable}))
 	check("SELECT toString(`code`), toString(`rate`) FROM `shop`.`rates_current` ORDER BY `code`", "EUR\t1.1\nGBP\t1.3\n")
@@ -248,4 +257,13 @@ func clusterScenario(tp topology, v Version, viaDistributed bool) ([]string, map
 	check("SELECT name FROM system.columns WHERE database = 'shop' AND table = 'sales_orders' AND name = 'qty'", "qty\n")
 	check("SELECT toString(count()) FROM `shop`.`sales_orders` FINAL WHERE `qty` IS NULL AND `_deleted` = 0", "2\n")
 	return q, want
+}
+
+// rowsSelect is a SELECT of literal rows (UNION ALL), for INSERT … SELECT.
+func rowsSelect(rows ...string) string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = "SELECT " + r
+	}
+	return strings.Join(out, " UNION ALL ")
 }

@@ -173,13 +173,12 @@ func waitGraph(t *testing.T, b *browser, p *inletProc, what string, timeout time
 // Also: every lake table, topic and source node shows its last hour's
 // throughput once changes flow; with ClickHouse frozen longer than
 // incidents.escalate_after (1m here) the escalation banner names the
-// clickhouse incident, and a sink batch that failed sent an OpenLineage
-// FAIL event; resumed, the banner goes.
+// clickhouse incident; resumed, the banner goes. (A frozen server fails no
+// batch — the sink stalls until the client's timeout — so OpenLineage FAIL
+// events are tested in internal/runner.)
 func TestStatusPage(t *testing.T) {
 	e := setup(t)
-	events := filepath.Join(e.dir, "lineage.jsonl")
-	extra := fmt.Sprintf("incidents:\n  escalate_after: 1m\nlineage:\n  openlineage:\n    file: %q\n", events)
-	if err := os.WriteFile(e.cfg, append(mustRead(t, e.cfg), extra...), 0o644); err != nil {
+	if err := os.WriteFile(e.cfg, append(mustRead(t, e.cfg), "incidents:\n  escalate_after: 1m\n"...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	e.workld.preload(t, e.conn, preload)
@@ -324,12 +323,6 @@ func TestStatusPage(t *testing.T) {
 	}
 	t.Logf("escalation banner after %v: %s", time.Since(frozen).Round(time.Second), eval[string](t, b, `document.getElementById('escalation').innerText`))
 	b.screenshot(t, e.dir, "status-page-escalated.png")
-	// A failed ClickHouse batch sent START and FAIL for its tables.
-	if fails := lineageFails(t, events); len(fails) == 0 {
-		t.Error("no OpenLineage FAIL event while ClickHouse was frozen")
-	} else {
-		t.Logf("OpenLineage FAIL events: %d, e.g. %s", len(fails), fails[0])
-	}
 	// The docs' picture: written when missing or asked for, so a test run
 	// does not rewrite a tracked file every time.
 	docsShot := filepath.Join("..", "..", "docs", "status-page.png")
@@ -466,47 +459,4 @@ func TestStatusPage(t *testing.T) {
 			t.Errorf("inlet serve: %s is %s with the pipeline stopped, want stale", n.ID, n.Health)
 		}
 	}
-}
-
-// lineageFails returns the OpenLineage FAIL events in a JSON-lines file:
-// each with its job, run id, error message and output datasets.
-func lineageFails(t *testing.T, path string) []string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("openlineage events: %v", err)
-	}
-	var out []string
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		var ev struct {
-			EventType string `json:"eventType"`
-			Run       struct {
-				RunID  string `json:"runId"`
-				Facets map[string]struct {
-					Message string `json:"message"`
-				} `json:"facets"`
-			} `json:"run"`
-			Job struct {
-				Name string `json:"name"`
-			} `json:"job"`
-			Outputs []struct {
-				Namespace string `json:"namespace"`
-				Name      string `json:"name"`
-			} `json:"outputs"`
-		}
-		if json.Unmarshal([]byte(line), &ev) != nil || ev.EventType != "FAIL" {
-			continue
-		}
-		msg := ev.Run.Facets["errorMessage"].Message
-		if msg == "" || ev.Run.RunID == "" || len(ev.Outputs) == 0 {
-			t.Errorf("FAIL event without an error message, run id or outputs: %s", line)
-		}
-		for _, o := range ev.Outputs {
-			if !strings.HasPrefix(o.Namespace, "clickhouse") {
-				t.Errorf("FAIL event of a clickhouse batch names output %s %s", o.Namespace, o.Name)
-			}
-		}
-		out = append(out, ev.Job.Name+": "+msg)
-	}
-	return out
 }
