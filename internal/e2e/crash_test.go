@@ -176,7 +176,10 @@ func crashExactlyOnce(t *testing.T, s3 bool, kills int) {
 	e.finalChecks(t)
 	e.kafkaCheck(t)
 	t.Logf("summary partitions recovered from an interrupted refresh at %d restarts", strings.Count(string(mustRead(t, e.log)), "interrupted refresh"))
-	if !strings.Contains(string(mustRead(t, e.log)), "splitting a long source transaction") {
+	// Splitting is the source's, whatever the lake's store: the file run,
+	// with 20 kills, is long enough to be sure to cover it; the S3 run
+	// (8 kills) may end before a large transaction meets a chunk.
+	if !s3 && !strings.Contains(string(mustRead(t, e.log)), "splitting a long source transaction") {
 		t.Error("no source transaction was split across Kafka transactions; the test did not cover splitting")
 	}
 }

@@ -57,7 +57,9 @@ func (s *Local) Open(_ context.Context, key string) (File, error) {
 }
 
 // ReadAll reads key.
-func (s *Local) ReadAll(_ context.Context, key string) ([]byte, error) { return os.ReadFile(s.path(key)) }
+func (s *Local) ReadAll(_ context.Context, key string) ([]byte, error) {
+	return os.ReadFile(s.path(key))
+}
 
 // Stat stats key.
 func (s *Local) Stat(_ context.Context, key string) (Entry, error) {
