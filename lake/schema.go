@@ -160,6 +160,19 @@ func widensInLake(old, next change.Column) bool {
 	return true
 }
 
+// keepsLakeType reports a source type change the lake column follows
+// without changing: timestamp → timestamptz. Delta cannot widen
+// timestamp_ntz to timestamp, but both hold µs since 1970 and Inlet's
+// timestamp values are their wall time read as UTC, so the column stays
+// timestamp_ntz and takes the new values as their UTC time: one type over
+// the column's whole history, nothing rewritten.
+func keepsLakeType(old, next change.Column) bool {
+	if old.Kind == change.Array && next.Kind == change.Array {
+		return old.Elem == change.Timestamp && next.Elem == change.TimestampTZ
+	}
+	return old.Kind == change.Timestamp && next.Kind == change.TimestampTZ
+}
+
 // mergeColumns returns old plus the columns of next it lacks, with
 // columns renamed (the same source Attnum under a new name: returned as
 // new name → old name, the caller maps them) and integer columns widened
@@ -243,6 +256,9 @@ func mergeColumns(old, next []change.Column, changes map[string][]typeChange, ol
 		}
 		if widensInLake(c, o) && !widensInLake(o, c) {
 			continue // an older schema's narrower type: its values fit
+		}
+		if keepsLakeType(o, c) {
+			continue
 		}
 		if widensInLake(o, c) {
 			changes[c.Name] = append(changes[c.Name], typeChange{FromType: deltaTypeString(o), ToType: deltaTypeString(c)})

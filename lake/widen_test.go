@@ -98,8 +98,9 @@ func TestWidenIntegerColumn(t *testing.T) {
 // numeric(5,2) → numeric(10,3) widen in place with typeWidening too: old
 // files keep FLOAT, DATE and decimal(5,2), and both the lake's own reader
 // and chDB read every value, old and new, as the wide type. numeric(5,2)
-// → numeric (unconstrained: a string in the lake) and timestamp →
-// timestamptz are not Delta widenings: ErrIncompatible.
+// → numeric (unconstrained: a string in the lake) is not a Delta widening:
+// ErrIncompatible. timestamp → timestamptz keeps the column timestamp_ntz,
+// new values stored as their UTC time.
 func TestWidenBeyondIntegers(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
@@ -189,8 +190,14 @@ func TestWidenBeyondIntegers(t *testing.T) {
 	if err := write(3, unconstrained, 1.0, time.Now(), "1"); !errors.Is(err, ErrIncompatible) {
 		t.Errorf("numeric(10,3) to numeric: err %v, want ErrIncompatible", err)
 	}
+	// timestamp → timestamptz: the column stays timestamp_ntz and takes
+	// the new values as their UTC time.
 	tz := schema(wide.Columns[1], change.Column{Name: "d", Kind: change.TimestampTZ, SourceType: "timestamp with time zone"}, wide.Columns[3])
-	if err := write(3, tz, 1.0, time.Now(), "1"); !errors.Is(err, ErrIncompatible) {
-		t.Errorf("timestamp to timestamptz: err %v, want ErrIncompatible", err)
+	berlin := time.FixedZone("CET", 3600)
+	if err := write(3, tz, 3.5, time.Date(2026, 7, 1, 12, 30, 0, 0, berlin), "7.5"); err != nil {
+		t.Fatalf("timestamp to timestamptz: %v", err)
 	}
+	wantLake = append(wantLake, "3 3.5 2026-07-01T11:30:00Z 7.500")
+	wantCH = append(wantCH, "3 3.5 2026-07-01 11:30:00.000000 7.5 Nullable(Float64) Nullable(DateTime64(6)) Nullable(Decimal(10, 3))")
+	check("after timestamp to timestamptz")
 }
