@@ -57,10 +57,10 @@ type sinkRun struct {
 	// the batch in flight is committed or failed). A partition is the
 	// sink's while pos has it; records of others are left out.
 	applyMu sync.Mutex
-	pos  map[tp]int64  // next offset committed
-	ord  map[tp][]byte // highest source order applied
-	seen map[tp]int64  // offset after the last record looked at
-	id   uint64        // latest checkpoint id
+	pos     map[tp]int64  // next offset committed
+	ord     map[tp][]byte // highest source order applied
+	seen    map[tp]int64  // offset after the last record looked at
+	id      uint64        // latest checkpoint id
 
 	mu          sync.Mutex // guards the fields below, read by status
 	st          SinkStatus

@@ -14,9 +14,9 @@ import (
 const SinkName = "clickhouse"
 
 var (
-	_ connectors.Sink     = (*Sink)(nil)
-	_ connectors.Idler    = (*Sink)(nil)
-	_ connectors.Resetter = (*Sink)(nil)
+	_ connectors.Sink      = (*Sink)(nil)
+	_ connectors.Idler     = (*Sink)(nil)
+	_ connectors.Resetter  = (*Sink)(nil)
 	_ connectors.LockTaker = (*Sink)(nil)
 )
 

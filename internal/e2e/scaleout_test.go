@@ -186,3 +186,48 @@ func groupSection(out string) string {
 	}
 	return rest
 }
+
+// TestSourceCopyFenced: a second copy of a running source (`inlet run
+// --only sources --source pg` twice) takes over its Kafka transactional
+// id; the first copy's next commit is fenced and it stops for good with a
+// message naming the fix, the second takes over the slot, and every change
+// still arrives once. The two never both publish: the fenced one cannot
+// commit, and it does not reconnect (which would fence the other back).
+func TestSourceCopyFenced(t *testing.T) {
+	e := setup(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	startBroker(t, filepath.Join(e.dir, "broker"), addr, filepath.Join(e.dir, "broker.log"))
+	e.scaleOutConfig(t, addr, "file://"+e.lakeDir)
+	e.workld.preload(t, e.conn, preload)
+	state := func(name string) []string { return []string{"INLET_STATE=" + filepath.Join(e.dir, name)} }
+	first := startInletEnv(t, state("source1"), e.cfg, filepath.Join(e.dir, "source1.log"), "--only", "sources", "--source", "pg")
+	eng := startInletEnv(t, state("engine"), e.cfg, filepath.Join(e.dir, "engine.log"), "--only", "engine")
+	e.log = eng.log
+	e.waitSnapshot(t, first)
+
+	bg := startBackgroundWorkload(e.pg.Connect(t, "postgres"), e.workld)
+	time.Sleep(3 * time.Second)
+	second := startInletEnv(t, state("source2"), e.cfg, filepath.Join(e.dir, "source2.log"), "--only", "sources", "--source", "pg")
+	select {
+	case err := <-first.done:
+		first.done <- err
+		if err == nil {
+			t.Fatalf("the fenced source exited cleanly; log:\n%s", tailFile(first.log, 20))
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("the first copy still runs a minute after the second started; log:\n%s", tailFile(first.log, 20))
+	}
+	if log := string(mustRead(t, first.log)); !strings.Contains(log, "took over its Kafka transactional id") {
+		t.Errorf("the fenced copy does not say why it stopped; log:\n%s", tailFile(first.log, 20))
+	}
+	time.Sleep(5 * time.Second)
+	bg.finish(t)
+	t.Logf("workload committed %d changes", e.workld.totalChanges())
+	e.waitCaughtUp(t, second, 3*time.Minute)
+	if err, done := eng.exited(); done {
+		t.Fatalf("engine exited (%v)", err)
+	}
+	eng.stop(t, syscall.SIGTERM)
+	second.stop(t, syscall.SIGTERM)
+	e.finalChecks(t)
+}
