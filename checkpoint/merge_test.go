@@ -138,9 +138,11 @@ func TestPostgresLock(t *testing.T) {
 		t.Errorf("%d times two holders held one lock", n)
 	}
 	// Held by a store that then closes (a process that died): released.
-	if _, err := stores[0].Lock(ctx, "k"); err != nil {
+	unlock0, err := stores[0].Lock(ctx, "k")
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer unlock0() // returns the dead connection to its pool
 	wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	if _, err := stores[1].Lock(wctx, "k"); err == nil {
 		t.Error("a held lock was taken again")
