@@ -225,6 +225,7 @@ func (s *session) connect(ctx context.Context) error {
 		// broker by bytes too, so a fast snapshot cannot outrun memory.
 		kgo.MaxBufferedBytes(64<<20),
 		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.ProducerBatchMaxBytes(kafka.MaxBatchBytes),
 		kgo.WithLogger(kafka.Logger{L: o.Log}),
 	)
 	if err != nil {
@@ -327,6 +328,11 @@ func (s *session) add(ctx context.Context, b connectors.Batch) error {
 		nh += len(b.Records[i].Headers) + 1
 	}
 	hs := make([]kgo.RecordHeader, 0, nh)
+	for i := range b.Records {
+		if err := s.checkSize(&b.Records[i]); err != nil {
+			return err
+		}
+	}
 	now := time.Now()
 	for i := range b.Records {
 		r := &b.Records[i]
@@ -359,6 +365,28 @@ func (s *session) add(ctx context.Context, b connectors.Batch) error {
 	}
 	s.t.added(b)
 	return nil
+}
+
+// checkSize refuses a record larger than Kafka takes from Inlet
+// (kafka.MaxRecordBytes), before anything of its batch is produced: the
+// source stops with an incident naming the table and the key, rather than
+// the broker refusing the transaction (MESSAGE_TOO_LARGE) with no word of
+// which row, or the row being lost.
+func (s *session) checkSize(r *connectors.Record) error {
+	n := len(r.Key) + len(r.Value) + len(r.Order)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	if n <= kafka.MaxRecordBytes {
+		return nil
+	}
+	key := string(r.Key)
+	if len(key) > 200 {
+		key = key[:200] + "…"
+	}
+	return retry.MarkNeedsUser(fmt.Errorf("source %s: a change of topic %s (key %s) is %d bytes; a Kafka record from Inlet holds at most %d (kafka.MaxRecordBytes, the change topics' max.message.bytes)",
+		s.o.Source, r.Topic, key, n, kafka.MaxRecordBytes),
+		"shrink the row at the source (or stop capturing that table), then restart; see docs/types.md (large values)")
 }
 
 // produceAll produces one copy of r to every partition of its topic (each

@@ -1,6 +1,9 @@
 package change
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 func TestWidens(t *testing.T) {
 	c := func(k Kind, p, s int) Column { return Column{Name: "v", Kind: k, Precision: p, Scale: s} }
@@ -26,6 +29,27 @@ func TestWidens(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Widens(tc.old, tc.next); got != tc.want {
 				t.Fatalf("Widens = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRenamed(t *testing.T) {
+	col := func(name string, n int) Column { return Column{Name: name, Kind: String, Attnum: n} }
+	for _, tc := range []struct {
+		name      string
+		old, next []Column
+		want      map[string]string
+	}{
+		{"none", []Column{col("a", 1)}, []Column{col("a", 1), col("b", 2)}, nil},
+		{"rename", []Column{col("a", 1), col("b", 2)}, []Column{col("a", 1), col("c", 2)}, map[string]string{"c": "b"}},
+		{"drop and add", []Column{col("a", 1), col("b", 2)}, []Column{col("a", 1), col("c", 3)}, nil},
+		{"chain", []Column{col("a", 1), col("b", 2)}, []Column{col("b", 1), col("c", 2)}, map[string]string{"b": "a", "c": "b"}},
+		{"no attnums", []Column{col("a", 0)}, []Column{col("b", 0)}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Renamed(tc.old, tc.next); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Renamed = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package change
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,8 +18,12 @@ import (
 // this is on the hot path. decodeReference is the slow, obviously-correct
 // twin it is fuzzed against.
 func Decode(data []byte, s *Schema) (*Event, error) {
-	sc := scanner{b: data}
-	ev := &Event{}
+	return decode(data, s, nil, &Event{})
+}
+
+// decode parses data into ev, allocating from a (nil: the heap).
+func decode(data []byte, s *Schema, a *arena, ev *Event) (*Event, error) {
+	sc := scanner{b: data, a: a}
 	version := -1
 	var unchanged [][]byte
 	if err := sc.object(func(key []byte) error {
@@ -58,7 +63,15 @@ func Decode(data []byte, s *Schema) (*Event, error) {
 			return err
 		case "schema":
 			v, err := sc.plainString()
-			ev.Schema = string(v)
+			switch {
+			case a == nil:
+				ev.Schema = string(v)
+			case a.fingerprint == string(v): // as in the previous record
+				ev.Schema = a.fingerprint
+			default:
+				ev.Schema = string(v)
+				a.fingerprint = ev.Schema
+			}
 			return err
 		}
 		return sc.skip()
@@ -99,6 +112,7 @@ func (s *Schema) index() map[string]int {
 type scanner struct {
 	b []byte
 	i int
+	a *arena // where values are allocated; nil: the heap
 }
 
 var errEOF = errors.New("unexpected end of JSON")
@@ -208,6 +222,14 @@ func (s *scanner) rawString() ([]byte, bool, error) {
 	}
 	start, esc := s.i, false
 	for s.i < len(s.b) {
+		// Skip 8 bytes at a time while none ends the string, escapes or
+		// is a control character.
+		for s.i+8 <= len(s.b) && scanPlain8(s.b[s.i:s.i+8]) {
+			s.i += 8
+		}
+		if s.i >= len(s.b) {
+			break
+		}
 		switch c := s.b[s.i]; {
 		case c == '"':
 			s.i++
@@ -222,6 +244,13 @@ func (s *scanner) rawString() ([]byte, bool, error) {
 		}
 	}
 	return nil, false, errEOF
+}
+
+// scanPlain8 is plain8 for reading: bytes above ASCII are plain too.
+func scanPlain8(b []byte) bool {
+	w := binary.LittleEndian.Uint64(b)
+	q, bs := w^(ones*'"'), w^(ones*'\\')
+	return ((w-ones*0x20)&^w|(q-ones)&^q|(bs-ones)&^bs)&highs == 0
 }
 
 // plainString returns a string's bytes, unescaped if needed (then copied).
@@ -247,19 +276,31 @@ var (
 
 // internStr reads a string that repeats across records (source names):
 // one allocation per distinct value instead of one per record.
-func (s *scanner) internStr() (string, error) {
+func (s *scanner) internStr(field int) (string, error) {
 	raw, err := s.plainString()
 	if err != nil {
 		return "", err
 	}
+	if s.a != nil {
+		// A decoder reads one batch: the block repeats record after record.
+		if last := s.a.source[field]; last == string(raw) {
+			return last, nil
+		}
+	}
 	internMu.Lock()
 	defer internMu.Unlock()
 	if v, ok := interned[string(raw)]; ok {
+		if s.a != nil {
+			s.a.source[field] = v
+		}
 		return v, nil
 	}
 	v := string(raw)
 	if len(interned) < 10000 {
 		interned[v] = v
+	}
+	if s.a != nil {
+		s.a.source[field] = v
 	}
 	return v, nil
 }
@@ -271,6 +312,9 @@ func (s *scanner) str() (string, error) {
 		return "", err
 	}
 	if !esc {
+		if s.a != nil {
+			return s.a.str(raw), nil
+		}
 		return string(raw), nil
 	}
 	var out string
@@ -379,15 +423,15 @@ func (s *scanner) source(src *Source) error {
 				err = fmt.Errorf("bad snapshot flag")
 			}
 		case "connector":
-			src.Connector, err = s.internStr()
+			src.Connector, err = s.internStr(0)
 		case "pipeline":
-			src.Pipeline, err = s.internStr()
+			src.Pipeline, err = s.internStr(1)
 		case "db":
-			src.DB, err = s.internStr()
+			src.DB, err = s.internStr(2)
 		case "schema":
-			src.Schema, err = s.internStr()
+			src.Schema, err = s.internStr(3)
 		case "table":
-			src.Table, err = s.internStr()
+			src.Table, err = s.internStr(4)
 		default:
 			err = s.skip()
 		}
@@ -401,7 +445,12 @@ func (s *scanner) row(sc *Schema) ([]any, error) {
 		return nil, nil
 	}
 	idx := sc.index()
-	row := make([]any, len(sc.Columns))
+	var row []any
+	if s.a != nil {
+		row = s.a.row(len(sc.Columns))
+	} else {
+		row = make([]any, len(sc.Columns))
+	}
 	err := s.object(func(key []byte) error {
 		i, ok := idx[unsafeString(key)]
 		if !ok {
@@ -422,21 +471,23 @@ func (s *scanner) value(k, elem Kind) (any, error) {
 	if s.literal("null") {
 		return nil, nil
 	}
+	a := s.a
 	switch k {
 	case Int16, Int32, Int64:
 		n, err := s.number()
 		if err != nil {
 			return nil, err
 		}
-		bits := map[Kind]int{Int16: 16, Int32: 32, Int64: 64}[k]
-		v, err := strconv.ParseInt(unsafeString(n), 10, bits)
 		switch k {
 		case Int16:
-			return int16(v), err
+			v, err := strconv.ParseInt(unsafeString(n), 10, 16)
+			return a.int16(int16(v)), err
 		case Int32:
-			return int32(v), err
+			v, err := strconv.ParseInt(unsafeString(n), 10, 32)
+			return a.int32(int32(v)), err
 		}
-		return v, err
+		v, err := strconv.ParseInt(unsafeString(n), 10, 64)
+		return a.int64(v), err
 	case Float32, Float64:
 		var text string
 		if p, _ := s.peek(); p == '"' {
@@ -454,9 +505,10 @@ func (s *scanner) value(k, elem Kind) (any, error) {
 		}
 		if k == Float32 {
 			f, err := strconv.ParseFloat(text, 32)
-			return float32(f), err
+			return a.float32(float32(f)), err
 		}
-		return strconv.ParseFloat(text, 64)
+		f, err := strconv.ParseFloat(text, 64)
+		return a.float64(f), err
 	case Bool:
 		if s.literal("true") {
 			return true, nil
@@ -466,7 +518,8 @@ func (s *scanner) value(k, elem Kind) (any, error) {
 		}
 		return nil, fmt.Errorf("bad bool at byte %d", s.i)
 	case Decimal, String, UUID, JSON:
-		return s.str()
+		v, err := s.str()
+		return a.string(v), err
 	case Bytes:
 		raw, err := s.plainString()
 		if err != nil {
@@ -474,16 +527,20 @@ func (s *scanner) value(k, elem Kind) (any, error) {
 		}
 		out := make([]byte, base64.StdEncoding.DecodedLen(len(raw)))
 		n, err := base64.StdEncoding.Decode(out, raw)
-		return out[:n], err
+		return a.bytesVal(out[:n]), err
 	case Date, Timestamp, TimestampTZ:
 		raw, err := s.plainString()
 		if err != nil {
 			return nil, err
 		}
 		if t, ok := fastTime(k, raw); ok {
-			return t, nil
+			return a.time(t), nil
 		}
-		return ParseTime(k, string(raw))
+		t, err := ParseTime(k, string(raw))
+		if err != nil {
+			return nil, err
+		}
+		return a.time(t), nil
 	case Array:
 		out := []any{}
 		err := s.array(func() error {

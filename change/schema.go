@@ -47,6 +47,36 @@ type Column struct {
 	// SourceName is the column's name in the source when Inlet renamed it
 	// (a name Inlet reserves for its own columns: see RenameReserved).
 	SourceName string `json:"source_name,omitempty"`
+	// Attnum identifies the column in its source table for as long as it
+	// exists, across renames (Postgres pg_attribute.attnum); 0 when the
+	// source does not say. A column of a later schema with an earlier
+	// column's Attnum under another name is that column renamed: see
+	// Renamed. It is not part of the fingerprint (a rename changes the
+	// name, which is).
+	Attnum int `json:"attnum,omitempty"`
+}
+
+// Renamed returns, for each column of next that is a column of old under
+// another name (the same non-zero Attnum), the old name, keyed by the new
+// name. A rename may take a name another column just gave up (a → b,
+// b → c): sinks apply them in an order that frees each name first.
+func Renamed(old, next []Column) map[string]string {
+	byNum := map[int]string{}
+	for _, c := range old {
+		if c.Attnum != 0 {
+			byNum[c.Attnum] = c.Name
+		}
+	}
+	var out map[string]string
+	for _, c := range next {
+		if from, ok := byNum[c.Attnum]; ok && c.Attnum != 0 && from != c.Name {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[c.Name] = from
+		}
+	}
+	return out
 }
 
 // SchemaFormatVersion is the version of the persisted schema record.

@@ -80,7 +80,9 @@ type TopicPartition struct {
 }
 
 // TableBatch is what one micro-batch brings a sink for one table: only
-// records above the sink's progress, in offset order per partition.
+// records above the sink's progress, in offset order per partition. Rows
+// (and their values) may be shared with other sinks' batches: a sink
+// reads them and never writes to them.
 type TableBatch struct {
 	Table   change.Table
 	Rows    []change.Row

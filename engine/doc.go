@@ -17,8 +17,9 @@
 // (engine.batch_*) — or as soon as it holds nothing more fetched while a
 // sink waits for work, so at moderate rates a change does not wait for
 // batch_wait, and while every sink is busy batches grow. It decodes each batch once (envelopes against their
-// schema, looked up by fingerprint in <pipeline>._inlet_schemas) and
-// offers it to every sink. Each sink runs in its own goroutine; for that
+// schema, looked up by fingerprint in <pipeline>._inlet_schemas, with one
+// change.Decoder whose arena holds the batch's values: no allocation per
+// value) and offers it to every sink. Each sink runs in its own goroutine; for that
 // sink a batch then passes through:
 //
 //	offered    queued for the sink by the reader, up to twice

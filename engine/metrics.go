@@ -34,4 +34,13 @@ var (
 	lagSeconds = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "inlet_sink_lag_seconds", Help: "How long the sink has been behind the engine's reader (0 when caught up).",
 	}, []string{"sink"})
+	sinkRowsIn = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "inlet_sink_rows_in_total", Help: "Changes a sink took from committed batches, per table and op (c, u, d, r, t, marker).",
+	}, []string{"sink", "table", "op"})
+	sinkRowsOut = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "inlet_sink_rows_out_total", Help: "Changes a sink reports written in committed batches, per table and op (op \"all\" when it wrote another number than it took).",
+	}, []string{"sink", "table", "op"})
+	sinkSkipped = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "inlet_sink_duplicates_skipped_by_table_total", Help: "Records a sink skipped as already held (same source change published twice), per table.",
+	}, []string{"sink", "table"})
 )

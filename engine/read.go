@@ -267,6 +267,7 @@ func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, erro
 	}
 	byTopic := map[string]*tableBatch{}
 	var sc *change.Schema // the previous record's schema, usually this one's too
+	var dec change.Decoder
 	for _, r := range recs {
 		t, ok := e.byTopic[r.Topic]
 		if !ok {
@@ -287,7 +288,7 @@ func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, erro
 				return nil, err
 			}
 		}
-		ev, err := change.Decode(r.Value, sc)
+		ev, err := dec.Decode(r.Value, sc)
 		if err != nil {
 			return nil, retry.MarkPermanent(fmt.Errorf("topic %s partition %d offset %d: %w", r.Topic, r.Partition, r.Offset, err))
 		}

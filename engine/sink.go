@@ -62,6 +62,8 @@ type sinkRun struct {
 	seen    map[tp]int64  // offset after the last record looked at
 	id      uint64        // latest checkpoint id
 
+	counts counters // reconciliation counts per table (own lock)
+
 	mu          sync.Mutex // guards the fields below, read by status
 	st          SinkStatus
 	quarantined map[string]Quarantine // by topic
@@ -80,6 +82,10 @@ type SinkStatus struct {
 	LastError  string    `json:"last_error,omitempty"`
 	// Quarantined lists the tables this sink paused.
 	Quarantined []Quarantine `json:"quarantined,omitempty"`
+	// Tables are the reconciliation counts of each table the sink wrote
+	// in this process (rows in and out by op, duplicates skipped, the last
+	// hour per minute).
+	Tables []TableCounts `json:"tables,omitempty"`
 }
 
 func newSinkRun(e *Engine, s connectors.Sink) *sinkRun {
@@ -341,12 +347,15 @@ func (w *sinkRun) applyOnce(ctx context.Context, d *decoded) error {
 	nextOrd := map[tp][]byte{}
 	var tables []connectors.TableBatch
 	records := 0
+	in := map[string]map[string]int64{} // per table, per op
+	skipped := map[string]int64{}
 	for _, b := range d.batches {
 		if w.isQuarantined(b.table.Topic) {
 			continue // its position stays where it stopped
 		}
 		s := b.take(w.pos, w.ord)
 		w.e.skipped(w.name, b.table.Topic, s.skipped)
+		skipped[b.table.Name] += int64(s.skipped)
 		for p, rg := range s.ranges {
 			next[tp{Topic: b.table.Topic, Partition: p}] = rg.To + 1
 		}
@@ -358,19 +367,53 @@ func (w *sinkRun) applyOnce(ctx context.Context, d *decoded) error {
 		}
 		records += len(s.rows) + len(s.markers)
 		tables = append(tables, connectors.TableBatch{Table: b.table, Rows: s.rows, Markers: s.markers, Ranges: s.ranges})
+		ops := map[string]int64{}
+		for i := range s.rows {
+			ops[opName(s.rows[i].Op)]++
+		}
+		if len(s.markers) > 0 {
+			ops["marker"] += int64(len(s.markers))
+		}
+		in[b.table.Name] = ops
+	}
+	if len(tables) == 0 {
+		for t, n := range skipped {
+			w.counts.skip(w.name, t, n)
+		}
 	}
 	if len(tables) > 0 {
+		failed := func(err error) error {
+			if w.e.o.OnBatchFailed != nil && ctx.Err() == nil {
+				rows := map[string]int64{}
+				for t, ops := range in {
+					for _, n := range ops {
+						rows[t] += n
+					}
+				}
+				w.e.o.OnBatchFailed(BatchStats{Sink: w.name, Records: records, Tables: rows, Started: start, Elapsed: time.Since(start)}, err)
+			}
+			return err
+		}
 		res, err := w.sink.Apply(ctx, connectors.SinkBatch{ID: w.id + 1, Tables: tables})
 		if err != nil {
-			return err
+			return failed(err)
 		}
 		failpoint.Hit(failpoint.AfterApplyBeforeCheckpoint(w.name))
 		if err := failpoint.Fail(failpoint.CheckpointError(w.name)); err != nil {
-			return err
+			return failed(err)
 		}
 		b := checkpoint.Batch{ID: w.id + 1, Sink: w.name, Offsets: offsetsOf(next), Rows: res.Rows, LakeVersions: res.Versions}
 		if err := w.commit(ctx, b); err != nil {
-			return fmt.Errorf("commit %s checkpoint %d: %w", w.name, b.ID, err)
+			return failed(fmt.Errorf("commit %s checkpoint %d: %w", w.name, b.ID, err))
+		}
+		now := time.Now()
+		for t, ops := range in {
+			w.counts.record(w.name, t, ops, res.Rows[t], skipped[t], now)
+		}
+		for t, n := range skipped {
+			if _, ok := in[t]; !ok {
+				w.counts.skip(w.name, t, n)
+			}
 		}
 		w.pos = next
 		maps.Copy(w.ord, nextOrd)
@@ -472,6 +515,7 @@ func (w *sinkRun) status() SinkStatus {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	st := w.st
+	st.Tables = w.counts.snapshot(time.Now())
 	for _, q := range w.quarantined {
 		st.Quarantined = append(st.Quarantined, q)
 	}

@@ -31,7 +31,7 @@ type sinkPart struct {
 // count in the ranges, so the sink's position stays on the last record it
 // applied and a restart finds that record's order there.
 func (b *tableBatch) take(next map[tp]int64, ord map[tp][]byte) sinkPart {
-	s := sinkPart{ranges: map[int32]change.Range{}, ord: map[int32][]byte{}, rows: make([]change.Row, 0, len(b.rows))}
+	s := sinkPart{ranges: map[int32]change.Range{}, ord: map[int32][]byte{}}
 	type part struct {
 		next int64
 		hi   []byte // highest order applied or taken
@@ -74,13 +74,26 @@ func (b *tableBatch) take(next map[tp]int64, ord map[tp][]byte) sinkPart {
 		return true
 	}
 	if len(b.markers) == 0 {
+		// Usually a sink takes every row: then it shares the batch's rows
+		// (sinks never write to them); the first row it skips starts its
+		// own copy.
+		all := true
 		for i, r := range b.rows {
-			if want(r.Partition, r.Offset, b.rowOrd[i]) {
+			switch {
+			case !want(r.Partition, r.Offset, b.rowOrd[i]):
+				if all {
+					all, s.rows = false, append(make([]change.Row, 0, len(b.rows)), b.rows[:i]...)
+				}
+			case !all:
 				s.rows = append(s.rows, r)
 			}
 		}
+		if all {
+			s.rows = b.rows
+		}
 		return finish()
 	}
+	s.rows = make([]change.Row, 0, len(b.rows))
 	// Full refresh markers interleave with rows: walk each partition in
 	// offset order (orders rise with offsets).
 	type item struct {

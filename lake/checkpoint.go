@@ -1,11 +1,11 @@
 package lake
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,7 +13,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/inlet-dev/inlet/internal/fsutil"
+	"github.com/inlet-dev/inlet/lake/store"
 )
 
 // A checkpoint is the table's whole state at one version in one Parquet
@@ -111,14 +111,18 @@ type logListing struct {
 	staleTmps   []string        // temp files of interrupted commits and checkpoints, an hour old or more
 }
 
-func listLog(dir string) (*logListing, error) {
-	entries, err := os.ReadDir(dir)
+// listLog lists the _delta_log of table name (empty: no log).
+func listLog(st store.Store, name string) (*logListing, error) {
+	entries, err := st.List(context.Background(), name+"/_delta_log/")
 	if err != nil {
 		return nil, err
 	}
 	l := &logListing{times: map[int64]int64{}}
 	for _, e := range entries {
-		n := e.Name()
+		n := path.Base(e.Key)
+		if path.Dir(e.Key) != name+"/_delta_log" {
+			continue
+		}
 		if strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-") && !young(e) {
 			l.staleTmps = append(l.staleTmps, n)
 			continue
@@ -141,9 +145,7 @@ func listLog(dir string) (*logListing, error) {
 			continue
 		}
 		if _, ok := l.times[v]; !ok || isCommit {
-			if info, err := e.Info(); err == nil {
-				l.times[v] = info.ModTime().UnixMilli()
-			}
+			l.times[v] = e.ModTime.UnixMilli()
 		}
 	}
 	sort.Slice(l.commits, func(i, j int) bool { return l.commits[i] < l.commits[j] })
@@ -187,16 +189,12 @@ func (l *logListing) timeOf(v int64) int64 { return l.times[v] }
 // version v. Any error (missing, truncated, not the protocol's schema,
 // without protocol or metaData) means: use another checkpoint.
 func (t *Table) loadCheckpoint(v int64) error {
-	f, err := os.Open(filepath.Join(t.logDir(), checkpointName(v)))
+	f, err := t.st.Open(context.Background(), t.logKey(checkpointName(v)))
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
+	pf, err := parquet.OpenFile(f, f.Size())
 	if err != nil {
 		return err
 	}
@@ -358,43 +356,36 @@ func (t *Table) writeCheckpoint(now time.Time, o *Options) error {
 			ExtendedFileMetadata: r.ExtendedFileMetadata, PartitionValues: r.PartitionValues, Size: r.Size}})
 	}
 
-	final := filepath.Join(t.logDir(), checkpointName(v))
-	tmp := filepath.Join(t.logDir(), "."+checkpointName(v)+".tmp-"+randHex())
-	size, err := writeCheckpointFile(tmp, rows)
+	// Written whole or not at all (a temp file renamed locally; an S3 PUT
+	// is atomic).
+	final := t.logKey(checkpointName(v))
+	size, err := writeCheckpointFile(t.st, final, rows)
 	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("lake table %s: checkpoint %d: %w", t.Name, v, err)
 	}
-	if o.Now != nil {
-		os.Chtimes(tmp, now, now)
+	if tc, ok := t.st.(store.Toucher); ok && o.Now != nil {
+		tc.Touch(final, now)
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("lake table %s: checkpoint %d: %w", t.Name, v, err)
-	}
-	if err := fsutil.SyncDir(t.logDir()); err != nil {
-		return fmt.Errorf("lake table %s: %w", t.Name, err)
-	}
-	if readLastCheckpoint(t.logDir()) >= v {
+	if t.readLastCheckpoint() >= v {
 		// A newer checkpoint was written meanwhile (the writer's and
 		// Maintain's can race): the hint never moves back.
 		t.checkpoint = v
 		return nil
 	}
 	last, _ := json.Marshal(lastCheckpoint{Version: v, Size: int64(len(rows)), SizeInBytes: size, NumOfAddFiles: int64(len(files))})
-	if err := writeFileAtomic(filepath.Join(t.logDir(), "_last_checkpoint"), last); err != nil {
+	if err := writeFileAtomic(t.st, t.logKey("_last_checkpoint"), last); err != nil {
 		return fmt.Errorf("lake table %s: _last_checkpoint: %w", t.Name, err)
 	}
 	t.checkpoint = v
 	return nil
 }
 
-func writeCheckpointFile(path string, rows []ckptRow) (int64, error) {
-	f, err := os.Create(path)
+func writeCheckpointFile(st store.Store, key string, rows []ckptRow) (int64, error) {
+	f, err := st.Create(context.Background(), key, true)
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
+	defer f.Abort()
 	w := parquet.NewGenericWriter[ckptRow](f, parquet.Compression(&parquet.Snappy), parquet.CreatedBy("inlet", "0.1", ""))
 	for i := 0; i < len(rows); i += 1024 {
 		if _, err := w.Write(rows[i:min(i+1024, len(rows))]); err != nil {
@@ -404,38 +395,28 @@ func writeCheckpointFile(path string, rows []ckptRow) (int64, error) {
 	if err := w.Close(); err != nil {
 		return 0, err
 	}
-	if err := f.Sync(); err != nil {
-		return 0, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	return st.Size(), nil
+	return f.Commit()
 }
 
-// writeFileAtomic replaces path with data: temp file, fsync, rename, fsync
-// of the directory.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-"+randHex())
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+// writeFileAtomic replaces key with data, whole or not at all (locally:
+// temp file, fsync, rename, fsync of the directory).
+func writeFileAtomic(st store.Store, key string, data []byte) error {
+	w, err := st.Create(context.Background(), key, true)
+	if err != nil {
 		return err
 	}
-	if err := fsyncFile(tmp); err != nil {
-		os.Remove(tmp)
+	defer w.Abort()
+	if _, err := w.Write(data); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return fsutil.SyncDir(filepath.Dir(path))
+	_, err = w.Commit()
+	return err
 }
 
 // readLastCheckpoint returns the version _last_checkpoint names (-1: none
 // or unreadable).
-func readLastCheckpoint(dir string) int64 {
-	b, err := os.ReadFile(filepath.Join(dir, "_last_checkpoint"))
+func (t *Table) readLastCheckpoint() int64 {
+	b, err := t.st.ReadAll(context.Background(), t.logKey("_last_checkpoint"))
 	if err != nil {
 		return -1
 	}

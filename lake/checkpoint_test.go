@@ -45,8 +45,8 @@ func sameState(t *testing.T, what string, a, b *Table) {
 // later commits is the table the JSON commits alone describe, read from at
 // most checkpoint_interval+1 log files; Delta readers see the same rows.
 func TestCheckpointMatchesLog(t *testing.T) {
-	root := t.TempDir()
-	l, _ := Open(root, "p")
+	root := lakeRoot(t)
+	l := testOpen(t, root, "p")
 	writeCommits(t, l, 0, 250, 3, hourly)
 	dir := filepath.Join(root, "public.s")
 	for _, v := range []int64{100, 200} {
@@ -54,10 +54,10 @@ func TestCheckpointMatchesLog(t *testing.T) {
 			t.Fatalf("checkpoint %d: %v", v, err)
 		}
 	}
-	if v := readLastCheckpoint(filepath.Join(dir, "_delta_log")); v != 200 {
+	if v := lastCheckpointIn(filepath.Join(dir, "_delta_log")); v != 200 {
 		t.Fatalf("_last_checkpoint names %d, want 200", v)
 	}
-	got, err := openTable(root, "public.s")
+	got, err := openTable(storeAt(root), "public.s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +83,8 @@ func TestCheckpointMatchesLog(t *testing.T) {
 // of an interrupted one and a _last_checkpoint naming a missing one all
 // leave the table readable, from the previous checkpoint or from JSON.
 func TestCheckpointFallback(t *testing.T) {
-	root := t.TempDir()
-	l, _ := Open(root, "p")
+	root := lakeRoot(t)
+	l := testOpen(t, root, "p")
 	writeCommits(t, l, 0, 230, 2, hourly)
 	log := filepath.Join(root, "public.s", "_delta_log")
 	want := openJSONOnly(t, root, "public.s")
@@ -96,7 +96,7 @@ func TestCheckpointFallback(t *testing.T) {
 	ck := filepath.Join(log, checkpointName(200))
 	b, _ := os.ReadFile(ck)
 	os.WriteFile(ck, b[:len(b)/2], 0o644)
-	got, err := openTable(root, "public.s")
+	got, err := openTable(storeAt(root), "public.s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestCheckpointFallback(t *testing.T) {
 
 	os.Remove(filepath.Join(log, checkpointName(100)))
 	os.WriteFile(ck, []byte("not parquet"), 0o644)
-	got, err = openTable(root, "public.s")
+	got, err = openTable(storeAt(root), "public.s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,12 +115,12 @@ func TestCheckpointFallback(t *testing.T) {
 
 	// The next checkpoint is written whole again.
 	os.Remove(ck)
-	l2, _ := Open(root, "p")
+	l2 := testOpen(t, root, "p")
 	writeCommits(t, l2, 460, 71, 2, hourly)
-	if v := readLastCheckpoint(log); v != 300 {
+	if v := lastCheckpointIn(log); v != 300 {
 		t.Fatalf("_last_checkpoint %d, want 300", v)
 	}
-	got, _ = openTable(root, "public.s")
+	got, _ = openTable(storeAt(root), "public.s")
 	if got.replayed != 1 || got.version != 300 {
 		t.Errorf("version %d from %d files, want 300 from its checkpoint alone", got.version, got.replayed)
 	}
@@ -131,8 +131,8 @@ func TestCheckpointFallback(t *testing.T) {
 // and to one before it both read as the log says.
 func TestTimeTravelAcrossCheckpoint(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	l, _ := Open(root, "p")
+	root := lakeRoot(t)
+	l := testOpen(t, root, "p")
 	writeCommits(t, l, 0, 130, 1, hourly)
 	for _, v := range []int64{120, 50} {
 		if err := l.Rewind(ctx, "public.s", v); err != nil {
@@ -142,7 +142,7 @@ func TestTimeTravelAcrossCheckpoint(t *testing.T) {
 		if tb.Rows() != v+1 {
 			t.Errorf("rewound to %d: %d rows, want %d", v, tb.Rows(), v+1)
 		}
-		at, err := openTableUpTo(root, "public.s", v)
+		at, err := openTableUpTo(storeAt(root), "public.s", v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,8 +165,8 @@ func TestTimeTravelAcrossCheckpoint(t *testing.T) {
 // refresh, which JSON commits keep in commitInfo, survive a checkpoint.
 func TestCheckpointKeepsStagedRefresh(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	l, _ := OpenWith(root, "p", Options{CheckpointInterval: 2})
+	root := lakeRoot(t)
+	l := testOpenWith(t, root, "p", Options{CheckpointInterval: 2})
 	row := func(off int64, gen uint64) change.Row {
 		return change.Row{Schema: simpleSchema, Op: 'r', Values: []any{off, "x", 1.0}, Version: gen, TsMs: day0.UnixMilli(), Offset: off}
 	}
@@ -179,7 +179,7 @@ func TestCheckpointKeepsStagedRefresh(t *testing.T) {
 			t.Fatalf("batch %d: %v", i, err)
 		}
 	}
-	got, err := openTable(root, "public.s")
+	got, err := openTable(storeAt(root), "public.s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,9 +196,9 @@ func TestCheckpointKeepsStagedRefresh(t *testing.T) {
 // oldest kept checkpoint is refused with a message naming that version.
 func TestRewindBeforeOldestRefused(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
+	root := lakeRoot(t)
 	clk := &clock{t: day0}
-	l, _ := OpenWith(root, "p", Options{CheckpointInterval: 50, LogRetention: 24 * time.Hour, Now: clk.now})
+	l := testOpenWith(t, root, "p", Options{CheckpointInterval: 50, LogRetention: 24 * time.Hour, Now: clk.now})
 	writeCommits(t, l, 0, 120, 1, func(int) time.Time { clk.advance(time.Hour); return clk.t })
 	clk.advance(24 * time.Hour)
 	deleted, oldest, err := l.CleanupLog("public.s", clk.now())
@@ -219,15 +219,15 @@ func TestRewindBeforeOldestRefused(t *testing.T) {
 	if tb.Rows() != 101 {
 		t.Fatalf("after rewind to 100: %d rows, want 101", tb.Rows())
 	}
-	sameState(t, "after cleanup", tb, func() *Table { x, _ := openTable(root, "public.s"); return x }())
+	sameState(t, "after cleanup", tb, func() *Table { x, _ := openTable(storeAt(root), "public.s"); return x }())
 }
 
 // TestCheckpointAllKindsReadByChDB: a checkpoint of a table with every
 // column type (timestamp_ntz needs reader features in the protocol row)
 // is what delta-kernel reads when the commits before it are gone.
 func TestCheckpointAllKindsReadByChDB(t *testing.T) {
-	root := t.TempDir()
-	l, _ := OpenWith(root, "p", Options{CheckpointInterval: 4})
+	root := lakeRoot(t)
+	l := testOpenWith(t, root, "p", Options{CheckpointInterval: 4})
 	writeKinds(t, l, 0, 6)
 	dir := filepath.Join(root, "public.t")
 	for v := int64(0); v < 4; v++ {
@@ -237,17 +237,17 @@ func TestCheckpointAllKindsReadByChDB(t *testing.T) {
 	if want := "18\t12\t36\t2026-03-04 05:06:07.123456\t18\n"; out != want {
 		t.Fatalf("chDB: %q, want %q", out, want)
 	}
-	got, err := openTable(root, "public.t")
+	got, err := openTable(storeAt(root), "public.t")
 	if err != nil || got.replayed != 2 || got.Rows() != 18 {
 		t.Fatalf("open: %v, %d files read, %d rows", err, got.replayed, got.Rows())
 	}
 	// Compacted, and checkpointed with the tombstones (version 6).
-	l2, _ := OpenWith(root, "p", Options{CheckpointInterval: 3, CompactMinFiles: 3})
+	l2 := testOpenWith(t, root, "p", Options{CheckpointInterval: 3, CompactMinFiles: 3})
 	cs, err := l2.Compact(context.Background(), "public.t")
 	if err != nil || len(cs) != 2 {
 		t.Fatalf("compact: %v %v", cs, err)
 	}
-	if v := readLastCheckpoint(filepath.Join(dir, "_delta_log")); v != 6 {
+	if v := lastCheckpointIn(filepath.Join(dir, "_delta_log")); v != 6 {
 		t.Fatalf("_last_checkpoint %d, want 6", v)
 	}
 	for v := int64(4); v < 6; v++ {
@@ -262,10 +262,10 @@ func TestCheckpointAllKindsReadByChDB(t *testing.T) {
 // TestFollowAcrossCleanup: a follower whose next commit log cleanup
 // removed catches up from the checkpoint.
 func TestFollowAcrossCleanup(t *testing.T) {
-	root := t.TempDir()
-	l, _ := OpenWith(root, "p", Options{CheckpointInterval: 10})
+	root := lakeRoot(t)
+	l := testOpenWith(t, root, "p", Options{CheckpointInterval: 10})
 	writeCommits(t, l, 0, 3, 1, hourly)
-	r, _ := Open(root, "p")
+	r := testOpen(t, root, "p")
 	tb, _ := r.Table("public.s")
 	writeCommits(t, l, 3, 20, 1, hourly)
 	for v := int64(0); v < 20; v++ {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -77,11 +75,10 @@ func (l *Lake) compact(ctx context.Context, t *Table) ([]Compaction, error) {
 			return out, err
 		}
 		// Only what is still live and small in the latest snapshot.
-		files := l.compactionInputs(t, byPart[p])
+		files := l.contiguousRun(t, p, l.compactionInputs(t, byPart[p]))
 		if files == nil {
 			continue
 		}
-		sort.Slice(files, func(i, j int) bool { return t.order[files[i]] < t.order[files[j]] })
 		c, err := l.compactPartition(ctx, t, p, files)
 		if err != nil {
 			return out, err
@@ -95,12 +92,15 @@ func (l *Lake) compact(ctx context.Context, t *Table) ([]Compaction, error) {
 }
 
 func (l *Lake) compactPartition(ctx context.Context, t *Table, part string, files []string) (*Compaction, error) {
+	// Rows are read and written as the files name columns (a column
+	// mapping's physical names).
 	sc := t.Schema()
+	sc.Columns = t.mapping.physicalColumns(sc.Columns)
 	pos := map[string]int{}
 	for i, c := range sc.Columns {
 		pos[c.Name] = i
 	}
-	cols := t.columns
+	logical, cols := t.columns, t.mapping.physicalColumns(t.columns)
 	pv := t.files[files[0]].PartitionValues
 	now := l.now().UnixMilli()
 	tag := randHex()
@@ -119,7 +119,7 @@ func (l *Lake) compactPartition(ctx context.Context, t *Table, part string, file
 			rw.abort()
 		}
 		for _, rel := range written {
-			os.Remove(filepath.Join(t.dir, filepath.FromSlash(rel)))
+			t.st.Delete(context.WithoutCancel(ctx), t.key(rel))
 		}
 	}
 	finish := func() error {
@@ -147,14 +147,14 @@ func (l *Lake) compactPartition(ctx context.Context, t *Table, part string, file
 		if rw == nil {
 			outRel = path.Join(part, fmt.Sprintf("part-compact-%s-%d.parquet", tag, len(written)))
 			var err error
-			if rw, err = newRowWriter(filepath.Join(t.dir, filepath.FromSlash(outRel)), cols); err != nil {
+			if rw, err = newRowWriter(t.st, t.key(outRel), cols); err != nil {
 				cleanup()
 				return nil, fmt.Errorf("lake table %s: compact %s: %w", t.Name, part, err)
 			}
 			written = append(written, outRel)
 			inBytes, outRows, buffered = 0, 0, 0
 		}
-		rs, err := readFile(filepath.Join(t.dir, filepath.FromSlash(f)), cols, sc, pos)
+		rs, err := t.readFile(f, cols, sc, pos)
 		if err != nil {
 			cleanup()
 			return nil, fmt.Errorf("lake table %s: compact: read %s: %w", t.Name, f, err)
@@ -179,6 +179,7 @@ func (l *Lake) compactPartition(ctx context.Context, t *Table, part string, file
 		cleanup()
 		return nil, fmt.Errorf("lake table %s: compact %s: %w", t.Name, part, err)
 	}
+	adds := len(actions)
 	for _, f := range files {
 		a := t.files[f]
 		actions = append(actions, logEntry{Remove: &removeAction{Path: f, DeletionTimestamp: now, DataChange: false,
@@ -195,7 +196,11 @@ func (l *Lake) compactPartition(ctx context.Context, t *Table, part string, file
 		compactHook()
 	}
 	for attempt := 0; ; attempt++ {
-		err := t.commit(actions)
+		// The new files take the place of the first input in the
+		// partition's read order; files after the inputs are added again
+		// behind them so they keep reading after those rows.
+		all := append(append(append([]logEntry(nil), actions[:adds]...), readdFollowers(t, part, files)...), actions[adds:]...)
+		err := t.commit(all)
 		if err == nil {
 			break
 		}
@@ -219,7 +224,7 @@ func (l *Lake) compactPartition(ctx context.Context, t *Table, part string, file
 				return nil, nil
 			}
 		}
-		if !sameColumns(t.columns, cols) {
+		if !sameColumns(t.columns, logical) {
 			cleanup()
 			return nil, nil
 		}
@@ -260,6 +265,72 @@ func (l *Lake) compactionInputs(t *Table, small []string) []string {
 		}
 	}
 	return files
+}
+
+// contiguousRun narrows a partition's compaction inputs to one run of
+// files adjacent in its read order (the longest, the latest of equals):
+// merging files around one left out would move that file's rows across
+// theirs. nil if the run has CompactMinFiles files or fewer.
+func (l *Lake) contiguousRun(t *Table, part string, inputs []string) []string {
+	if inputs == nil {
+		return nil
+	}
+	in := map[string]bool{}
+	for _, f := range inputs {
+		in[f] = true
+	}
+	var best, run []string
+	for _, f := range t.partitionFiles(part) {
+		if !in[f] {
+			run = nil
+			continue
+		}
+		run = append(run, f)
+		if len(run) >= len(best) {
+			best = run
+		}
+	}
+	if len(best) <= l.opts.CompactMinFiles {
+		return nil
+	}
+	return append([]string(nil), best...)
+}
+
+// partitionFiles lists the live files of partition part (e.g.
+// dt=2026-03-04) in read order.
+func (t *Table) partitionFiles(part string) []string {
+	var out []string
+	for f, a := range t.files {
+		if t.part+"="+a.PartitionValues[t.part] == part {
+			out = append(out, f)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return t.order[out[i]] < t.order[out[j]] })
+	return out
+}
+
+// readdFollowers adds again, with dataChange false, every live file of
+// the partition that reads after the first of the inputs and is not one
+// of them (files committed since the inputs, e.g. by a streaming commit
+// that won the version first), so that in the read order they stay after
+// the compacted rows. A later add of a live path only replaces it, for
+// Inlet and for any Delta reader.
+func readdFollowers(t *Table, part string, inputs []string) []logEntry {
+	in := map[string]bool{}
+	for _, f := range inputs {
+		in[f] = true
+	}
+	first := t.order[inputs[0]]
+	var out []logEntry
+	for _, f := range t.partitionFiles(part) {
+		if in[f] || t.order[f] < first {
+			continue
+		}
+		a := *t.files[f]
+		a.DataChange = false
+		out = append(out, logEntry{Add: &a})
+	}
+	return out
 }
 
 // compactHook runs between writing compacted files and committing them

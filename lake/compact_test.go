@@ -2,7 +2,6 @@ package lake
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,8 +63,8 @@ var cmpRows = cmp.Options{cmp.Comparer(func(a, b *change.Schema) bool { return a
 // remove + add with dataChange false.
 func TestCompactKeepsEveryRow(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	l, _ := OpenWith(root, "p", Options{CompactMinFiles: 5})
+	root := lakeRoot(t)
+	l := testOpenWith(t, root, "p", Options{CompactMinFiles: 5})
 	writeKinds(t, l, 0, 12)
 	before := allRows(t, l)
 	cs, err := l.Compact(ctx, "public.t")
@@ -83,7 +82,7 @@ func TestCompactKeepsEveryRow(t *testing.T) {
 	if d := cmp.Diff(rowsByDay(before), rowsByDay(after), cmpRows); d != "" {
 		t.Fatalf("rows per day (-before +after):\n%s", d)
 	}
-	data, _ := os.ReadFile(filepath.Join(tb.logDir(), logName(tb.version)))
+	data, _ := tb.st.ReadAll(context.Background(), tb.logKey(logName(tb.version)))
 	for _, want := range []string{`"dataChange":false`, `"operation":"OPTIMIZE"`} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("compaction commit lacks %s:\n%s", want, data)
@@ -102,10 +101,10 @@ func TestCompactKeepsEveryRow(t *testing.T) {
 // deleting what it wrote.
 func TestCompactConcurrentCommit(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	l, _ := OpenWith(root, "p", Options{CompactMinFiles: 5})
+	root := lakeRoot(t)
+	l := testOpenWith(t, root, "p", Options{CompactMinFiles: 5})
 	writeKinds(t, l, 0, 8)
-	other, _ := Open(root, "p") // another engine process
+	other := testOpen(t, root, "p") // another engine process
 	compactHook = func() {
 		compactHook = nil
 		writeKinds(t, other, 8, 1)
@@ -134,10 +133,10 @@ func TestCompactConcurrentCommit(t *testing.T) {
 	}
 
 	// An input removed concurrently: the partition is left alone.
-	root2 := t.TempDir()
-	l, _ = OpenWith(root2, "p", Options{CompactMinFiles: 5})
+	root2 := lakeRoot(t)
+	l = testOpenWith(t, root2, "p", Options{CompactMinFiles: 5})
 	writeKinds(t, l, 0, 8)
-	other, _ = Open(root2, "p")
+	other = testOpen(t, root2, "p")
 	compactHook = func() {
 		compactHook = nil
 		if err := other.Rewind(ctx, "public.t", 3); err != nil {
@@ -169,8 +168,8 @@ func TestCompactConcurrentCommit(t *testing.T) {
 // in another, on one Lake: every change lands once.
 func TestMaintainWhileWriting(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	l, _ := OpenWith(root, "p", Options{CheckpointInterval: 10, CompactMinFiles: 3, LogRetention: time.Second, DeletedFileRetention: time.Millisecond})
+	root := lakeRoot(t)
+	l := testOpenWith(t, root, "p", Options{CheckpointInterval: 10, CompactMinFiles: 3, LogRetention: time.Second, DeletedFileRetention: time.Millisecond})
 	done := make(chan struct{})
 	var maint int
 	go func() {
@@ -209,7 +208,7 @@ func TestMaintainWhileWriting(t *testing.T) {
 // rewritten whole on every run.
 func TestCompactionInputsTiered(t *testing.T) {
 	l := &Lake{opts: Options{CompactMinFiles: 3, TargetFileBytes: 1000}.withDefaults()}
-	tb := newTable("/x", "public.s")
+	tb := newTable(nil, "public.s")
 	add := func(name string, size int64) string {
 		tb.files[name] = &addAction{Path: name, Size: size}
 		return name
@@ -237,8 +236,8 @@ func TestCompactionInputsTiered(t *testing.T) {
 // the lake and chDB read with every value.
 func TestCompactAcrossWidening(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	l, _ := OpenWith(root, "p", Options{CompactMinFiles: 2})
+	root := lakeRoot(t)
+	l := testOpenWith(t, root, "p", Options{CompactMinFiles: 2})
 	narrow := &change.Schema{Topic: "p.public.w", Namespace: "public", Table: "w", Columns: []change.Column{
 		{Name: "id", Kind: change.Int64, Key: true, SourceType: "bigint"}, {Name: "v", Kind: change.Int32, SourceType: "integer"}}}
 	wide := &change.Schema{Topic: "p.public.w", Namespace: "public", Table: "w", Columns: []change.Column{
@@ -275,4 +274,69 @@ func TestCompactAcrossWidening(t *testing.T) {
 	if out := chdbQuery(t, root, "SELECT groupArray(v) FROM (SELECT v FROM deltaLakeLocal('"+dir+"') ORDER BY id)"); out != "[-7,2147483647,9000000000]\n" {
 		t.Fatalf("chDB: %q", out)
 	}
+}
+
+// TestCompactKeepsCommitOrder: the rows of the files compaction merges
+// keep their commit order within the day, and so do files committed
+// while it ran (a streaming commit that wins the version first) and a
+// second compaction merging the first one's output with them: every
+// column, _kafka_offset included, reads back exactly, row by row in
+// commit order, also from a checkpoint.
+func TestCompactKeepsCommitOrder(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	l, _ := OpenWith(root, "p", Options{CompactMinFiles: 5, CheckpointInterval: 1000})
+	writeKinds(t, l, 0, 8)
+	// The same 16 commits never compacted: the rows and order to expect.
+	plain, _ := Open(t.TempDir(), "p")
+	writeKinds(t, plain, 0, 16)
+	want := rowsByDay(allRows(t, plain))
+	other, _ := Open(root, "p") // another engine process
+	compactHook = func() {
+		compactHook = nil
+		writeKinds(t, other, 8, 2) // lands in both days before the compaction commits
+	}
+	defer func() { compactHook = nil }()
+	if cs, err := l.Compact(ctx, "public.t"); err != nil || len(cs) != 2 {
+		t.Fatalf("compactions %+v, err %v", cs, err)
+	}
+	writeKinds(t, l, 10, 6)
+	check := func(stage string) {
+		t.Helper()
+		got := rowsByDay(allRowsOf(t, root))
+		if d := cmp.Diff(want, got, cmpRows); d != "" {
+			t.Fatalf("%s: rows per day in read order (-want +got):\n%s", stage, d)
+		}
+		for day, rs := range got {
+			for i := 1; i < len(rs); i++ {
+				if rs[i].Offset <= rs[i-1].Offset {
+					t.Fatalf("%s: day %s row %d has _kafka_offset %d after %d: commit order lost", stage, day, i, rs[i].Offset, rs[i-1].Offset)
+				}
+			}
+		}
+	}
+	check("after the concurrent commit")
+	// The second compaction merges the first one's output with what came after.
+	if cs, err := l.Compact(ctx, "public.t"); err != nil || len(cs) == 0 {
+		t.Fatalf("second compaction %+v, err %v", cs, err)
+	}
+	check("after the second compaction")
+	tb, _ := l.snapshot("public.t")
+	if err := tb.writeCheckpoint(time.Now(), &l.opts); err != nil {
+		t.Fatal(err)
+	}
+	check("from a checkpoint")
+	if n := len(allRowsOf(t, root)); n != 48 {
+		t.Fatalf("%d rows, want 48", n)
+	}
+}
+
+// allRowsOf reads public.t as a new process would (a fresh Lake).
+func allRowsOf(t *testing.T, root string) []change.Row {
+	t.Helper()
+	l, err := Open(root, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return allRows(t, l)
 }

@@ -5,11 +5,13 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/inlet-dev/inlet/lake/store"
 )
 
 // crashOptions make every kind of maintenance happen often.
@@ -25,10 +27,17 @@ func TestCrashHelper(t *testing.T) {
 	if root == "" {
 		t.Skip("run by TestSIGKILL")
 	}
-	l, err := OpenWith(root, "p", crashOptions())
-	if err != nil {
-		t.Fatal(err)
+	if ep := os.Getenv("INLET_LAKE_CRASH_S3"); ep != "" {
+		// The parent's S3 server: endpoint, bucket and keys.
+		f := strings.Fields(ep)
+		st, err := store.NewS3(context.Background(), store.S3Options{Endpoint: f[0], Bucket: f[1], Prefix: "lake", PathStyle: true,
+			AccessKeyID: f[2], SecretAccessKey: f[3]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores[root] = st
 	}
+	l := testOpenWith(t, root, "p", crashOptions())
 	if _, err := l.RemoveOrphans("public.s"); err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +63,11 @@ func TestCrashHelper(t *testing.T) {
 // cleans up a table at random instants; each time the table opens, holds
 // each change once, and the next checkpoint describes it exactly.
 func TestSIGKILL(t *testing.T) {
-	root := t.TempDir()
+	root := lakeRoot(t)
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	for round := 0; round < 6; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$")
-		cmd.Env = append(os.Environ(), "INLET_LAKE_CRASH_ROOT="+root)
+		cmd.Env = append(os.Environ(), "INLET_LAKE_CRASH_ROOT="+root, "INLET_LAKE_CRASH_S3="+crashS3[root])
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +75,7 @@ func TestSIGKILL(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 
-		l, _ := OpenWith(root, "p", crashOptions())
+		l := testOpenWith(t, root, "p", crashOptions())
 		if _, err := l.RemoveOrphans("public.s"); err != nil {
 			t.Fatalf("round %d: remove orphans: %v", round, err)
 		}
@@ -99,7 +108,7 @@ func TestSIGKILL(t *testing.T) {
 		if err := tb.writeCheckpoint(time.Now(), &l.opts); err != nil {
 			t.Fatal(err)
 		}
-		again, err := openTable(root, "public.s")
+		again, err := openTable(storeAt(root), "public.s")
 		if err != nil || again.replayed != 1 {
 			t.Fatalf("round %d: reopen from the new checkpoint: %v (read %d files)", round, err, again.replayed)
 		}
@@ -107,7 +116,7 @@ func TestSIGKILL(t *testing.T) {
 		t.Logf("round %d: version %d, %d changes, %d live files", round, tb.version, len(seen), len(tb.Files()))
 	}
 	dir := root + "/public.s"
-	tb, _ := openTable(root, "public.s")
+	tb, _ := openTable(storeAt(root), "public.s")
 	want := sortedByOffset(readAll(t, tb))
 	if d := cmp.Diff(want, chdbRows(t, dir)); d != "" {
 		t.Fatalf("chDB after the kills (-lake +chdb):\n%s", d)

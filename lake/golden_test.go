@@ -18,8 +18,8 @@ const goldenCheckpoint = "testdata/checkpoint-v1"
 
 func TestCheckpointGolden(t *testing.T) {
 	if os.Getenv("INLET_UPDATE_GOLDEN") != "" {
-		root := t.TempDir()
-		l, _ := OpenWith(root, "p", Options{CheckpointInterval: 3})
+		root := lakeRoot(t)
+		l := testOpenWith(t, root, "p", Options{CheckpointInterval: 3})
 		writeCommits(t, l, 0, 5, 2, hourly)
 		dst := filepath.Join(goldenCheckpoint, "public.s", "_delta_log")
 		os.RemoveAll(goldenCheckpoint)
@@ -32,7 +32,7 @@ func TestCheckpointGolden(t *testing.T) {
 			os.WriteFile(filepath.Join(dst, n), b, 0o644)
 		}
 	}
-	tb, err := openTable(goldenCheckpoint, "public.s")
+	tb, err := openTable(storeAt(goldenCheckpoint), "public.s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,13 +82,11 @@ func TestCheckpointNewerProtocolRefused(t *testing.T) {
 			rows[i].Protocol.MinReaderVersion = 4
 		}
 	}
-	root := t.TempDir()
-	log := filepath.Join(root, "public.s", "_delta_log")
-	os.MkdirAll(log, 0o755)
-	if _, err := writeCheckpointFile(filepath.Join(log, checkpointName(3)), rows); err != nil {
+	root := lakeRoot(t)
+	if _, err := writeCheckpointFile(storeAt(root), "public.s/_delta_log/"+checkpointName(3), rows); err != nil {
 		t.Fatal(err)
 	}
-	_, err = openTable(root, "public.s")
+	_, err = openTable(storeAt(root), "public.s")
 	if err == nil || !errors.Is(err, ErrProtocol) {
 		t.Fatalf("open: %v; want ErrProtocol", err)
 	}

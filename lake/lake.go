@@ -6,20 +6,20 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/internal/failpoint"
+	"github.com/inlet-dev/inlet/lake/store"
 )
 
 // Lake is a directory of Delta tables.
 type Lake struct {
-	root     string
+	st       store.Store
 	pipeline string
 	opts     Options
 	mu       sync.Mutex
@@ -40,14 +40,24 @@ func Open(root, pipeline string) (*Lake, error) {
 // OpenWith returns the lake rooted at root with the given maintenance
 // options (zero fields take their defaults).
 func OpenWith(root, pipeline string, o Options) (*Lake, error) {
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("lake %s: %w", root, err)
+	st, err := store.NewLocal(root)
+	if err != nil {
+		return nil, err
 	}
-	return &Lake{root: root, pipeline: pipeline, opts: o.withDefaults(), tables: map[string]*Table{}}, nil
+	return OpenStore(st, pipeline, o), nil
 }
 
-// Root is the lake's directory.
-func (l *Lake) Root() string { return l.root }
+// OpenStore returns the lake whose files live in st (a local directory or
+// an S3 bucket) with the given maintenance options.
+func OpenStore(st store.Store, pipeline string, o Options) *Lake {
+	return &Lake{st: st, pipeline: pipeline, opts: o.withDefaults(), tables: map[string]*Table{}}
+}
+
+// Root is where the lake lives: its directory, or s3://bucket/prefix.
+func (l *Lake) Root() string { return strings.TrimSuffix(l.st.Location(""), "/") }
+
+// Store is where the lake's files live.
+func (l *Lake) Store() store.Store { return l.st }
 
 // Table returns the named table (schema.table), replaying its log once.
 func (l *Lake) Table(name string) (*Table, error) {
@@ -56,7 +66,7 @@ func (l *Lake) Table(name string) (*Table, error) {
 	if t, ok := l.tables[name]; ok {
 		return t, nil
 	}
-	t, err := openTable(l.root, name)
+	t, err := openTable(l.st, name)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +149,8 @@ type Marker = change.Marker
 func (l *Lake) Write(ctx context.Context, b Batch) (int64, bool, error) {
 	for attempt := 0; ; attempt++ {
 		v, wrote, err := l.write(ctx, b)
+		// Several writers (engines sharing the partitions, maintenance)
+		// may each take versions first: catch up and retry a while.
 		if !errors.Is(err, ErrConflict) || attempt >= 50 {
 			return v, wrote, err
 		}
@@ -212,22 +224,50 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 	if cols == nil {
 		cols = append([]change.Column(nil), metaColumns...)
 	}
-	seen := map[string]bool{}
 	changes := maps.Clone(t.typeChanges)
 	if changes == nil {
 		changes = map[string][]typeChange{}
 	}
 	schemaChanged := t.version < 0
+	mapping := t.mapping.clone()
+	// Schemas in the order of their newest row: a batch that reads several
+	// partitions may bring an older schema's rows after a newer one's.
+	type schemaAt struct {
+		sc  *change.Schema
+		top uint64
+	}
+	var schemas []schemaAt
+	at := map[string]int{}
 	for _, r := range kept {
-		if seen[r.Schema.Fingerprint] {
-			continue
+		i, ok := at[r.Schema.Fingerprint]
+		if !ok {
+			at[r.Schema.Fingerprint] = len(schemas)
+			schemas = append(schemas, schemaAt{sc: r.Schema, top: r.Version})
+		} else if r.Version > schemas[i].top {
+			schemas[i].top = r.Version
 		}
-		seen[r.Schema.Fingerprint] = true
-		merged, changed, err := mergeColumns(cols, r.Schema.Columns, changes)
+	}
+	sort.SliceStable(schemas, func(i, j int) bool { return schemas[i].top < schemas[j].top })
+	for _, sa := range schemas {
+		merged, changed, renames, err := mergeColumns(cols, sa.sc.Columns, changes, func(n int) bool { return mapping.older(n, sa.top) })
 		if err != nil {
 			return 0, false, fmt.Errorf("lake table %s: %w", b.Table, err)
 		}
+		if len(renames) > 0 {
+			if mapping == nil {
+				mapping = enableMapping(cols, t.part)
+			}
+			mapping.rename(renames)
+			for _, c := range sa.sc.Columns {
+				if _, ok := renames[c.Name]; ok {
+					mapping.renamedAt[c.Attnum] = sa.top
+				}
+			}
+		}
 		cols, schemaChanged = merged, schemaChanged || changed
+	}
+	if mapping != nil {
+		mapping.assign(cols)
 	}
 	if t.version < 0 && len(kept) == 0 && len(markers) == 0 {
 		// Nothing to create the table with yet; record progress only once
@@ -235,18 +275,20 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		return t.version, false, nil
 	}
 	now := l.now().UnixMilli()
-	ntz, widened := needsNTZ(cols) || t.ntz, len(changes) > 0
-	if t.version < 0 || (ntz && !t.ntz) || (widened && !t.widened) {
+	ntz, widened, mapped := needsNTZ(cols) || t.ntz, len(changes) > 0, mapping != nil
+	if t.version < 0 || (ntz && !t.ntz) || (widened && !t.widened) || (mapped && t.mapping == nil) {
 		p := &protocolAction{MinReaderVersion: 1, MinWriterVersion: 2}
-		if ntz || widened {
+		if ntz || widened || mapped {
 			// Table features (reader 3, writer 7) list what readers
 			// must understand.
 			p = &protocolAction{MinReaderVersion: 3, MinWriterVersion: 7, ReaderFeatures: []string{}, WriterFeatures: []string{}}
-			if ntz {
-				p.ReaderFeatures, p.WriterFeatures = append(p.ReaderFeatures, "timestampNtz"), append(p.WriterFeatures, "timestampNtz")
-			}
-			if widened {
-				p.ReaderFeatures, p.WriterFeatures = append(p.ReaderFeatures, "typeWidening"), append(p.WriterFeatures, "typeWidening")
+			for _, f := range []struct {
+				on   bool
+				name string
+			}{{ntz, "timestampNtz"}, {widened, "typeWidening"}, {mapped, "columnMapping"}} {
+				if f.on {
+					p.ReaderFeatures, p.WriterFeatures = append(p.ReaderFeatures, f.name), append(p.WriterFeatures, f.name)
+				}
 			}
 		}
 		actions = append(actions, logEntry{Protocol: p})
@@ -261,8 +303,8 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		}
 		actions = append(actions, logEntry{MetaData: &metaDataAction{
 			ID: id, Name: b.Table, Format: formatSpec{Provider: "parquet", Options: map[string]string{}},
-			SchemaString: schemaString(cols, t.part, changes), PartitionColumns: []string{t.part},
-			Configuration: configuration(widened), CreatedTime: now, InletColumns: cols,
+			SchemaString: schemaString(cols, t.part, changes, mapping), PartitionColumns: []string{t.part},
+			Configuration: configuration(widened, mapping), CreatedTime: now, InletColumns: cols,
 		}})
 	}
 
@@ -291,6 +333,8 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		return k
 	}
 	groups := map[fileKey][]Row{}
+	// The files name columns by their physical names (column mapping).
+	fileCols, kept := mapping.physicalColumns(cols), mapping.physicalRows(kept, cols)
 	if len(kept) > 0 {
 		// Usually one file: then the rows are used as they are.
 		first, one := keyOf(&kept[0]), true
@@ -329,8 +373,8 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		if b.FullRefresh {
 			name = fmt.Sprintf("part-%s-%d-%d-%d-g%d.parquet", b.Topic, k.p, rg.From, rg.To, k.gen)
 		}
-		rel := filepath.ToSlash(filepath.Join(t.part+"="+k.dt, name))
-		size, err := writeParquet(filepath.Join(t.dir, rel), cols, rows)
+		rel := t.part + "=" + k.dt + "/" + name
+		size, err := writeParquet(t.st, t.key(rel), fileCols, rows)
 		if err != nil {
 			return 0, false, fmt.Errorf("lake table %s: write %s: %w", b.Table, rel, err)
 		}
@@ -392,6 +436,7 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 	t.ntz = t.ntz || needsNTZ(cols)
 	t.widened = t.widened || len(changes) > 0
 	t.typeChanges = changes
+	t.mapping = mapping
 	if t.id == "" {
 		for _, a := range actions {
 			if a.MetaData != nil {
@@ -409,10 +454,13 @@ func newUUID() string {
 }
 
 // configuration is a table's metaData configuration: empty, or enabling
-// type widening once a column widened.
-func configuration(widened bool) map[string]string {
+// type widening once a column widened, and column mapping once a column
+// was renamed.
+func configuration(widened bool, mapping *columnMapping) map[string]string {
+	conf := map[string]string{}
 	if widened {
-		return map[string]string{"delta.enableTypeWidening": "true"}
+		conf["delta.enableTypeWidening"] = "true"
 	}
-	return map[string]string{}
+	mapping.configure(conf)
+	return conf
 }

@@ -42,8 +42,8 @@ func sampleRows() []change.Row {
 
 func TestWriteReadRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	l, _ := Open(root, "p")
+	root := lakeRoot(t)
+	l := testOpen(t, root, "p")
 	rows := sampleRows()
 	if _, wrote, err := l.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows, Ranges: map[int32]Range{0: {From: 0, To: 2}}}); err != nil || !wrote {
 		t.Fatalf("write: %v %v", wrote, err)
@@ -52,7 +52,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	if _, wrote, err := l.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows, Ranges: map[int32]Range{0: {From: 0, To: 2}}}); err != nil || wrote {
 		t.Fatalf("retry wrote=%v err=%v", wrote, err)
 	}
-	l2, _ := Open(root, "p")
+	l2 := testOpen(t, root, "p")
 	tbl, err := l2.Table("public.t")
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +78,8 @@ func TestWriteReadRoundTrip(t *testing.T) {
 
 func TestRewindAndOrphans(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	l, _ := Open(root, "p")
+	root := lakeRoot(t)
+	l := testOpen(t, root, "p")
 	rows := sampleRows()
 	for i, r := range rows {
 		if _, _, err := l.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: []change.Row{r}, Ranges: map[int32]Range{0: {From: int64(i), To: int64(i)}}}); err != nil {
@@ -98,7 +98,7 @@ func TestRewindAndOrphans(t *testing.T) {
 		t.Fatalf("after rewind: txn %d rows %d files %v", v, tbl.Rows(), tbl.Files())
 	}
 	// A file no log version lists is an orphan of a crashed batch.
-	orphan := filepath.Join(tbl.Dir(), "_dt=2026-03-04", "part-p.public.t-0-9-9.parquet")
+	orphan := filepath.Join(root, "public.t", "_dt=2026-03-04", "part-p.public.t-0-9-9.parquet")
 	os.WriteFile(orphan, []byte("x"), 0o644)
 	removed, err := l.RemoveOrphans("public.t")
 	if err != nil || len(removed) != 1 || removed[0] != "_dt=2026-03-04/part-p.public.t-0-9-9.parquet" {
@@ -111,7 +111,7 @@ func TestRewindAndOrphans(t *testing.T) {
 	// for readers of those versions (time travel) until retention removes
 	// them.
 	for _, f := range []string{"part-p.public.t-0-1-1.parquet", "part-p.public.t-0-2-2.parquet"} {
-		m, _ := filepath.Glob(filepath.Join(tbl.Dir(), "*", f))
+		m, _ := filepath.Glob(filepath.Join(root, "public.t", "*", f))
 		if len(m) != 1 {
 			t.Errorf("rewound file %s: found %v, want it kept", f, m)
 		}
@@ -121,13 +121,13 @@ func TestRewindAndOrphans(t *testing.T) {
 // TestFollow: a reader in another process follows a live table.
 func TestFollow(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	w, _ := Open(root, "p")
+	root := lakeRoot(t)
+	w := testOpen(t, root, "p")
 	rows := sampleRows()
 	if _, _, err := w.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows[:1], Ranges: map[int32]Range{0: {From: 0, To: 0}}}); err != nil {
 		t.Fatal(err)
 	}
-	r, _ := Open(root, "p")
+	r := testOpen(t, root, "p")
 	tbl, err := r.Table("public.t")
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +150,7 @@ func TestFollow(t *testing.T) {
 // the rows after them.
 func TestWriteSkipsRowsItHas(t *testing.T) {
 	ctx := context.Background()
-	l, _ := Open(t.TempDir(), "p")
+	l := testOpen(t, lakeRoot(t), "p")
 	rows := sampleRows()
 	if _, _, err := l.Write(ctx, Batch{Table: "public.t", Topic: "p.public.t", Rows: rows[:2], Ranges: map[int32]Range{0: {From: 0, To: 1}}}); err != nil {
 		t.Fatal(err)

@@ -62,8 +62,8 @@ func expectedRow(off int64, day string) string {
 // checkpoints: the reference state a checkpoint must reproduce.
 func openJSONOnly(t testing.TB, root, name string) *Table {
 	t.Helper()
-	tb := newTable(root, name)
-	ls, err := listLog(tb.logDir())
+	tb := newTable(storeAt(root), name)
+	ls, err := listLog(tb.st, name)
 	if err != nil {
 		t.Fatal(err)
 	}

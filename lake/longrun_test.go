@@ -24,12 +24,12 @@ import (
 // version the log keeps still references.
 func TestLongRun(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
+	root := lakeRoot(t)
 	dir := filepath.Join(root, "public.s")
 	clk := &clock{t: day0}
 	opts := Options{CheckpointInterval: 100, LogRetention: 3 * 24 * time.Hour, DeletedFileRetention: 24 * time.Hour,
 		TargetFileBytes: 1 << 20, CompactMinFiles: 20, Retain: map[string]time.Duration{"public.s": 10 * 24 * time.Hour}, Now: clk.now}
-	l, _ := OpenWith(root, "p", opts)
+	l := testOpenWith(t, root, "p", opts)
 	const rowsPer = 1
 	day := map[int64]string{} // offset → day of its row
 	tick := func(i int) time.Time {
@@ -56,7 +56,7 @@ func TestLongRun(t *testing.T) {
 	}
 	openTimed := func() (*Table, time.Duration) {
 		start := time.Now()
-		tb, err := openTable(root, "public.s")
+		tb, err := openTable(storeAt(root), "public.s")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func TestLongRun(t *testing.T) {
 		if d := cmp.Diff(want, chdbRows(t, dir)); d != "" {
 			t.Fatalf("%s: chDB (-want +got):\n%s", stage, d)
 		}
-		tb, err := openTable(root, "public.s")
+		tb, err := openTable(storeAt(root), "public.s")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +144,7 @@ func TestLongRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		at, err := openTableUpTo(root, "public.s", oldest)
+		at, err := openTableUpTo(storeAt(root), "public.s", oldest)
 		if err != nil {
 			t.Fatalf("day %d: open at oldest version %d: %v", i, oldest, err)
 		}

@@ -168,7 +168,7 @@ const heavyMaintenanceEvery = time.Hour
 
 // snapshot reads the table's log afresh (not the cached state Write uses).
 func (l *Lake) snapshot(name string) (*Table, error) {
-	t, err := openTable(l.root, name)
+	t, err := openTable(l.st, name)
 	if err != nil {
 		return nil, err
 	}

@@ -1,19 +1,20 @@
 package lake
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"math/big"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/shopspring/decimal"
 
 	"github.com/inlet-dev/inlet/change"
+	"github.com/inlet-dev/inlet/lake/store"
 )
 
 func leafNode(k change.Kind, precision, scale int) parquet.Node {
@@ -59,10 +60,10 @@ func columnNode(c change.Column) parquet.Node {
 	return parquet.Optional(leafNode(c.Kind, c.Precision, c.Scale))
 }
 
-// writeParquet writes rows with the table's columns to path (fsynced), and
+// writeParquet writes rows with the table's columns to key (durably), and
 // returns the file size. Rows whose schema lacks a column get NULL there.
-func writeParquet(path string, cols []change.Column, rows []Row) (int64, error) {
-	w, err := newRowWriter(path, cols)
+func writeParquet(st store.Store, key string, cols []change.Column, rows []Row) (int64, error) {
+	w, err := newRowWriter(st, key, cols)
 	if err != nil {
 		return 0, err
 	}
@@ -75,16 +76,15 @@ func writeParquet(path string, cols []change.Column, rows []Row) (int64, error) 
 
 // rowWriter streams rows into one Parquet file with the table's columns.
 type rowWriter struct {
-	f      *os.File
+	f      store.Writer
 	w      *parquet.Writer
 	cols   []change.Column
-	order  []int            // leaf index → cols index
-	idx    map[string][]int // per row schema fingerprint: table column → row value index (-1: none)
-	batch  []parquet.Row
+	order  []int                    // leaf index → cols index
+	idx    map[*change.Schema][]int // per row schema: table column → row value index (-1: none)
 	closed bool
 }
 
-func newRowWriter(path string, cols []change.Column) (*rowWriter, error) {
+func newRowWriter(st store.Store, key string, cols []change.Column) (*rowWriter, error) {
 	group := parquet.Group{}
 	for _, c := range cols {
 		group[c.Name] = columnNode(c)
@@ -100,95 +100,33 @@ func newRowWriter(path string, cols []change.Column) (*rowWriter, error) {
 	for i, f := range fields {
 		order[i] = byName[f.Name()]
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.Create(path)
+	f, err := st.Create(context.Background(), key, false)
 	if err != nil {
 		return nil, err
 	}
 	w := parquet.NewWriter(f, schema, parquet.Compression(&parquet.Snappy), parquet.CreatedBy("inlet", "0.1", ""))
-	return &rowWriter{f: f, w: w, cols: cols, order: order, idx: map[string][]int{}, batch: make([]parquet.Row, 0, 256)}, nil
-}
-
-func (rw *rowWriter) write(rows []Row) error {
-	cols := rw.cols
-	for ri := range rows {
-		r := &rows[ri]
-		m, ok := rw.idx[r.Schema.Fingerprint]
-		if !ok {
-			m = make([]int, len(cols))
-			pos := map[string]int{}
-			for i, c := range r.Schema.Columns {
-				pos[c.Name] = i
-			}
-			for i, c := range cols {
-				if p, ok := pos[c.Name]; ok {
-					m[i] = p
-				} else {
-					m[i] = -1
-				}
-			}
-			rw.idx[r.Schema.Fingerprint] = m
-		}
-		row := make(parquet.Row, 0, len(rw.order)+4)
-		for leaf, ci := range rw.order {
-			c := &cols[ci]
-			var v any
-			if p := m[ci]; p >= 0 {
-				v = r.Values[p]
-			} else {
-				v = metaValue(c.Name, r)
-			}
-			var err error
-			if row, err = appendValue(row, c, v, leaf); err != nil {
-				return fmt.Errorf("%w: column %s: %w", ErrIncompatible, c.Name, err)
-			}
-		}
-		rw.batch = append(rw.batch, row)
-		if len(rw.batch) == cap(rw.batch) {
-			if _, err := rw.w.WriteRows(rw.batch); err != nil {
-				return err
-			}
-			rw.batch = rw.batch[:0]
-		}
-	}
-	return nil
+	return &rowWriter{f: f, w: w, cols: cols, order: order, idx: map[*change.Schema][]int{}}, nil
 }
 
 // flush ends the current row group (bounds the writer's memory).
 func (rw *rowWriter) flush() error {
-	if _, err := rw.w.WriteRows(rw.batch); err != nil {
-		return err
-	}
-	rw.batch = rw.batch[:0]
 	return rw.w.Flush()
 }
 
-// close finishes and fsyncs the file and returns its size.
+// close finishes the file, makes it durable and returns its size.
 func (rw *rowWriter) close() (int64, error) {
 	rw.closed = true
-	defer rw.f.Close()
-	if _, err := rw.w.WriteRows(rw.batch); err != nil {
-		return 0, err
-	}
 	if err := rw.w.Close(); err != nil {
+		rw.f.Abort()
 		return 0, err
 	}
-	if err := rw.f.Sync(); err != nil {
-		return 0, err
-	}
-	st, err := rw.f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	return st.Size(), nil
+	return rw.f.Commit()
 }
 
-// abort closes the file of a writer that was not closed.
+// abort gives up the file of a writer that was not closed.
 func (rw *rowWriter) abort() {
 	if !rw.closed {
-		rw.f.Close()
+		rw.f.Abort()
 	}
 }
 
@@ -321,6 +259,9 @@ func scalarValue(k change.Kind, precision, scale int, v any) (parquet.Value, err
 		}
 		return parquet.Int64Value(x), nil
 	case float32:
+		if k == change.Float64 { // an older schema's real in a widened column
+			return parquet.DoubleValue(float64(x)), nil
+		}
 		return parquet.FloatValue(x), nil
 	case float64:
 		return parquet.DoubleValue(x), nil
@@ -340,12 +281,22 @@ func scalarValue(k change.Kind, precision, scale int, v any) (parquet.Value, err
 			}
 			return decimalValue(x, precision, scale)
 		}
-		return parquet.ByteArrayValue([]byte(x)), nil
+		// N.B. no copy: the column writer copies the bytes into its buffer
+		// before the call returns, and never writes through the slice.
+		return parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(x), len(x))), nil
 	}
 	return parquet.Value{}, fmt.Errorf("unsupported value %T for %s", v, k)
 }
 
 func decimalValue(s string, precision, scale int) (parquet.Value, error) {
+	if precision <= 18 {
+		if n, ok := scaledInt(s, scale); ok {
+			if precision <= 9 {
+				return parquet.Int32Value(int32(n)), nil
+			}
+			return parquet.Int64Value(n), nil
+		}
+	}
 	d, err := decimal.NewFromString(s)
 	if err != nil {
 		return parquet.Value{}, fmt.Errorf("decimal %q: %w (NaN and infinities do not fit a decimal(%d,%d))", s, err, precision, scale)
@@ -358,6 +309,54 @@ func decimalValue(s string, precision, scale int) (parquet.Value, error) {
 		return parquet.Int64Value(unscaled.Int64()), nil
 	}
 	return parquet.FixedLenByteArrayValue(twosComplement16(unscaled)), nil
+}
+
+// scaledInt parses a plain decimal ([-]digits[.digits], as Postgres sends
+// numerics) into its unscaled value at scale, without allocating. It
+// reports false for anything else (exponents, more fractional digits than
+// scale, too many digits), which the exact slow path then handles.
+func scaledInt(s string, scale int) (int64, bool) {
+	neg := false
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		neg, s = s[0] == '-', s[1:]
+	}
+	if len(s) == 0 || len(s) > 19 {
+		return 0, false
+	}
+	var n int64
+	digits, frac, dot := 0, 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.' && !dot:
+			dot = true
+			continue
+		case c < '0' || c > '9':
+			return 0, false
+		}
+		if dot {
+			if frac++; frac > scale {
+				return 0, false
+			}
+		}
+		if digits++; digits > 18 {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if digits == 0 {
+		return 0, false
+	}
+	for ; frac < scale; frac++ {
+		if n > math.MaxInt64/10 {
+			return 0, false
+		}
+		n *= 10
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 func twosComplement16(n *big.Int) []byte {

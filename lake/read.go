@@ -1,17 +1,17 @@
 package lake
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
 	"math/big"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/inlet-dev/inlet/change"
 )
@@ -34,14 +34,11 @@ func (t *Table) Schema() *change.Schema {
 // (rows within a file in offset order). Memory holds one file's rows.
 func (t *Table) ReadRows(fn func([]change.Row) error) error {
 	sc := t.Schema()
-	pos := map[string]int{}
-	for i, c := range sc.Columns {
-		pos[c.Name] = i
-	}
+	cols, pos := t.physicalSchema(sc)
 	files := t.Files()
 	sort.SliceStable(files, func(i, j int) bool { return t.order[files[i]] < t.order[files[j]] })
 	for _, rel := range files {
-		rows, err := readFile(filepath.Join(t.dir, rel), t.columns, sc, pos)
+		rows, err := t.readFile(rel, cols, sc, pos)
 		if err != nil {
 			return fmt.Errorf("lake table %s: read %s: %w", t.Name, rel, err)
 		}
@@ -52,17 +49,14 @@ func (t *Table) ReadRows(fn func([]change.Row) error) error {
 	return nil
 }
 
-func readFile(path string, cols []change.Column, sc *change.Schema, pos map[string]int) ([]change.Row, error) {
-	f, err := os.Open(path)
+// readFile reads the data file rel of the table.
+func (t *Table) readFile(rel string, cols []change.Column, sc *change.Schema, pos map[string]int) ([]change.Row, error) {
+	f, err := t.st.Open(context.Background(), t.key(rel))
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
+	pf, err := parquet.OpenFile(f, f.Size())
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +78,12 @@ func readFile(path string, cols []change.Column, sc *change.Schema, pos map[stri
 				c, ok := byName[f.Name()]
 				if !ok {
 					continue
+				}
+				if lt := f.Type().LogicalType(); c.Kind == change.Decimal && lt != nil {
+					if d, ok := lt.Value.(*format.DecimalType); ok {
+						// A widened decimal: older files keep their own.
+						c.Precision, c.Scale = int(d.Precision), int(d.Scale)
+					}
 				}
 				v, err := columnValue(prow, leaf, c)
 				if err != nil {
@@ -182,22 +182,22 @@ func scalarFrom(v parquet.Value, k change.Kind, precision, scale int) (any, erro
 	case change.Float32:
 		return v.Float(), nil
 	case change.Float64:
+		if v.Kind() == parquet.Float { // a file from before float → double
+			return float64(v.Float()), nil
+		}
 		return v.Double(), nil
 	case change.Bool:
 		return v.Boolean(), nil
 	case change.Bytes:
 		return append([]byte(nil), v.ByteArray()...), nil
 	case change.Date:
-		switch d := v.Int32(); d {
-		case math.MaxInt32:
-			return change.PosInfinity, nil
-		case math.MinInt32:
-			return change.NegInfinity, nil
-		default:
-			return time.Unix(int64(d)*86400, 0).UTC(), nil
-		}
+		return dateFrom(v.Int32()), nil
 	case change.Timestamp, change.TimestampTZ:
+		if v.Kind() == parquet.Int32 { // a file from before date → timestamp
+			return dateFrom(v.Int32()), nil
+		}
 		return time.UnixMicro(v.Int64()).UTC(), nil // ±infinity included
+
 	case change.Decimal:
 		switch {
 		case precision > 0 && precision <= 9:
@@ -214,6 +214,18 @@ func scalarFrom(v parquet.Value, k change.Kind, precision, scale int) (any, erro
 		}
 	}
 	return string(v.ByteArray()), nil
+}
+
+// dateFrom is a Delta date (days since 1970) as a time; the int32 extremes
+// are ±infinity (see lakeDays).
+func dateFrom(d int32) time.Time {
+	switch d {
+	case math.MaxInt32:
+		return change.PosInfinity
+	case math.MinInt32:
+		return change.NegInfinity
+	}
+	return time.Unix(int64(d)*86400, 0).UTC()
 }
 
 func formatUnscaled(n *big.Int, scale int) string {

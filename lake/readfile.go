@@ -2,7 +2,6 @@ package lake
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/inlet-dev/inlet/change"
 )
@@ -13,11 +12,8 @@ import (
 // file and report a file that cannot be read instead of stopping.
 func (t *Table) ReadFile(rel string) ([]change.Row, error) {
 	sc := t.Schema()
-	pos := map[string]int{}
-	for i, c := range sc.Columns {
-		pos[c.Name] = i
-	}
-	rows, err := readFile(filepath.Join(t.dir, rel), t.columns, sc, pos)
+	cols, pos := t.physicalSchema(sc)
+	rows, err := t.readFile(rel, cols, sc, pos)
 	if err != nil {
 		return nil, fmt.Errorf("lake table %s: read %s: %w", t.Name, rel, err)
 	}

@@ -16,9 +16,9 @@ import (
 // vacuum deletes them.
 func TestRetention(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
+	root := lakeRoot(t)
 	clk := &clock{t: day0}
-	l, _ := OpenWith(root, "p", Options{CheckpointInterval: 10, LogRetention: 24 * time.Hour, DeletedFileRetention: time.Hour,
+	l := testOpenWith(t, root, "p", Options{CheckpointInterval: 10, LogRetention: 24 * time.Hour, DeletedFileRetention: time.Hour,
 		Retain: map[string]time.Duration{"public.s": 3 * 24 * time.Hour}, Now: clk.now, CompactMinFiles: -1})
 	// Five days, four commits a day.
 	writeCommits(t, l, 0, 20, 1, func(i int) time.Time { clk.t = day0.Add(time.Duration(i) * 6 * time.Hour); return clk.t })
@@ -75,8 +75,8 @@ func TestRetention(t *testing.T) {
 // TestVacuumOrphans: a file no version lists is deleted once it is older
 // than the deleted file retention, never before; live files never.
 func TestVacuumOrphans(t *testing.T) {
-	root := t.TempDir()
-	l, _ := Open(root, "p")
+	root := lakeRoot(t)
+	l := testOpen(t, root, "p")
 	writeCommits(t, l, 0, 3, 1, hourly)
 	dir := filepath.Join(root, "public.s")
 	old := filepath.Join(dir, "dt=2026-01-01", "part-p.public.s-0-9-9.parquet")

@@ -3,13 +3,12 @@ package lake
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sort"
 )
 
 // stateAt returns the files and txn versions as of the table's version v.
 func (t *Table) stateAt(v int64) (files map[string]*addAction, txns map[string]int64, err error) {
-	at, err := openTableUpTo(filepath.Dir(t.dir), t.Name, v)
+	at, err := openTableUpTo(t.st, t.Name, v)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -98,7 +98,9 @@ type deltaField struct {
 
 // schemaString renders the Delta schema of a table with the given columns
 // (source columns then meta columns), plus the partition column.
-func schemaString(cols []change.Column, part string, changes map[string][]typeChange) string {
+// With a column mapping (nil: none), every field has its id and physical
+// name.
+func schemaString(cols []change.Column, part string, changes map[string][]typeChange, mapping *columnMapping) string {
 	fields := make([]deltaField, 0, len(cols)+1)
 	for _, c := range cols {
 		md := map[string]any{}
@@ -108,9 +110,12 @@ func schemaString(cols []change.Column, part string, changes map[string][]typeCh
 		if tc := changes[c.Name]; len(tc) > 0 {
 			md["delta.typeChanges"] = tc
 		}
+		mapping.fieldMetadata(c.Name, md)
 		fields = append(fields, deltaField{Name: c.Name, Type: deltaType(c), Nullable: true, Metadata: md})
 	}
-	fields = append(fields, deltaField{Name: part, Type: "date", Nullable: true, Metadata: map[string]any{}})
+	pmd := map[string]any{}
+	mapping.fieldMetadata(part, pmd)
+	fields = append(fields, deltaField{Name: part, Type: "date", Nullable: true, Metadata: pmd})
 	b, _ := json.Marshal(map[string]any{"type": "struct", "fields": fields})
 	return string(b)
 }
@@ -137,28 +142,91 @@ type typeChange struct {
 	ToType   string `json:"toType"`
 }
 
-// widensInLake reports whether the lake follows a type change in place:
-// integer widening (the Parquet files of the narrower type read as the
-// wider one), with the typeWidening feature. Other widenings the sinks'
-// policy allows (change.Widens) would change how old files must be read
-// (decimal scale, float width, date to timestamp) and are refused.
+// widensInLake reports whether the lake follows a type change in place,
+// with Delta's typeWidening feature: the widenings of the sinks' policy
+// (change.Widens) that Delta defines — integers, float to double, a
+// decimal gaining integer digits and scale, date to timestamp_ntz — with
+// the Parquet decimal kept typed (precision ≤ 38). Readers that support the
+// feature read older files as the new type. A decimal becoming
+// unconstrained (a string in the lake) is not one, nor is timestamp to
+// timestamptz (Delta has no timestamp_ntz to timestamp widening).
 func widensInLake(old, next change.Column) bool {
-	ints := map[change.Kind]bool{change.Int16: true, change.Int32: true, change.Int64: true}
-	return ints[old.Kind] && ints[next.Kind] && change.Widens(old, next)
+	if !change.Widens(old, next) {
+		return false
+	}
+	if old.Kind == change.Decimal {
+		return typedDecimal(old) && typedDecimal(next)
+	}
+	return true
 }
 
 // mergeColumns returns old plus the columns of next it lacks, with
-// integer columns widened in place (recorded in changes, by column); any
-// other type change is ErrIncompatible, since old files could not be read
-// as the new type.
-func mergeColumns(old, next []change.Column, changes map[string][]typeChange) ([]change.Column, bool, error) {
-	at := map[string]int{}
-	for i, c := range old {
-		at[c.Name] = i
+// columns renamed (the same source Attnum under a new name: returned as
+// new name → old name, the caller maps them) and integer columns widened
+// in place (recorded in changes, by column); any other type change is
+// ErrIncompatible, since old files could not be read as the new type.
+//
+// older (nil: none) reports whether next is older than the rename of a
+// column (by Attnum): its old name is then neither followed nor added, and
+// a narrower type of an older schema is not a change either (its values
+// fit the wide column).
+func mergeColumns(old, next []change.Column, changes map[string][]typeChange, older func(attnum int) bool) ([]change.Column, bool, map[string]string, error) {
+	if older == nil {
+		older = func(int) bool { return false }
 	}
 	out := append([]change.Column(nil), old...)
 	changed := false
+	var src []change.Column
+	for _, c := range old {
+		if !isMeta(c.Name) {
+			src = append(src, c)
+		}
+	}
+	renames := change.Renamed(src, next)
 	for _, c := range next {
+		if _, ok := renames[c.Name]; ok && older(c.Attnum) {
+			delete(renames, c.Name)
+		}
+	}
+	if len(renames) > 0 {
+		from := map[string]string{}
+		for to, f := range renames {
+			from[f] = to
+		}
+		have := map[string]bool{}
+		for _, c := range out {
+			have[c.Name] = true
+		}
+		for to, f := range renames {
+			if _, moving := from[to]; have[to] && !moving {
+				return nil, false, nil, fmt.Errorf("%w: column %s was renamed to %s, a name the lake table still has for a column dropped earlier; rebuild the lake table (inlet backfill into a new table), or rename the column to a new name", ErrIncompatible, f, to)
+			}
+		}
+		for i := range out {
+			if to, ok := from[out[i].Name]; ok {
+				if tc, ok := changes[out[i].Name]; ok {
+					delete(changes, out[i].Name)
+					changes[to] = tc
+				}
+				out[i].Name = to
+			}
+		}
+		changed = true
+	}
+	at := map[string]int{}
+	byNum := map[int]string{}
+	for i, c := range out {
+		at[c.Name] = i
+		if c.Attnum != 0 {
+			byNum[c.Attnum] = c.Name
+		}
+	}
+	for _, c := range next {
+		if name, ok := byNum[c.Attnum]; ok && c.Attnum != 0 && name != c.Name {
+			// An older schema's name of a column the table has under
+			// its newer one (a later column may have taken the old name).
+			continue
+		}
 		i, ok := at[c.Name]
 		if !ok {
 			out = append(out, c)
@@ -166,8 +234,15 @@ func mergeColumns(old, next []change.Column, changes map[string][]typeChange) ([
 			continue
 		}
 		o := out[i]
+		if o.Attnum != c.Attnum && c.Attnum != 0 {
+			out[i].Attnum = c.Attnum // learnt, or the column dropped and added again
+			changed = true
+		}
 		if deltaTypeString(o) == deltaTypeString(c) {
 			continue
+		}
+		if widensInLake(c, o) && !widensInLake(o, c) {
+			continue // an older schema's narrower type: its values fit
 		}
 		if widensInLake(o, c) {
 			changes[c.Name] = append(changes[c.Name], typeChange{FromType: deltaTypeString(o), ToType: deltaTypeString(c)})
@@ -175,7 +250,7 @@ func mergeColumns(old, next []change.Column, changes map[string][]typeChange) ([
 			changed = true
 			continue
 		}
-		return nil, false, fmt.Errorf("%w: column %s changed type from %s to %s; the lake table cannot evolve this way (write the new data to a new table, or rebuild the lake table)", ErrIncompatible, c.Name, o.SourceType, c.SourceType)
+		return nil, false, nil, fmt.Errorf("%w: column %s changed type from %s to %s (Delta %s to %s), which Delta type widening does not allow; re-snapshot the table into a new lake table (inlet backfill), or rebuild the lake table", ErrIncompatible, c.Name, o.SourceType, c.SourceType, DeltaType(o), DeltaType(c))
 	}
 	if _, ok := at[nanColumn.Name]; !ok {
 		for _, c := range out {
@@ -186,7 +261,7 @@ func mergeColumns(old, next []change.Column, changes map[string][]typeChange) ([
 			}
 		}
 	}
-	return out, changed, nil
+	return out, changed, renames, nil
 }
 
 // typeChangesOf reads the delta.typeChanges of each field of a schema

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,19 +28,33 @@ const SinkName = "lake"
 // (log cleanup, compaction, retention, vacuum: Lake.Maintain) runs in the
 // background beside Apply every MaintainEvery. It commits optimistically,
 // so a streaming commit that races it retries on the next version; it
-// never blocks Apply.
+// never blocks Apply. A table loading in bulk (a snapshot or a catch-up:
+// more than bulkRate rows a second since the last pass) has its pass put
+// off, up to maxDeferred passes in a row: compacting it then would
+// rewrite files that keep arriving, several times over, with the CPU the
+// load needs.
 type Sink struct {
 	l       *Lake
 	log     *slog.Logger
 	cleaned map[string]bool
 
-	every time.Duration
-	stop  chan struct{}
-	done  chan struct{}
-	once  sync.Once
-	mu    sync.Mutex
-	known map[string]bool // tables written
+	every    time.Duration
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
+	mu       sync.Mutex
+	known    map[string]bool  // tables written
+	recent   map[string]int64 // rows applied per table since its last pass
+	deferred map[string]int   // passes put off in a row per table
 }
+
+// Maintenance waits while a table takes more than bulkRate rows a second
+// (and at least bulkRows since its last pass), at most maxDeferred passes.
+const (
+	bulkRate    = 50_000
+	bulkRows    = 100_000
+	maxDeferred = 10
+)
 
 var (
 	_ connectors.Sink      = (*Sink)(nil)
@@ -60,7 +73,8 @@ func (l *Lake) Sink(log *slog.Logger) *Sink {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Sink{l: l, log: log, cleaned: map[string]bool{}, every: MaintainEvery,
-		stop: make(chan struct{}), done: make(chan struct{}), known: map[string]bool{}}
+		stop: make(chan struct{}), done: make(chan struct{}), known: map[string]bool{},
+		recent: map[string]int64{}, deferred: map[string]int{}}
 }
 
 // Name implements connectors.Sink.
@@ -130,17 +144,34 @@ func (s *Sink) Apply(ctx context.Context, b connectors.SinkBatch) (connectors.Ap
 		if did {
 			res.Written += len(tb.Rows)
 		}
-		s.noteTable(n)
+		s.noteTable(n, int64(len(tb.Rows)))
 	}
 	return res, nil
 }
 
-// noteTable starts maintenance on first use and adds table n to it.
-func (s *Sink) noteTable(n string) {
+// noteTable starts maintenance on first use and adds table n, which just
+// took rows rows, to it.
+func (s *Sink) noteTable(n string, rows int64) {
 	s.once.Do(func() { go s.maintain() })
 	s.mu.Lock()
 	s.known[n] = true
+	s.recent[n] += rows
 	s.mu.Unlock()
+}
+
+// bulkLoading reports whether table n's pass is put off (it counts the
+// pass as seen either way).
+func (s *Sink) bulkLoading(n string, since time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rows := s.recent[n]
+	s.recent[n] = 0
+	if rows >= bulkRows && float64(rows) > bulkRate*since.Seconds() && s.deferred[n] < maxDeferred {
+		s.deferred[n]++
+		return true
+	}
+	s.deferred[n] = 0
+	return false
 }
 
 // maintain runs Lake.Maintain over the known tables until Close.
@@ -162,6 +193,10 @@ func (s *Sink) maintain() {
 		s.mu.Unlock()
 		sort.Strings(names)
 		for _, n := range names {
+			if s.bulkLoading(n, s.every) {
+				s.log.Debug("lake maintenance put off while the table loads in bulk", "table", n)
+				continue
+			}
 			now := time.Now()
 			rep, err := s.l.Maintain(context.Background(), n, now)
 			if err != nil {
@@ -202,7 +237,7 @@ func (s *Sink) Close() error {
 
 // Describe implements connectors.Describer.
 func (s *Sink) Describe(ctx context.Context, t connectors.Table) (connectors.TableInfo, error) {
-	info := connectors.TableInfo{Where: filepath.Join(s.l.root, t.Name), Kind: "Delta table; one row per change", Rows: -1, Version: -1}
+	info := connectors.TableInfo{Where: s.l.st.Location(t.Name), Kind: "Delta table; one row per change", Rows: -1, Version: -1}
 	tbl, err := s.l.Table(t.Name)
 	if err != nil {
 		return info, err

@@ -14,8 +14,8 @@ import (
 // Close every change is there once and the table opens from a checkpoint.
 func TestSinkMaintainsInBackground(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	l, _ := OpenWith(root, "p", Options{CheckpointInterval: 10, CompactMinFiles: 4})
+	root := lakeRoot(t)
+	l := testOpenWith(t, root, "p", Options{CheckpointInterval: 10, CompactMinFiles: 4})
 	s := l.Sink(nil)
 	s.every = 5 * time.Millisecond
 	tbl := change.Table{Topic: "p.public.s", Name: "public.s"}
@@ -32,7 +32,7 @@ func TestSinkMaintainsInBackground(t *testing.T) {
 		off++
 	}
 	s.Close()
-	tb, err := openTable(root, "public.s")
+	tb, err := openTable(storeAt(root), "public.s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,4 +52,33 @@ func TestSinkMaintainsInBackground(t *testing.T) {
 		t.Fatalf("checkpoint %d, %d log files read, %d live files; want a checkpoint, ≤ 11 files, compaction", tb.checkpoint, tb.replayed, len(tb.Files()))
 	}
 	t.Logf("version %d, %d live files, checkpoint %d", tb.version, len(tb.Files()), tb.checkpoint)
+}
+
+// TestMaintenanceWaitsForBulkLoads: a table taking rows in bulk has its
+// maintenance put off, at most maxDeferred passes in a row; a slow stream
+// is maintained every pass.
+func TestMaintenanceWaitsForBulkLoads(t *testing.T) {
+	l, err := Open(t.TempDir(), "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := l.Sink(nil)
+	pass := 30 * time.Second
+	s.recent["bulk"], s.recent["slow"] = 2_000_000, 20_000
+	if !s.bulkLoading("bulk", pass) || s.bulkLoading("slow", pass) {
+		t.Fatal("a bulk load was maintained, or a slow stream was not")
+	}
+	for i := 1; i < maxDeferred; i++ {
+		s.recent["bulk"] = 2_000_000
+		if !s.bulkLoading("bulk", pass) {
+			t.Fatalf("pass %d of a bulk load was not put off", i+1)
+		}
+	}
+	s.recent["bulk"] = 2_000_000
+	if s.bulkLoading("bulk", pass) {
+		t.Fatalf("maintenance put off more than %d passes in a row", maxDeferred)
+	}
+	if !func() bool { s.recent["bulk"] = 2_000_000; return s.bulkLoading("bulk", pass) }() {
+		t.Fatal("after a pass, a bulk load is put off again")
+	}
 }

@@ -1,7 +1,6 @@
 package lake
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -32,19 +31,19 @@ func TestSpecialValuesRoundTrip(t *testing.T) {
 	for i, v := range vals {
 		rows = append(rows, Row{Schema: sc, Op: change.OpCreate, Values: v, Version: 1, Offset: int64(i)})
 	}
-	cols, _, err := mergeColumns(append([]change.Column(nil), metaColumns...), sc.Columns, map[string][]typeChange{})
+	cols, _, _, err := mergeColumns(append([]change.Column(nil), metaColumns...), sc.Columns, map[string][]typeChange{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "f.parquet")
-	if _, err := writeParquet(path, cols, rows); err != nil {
+	tb := newTable(storeAt(lakeRoot(t)), "public.t")
+	if _, err := writeParquet(tb.st, tb.key("f.parquet"), cols, rows); err != nil {
 		t.Fatal(err)
 	}
 	pos := map[string]int{}
 	for i, c := range sc.Columns {
 		pos[c.Name] = i
 	}
-	got, err := readFile(path, cols, sc, pos)
+	got, err := tb.readFile("f.parquet", cols, sc, pos)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,6 @@
 package lake
 
 import (
-	"errors"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -37,17 +34,14 @@ func (l *Lake) Stats(name string) (TableStats, error) {
 			st.SmallFiles++
 		}
 	}
-	ls, err := listLog(t.logDir())
-	if errors.Is(err, os.ErrNotExist) {
-		return st, nil
-	}
+	ls, err := listLog(l.st, name)
 	if err != nil {
 		return st, err
 	}
 	if c := ls.newestCheckpoint(); c >= 0 {
 		st.LastCheckpoint = c
-		if fi, err := os.Stat(filepath.Join(t.logDir(), checkpointName(c))); err == nil {
-			st.LastCheckpointAt = fi.ModTime()
+		if _, mt, err := t.Stat("_delta_log/" + checkpointName(c)); err == nil {
+			st.LastCheckpointAt = mt
 		}
 	}
 	return st, nil

@@ -3,26 +3,26 @@ package lake
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/fsutil"
+	"github.com/inlet-dev/inlet/lake/store"
 )
 
 // Table is one Delta table, with what its log says so far.
 type Table struct {
-	dir     string
-	Name    string // schema.table
-	version int64  // last committed version; -1 when the table has no log
+	st      store.Store // the lake's store; the table's keys start with Name + "/"
+	Name    string      // schema.table
+	version int64       // last committed version; -1 when the table has no log
 	txns    map[string]int64
 	txnAt   map[string]int64 // lastUpdated of each txn appId
 	columns []change.Column  // current Delta schema (without the partition column)
@@ -31,13 +31,15 @@ type Table struct {
 	// column's widenings so far (kept in the schema's field metadata).
 	widened     bool
 	typeChanges map[string][]typeChange
-	id          string
-	part        string // partition column
-	rows        int64  // change rows in files the log added
-	files       map[string]*addAction
-	order       map[string]int64 // read order of each live file (log order)
-	next        int64            // next read order
-	rowsOf      map[string]int64 // numRecords of each file
+	// mapping is the column mapping (nil: none; see mapping.go).
+	mapping *columnMapping
+	id      string
+	part    string // partition column
+	rows    int64  // change rows in files the log added
+	files   map[string]*addAction
+	order   map[string]int64 // read order of each live file (log order)
+	next    int64            // next read order
+	rowsOf  map[string]int64 // numRecords of each file
 	// tombs are the remove actions still remembered: files a retained
 	// version may reference (see checkpoint.go for when they are dropped).
 	tombs    map[string]*removeAction
@@ -58,8 +60,8 @@ type Table struct {
 	clock            func() time.Time // nil: time.Now
 }
 
-func newTable(root, name string) *Table {
-	return &Table{dir: filepath.Join(root, name), Name: name, version: -1, txns: map[string]int64{}, txnAt: map[string]int64{},
+func newTable(st store.Store, name string) *Table {
+	return &Table{st: st, Name: name, version: -1, txns: map[string]int64{}, txnAt: map[string]int64{},
 		files: map[string]*addAction{}, order: map[string]int64{}, rowsOf: map[string]int64{}, tombs: map[string]*removeAction{},
 		staged: map[uint64][]stagedFile{}, checkpoint: -1, oldest: -1}
 }
@@ -130,26 +132,30 @@ type removeAction struct {
 	Size                 int64             `json:"size,omitempty"`
 }
 
-func (t *Table) logDir() string { return filepath.Join(t.dir, "_delta_log") }
+// logDir is where the table's log lives (for messages).
+func (t *Table) logDir() string { return t.st.Location(t.Name + "/_delta_log") }
+
+// key is the store key of a path relative to the table.
+func (t *Table) key(rel string) string { return t.Name + "/" + rel }
+
+// logKey is the store key of a file in the table's _delta_log.
+func (t *Table) logKey(name string) string { return t.Name + "/_delta_log/" + name }
 
 func logName(v int64) string { return fmt.Sprintf("%020d.json", v) }
 
 // openTable reads the table's state: its newest readable checkpoint plus
 // the JSON commits after it.
-func openTable(root, name string) (*Table, error) {
-	return openTableUpTo(root, name, -2)
+func openTable(st store.Store, name string) (*Table, error) {
+	return openTableUpTo(st, name, -2)
 }
 
 // openTableUpTo reads the table's state as of version upTo (-2: the
 // latest). It starts from the newest checkpoint at or before upTo that
 // reads back whole; a missing, partial or corrupt checkpoint only means
 // starting from an older one, or from version 0.
-func openTableUpTo(root, name string, upTo int64) (*Table, error) {
-	t := newTable(root, name)
-	l, err := listLog(t.logDir())
-	if errors.Is(err, os.ErrNotExist) {
-		return t, nil
-	}
+func openTableUpTo(st store.Store, name string, upTo int64) (*Table, error) {
+	t := newTable(st, name)
+	l, err := listLog(st, name)
 	if err != nil {
 		return nil, fmt.Errorf("lake table %s: %w", name, err)
 	}
@@ -166,7 +172,7 @@ func openTableUpTo(root, name string, upTo int64) (*Table, error) {
 		if upTo != -2 && c > upTo {
 			continue
 		}
-		ct := newTable(root, name)
+		ct := newTable(st, name)
 		if err := ct.loadCheckpoint(c); errors.Is(err, ErrProtocol) {
 			return nil, err
 		} else if err != nil {
@@ -206,10 +212,15 @@ var ErrProtocol = errors.New("unsupported Delta protocol")
 var ErrTooOld = errors.New("version older than the log keeps")
 
 func (t *Table) replay(v int64) error {
-	data, err := os.ReadFile(filepath.Join(t.logDir(), logName(v)))
+	data, err := t.st.ReadAll(context.Background(), t.logKey(logName(v)))
 	if err != nil {
 		return fmt.Errorf("lake table %s: %w", t.Name, err)
 	}
+	return t.replayData(v, data)
+}
+
+// replayData applies the commit of version v, read as data.
+func (t *Table) replayData(v int64, data []byte) error {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 1<<20), 256<<20)
 	for sc.Scan() {
@@ -247,6 +258,7 @@ func (t *Table) apply(v int64, e *logEntry, line []byte) error {
 		t.id = e.MetaData.ID
 		t.columns = e.MetaData.InletColumns
 		t.typeChanges = typeChangesOf(e.MetaData.SchemaString)
+		t.mapping = mappingOf(e.MetaData)
 		if len(e.MetaData.PartitionColumns) == 1 {
 			t.part = e.MetaData.PartitionColumns[0]
 		}
@@ -314,9 +326,10 @@ func contains(s []string, x string) bool {
 func (t *Table) Follow() error {
 	for {
 		v := t.version + 1
-		if _, err := os.Stat(filepath.Join(t.logDir(), logName(v))); errors.Is(err, os.ErrNotExist) {
-			if c := readLastCheckpoint(t.logDir()); c >= v {
-				nt, err := openTable(filepath.Dir(t.dir), t.Name)
+		data, err := t.st.ReadAll(context.Background(), t.logKey(logName(v)))
+		if store.IsNotExist(err) {
+			if c := t.readLastCheckpoint(); c >= v {
+				nt, err := openTable(t.st, t.Name)
 				if err != nil {
 					return err
 				}
@@ -327,7 +340,7 @@ func (t *Table) Follow() error {
 		} else if err != nil {
 			return fmt.Errorf("lake table %s: %w", t.Name, err)
 		}
-		if err := t.replay(v); err != nil {
+		if err := t.replayData(v, data); err != nil {
 			return err
 		}
 	}
@@ -352,11 +365,11 @@ func (t *Table) TxnVersion(appID string) (int64, bool) {
 
 // commit writes the next log version with put-if-absent semantics.
 func (t *Table) commit(actions []logEntry) error {
-	if t.version < 0 {
+	if dm, ok := t.st.(store.DirMaker); ok && t.version < 0 {
 		// Only a new table gets its log directory made: an existing
 		// table whose log is gone (storage failing, a volume not
 		// mounted) must fail, not start a second history.
-		if err := os.MkdirAll(t.logDir(), 0o755); err != nil {
+		if err := dm.MkdirAll(t.Name + "/_delta_log"); err != nil {
 			return fmt.Errorf("lake table %s: %w", t.Name, err)
 		}
 	}
@@ -370,30 +383,18 @@ func (t *Table) commit(actions []logEntry) error {
 		buf.WriteByte('\n')
 	}
 	next := t.version + 1
-	final := filepath.Join(t.logDir(), logName(next))
-	tmp := filepath.Join(t.logDir(), "."+logName(next)+".tmp-"+randHex())
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("lake table %s: write log: %w", t.Name, err)
-	}
-	defer os.Remove(tmp)
-	if err := fsyncFile(tmp); err != nil {
-		return fmt.Errorf("lake table %s: %w", t.Name, err)
-	}
-	// os.Link fails if final exists: put-if-absent, so two writers can never
-	// both commit one version.
-	if err := os.Link(tmp, final); err != nil {
-		if errors.Is(err, os.ErrExist) {
+	final := t.logKey(logName(next))
+	// Put-if-absent (a link locally, If-None-Match: * on S3), so two
+	// writers can never both commit one version.
+	if err := t.st.PutIfAbsent(context.Background(), final, buf.Bytes()); err != nil {
+		if errors.Is(err, store.ErrExist) {
 			return fmt.Errorf("lake table %s: version %d was committed by another writer: %w", t.Name, next, ErrConflict)
 		}
 		return fmt.Errorf("lake table %s: commit version %d: %w", t.Name, next, err)
 	}
-	if err := fsutil.SyncDir(t.logDir()); err != nil {
-		return fmt.Errorf("lake table %s: %w", t.Name, err)
-	}
-	if t.clock != nil {
+	if tc, ok := t.st.(store.Toucher); ok && t.clock != nil {
 		// An injected clock (tests) dates the version as log cleanup sees it.
-		now := t.clock()
-		os.Chtimes(final, now, now)
+		tc.Touch(final, t.clock())
 	}
 	if t.oldest < 0 {
 		t.oldest, t.oldestMs = next, t.now().UnixMilli()
@@ -429,8 +430,23 @@ func (t *Table) Files() []string {
 	return out
 }
 
-// Dir is the table's directory.
-func (t *Table) Dir() string { return t.dir }
+// Dir is where the table lives: a local directory, or an
+// s3://bucket/prefix/table URL.
+func (t *Table) Dir() string { return t.st.Location(t.Name) }
+
+// Stat returns the size and modification time of a file of the table
+// (rel as Files returns it, or _delta_log/<name>).
+func (t *Table) Stat(rel string) (size int64, mtime time.Time, err error) {
+	e, err := t.st.Stat(context.Background(), t.key(rel))
+	return e.Size, e.ModTime, err
+}
+
+// CommitTime is when version v was committed (its log file's
+// modification time).
+func (t *Table) CommitTime(v int64) (time.Time, error) {
+	_, mt, err := t.Stat("_delta_log/" + logName(v))
+	return mt, err
+}
 
 // removeOrphans deletes Parquet files that no log version lists and stray
 // temp files of interrupted log commits: what a crash between writing
@@ -446,19 +462,14 @@ func (t *Table) removeOrphans(shared bool) ([]string, error) {
 			staged[f.Add.Path] = true
 		}
 	}
-	err := filepath.WalkDir(t.dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, _ := filepath.Rel(t.dir, path)
-		rel = filepath.ToSlash(rel)
-		name := d.Name()
+	ctx := context.Background()
+	entries, err := t.st.List(ctx, t.Name+"/")
+	if err != nil {
+		return nil, fmt.Errorf("lake table %s: %w", t.Name, err)
+	}
+	for _, e := range entries {
+		rel := strings.TrimPrefix(e.Key, t.Name+"/")
+		name := path.Base(rel)
 		// Removed files stay for time travel while a tombstone remembers them.
 		known := t.files[rel] != nil || t.tombs[rel] != nil
 		orphan := strings.HasSuffix(name, ".parquet") && !strings.HasPrefix(rel, "_delta_log/") && !known && !staged[rel]
@@ -466,24 +477,20 @@ func (t *Table) removeOrphans(shared bool) ([]string, error) {
 		// Maintenance may be writing these right now (another goroutine):
 		// they are left until they are an hour old (then vacuum, or this,
 		// removes them).
-		if (orphan && (shared || strings.HasPrefix(name, "part-compact-")) || staleTmp && (shared || strings.Contains(name, "checkpoint"))) && young(d) {
-			return nil
+		if (orphan && (shared || strings.HasPrefix(name, "part-compact-")) || staleTmp && (shared || strings.Contains(name, "checkpoint"))) && young(e) {
+			continue
 		}
 		if orphan || staleTmp {
-			if err := os.Remove(path); err != nil {
-				return err
+			if err := t.st.Delete(ctx, e.Key); err != nil {
+				return removed, err
 			}
 			removed = append(removed, rel)
 		}
-		return nil
-	})
-	return removed, err
+	}
+	return removed, nil
 }
 
-func young(d os.DirEntry) bool {
-	info, err := d.Info()
-	return err == nil && time.Since(info.ModTime()) < minUnlistedAge
-}
+func young(e store.Entry) bool { return time.Since(e.ModTime) < minUnlistedAge }
 
 // numRecords reads numRecords from an add action's stats (0 if absent).
 func numRecords(stats string) int64 {
@@ -496,15 +503,6 @@ func numRecords(stats string) int64 {
 
 // ErrConflict means another writer committed the version first.
 var ErrConflict = errors.New("concurrent lake commit")
-
-func fsyncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
-}
 
 func randHex() string {
 	var b [6]byte

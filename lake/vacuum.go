@@ -1,16 +1,13 @@
 package lake
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/inlet-dev/inlet/internal/fsutil"
+	"github.com/inlet-dev/inlet/lake/store"
 )
 
 // CleanupLog deletes the JSON commits and checkpoints older than the log
@@ -31,16 +28,17 @@ func (l *Lake) CleanupLog(name string, now time.Time) ([]string, int64, error) {
 
 func (l *Lake) cleanupLog(t *Table, now time.Time) ([]string, int64, error) {
 	name := t.Name
-	ls, err := listLog(t.logDir())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, -1, nil
-	}
+	ctx := context.Background()
+	ls, err := listLog(l.st, name)
 	if err != nil {
 		return nil, -1, fmt.Errorf("lake table %s: %w", name, err)
 	}
+	if len(ls.commits) == 0 && len(ls.checkpoints) == 0 && len(ls.staleTmps) == 0 {
+		return nil, -1, nil
+	}
 	oldest := ls.oldest()
 	for _, n := range ls.staleTmps {
-		os.Remove(filepath.Join(t.logDir(), n)) // left by a crash; never renamed or linked
+		l.st.Delete(ctx, t.logKey(n)) // left by a crash; never renamed or linked
 	}
 	if l.opts.LogRetention < 0 {
 		return nil, oldest, nil
@@ -52,7 +50,7 @@ func (l *Lake) cleanupLog(t *Table, now time.Time) ([]string, int64, error) {
 		if c > t.version || ls.timeOf(c) > cutoff || c <= oldest {
 			continue
 		}
-		if err := newTable(l.root, name).loadCheckpoint(c); err != nil {
+		if err := newTable(l.st, name).loadCheckpoint(c); err != nil {
 			continue // never the oldest kept: it would not read back
 		}
 		keep = c
@@ -62,16 +60,23 @@ func (l *Lake) cleanupLog(t *Table, now time.Time) ([]string, int64, error) {
 		return nil, oldest, nil
 	}
 	var deleted []string
+	present := map[string]bool{}
+	for _, v := range ls.commits {
+		present[logName(v)] = true
+	}
+	for _, v := range ls.checkpoints {
+		present[checkpointName(v)] = true
+	}
 	del := func(n string) error {
-		err := os.Remove(filepath.Join(t.logDir(), n))
-		if err == nil {
-			deleted = append(deleted, "_delta_log/"+n)
+		if !present[n] {
 			return nil
 		}
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
+		if err := l.st.Delete(ctx, t.logKey(n)); err != nil {
+			return err
 		}
-		return err
+		delete(present, n)
+		deleted = append(deleted, "_delta_log/"+n)
+		return nil
 	}
 	var versions []int64
 	for _, v := range ls.commits {
@@ -93,8 +98,10 @@ func (l *Lake) cleanupLog(t *Table, now time.Time) ([]string, int64, error) {
 			return deleted, oldest, fmt.Errorf("lake table %s: log cleanup: %w", name, err)
 		}
 	}
-	if err := fsutil.SyncDir(t.logDir()); err != nil {
-		return deleted, keep, fmt.Errorf("lake table %s: %w", name, err)
+	if ds, ok := l.st.(store.DirSyncer); ok {
+		if err := ds.SyncDir(name + "/_delta_log"); err != nil {
+			return deleted, keep, fmt.Errorf("lake table %s: %w", name, err)
+		}
 	}
 	// The writer's cached table learns it at its next checkpoint.
 	l.oldest.Store(name, [2]int64{keep, ls.timeOf(keep)})
@@ -105,14 +112,11 @@ func (l *Lake) cleanupLog(t *Table, now time.Time) ([]string, int64, error) {
 // rebuild (Rewind and time travel go no further back); -1 for a table with
 // no log.
 func (l *Lake) OldestVersion(name string) (int64, error) {
-	t, err := l.Table(name)
+	_, err := l.Table(name)
 	if err != nil {
 		return -1, err
 	}
-	ls, err := listLog(t.logDir())
-	if errors.Is(err, os.ErrNotExist) {
-		return -1, nil
-	}
+	ls, err := listLog(l.st, name)
 	if err != nil {
 		return -1, err
 	}
@@ -145,7 +149,8 @@ func (l *Lake) vacuum(t *Table, now time.Time, dryRun bool) ([]string, error) {
 	if t.version < 0 {
 		return nil, nil
 	}
-	ls, err := listLog(t.logDir())
+	ctx := context.Background()
+	ls, err := listLog(l.st, name)
 	if err != nil {
 		return nil, fmt.Errorf("lake table %s: %w", name, err)
 	}
@@ -159,56 +164,41 @@ func (l *Lake) vacuum(t *Table, now time.Time, dryRun bool) ([]string, error) {
 			staged[f.Add.Path] = true
 		}
 	}
+	// Orphans are found by listing the table's files with their
+	// modification times (on S3 one LIST, paged, of the table's prefix).
+	entries, err := l.st.List(ctx, name+"/")
+	if err != nil {
+		return nil, fmt.Errorf("lake table %s: vacuum: %w", name, err)
+	}
 	var out []string
-	dirs := map[string]bool{}
-	err = filepath.WalkDir(t.dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil
-			}
-			return err
+	for _, e := range entries {
+		rel := strings.TrimPrefix(e.Key, name+"/")
+		if strings.HasPrefix(rel, "_delta_log/") {
+			continue
 		}
-		rel, _ := filepath.Rel(t.dir, path)
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			if rel == "_delta_log" {
-				return filepath.SkipDir
-			}
-			if rel != "." {
-				dirs[path] = true
-			}
-			return nil
-		}
-		if !strings.HasSuffix(d.Name(), ".parquet") || t.files[rel] != nil || staged[rel] {
-			return nil
+		if !strings.HasSuffix(rel, ".parquet") || t.files[rel] != nil || staged[rel] {
+			continue
 		}
 		if r := t.tombs[rel]; r != nil {
 			if r.DeletionTimestamp >= horizon {
-				return nil
+				continue
 			}
-		} else {
-			info, err := d.Info()
-			if err != nil || !info.ModTime().Before(fileHorizon) {
-				return nil
-			}
+		} else if !e.ModTime.Before(fileHorizon) {
+			continue
 		}
 		out = append(out, rel)
-		return nil
-	})
-	if err != nil {
-		return out, fmt.Errorf("lake table %s: vacuum: %w", name, err)
 	}
 	sort.Strings(out)
 	if dryRun {
 		return out, nil
 	}
 	for _, rel := range out {
-		if err := os.Remove(filepath.Join(t.dir, filepath.FromSlash(rel))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := l.st.Delete(ctx, t.key(rel)); err != nil {
 			return out, fmt.Errorf("lake table %s: vacuum: %w", name, err)
 		}
 	}
-	for d := range dirs {
-		os.Remove(d) // only if empty
+	if ed, ok := l.st.(interface{ RemoveEmptyDirs(prefix string) }); ok {
+		ed.RemoveEmptyDirs(name) // partition directories vacuum emptied
 	}
 	return out, nil
 }

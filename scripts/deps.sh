@@ -41,3 +41,12 @@ if [ ! -d "$chdb_dir/node_modules/chdb" ]; then
   mkdir -p "$chdb_dir"
   (cd "$chdb_dir" && npm install --silent --no-audit --no-fund chdb >/dev/null)
 fi
+
+# versitygw is the S3 server the lake-on-S3 tests and benchmark run (its
+# posix backend keeps objects as plain files, which chDB reads back).
+bin_dir="${INLET_BIN:-$HOME/.cache/inlet-bin}"
+if ! command -v versitygw >/dev/null && [ ! -x "$bin_dir/versitygw" ]; then
+  echo "installing versitygw v1.8.0 into $bin_dir" >&2
+  mkdir -p "$bin_dir"
+  GOBIN="$bin_dir" go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/inlet-dev/inlet/internal/runner"
 	"github.com/inlet-dev/inlet/internal/verify"
@@ -47,6 +49,10 @@ func cmdVerify(args []string, out io.Writer) error {
 	rep, err := verify.Run(ctx, c, o)
 	if err != nil {
 		return err
+	}
+	// The latest result per table, for the status page and /metrics.
+	if err := verify.Record(c.StateDir, rep, time.Now()); err != nil {
+		fmt.Fprintf(os.Stderr, "inlet verify: could not record the result in %s: %v\n", c.StateDir, err)
 	}
 	if *asJSON {
 		err = rep.WriteJSON(out)

@@ -8,14 +8,13 @@ import (
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
-	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/retry"
 )
 
 // openError explains a failed first query: credentials and certificates
 // need a person (retry.NeedsUser, naming the setting); anything else gets
 // a hint about the port.
-func openError(cfg *config.ClickHouse, err error) error {
+func openError(cfg *Config, err error) error {
 	err = fmt.Errorf("clickhouse %s: %w", cfg.Addr, err)
 	var (
 		ex        *ch.Exception

@@ -35,6 +35,9 @@ func (v Version) hasDateTime64() bool { return v.AtLeast(20, 1) }
 func (v Version) hasBool() bool       { return v.AtLeast(21, 12) }
 func (v Version) hasDate32() bool     { return v.AtLeast(21, 9) }
 
+// hasRenameColumn: ALTER TABLE … RENAME COLUMN (20.4).
+func (v Version) hasRenameColumn() bool { return v.AtLeast(20, 4) }
+
 // columnType returns the ClickHouse type of a column. Key columns are not
 // Nullable; arrays never are (ClickHouse has no Nullable(Array)).
 func columnType(c change.Column, v Version) string {
@@ -121,7 +124,7 @@ func createTableSQL(db, name string, cols []change.Column, v Version, refresh bo
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s (\n", quote(db), quote(name))
 	var keys []string
 	for _, c := range cols {
-		fmt.Fprintf(&b, "  %s %s COMMENT %s,\n", quote(c.Name), columnType(c, v), quoteString("source type "+c.SourceType))
+		fmt.Fprintf(&b, "  %s %s COMMENT %s,\n", quote(c.Name), columnType(c, v), quoteString(attnumComment(c)))
 		if c.Key {
 			keys = append(keys, quote(c.Name))
 		}

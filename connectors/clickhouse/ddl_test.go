@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/config"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -49,7 +48,7 @@ func TestDDLGolden(t *testing.T) {
 // column types each server infers for the same definition (18.16 has no
 // Date32 or DateTime64, so toDate gives Date on both).
 func TestSummaryDDLGolden(t *testing.T) {
-	cfg := config.Summary{Name: "orders_daily", From: "public.orders", Refresh: "incremental",
+	cfg := Summary{Name: "orders_daily", From: "public.orders", Refresh: "incremental",
 		Dimensions: []string{"toDate(created_at) AS day", "status"},
 		Measures:   []string{"count() AS orders", "sum(amount) AS revenue", "uniqExact(customer_id) AS customers"},
 		Where:      "status != 'test'", PartitionBy: "day"}

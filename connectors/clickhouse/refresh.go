@@ -25,7 +25,7 @@ func (s *Sink) WriteRefresh(ctx context.Context, table string, rows []change.Row
 	var m *mirror
 	for i := range rows {
 		var err error
-		if m, err = s.ensure(ctx, rows[i].Schema, true); err != nil {
+		if m, err = s.ensure(ctx, rows[i].Schema, true, rows[i].Version); err != nil {
 			return 0, err
 		}
 	}
@@ -84,11 +84,10 @@ func (s *Sink) refreshMirror(ctx context.Context, table string) (*mirror, error)
 		return m, nil
 	}
 	m := &mirror{name: name, known: map[string]bool{}, refresh: true, stagingGen: -1}
-	if err := s.conn.Exec(ctx, createTableSQL(s.db, name, nil, s.version, true)); err != nil {
-		return nil, fmt.Errorf("clickhouse: create table %s.%s: %w", s.db, name, err)
-	}
-	if err := s.conn.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s AS %s.%s", quote(s.db), quote(stagingName(name)), quote(s.db), quote(name))); err != nil {
-		return nil, fmt.Errorf("clickhouse: create staging table for %s: %w", name, err)
+	for _, q := range s.tp.mirrorSQL(s.db, name, nil, s.version, true) {
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return nil, fmt.Errorf("clickhouse: create table %s.%s: %w", s.db, name, err)
+		}
 	}
 	s.tables[name] = m
 	return m, nil
@@ -101,7 +100,7 @@ func (s *Sink) stage(ctx context.Context, m *mirror, rows []change.Row) (int, er
 	st := quote(s.db) + "." + quote(stagingName(m.name))
 	if m.stagingGen != gen {
 		if m.stagingGen > 0 {
-			if err := s.conn.Exec(ctx, "TRUNCATE TABLE "+st); err != nil {
+			if err := s.conn.Exec(ctx, s.tp.truncateSQL(s.db, stagingName(m.name))); err != nil {
 				return 0, fmt.Errorf("clickhouse: clear %s: %w", stagingName(m.name), err)
 			}
 		}
@@ -126,8 +125,8 @@ func (s *Sink) stage(ctx context.Context, m *mirror, rows []change.Row) (int, er
 			vals[i] = nil
 		}
 		for i, c := range r.Schema.Columns {
-			j, ok := pos[c.Name]
-			if !ok {
+			j := m.place(pos, c)
+			if j < 0 {
 				continue
 			}
 			v, err := s.value(m.name, m.columns[j], r.Values[i], r.Values, r.Schema.KeyColumns(), r.Schema.Columns)
@@ -173,12 +172,12 @@ func (s *Sink) swapIn(ctx context.Context, m *mirror, mk change.Marker) error {
 		return fmt.Errorf("clickhouse: full refresh %d of %s: its rows are not staged (staging holds %d); replay the table from an earlier checkpoint (inlet replay --sink clickhouse)", mk.Gen, m.name, m.stagingGen)
 	}
 	if mk.Rows == 0 && m.stagingGen != int64(mk.Gen) {
-		if err := s.conn.Exec(ctx, "TRUNCATE TABLE "+st); err != nil {
+		if err := s.conn.Exec(ctx, s.tp.truncateSQL(s.db, stagingName(m.name))); err != nil {
 			return fmt.Errorf("clickhouse: clear %s: %w", stagingName(m.name), err)
 		}
 		m.stagingGen = int64(mk.Gen)
 	}
-	if err := s.conn.Exec(ctx, "OPTIMIZE TABLE "+st+" FINAL"); err != nil {
+	if err := s.conn.Exec(ctx, s.tp.optimizeSQL(s.db, stagingName(m.name))); err != nil {
 		return fmt.Errorf("clickhouse: merge %s: %w", stagingName(m.name), err)
 	}
 	var n uint64
@@ -188,7 +187,7 @@ func (s *Sink) swapIn(ctx context.Context, m *mirror, mk change.Marker) error {
 	if int64(n) != mk.Rows {
 		return fmt.Errorf("clickhouse: full refresh %d of %s: %d rows staged but the source sent %d; not swapping it in (replay the table from an earlier checkpoint)", mk.Gen, m.name, n, mk.Rows)
 	}
-	if err := s.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s REPLACE PARTITION tuple() FROM %s", main, st)); err != nil {
+	if err := s.conn.Exec(ctx, s.tp.replaceSQL(s.db, m.name, stagingName(m.name), []string{wholeTable})); err != nil {
 		return fmt.Errorf("clickhouse: swap in full refresh of %s: %w", m.name, err)
 	}
 	s.log.Info("clickhouse full refresh swapped in", "table", m.name, "rows", n, "gen", mk.Gen)

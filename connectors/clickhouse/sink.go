@@ -19,13 +19,13 @@ import (
 
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/connectors"
-	"github.com/inlet-dev/inlet/internal/config"
 )
 
 // Sink writes mirror tables in one database.
 type Sink struct {
 	conn    driver.Conn
 	db      string
+	tp      topology // one server or clickhouse.cluster
 	version Version
 	log     *slog.Logger
 	tables  map[string]*mirror // by mirror table name
@@ -34,6 +34,8 @@ type Sink struct {
 	// reported holds the "table.column"s already logged as incidents.
 	outOfRange string
 	reported   sync.Map
+	// dropColumns: clickhouse.drop_columns.
+	dropColumns bool
 
 	summaries []*summary
 	byMirror  map[string][]*summary // summaries by source mirror name
@@ -49,10 +51,13 @@ type mirror struct {
 	// stagingGen is the refresh generation the staging table holds (-1:
 	// not looked up yet, 0: empty).
 	stagingGen int64
+	// high is the newest row version the mirror has seen: a schema of an
+	// older row is not followed (see evolve.go).
+	high uint64
 }
 
 // Open connects, detects the server version and creates the database.
-func Open(ctx context.Context, cfg *config.ClickHouse, log *slog.Logger) (*Sink, error) {
+func Open(ctx context.Context, cfg *Config, log *slog.Logger) (*Sink, error) {
 	tlsCfg, err := cfg.TLS.Config() // nil without clickhouse.tls
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse.tls: %w", err)
@@ -69,9 +74,9 @@ func Open(ctx context.Context, cfg *config.ClickHouse, log *slog.Logger) (*Sink,
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse %s: %w", cfg.Addr, err)
 	}
-	s := &Sink{conn: conn, db: cfg.Database, log: log, tables: map[string]*mirror{}, outOfRange: cfg.OutOfRange}
+	s := &Sink{conn: conn, db: cfg.Database, tp: topology{cluster: cfg.Cluster}, log: log, tables: map[string]*mirror{}, outOfRange: cfg.OutOfRange, dropColumns: cfg.DropColumns}
 	if s.outOfRange == "" {
-		s.outOfRange = config.OutOfRangeClamp
+		s.outOfRange = OutOfRangeClamp
 	}
 	var v string
 	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&v); err != nil {
@@ -82,7 +87,15 @@ func Open(ctx context.Context, cfg *config.ClickHouse, log *slog.Logger) (*Sink,
 		conn.Close()
 		return nil, err
 	}
-	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quote(cfg.Database)); err != nil {
+	set, err := sessionSettings(ctx, conn, cfg.Cluster)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if len(set) > 0 {
+		s.conn = settingsConn{Conn: conn, settings: set}
+	}
+	if err := s.conn.Exec(ctx, s.tp.databaseSQL(cfg.Database)); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("clickhouse: create database %s: %w", cfg.Database, err)
 	}
@@ -100,23 +113,22 @@ func (s *Sink) Conn() driver.Conn { return s.conn }
 // ServerVersion is the detected server version.
 func (s *Sink) ServerVersion() Version { return s.version }
 
-// ensure creates or evolves the mirror table and view for schema sc.
-func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool) (*mirror, error) {
+// ensure creates or evolves the mirror table and view for schema sc, the
+// schema of a row at version v.
+func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool, v uint64) (*mirror, error) {
 	name := TableName(sc)
 	m := s.tables[name]
 	if m != nil && m.known[sc.Fingerprint] {
+		m.high = max(m.high, v)
 		return m, nil
 	}
 	if m == nil {
 		// Registered only once created and read: a failed attempt (server
 		// down) must not leave a mirror with no columns for the retry.
 		m = &mirror{name: name, known: map[string]bool{}, refresh: refresh, stagingGen: -1}
-		if err := s.conn.Exec(ctx, createTableSQL(s.db, name, sc.Columns, s.version, refresh)); err != nil {
-			return nil, fmt.Errorf("clickhouse: create table %s.%s: %w", s.db, name, err)
-		}
-		if refresh {
-			if err := s.conn.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s AS %s.%s", quote(s.db), quote(stagingName(name)), quote(s.db), quote(name))); err != nil {
-				return nil, fmt.Errorf("clickhouse: create staging table for %s.%s: %w", s.db, name, err)
+		for _, q := range s.tp.mirrorSQL(s.db, name, sc.Columns, s.version, refresh) {
+			if err := s.conn.Exec(ctx, q); err != nil {
+				return nil, fmt.Errorf("clickhouse: create table %s.%s: %w", s.db, name, err)
 			}
 		}
 		existing, err := s.columnsOf(ctx, name)
@@ -128,18 +140,32 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool) (*mi
 				m.columns = append(m.columns, c)
 			}
 		}
+		if !refresh {
+			if m.high, err = s.highVersion(ctx, name); err != nil {
+				return nil, err
+			}
+		}
 		s.tables[name] = m
 	}
-	have := map[string]bool{}
-	for _, c := range m.columns {
-		have[c.Name] = true
-	}
-	added, err := s.widen(ctx, m, sc)
+	renamed, older, err := s.follow(ctx, m, sc, v)
 	if err != nil {
 		return nil, err
 	}
+	have := map[string]bool{}
+	nums := map[int]bool{}
+	for _, c := range m.columns {
+		have[c.Name] = true
+		nums[c.Attnum] = c.Attnum != 0
+	}
+	added, err := s.widen(ctx, m, sc, v < m.high)
+	if err != nil {
+		return nil, err
+	}
+	added = added || renamed
 	for _, c := range sc.Columns {
-		if have[c.Name] {
+		if have[c.Name] || older && (nums[c.Attnum] || s.dropColumns) {
+			// An older schema's column: the mirror has it under its new
+			// name, or dropped it.
 			continue
 		}
 		if c.Key {
@@ -159,9 +185,15 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool) (*mi
 			if existing[c.Name] {
 				continue
 			}
-			q := fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", quote(s.db), quote(tn), quote(c.Name), columnType(c, s.version))
+			for _, q := range s.tp.columnSQL(s.db, tn, fmt.Sprintf("ADD COLUMN %s %s", quote(c.Name), columnType(c, s.version))) {
+				if err := s.conn.Exec(ctx, q); err != nil {
+					return nil, fmt.Errorf("clickhouse: add column %s to %s.%s: %w", c.Name, s.db, tn, err)
+				}
+			}
+			// N.B. 18.16 ignores a COMMENT in ADD COLUMN: set it apart.
+			q := s.tp.alterSQL(s.db, tn, fmt.Sprintf("COMMENT COLUMN %s %s", quote(c.Name), quoteString(attnumComment(c))))
 			if err := s.conn.Exec(ctx, q); err != nil {
-				return nil, fmt.Errorf("clickhouse: add column %s to %s.%s: %w", c.Name, s.db, tn, err)
+				return nil, fmt.Errorf("clickhouse: comment column %s of %s.%s: %w", c.Name, s.db, tn, err)
 			}
 		}
 		s.log.Info("clickhouse column added", "table", name, "column", c.Name)
@@ -169,14 +201,24 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool) (*mi
 		added = true
 	}
 	if added {
-		if err := s.conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", quote(s.db), quote(viewName(name)))); err != nil {
-			return nil, fmt.Errorf("clickhouse: recreate view: %w", err)
+		// Summaries over the mirror infer their column types from it:
+		// look again (a widened measure rebuilds the summary).
+		for _, sm := range s.byMirror[name] {
+			sm.ready = false
+		}
+		for _, q := range s.tp.dropSQL(s.db, viewName(name), true) {
+			if err := s.conn.Exec(ctx, q); err != nil {
+				return nil, fmt.Errorf("clickhouse: recreate view: %w", err)
+			}
 		}
 	}
-	if err := s.conn.Exec(ctx, createViewSQL(s.db, name, m.columns)); err != nil {
+	if err := s.conn.Exec(ctx, s.tp.viewSQL(s.db, name, m.columns)); err != nil {
 		return nil, fmt.Errorf("clickhouse: create view %s.%s: %w", s.db, viewName(name), err)
 	}
-	m.known[sc.Fingerprint] = true
+	if !older {
+		m.known[sc.Fingerprint] = true
+	}
+	m.high = max(m.high, v)
 	return m, nil
 }
 
@@ -227,7 +269,7 @@ func (s *Sink) Write(ctx context.Context, rows []change.Row) (int, error) {
 		if err != nil || i == len(rows) {
 			return n, err
 		}
-		m, err := s.ensure(ctx, rows[i].Schema, false)
+		m, err := s.ensure(ctx, rows[i].Schema, false, rows[i].Version)
 		if err != nil {
 			return n, err
 		}
@@ -247,7 +289,7 @@ func (s *Sink) writeRows(ctx context.Context, rows []change.Row) (int, error) {
 	var m *mirror
 	for i := range rows {
 		var err error
-		if m, err = s.ensure(ctx, rows[i].Schema, false); err != nil {
+		if m, err = s.ensure(ctx, rows[i].Schema, false, rows[i].Version); err != nil {
 			return 0, err
 		}
 	}
@@ -271,40 +313,57 @@ func (s *Sink) writeRows(ctx context.Context, rows []change.Row) (int, error) {
 		if sc != lastSchema {
 			lastSchema, at = sc, make([]int, len(sc.Columns))
 			for i, c := range sc.Columns {
-				at[i] = pos[c.Name]
+				at[i] = m.place(pos, c)
 			}
 		}
 		return at
 	}
-	put := func(k string, st *state) {
-		if _, ok := latest[k]; !ok {
+	put := func(k string, prev, st *state) {
+		if prev == nil {
 			order = append(order, k)
 		}
 		latest[k] = st
 	}
+	// Images and states come from one allocation per batch each.
+	imgs := make([]any, len(rows)*len(m.columns))
+	states := make([]state, 0, len(rows))
+	newState := func(st state) *state {
+		if len(states) == cap(states) { // a key change adds a state
+			states = make([]state, 0, len(rows))
+		}
+		states = append(states, st)
+		return &states[len(states)-1]
+	}
+	var kb []byte
+	var k string
 	for ri := range rows {
 		r := &rows[ri]
-		img := make([]any, len(m.columns))
+		img := imgs[ri*len(m.columns) : (ri+1)*len(m.columns) : (ri+1)*len(m.columns)]
 		place := placeOf(r.Schema)
 		for i := range r.Schema.Columns {
-			img[place[i]] = r.Values[i]
+			if place[i] >= 0 {
+				img[place[i]] = r.Values[i]
+			}
 		}
-		k := keyString(img, keyCols)
+		kb, k = keyString(kb, img, keyCols)
+		prev := latest[k]
 		if r.Op == change.OpDelete {
-			put(k, &state{values: img, version: r.Version, deleted: true})
+			put(k, prev, newState(state{values: img, version: r.Version, deleted: true}))
 			continue
 		}
 		if r.Before != nil {
 			old := make([]any, len(m.columns))
 			for i := range r.Schema.Columns {
-				old[place[i]] = r.Before[i]
+				if place[i] >= 0 {
+					old[place[i]] = r.Before[i]
+				}
 			}
-			if ok := keyString(old, keyCols); ok != k && hasKey(old, keyCols) {
-				put(ok, &state{values: old, version: r.Version, deleted: true})
+			var ok string
+			if kb, ok = keyString(kb, old, keyCols); ok != k && hasKey(old, keyCols) {
+				put(ok, latest[ok], newState(state{values: old, version: r.Version, deleted: true}))
 			}
 		}
-		st := &state{values: img, version: r.Version}
-		prev := latest[k]
+		st := newState(state{values: img, version: r.Version})
 		for i, v := range img {
 			if _, ok := v.(change.Unchanged); ok {
 				if prev != nil && !prev.deleted && !isMissing(prev, i) {
@@ -314,7 +373,7 @@ func (s *Sink) writeRows(ctx context.Context, rows []change.Row) (int, error) {
 				}
 			}
 		}
-		put(k, st)
+		put(k, prev, st)
 	}
 	if err := s.fillUnchanged(ctx, m, keyCols, latest); err != nil {
 		return 0, err
@@ -349,27 +408,13 @@ func (s *Sink) writeRows(ctx context.Context, rows []change.Row) (int, error) {
 		return 0, fmt.Errorf("clickhouse: prepare insert into %s: %w", m.name, err)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	vals := make([]any, len(names))
-	for _, k := range order {
-		st := latest[k]
-		for i, c := range m.columns {
-			v, err := s.value(m.name, c, st.values[i], st.values, keyCols, m.columns)
-			if err != nil {
-				batch.Abort()
-				return 0, fmt.Errorf("clickhouse: %s.%s: %w: %w", m.name, c.Name, ErrValue, err)
-			}
-			vals[i] = v
-		}
-		del := uint8(0)
-		if st.deleted {
-			del = 1
-		}
-		n := len(m.columns)
-		vals[n], vals[n+1], vals[n+2] = st.version, del, now
-		if err := batch.Append(vals...); err != nil {
-			batch.Abort()
-			return 0, fmt.Errorf("clickhouse: append to %s: %w: %w", m.name, ErrValue, err)
-		}
+	sts := make([]*state, len(order))
+	for j, k := range order {
+		sts[j] = latest[k]
+	}
+	if err := s.appendColumns(batch, m, sts, keyCols, now); err != nil {
+		batch.Abort()
+		return 0, err
 	}
 	if err := batch.Send(); err != nil {
 		return 0, fmt.Errorf("clickhouse: insert into %s: %w", m.name, err)
@@ -421,14 +466,6 @@ func hasKey(img []any, keyCols []int) bool {
 	return true
 }
 
-func keyString(img []any, keyCols []int) string {
-	var b strings.Builder
-	for _, i := range keyCols {
-		fmt.Fprintf(&b, "%v\x00", img[i])
-	}
-	return b.String()
-}
-
 // CurrentRows counts the rows of a source table's _current view.
 func (s *Sink) CurrentRows(ctx context.Context, table string) (uint64, error) {
 	name := mirrorOf(table)
@@ -440,9 +477,13 @@ func (s *Sink) CurrentRows(ctx context.Context, table string) (uint64, error) {
 // DropTable drops the mirror table and view of a source table (rebuild).
 func (s *Sink) DropTable(ctx context.Context, table string) error {
 	name := mirrorOf(table)
-	for _, n := range []string{viewName(name), name} {
-		if err := s.conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", quote(s.db), quote(n))); err != nil {
-			return fmt.Errorf("clickhouse: drop %s: %w", n, err)
+	qs := append(s.tp.dropSQL(s.db, viewName(name), true), s.tp.dropSQL(s.db, name, false)...)
+	if m := s.tables[name]; m != nil && m.refresh && s.tp.cluster != "" {
+		qs = append(qs, s.tp.dropSQL(s.db, stagingName(name), false)...)
+	}
+	for _, q := range qs {
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("clickhouse: drop %s: %w", name, err)
 		}
 	}
 	delete(s.tables, name)

@@ -13,7 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 )
 
 // ErrSummaryCheck is returned by RefreshSummaries when a check failed on a
@@ -46,10 +46,10 @@ type summary struct {
 	lastFull time.Time
 }
 
-func (s *Sink) configureSummaries(cfgs []config.Summary) {
+func (s *Sink) configureSummaries(cfgs []Summary) {
 	s.byMirror = map[string][]*summary{}
 	for _, c := range cfgs {
-		tn, _ := config.ParseTableName(c.From)
+		tn, _ := conf.ParseTableName(c.From)
 		mirror := TableName(&change.Schema{Namespace: tn.Schema, Table: tn.Table})
 		sm := &summary{def: newSummaryDef(c, mirror), touched: map[string]bool{}}
 		s.summaries = append(s.summaries, sm)
@@ -75,7 +75,7 @@ func (s *Sink) ensureSummaries(ctx context.Context, m *mirror) ([]*summary, erro
 
 func (s *Sink) ensureSummary(ctx context.Context, sm *summary, m *mirror) error {
 	if !s.bookkept {
-		for _, q := range bookkeepingSQL(s.db) {
+		for _, q := range s.tp.bookkeepingSQL(s.db) {
 			if err := s.conn.Exec(ctx, q); err != nil {
 				return fmt.Errorf("clickhouse: create bookkeeping table: %w", err)
 			}
@@ -142,11 +142,15 @@ func (s *Sink) ensureSummary(ctx context.Context, sm *summary, m *mirror) error 
 	}
 	s.log.Info("building summary table", "summary", d.cfg.Name, "from", d.source, "reason", reason)
 	for _, n := range []string{d.cfg.Name, stagingSummary(d.cfg.Name)} {
-		if err := s.conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", quote(s.db), quote(n))); err != nil {
-			return fmt.Errorf("clickhouse: summary %s: drop %s: %w", d.cfg.Name, n, err)
+		for _, q := range s.tp.dropSQL(s.db, n, false) {
+			if err := s.conn.Exec(ctx, q); err != nil {
+				return fmt.Errorf("clickhouse: summary %s: drop %s: %w", d.cfg.Name, n, err)
+			}
 		}
-		if err := s.conn.Exec(ctx, createSummarySQL(s.db, n, d, s.version)); err != nil {
-			return fmt.Errorf("clickhouse: summary %s: create table: %w", d.cfg.Name, err)
+		for _, q := range s.tp.summarySQL(s.db, n, d, s.version) {
+			if err := s.conn.Exec(ctx, q); err != nil {
+				return fmt.Errorf("clickhouse: summary %s: create table: %w", d.cfg.Name, err)
+			}
 		}
 	}
 	sm.ready = true
@@ -257,8 +261,8 @@ func (s *Sink) touchedBy(ctx context.Context, sm *summary, keys [][]any) ([]stri
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: summary %s: keys: %w", d.cfg.Name, err)
 	}
-	q := fmt.Sprintf("SELECT DISTINCT toString(%s) FROM (SELECT %s FROM %s.%s WHERE (%s) IN `_inlet_keys` AND `_deleted` = 0)",
-		d.partKey, d.dimSelect(), quote(s.db), quote(d.mirror), keyList(sm.keyCols))
+	q := fmt.Sprintf("SELECT DISTINCT toString(%s) FROM (SELECT %s FROM %s.%s WHERE (%s) %s `_inlet_keys` AND `_deleted` = 0)",
+		d.partKey, d.dimSelect(), quote(s.db), quote(d.mirror), keyList(sm.keyCols), s.tp.in())
 	out, err := s.distinctStrings(ch.Context(ctx, ch.WithExternalTable(t)), q)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: summary %s: find touched partitions: %w", d.cfg.Name, err)
@@ -278,8 +282,8 @@ func (s *Sink) keysIn(sm *summary, in string) string {
 		inner[i] = fmt.Sprintf("%s AS `_inlet_k%d`", quote(c.Name), i)
 		names[i] = fmt.Sprintf("`_inlet_k%d`", i)
 	}
-	return fmt.Sprintf("(%s) IN (SELECT %s FROM (SELECT %s, %s, `_deleted` FROM %s.%s) WHERE `_deleted` = 0 AND %s)",
-		keyList(sm.keyCols), strings.Join(names, ", "), strings.Join(inner, ", "), d.dimSelect(), quote(s.db), quote(d.mirror), in)
+	return fmt.Sprintf("(%s) %s (SELECT %s FROM (SELECT %s, %s, `_deleted` FROM %s.%s) WHERE `_deleted` = 0 AND %s)",
+		keyList(sm.keyCols), s.tp.in(), strings.Join(names, ", "), strings.Join(inner, ", "), d.dimSelect(), quote(s.db), quote(d.mirror), in)
 }
 
 // manyPartitions is where refreshing by key (read the keys with a version
@@ -305,7 +309,7 @@ func (s *Sink) beforeInsert(ctx context.Context, m *mirror, keys [][]any) (func(
 	}
 	var incr []*summary
 	for _, sm := range sums {
-		if sm.def.cfg.Refresh == config.RefreshFull || m.refresh {
+		if sm.def.cfg.Refresh == RefreshFull || m.refresh {
 			sm.dirty = true
 			continue
 		}
@@ -425,7 +429,7 @@ func (s *Sink) currentView(d *summaryDef) string {
 func (s *Sink) fillStaging(ctx context.Context, sm *summary, from, where string) error {
 	d := sm.def
 	staging := quote(s.db) + "." + quote(stagingSummary(d.cfg.Name))
-	if err := s.conn.Exec(ctx, "TRUNCATE TABLE "+staging); err != nil {
+	if err := s.conn.Exec(ctx, s.tp.truncateSQL(s.db, stagingSummary(d.cfg.Name))); err != nil {
 		return fmt.Errorf("clear staging: %w", err)
 	}
 	return s.conn.Exec(ctx, fmt.Sprintf("INSERT INTO %s (%s) %s", staging, d.columnList(), d.aggregate(from, where)))
@@ -439,11 +443,11 @@ func (s *Sink) swapPartitions(ctx context.Context, sm *summary, parts []string) 
 	d := sm.def
 	for len(parts) > 0 {
 		n := min(len(parts), 100)
-		clauses := make([]string, n)
+		lits := make([]string, n)
 		for i, p := range parts[:n] {
-			clauses[i] = fmt.Sprintf("REPLACE PARTITION %s FROM %s.%s", d.partitionLiteral(p), quote(s.db), quote(stagingSummary(d.cfg.Name)))
+			lits[i] = d.partitionLiteral(p)
 		}
-		q := fmt.Sprintf("ALTER TABLE %s.%s %s", quote(s.db), quote(d.cfg.Name), strings.Join(clauses, ", "))
+		q := s.tp.replaceSQL(s.db, d.cfg.Name, stagingSummary(d.cfg.Name), lits)
 		if err := s.conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("clickhouse: summary %s: swap in %d partitions (%s…): %w", d.cfg.Name, n, parts[0], err)
 		}

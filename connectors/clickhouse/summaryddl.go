@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 )
 
 // summaryDDLVersion changes when the generated summary DDL changes, so
@@ -25,7 +25,7 @@ type sumColumn struct {
 
 // summaryDef is a summary's definition resolved against its mirror.
 type summaryDef struct {
-	cfg      config.Summary
+	cfg      Summary
 	source   string // schema.table
 	mirror   string // mirror table name
 	dims     []namedExpr
@@ -38,16 +38,16 @@ type summaryDef struct {
 	partKey, partType string
 }
 
-func newSummaryDef(cfg config.Summary, mirror string) *summaryDef {
+func newSummaryDef(cfg Summary, mirror string) *summaryDef {
 	d := &summaryDef{cfg: cfg, mirror: mirror}
-	tn, _ := config.ParseTableName(cfg.From)
+	tn, _ := conf.ParseTableName(cfg.From)
 	d.source = tn.String()
 	for _, s := range cfg.Dimensions {
-		e, n, _ := config.SplitAlias(s)
+		e, n, _ := SplitAlias(s)
 		d.dims = append(d.dims, namedExpr{e, n})
 	}
 	for _, s := range cfg.Measures {
-		e, n, _ := config.SplitAlias(s)
+		e, n, _ := SplitAlias(s)
 		d.measures = append(d.measures, namedExpr{e, n})
 	}
 	return d

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/internal/retry"
 	"github.com/inlet-dev/inlet/internal/testenv"
 )
@@ -21,8 +21,8 @@ func TestOpenOverTLSWithPassword(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg := &config.ClickHouse{Addr: srv.SecureAddr, Database: "tls_test", Username: "inlet", Password: "ch-s3cret",
-		TLS: &config.TLS{CAFile: certs.CAFile}}
+	cfg := &Config{Addr: srv.SecureAddr, Database: "tls_test", Username: "inlet", Password: "ch-s3cret",
+		TLS: &conf.TLS{CAFile: certs.CAFile}}
 	s, err := Open(ctx, cfg, log)
 	if err != nil {
 		t.Fatalf("open over TLS: %v", err)
@@ -35,11 +35,11 @@ func TestOpenOverTLSWithPassword(t *testing.T) {
 
 	for _, tc := range []struct {
 		name, fix string
-		cfg       config.ClickHouse
+		cfg       Config
 	}{
-		{"wrong password", "clickhouse.password", config.ClickHouse{Addr: srv.SecureAddr, Database: "tls_test", Username: "inlet", Password: "wrong", TLS: &config.TLS{CAFile: certs.CAFile}}},
-		{"untrusted server", "clickhouse.tls.ca_file", config.ClickHouse{Addr: srv.SecureAddr, Database: "tls_test", Username: "inlet", Password: "ch-s3cret", TLS: &config.TLS{}}},
-		{"tls to the plain port", "secure native port", config.ClickHouse{Addr: srv.Addr, Database: "tls_test", Username: "inlet", Password: "ch-s3cret", TLS: &config.TLS{CAFile: certs.CAFile}}},
+		{"wrong password", "clickhouse.password", Config{Addr: srv.SecureAddr, Database: "tls_test", Username: "inlet", Password: "wrong", TLS: &conf.TLS{CAFile: certs.CAFile}}},
+		{"untrusted server", "clickhouse.tls.ca_file", Config{Addr: srv.SecureAddr, Database: "tls_test", Username: "inlet", Password: "ch-s3cret", TLS: &conf.TLS{}}},
+		{"tls to the plain port", "secure native port", Config{Addr: srv.Addr, Database: "tls_test", Username: "inlet", Password: "ch-s3cret", TLS: &conf.TLS{CAFile: certs.CAFile}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.cfg

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/config"
 )
 
 // truncate applies a source TRUNCATE at commit version v: every current row
@@ -21,7 +20,7 @@ func (s *Sink) truncate(ctx context.Context, m *mirror, v uint64) error {
 		return err
 	}
 	for _, sm := range sums {
-		if sm.def.cfg.Refresh == config.RefreshFull || m.refresh {
+		if sm.def.cfg.Refresh == RefreshFull || m.refresh {
 			sm.dirty = true
 			continue
 		}
@@ -60,9 +59,11 @@ var ErrIncompatibleChange = errors.New("a column type change the mirror cannot f
 
 // widen follows columns of sc whose type changed in a way change.Widens
 // allows, with MODIFY COLUMN (also in the staging table of a full-refresh
-// mirror); any other type change is ErrIncompatibleChange. It reports
+// mirror); any other type change is ErrIncompatibleChange, except the
+// narrower type of a schema older than the mirror (older: its row is older
+// than the newest the mirror has seen), whose values fit. It reports
 // whether a column changed (the view is then recreated).
-func (s *Sink) widen(ctx context.Context, m *mirror, sc *change.Schema) (bool, error) {
+func (s *Sink) widen(ctx context.Context, m *mirror, sc *change.Schema, older bool) (bool, error) {
 	next := map[string]change.Column{}
 	for _, c := range sc.Columns {
 		next[c.Name] = c
@@ -77,6 +78,9 @@ func (s *Sink) widen(ctx context.Context, m *mirror, sc *change.Schema) (bool, e
 		if ot == nt {
 			continue
 		}
+		if older && change.Widens(nc, old) {
+			continue
+		}
 		if !change.Widens(old, nc) {
 			return false, fmt.Errorf("clickhouse: table %s.%s: %w: column %s changed type from %s to %s (%s to %s); re-snapshot the table (inlet backfill) into a new mirror, or drop the mirror and run inlet rebuild",
 				s.db, m.name, ErrIncompatibleChange, old.Name, old.SourceType, nc.SourceType, ot, nt)
@@ -86,9 +90,15 @@ func (s *Sink) widen(ctx context.Context, m *mirror, sc *change.Schema) (bool, e
 			tables = append(tables, stagingName(m.name))
 		}
 		for _, tn := range tables {
-			q := fmt.Sprintf("ALTER TABLE %s.%s MODIFY COLUMN %s %s", quote(s.db), quote(tn), quote(nc.Name), nt)
+			for _, q := range s.tp.columnSQL(s.db, tn, fmt.Sprintf("MODIFY COLUMN %s %s", quote(nc.Name), nt)) {
+				if err := s.conn.Exec(ctx, q); err != nil {
+					return false, fmt.Errorf("clickhouse: widen column %s of %s.%s to %s: %w", nc.Name, s.db, tn, nt, err)
+				}
+			}
+			// The comment says the new source type (and keeps the attnum).
+			q := s.tp.alterSQL(s.db, tn, fmt.Sprintf("COMMENT COLUMN %s %s", quote(nc.Name), quoteString(attnumComment(nc))))
 			if err := s.conn.Exec(ctx, q); err != nil {
-				return false, fmt.Errorf("clickhouse: widen column %s of %s.%s to %s: %w", nc.Name, s.db, tn, nt, err)
+				return false, fmt.Errorf("clickhouse: comment column %s of %s.%s: %w", nc.Name, s.db, tn, err)
 			}
 		}
 		s.log.Info("clickhouse column widened", "table", m.name, "column", nc.Name, "from", ot, "to", nt)

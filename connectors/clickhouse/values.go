@@ -11,14 +11,13 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/config"
 )
 
 // chValue converts a change value to what clickhouse-go appends for the
 // column's type on this server, clamping what the type cannot hold (see
 // Sink.value for the policies).
 func chValue(c change.Column, v any, ver Version) (any, error) {
-	x, _, err := convert(c, v, ver, config.OutOfRangeClamp)
+	x, _, err := convert(c, v, ver, OutOfRangeClamp)
 	return x, err
 }
 
@@ -43,9 +42,9 @@ func convert(c change.Column, v any, ver Version, policy string) (out any, issue
 		return x, "", err
 	}
 	switch policy {
-	case config.OutOfRangeFail:
+	case OutOfRangeFail:
 		return nil, issue, fmt.Errorf("%s (clickhouse.out_of_range is fail; set clamp or null to let such values through)", issue)
-	case config.OutOfRangeNull:
+	case OutOfRangeNull:
 		if !c.Key {
 			return nil, issue, nil
 		}
@@ -150,10 +149,10 @@ func arrayValue(elem change.Kind, items []any, ver Version, policy string) (any,
 			if first == "" {
 				first = issue
 			}
-			if policy == config.OutOfRangeFail {
+			if policy == OutOfRangeFail {
 				return nil, issue, fmt.Errorf("element %d: %s (clickhouse.out_of_range is fail; set clamp or null to let such values through)", i, issue)
 			}
-			if policy == config.OutOfRangeNull {
+			if policy == OutOfRangeNull {
 				continue
 			}
 		}
@@ -270,7 +269,8 @@ func (s *Sink) fillUnchanged(ctx context.Context, m *mirror, keyCols []int, late
 		for i, c := range m.columns {
 			img[i] = fromCH(c, dest[i])
 		}
-		st := latest[keyString(img, keyCols)]
+		_, k := keyString(nil, img, keyCols)
+		st := latest[k]
 		if st == nil {
 			continue
 		}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/config"
 )
 
 func TestOutOfRangePolicies(t *testing.T) {
@@ -24,15 +23,15 @@ func TestOutOfRangePolicies(t *testing.T) {
 		want   any // time.Time, nil, or "error"
 		issue  bool
 	}{
-		{"in range", date, d(2024, 1, 2), old, config.OutOfRangeFail, d(2024, 1, 2), false},
-		{"9999 clamped on 18.16", date, d(9999, 12, 31), old, config.OutOfRangeClamp, d(2105, 12, 31), true},
-		{"1969 clamped on 18.16", date, d(1969, 12, 31), old, config.OutOfRangeClamp, d(1970, 1, 1), true},
-		{"BC clamped on 24.8", date, d(-43, 3, 15), cur, config.OutOfRangeClamp, d(1900, 1, 1), true},
-		{"infinity clamped", date, change.PosInfinity, cur, config.OutOfRangeClamp, d(2299, 12, 31), true},
-		{"-infinity null", date, change.NegInfinity, old, config.OutOfRangeNull, nil, true},
-		{"null policy clamps keys", key, change.NegInfinity, old, config.OutOfRangeNull, d(1970, 1, 1), true},
-		{"fail", date, d(9999, 12, 31), old, config.OutOfRangeFail, "error", true},
-		{"NaN decimal", num, "NaN", old, config.OutOfRangeClamp, nil, true},
+		{"in range", date, d(2024, 1, 2), old, OutOfRangeFail, d(2024, 1, 2), false},
+		{"9999 clamped on 18.16", date, d(9999, 12, 31), old, OutOfRangeClamp, d(2105, 12, 31), true},
+		{"1969 clamped on 18.16", date, d(1969, 12, 31), old, OutOfRangeClamp, d(1970, 1, 1), true},
+		{"BC clamped on 24.8", date, d(-43, 3, 15), cur, OutOfRangeClamp, d(1900, 1, 1), true},
+		{"infinity clamped", date, change.PosInfinity, cur, OutOfRangeClamp, d(2299, 12, 31), true},
+		{"-infinity null", date, change.NegInfinity, old, OutOfRangeNull, nil, true},
+		{"null policy clamps keys", key, change.NegInfinity, old, OutOfRangeNull, d(1970, 1, 1), true},
+		{"fail", date, d(9999, 12, 31), old, OutOfRangeFail, "error", true},
+		{"NaN decimal", num, "NaN", old, OutOfRangeClamp, nil, true},
 	} {
 		got, issue, err := convert(tc.c, tc.v, tc.ver, tc.policy)
 		if (issue != "") != tc.issue {
@@ -54,7 +53,7 @@ func TestOutOfRangePolicies(t *testing.T) {
 		}
 	}
 	// Arrays: each element by the same rule.
-	got, issue, err := convert(change.Column{Kind: change.Array, Elem: change.Date}, []any{d(2000, 1, 1), nil, change.PosInfinity}, old, config.OutOfRangeNull)
+	got, issue, err := convert(change.Column{Kind: change.Array, Elem: change.Date}, []any{d(2000, 1, 1), nil, change.PosInfinity}, old, OutOfRangeNull)
 	items := got.([]*time.Time)
 	if err != nil || issue == "" || len(items) != 3 || items[0] == nil || items[1] != nil || items[2] != nil {
 		t.Errorf("array under null: %v %q %v", got, issue, err)

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/inlet-dev/inlet/internal/config"
 )
 
 // cval is one cursor value, comparable in its format's order. text is its
@@ -42,19 +40,19 @@ func parseStoredCursor(format, s string) (cval, error) {
 	}
 	c := cval{set: true}
 	switch format {
-	case config.CursorRFC3339:
+	case CursorRFC3339:
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			return cval{}, fmt.Errorf("%q is not an RFC 3339 time (set cursor.format to match the API)", s)
 		}
 		c.isTime, c.t = true, t.UTC()
 		c.text = c.t.Format(time.RFC3339Nano)
-	case config.CursorUnix, config.CursorUnixMs:
+	case CursorUnix, CursorUnixMs:
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return cval{}, fmt.Errorf("%q is not a %s timestamp", s, format)
 		}
-		if format == config.CursorUnix {
+		if format == CursorUnix {
 			c.t = time.UnixMicro(int64(math.Round(f * 1e6))).UTC()
 			c.text = strconv.FormatFloat(f, 'f', -1, 64)
 		} else {
@@ -62,7 +60,7 @@ func parseStoredCursor(format, s string) (cval, error) {
 			c.text = strconv.FormatFloat(f, 'f', -1, 64)
 		}
 		c.isTime = true
-	case config.CursorInteger:
+	case CursorInteger:
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 		if err != nil {
 			return cval{}, fmt.Errorf("%q is not an integer", s)
@@ -98,11 +96,11 @@ func (c cval) minus(d time.Duration) cval {
 // param renders the value as the API's lower-bound query parameter.
 func (c cval) param(format string) string {
 	switch format {
-	case config.CursorRFC3339:
+	case CursorRFC3339:
 		return c.t.Format(time.RFC3339Nano)
-	case config.CursorUnix:
+	case CursorUnix:
 		return strconv.FormatInt(c.t.Unix(), 10) // floor: inclusive
-	case config.CursorUnixMs:
+	case CursorUnixMs:
 		return strconv.FormatInt(c.t.UnixMilli(), 10)
 	}
 	return c.text

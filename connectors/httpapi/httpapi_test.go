@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 )
 
 func TestNextLink(t *testing.T) {
@@ -40,11 +40,11 @@ func TestCursorFormats(t *testing.T) {
 		less         bool
 		param        string // of a, after a 1m lookback
 	}{
-		{config.CursorRFC3339, `"2026-01-01T10:00:00.5+02:00"`, `"2026-01-01T09:00:00Z"`, true, "2026-01-01T07:59:00.5Z"},
-		{config.CursorUnix, `1767225600`, `1767225601`, true, "1767225540"},
-		{config.CursorUnixMs, `"1767225600123"`, `1767225600122`, false, "1767225540123"},
-		{config.CursorInteger, `99`, `100`, true, "99"},
-		{config.CursorString, `"v0002"`, `"v0010"`, true, "v0002"},
+		{CursorRFC3339, `"2026-01-01T10:00:00.5+02:00"`, `"2026-01-01T09:00:00Z"`, true, "2026-01-01T07:59:00.5Z"},
+		{CursorUnix, `1767225600`, `1767225601`, true, "1767225540"},
+		{CursorUnixMs, `"1767225600123"`, `1767225600122`, false, "1767225540123"},
+		{CursorInteger, `99`, `100`, true, "99"},
+		{CursorString, `"v0002"`, `"v0010"`, true, "v0002"},
 	} {
 		a, err := parseCursor(tc.format, json.RawMessage(tc.a))
 		if err != nil {
@@ -66,7 +66,7 @@ func TestCursorFormats(t *testing.T) {
 			t.Errorf("%s: %q does not round trip (%v)", tc.format, a.text, err)
 		}
 	}
-	if _, err := parseCursor(config.CursorRFC3339, json.RawMessage(`"yesterday"`)); err == nil {
+	if _, err := parseCursor(CursorRFC3339, json.RawMessage(`"yesterday"`)); err == nil {
 		t.Error("a bad time was accepted")
 	}
 }
@@ -95,9 +95,9 @@ func TestPositionGolden(t *testing.T) {
 }
 
 func testSource(t testing.TB) *Source {
-	cfg := &config.HTTP{URL: "https://api.example.com/items", Records: "/data", PrimaryKey: []string{"id"},
-		Cursor: config.HTTPCursor{Field: "updated", Param: "since", Format: config.CursorRFC3339, Lookback: config.Duration(time.Minute)},
-		Mode:   config.HTTPIncremental, Schema: map[string]string{"price": "decimal(10,2)"}}
+	cfg := &Config{URL: "https://api.example.com/items", Records: "/data", PrimaryKey: []string{"id"},
+		Cursor: Cursor{Field: "updated", Param: "since", Format: CursorRFC3339, Lookback: conf.Duration(time.Minute)},
+		Mode:   Incremental, Schema: map[string]string{"price": "decimal(10,2)"}}
 	s := New("shop", "tickets", cfg, func(s string) string { return s }, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.pos = Position{V: 1, Seen: map[string]string{}}
 	s.base = mustURL(cfg.URL)

@@ -9,13 +9,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/inlet-dev/inlet/internal/config"
 )
 
 // pager walks the pages of one poll.
 type pager struct {
-	cfg    config.HTTPPages
+	cfg    Pages
 	page   int
 	offset int
 }

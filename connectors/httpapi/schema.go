@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/config"
 )
 
 // Schema inference, in order:
@@ -157,7 +156,7 @@ func (fs *fieldSchema) observe(rec map[string]json.RawMessage, order []string, k
 		switch t, declared := fs.decl[k]; {
 		case declared:
 			c = declaredColumn(k, t)
-		case k == fs.cursor && fs.cformat == config.CursorRFC3339:
+		case k == fs.cursor && fs.cformat == CursorRFC3339:
 			c = change.Column{Name: k, Kind: change.TimestampTZ, SourceType: "rfc3339 cursor"}
 		default:
 			var ok bool

@@ -31,14 +31,14 @@ import (
 
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/connectors"
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/internal/retry"
 )
 
 // Source is one HTTP API source.
 type Source struct {
 	pipeline, name string
-	cfg            *config.HTTP
+	cfg            *Config
 	base           *url.URL
 	log            *slog.Logger
 	redact         func(string) string
@@ -82,16 +82,16 @@ func (s *Source) Status() Status {
 var _ connectors.Source = (*Source)(nil)
 
 // New returns a source; redact hides secrets in anything it logs.
-func New(pipeline, name string, cfg *config.HTTP, redact func(string) string, log *slog.Logger) *Source {
+func New(pipeline, name string, cfg *Config, redact func(string) string, log *slog.Logger) *Source {
 	s := &Source{pipeline: pipeline, name: name, cfg: cfg, log: log.With("source", name), redact: redact,
 		topic: pipeline + "." + name}
 	s.fs = fieldSchema{pk: cfg.PrimaryKey, decl: cfg.Schema, cursor: cfg.Cursor.Field, cformat: cfg.Cursor.Format}
-	if s.cfg.Mode == config.ModeFullRefresh {
+	if s.cfg.Mode == conf.ModeFullRefresh {
 		s.fs.cursor = ""
 	}
 	var lim *rate.Limiter
 	if cfg.RateLimit != "" {
-		r, _ := config.ParseRate(cfg.RateLimit)
+		r, _ := ParseRate(cfg.RateLimit)
 		lim = rate.NewLimiter(rate.Limit(r), 1)
 	}
 	s.f = &fetcher{client: &http.Client{Timeout: time.Duration(cfg.Timeout)}, headers: cfg.Headers, limit: lim,
@@ -158,7 +158,7 @@ func (s *Source) run(ctx context.Context) {
 	for {
 		start := time.Now()
 		var err error
-		if s.cfg.Mode == config.ModeFullRefresh {
+		if s.cfg.Mode == conf.ModeFullRefresh {
 			err = s.pollFull(ctx)
 		} else {
 			err = s.poll(ctx)

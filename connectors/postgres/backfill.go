@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/internal/retry"
 )
 
@@ -61,7 +61,7 @@ type BackfillRequest struct {
 // RequestBackfill asks the running (or next) capture of conn's database to
 // backfill table, by writing a transactional logical message. The where
 // clause is checked first.
-func RequestBackfill(ctx context.Context, conn *pgx.Conn, table config.TableName, where string) (string, error) {
+func RequestBackfill(ctx context.Context, conn *pgx.Conn, table conf.TableName, where string) (string, error) {
 	check := fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s", table.Quoted())
 	if where != "" {
 		check += " WHERE " + where
@@ -131,10 +131,10 @@ func (r *backfillRun) stop() {
 func (s *Source) startBackfill(ctx context.Context) {
 	for len(s.backfills) > 0 {
 		b := s.backfills[0]
-		tn, err := config.ParseTableName(b.Table)
+		tn, err := conf.ParseTableName(b.Table)
 		ti := s.byName[tn]
-		if err != nil || ti == nil || ti.cfg.Mode != config.ModeCDC {
-			if ti != nil && ti.cfg.Mode == config.ModeFullRefresh {
+		if err != nil || ti == nil || ti.cfg.Mode != conf.ModeCDC {
+			if ti != nil && ti.cfg.Mode == conf.ModeFullRefresh {
 				s.log.Info("backfill of a full_refresh table: refreshing it now", "table", b.Table, "backfill", b.ID)
 				s.refreshes[b.Table] = RefreshState{AtMs: 1}
 			} else {
@@ -352,7 +352,7 @@ func (s *Source) backfillRequest(ctx context.Context, content []byte) {
 			return // seen before a restart
 		}
 	}
-	tn, err := config.ParseTableName(req.Table)
+	tn, err := conf.ParseTableName(req.Table)
 	if err != nil || s.byName[tn] == nil {
 		return // another source's table
 	}

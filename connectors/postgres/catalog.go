@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 )
 
 // pgType is one row of pg_type, as much as the mapping needs.
@@ -46,7 +46,7 @@ func loadTypes(ctx context.Context, conn *pgx.Conn) (map[uint32]pgType, error) {
 // multirange: their text form), and otherwise its text form with a warning
 // (noted in fallbacks, logged by encoderFor). It fails only for an oid the
 // catalog does not have.
-func mapColumn(types map[uint32]pgType, table config.TableName, name string, oid uint32, typmod int32, textCols map[string]bool) (change.Column, error) {
+func mapColumn(types map[uint32]pgType, table conf.TableName, name string, oid uint32, typmod int32, textCols map[string]bool) (change.Column, error) {
 	c := change.Column{Name: name}
 	t, ok := types[oid]
 	if !ok {
@@ -106,7 +106,7 @@ var fallbacks sync.Map
 
 // tableInfo is what the catalog says about one captured table.
 type tableInfo struct {
-	name    config.TableName
+	name    conf.TableName
 	oid     uint32
 	columns []change.Column
 	keys    map[string]bool
@@ -114,12 +114,12 @@ type tableInfo struct {
 	typeSQL map[string]string // column → format_type, for typed literals
 	ident   byte              // relreplident: d default, f full, n nothing, i index
 	estRows int64             // pg_class.reltuples
-	cfg     config.Table
+	cfg     Table
 	wires   []wire // each column's binary COPY form
 }
 
 // loadTable reads a table's definition. fullRefresh tables need no key.
-func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t config.TableName, textCols map[string]bool, fullRefresh bool) (*tableInfo, error) {
+func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t conf.TableName, textCols map[string]bool, fullRefresh bool) (*tableInfo, error) {
 	ti := &tableInfo{name: t, keys: map[string]bool{}, typeSQL: map[string]string{}}
 	var ident string
 	err := conn.QueryRow(ctx, `SELECT c.oid, c.relreplident, GREATEST(c.reltuples, 0)::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p')`, t.Schema, t.Table).Scan(&ti.oid, &ident, &ti.estRows)
@@ -131,7 +131,7 @@ func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t c
 	}
 	ti.ident = ident[0]
 	rows, err := conn.Query(ctx, `
-		SELECT a.attname, a.atttypid, a.atttypmod, a.attndims,
+		SELECT a.attname, a.attnum, a.atttypid, a.atttypmod, a.attndims,
 		       COALESCE(a.attnum = ANY(i.indkey), false),
 		       format_type(a.atttypid, a.atttypmod),
 		       COALESCE((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) WHERE k.att = a.attnum), 0)::int
@@ -151,7 +151,8 @@ func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t c
 		var typeSQL string
 		var keyPos int
 		var ndims int32
-		if err := rows.Scan(&name, &oid, &typmod, &ndims, &key, &typeSQL, &keyPos); err != nil {
+		var attnum int16
+		if err := rows.Scan(&name, &attnum, &oid, &typmod, &ndims, &key, &typeSQL, &keyPos); err != nil {
 			return nil, fmt.Errorf("load columns of %s: %w", t, err)
 		}
 		if k := t.String() + "." + name; ndims > 1 && !textCols[k] {
@@ -167,6 +168,7 @@ func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t c
 			return nil, err
 		}
 		col.Key = key
+		col.Attnum = int(attnum)
 		ti.typeSQL[name] = typeSQL
 		if key {
 			ti.keys[name] = true
@@ -194,7 +196,7 @@ func loadTable(ctx context.Context, conn *pgx.Conn, types map[uint32]pgType, t c
 }
 
 // ensurePublication creates the publication, or adds tables it lacks.
-func ensurePublication(ctx context.Context, conn *pgx.Conn, pub string, tables []config.TableName) error {
+func ensurePublication(ctx context.Context, conn *pgx.Conn, pub string, tables []conf.TableName) error {
 	var exists bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, pub).Scan(&exists); err != nil {
 		return fmt.Errorf("check publication %s: %w", pub, err)
@@ -204,7 +206,7 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, pub string, tables [
 		quoted[i] = t.Quoted()
 	}
 	if !exists {
-		sql := "CREATE PUBLICATION " + config.QuoteIdent(pub)
+		sql := "CREATE PUBLICATION " + conf.QuoteIdent(pub)
 		if len(quoted) > 0 {
 			sql += " FOR TABLE " + strings.Join(quoted, ", ")
 		}
@@ -217,9 +219,9 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, pub string, tables [
 	if err != nil {
 		return fmt.Errorf("list publication %s: %w", pub, err)
 	}
-	have := map[config.TableName]bool{}
+	have := map[conf.TableName]bool{}
 	for rows.Next() {
-		var t config.TableName
+		var t conf.TableName
 		if err := rows.Scan(&t.Schema, &t.Table); err != nil {
 			rows.Close()
 			return err
@@ -229,10 +231,31 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, pub string, tables [
 	rows.Close()
 	for i, t := range tables {
 		if !have[t] {
-			if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER PUBLICATION %s ADD TABLE %s", config.QuoteIdent(pub), quoted[i])); err != nil {
+			if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER PUBLICATION %s ADD TABLE %s", conf.QuoteIdent(pub), quoted[i])); err != nil {
 				return fmt.Errorf("add %s to publication %s: %w", t, pub, err)
 			}
 		}
 	}
 	return nil
+}
+
+// attnums reads the attribute number of each live column of a table, by
+// name: what tells a renamed column (same attnum, new name) from a dropped
+// and an added one (a new attnum; Postgres never reuses one).
+func attnums(ctx context.Context, conn *pgx.Conn, oid uint32) (map[string]int, error) {
+	rows, err := conn.Query(ctx, `SELECT attname, attnum FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`, oid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var name string
+		var n int16
+		if err := rows.Scan(&name, &n); err != nil {
+			return nil, err
+		}
+		out[name] = int(n)
+	}
+	return out, rows.Err()
 }

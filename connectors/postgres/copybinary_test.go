@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/internal/testenv"
 )
 
@@ -83,14 +83,14 @@ func TestBinaryCopyMatchesText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ti, err := loadTable(ctx, conn, types, config.TableName{Schema: "public", Table: "bin"}, nil, false)
+	ti, err := loadTable(ctx, conn, types, conf.TableName{Schema: "public", Table: "bin"}, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !ti.binaryCopy() {
 		t.Fatalf("table bin should copy in binary; wires %v", ti.wires)
 	}
-	if tf, err := loadTable(ctx, conn, types, config.TableName{Schema: "public", Table: "withfloat"}, nil, false); err != nil || tf.binaryCopy() {
+	if tf, err := loadTable(ctx, conn, types, conf.TableName{Schema: "public", Table: "withfloat"}, nil, false); err != nil || tf.binaryCopy() {
 		t.Fatalf("a float8 column has no binary decoder: the table must copy as text (err %v)", err)
 	}
 

@@ -15,7 +15,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/inlet-dev/inlet/connectors"
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 )
 
 // Full refresh: a full_refresh table is not in the publication; on its
@@ -31,7 +31,7 @@ import (
 func (s *Source) refreshDue(now time.Time) []*tableInfo {
 	var out []*tableInfo
 	for _, tc := range s.cfg.Tables {
-		if tc.Mode != config.ModeFullRefresh {
+		if tc.Mode != conf.ModeFullRefresh {
 			continue
 		}
 		ti := s.byName[tc.TableName()]
@@ -136,13 +136,13 @@ func (s *Source) refresh(ctx context.Context, ch *chunker, t *tableInfo, endLSN 
 func fullCopySQL(t *tableInfo) string {
 	cols := make([]string, len(t.columns))
 	for i, c := range t.columns {
-		cols[i] = config.QuoteIdent(c.Name)
+		cols[i] = conf.QuoteIdent(c.Name)
 	}
 	order := ""
 	if len(t.keyCols) > 0 {
 		keys := make([]string, len(t.keyCols))
 		for i, k := range t.keyCols {
-			keys[i] = config.QuoteIdent(k)
+			keys[i] = conf.QuoteIdent(k)
 		}
 		order = " ORDER BY " + strings.Join(keys, ", ")
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 )
 
 // snapshot copies every cdc table with snapshot: initial, in primary-key
@@ -309,12 +309,12 @@ func sampleBounds(ctx context.Context, conn *pgx.Conn, t *tableInfo, after []str
 	keys := make([]string, len(t.keyCols))
 	texts := make([]string, len(t.keyCols))
 	for i, k := range t.keyCols {
-		keys[i] = config.QuoteIdent(k)
+		keys[i] = conf.QuoteIdent(k)
 		// N.B. aliased: Postgres resolves a bare ORDER BY name to an output
 		// column first, and "id"::text is output as "id", so without the
 		// alias the sample sorts as text (1036407 < 103805) and the range
 		// bounds, committed as progress, go backwards.
-		texts[i] = fmt.Sprintf("%s::text AS _inlet_k%d", config.QuoteIdent(k), i)
+		texts[i] = fmt.Sprintf("%s::text AS _inlet_k%d", conf.QuoteIdent(k), i)
 	}
 	where := ""
 	if after != nil {
@@ -368,11 +368,11 @@ func keyLiterals(t *tableInfo, vals []string) string {
 func rangeSQL(t *tableInfo, lo, hi []string) string {
 	cols := make([]string, len(t.columns))
 	for i, c := range t.columns {
-		cols[i] = config.QuoteIdent(c.Name)
+		cols[i] = conf.QuoteIdent(c.Name)
 	}
 	keys := make([]string, len(t.keyCols))
 	for i, k := range t.keyCols {
-		keys[i] = config.QuoteIdent(k)
+		keys[i] = conf.QuoteIdent(k)
 	}
 	k := strings.Join(keys, ", ")
 	var conds []string
@@ -421,11 +421,11 @@ func keyIndexes(t *tableInfo) []int {
 func chunkSQL(t *tableInfo, after []string, chunk int, where string) string {
 	cols := make([]string, len(t.columns))
 	for i, c := range t.columns {
-		cols[i] = config.QuoteIdent(c.Name)
+		cols[i] = conf.QuoteIdent(c.Name)
 	}
 	keys := make([]string, len(t.keyCols))
 	for i, k := range t.keyCols {
-		keys[i] = config.QuoteIdent(k)
+		keys[i] = conf.QuoteIdent(k)
 	}
 	var conds []string
 	if where != "" {
@@ -446,7 +446,7 @@ func chunkSQL(t *tableInfo, after []string, chunk int, where string) string {
 func (s *Source) sortedTables() []*tableInfo {
 	var out []*tableInfo
 	for _, t := range s.cfg.Tables {
-		if t.Mode == config.ModeCDC && t.Snapshot != "never" {
+		if t.Mode == conf.ModeCDC && t.Snapshot != "never" {
 			out = append(out, s.byName[t.TableName()])
 		}
 	}
@@ -457,7 +457,7 @@ func (s *Source) sortedTables() []*tableInfo {
 // columns named like Inlet's own are renamed here (change.RenameReserved),
 // once for Kafka, the lake and ClickHouse; columns whose type is carried as
 // text for want of a mapping are logged.
-func (s *Source) encoderFor(name config.TableName, cols []change.Column) *tableEnc {
+func (s *Source) encoderFor(name conf.TableName, cols []change.Column) *tableEnc {
 	cols = append([]change.Column(nil), cols...)
 	for _, c := range cols {
 		if typ, ok := fallbacks.LoadAndDelete(name.String() + "." + c.Name); ok {

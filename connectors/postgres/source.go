@@ -27,7 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/inlet-dev/inlet/connectors"
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/internal/retry"
 )
 
@@ -118,7 +118,7 @@ var sessionParams = map[string]string{
 
 // Source is a Postgres CDC source. See connectors.Source for the contract.
 type Source struct {
-	cfg      *config.Postgres
+	cfg      *Config
 	pipeline string
 	name     string
 	log      *slog.Logger
@@ -137,7 +137,7 @@ type Source struct {
 	wg     sync.WaitGroup
 	timer  *time.Timer
 
-	byName map[config.TableName]*tableInfo // every configured table
+	byName map[conf.TableName]*tableInfo // every configured table
 
 	// Owned by the capture goroutine; recorded in every Position.
 	refreshes  map[string]RefreshState
@@ -161,7 +161,7 @@ type Source struct {
 var _ connectors.Source = (*Source)(nil)
 
 // New returns a source for one configured Postgres source.
-func New(pipeline, name string, cfg *config.Postgres, log *slog.Logger) *Source {
+func New(pipeline, name string, cfg *Config, log *slog.Logger) *Source {
 	return &Source{cfg: cfg, pipeline: pipeline, name: name, log: log.With("source", name), progress: progress{source: name}}
 }
 
@@ -228,14 +228,14 @@ func (s *Source) open(ctx context.Context, pos []byte) error {
 		s.textCols[c] = true
 	}
 	s.tables = map[uint32]*tableInfo{}
-	s.byName = map[config.TableName]*tableInfo{}
-	var names []config.TableName
+	s.byName = map[conf.TableName]*tableInfo{}
+	var names []conf.TableName
 	for _, t := range s.cfg.Tables {
-		tn, err := config.ParseTableName(t.Name)
+		tn, err := conf.ParseTableName(t.Name)
 		if err != nil {
 			return needsUser(err)
 		}
-		full := t.Mode == config.ModeFullRefresh
+		full := t.Mode == conf.ModeFullRefresh
 		ti, err := loadTable(ctx, s.conn, s.types, tn, s.textCols, full)
 		if err != nil {
 			return fmt.Errorf("source %s: %w", s.name, err)

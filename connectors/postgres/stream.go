@@ -301,6 +301,9 @@ func (s *Source) relation(ctx context.Context, st *streamState, ch *chunker, m *
 		col.Key = ti.keys[c.Name]
 		cols[i] = col
 	}
+	if err := s.numberColumns(ctx, ti, st.rels[m.RelationID], cols); err != nil {
+		return err
+	}
 	enc := s.encoderFor(ti.name, cols)
 	if old := st.rels[m.RelationID]; old != nil && old.schema.Fingerprint == enc.schema.Fingerprint {
 		return nil
@@ -311,6 +314,51 @@ func (s *Source) relation(ctx context.Context, st *streamState, ch *chunker, m *
 	}
 	s.log.Info("table schema", "table", ti.name.String(), "fingerprint", enc.schema.Fingerprint, "columns", len(cols))
 	ch.add(enc.schemaRecord())
+	return nil
+}
+
+// numberColumns sets each column's Attnum (the relation message has none):
+// a column known under the same name keeps its number; the numbers of new
+// names are read from pg_attribute, so a renamed column (its number under
+// a new name) is told from a dropped and an added one. A renamed key
+// column stays a key column. N.B. the catalog is read when the relation
+// message is decoded, not when it was logged: a column renamed twice
+// before Inlet reads the first relation message is seen renamed once, to
+// its latest name; one dropped since reads as dropped and added.
+func (s *Source) numberColumns(ctx context.Context, ti *tableInfo, prev *tableEnc, cols []change.Column) error {
+	known := map[string]change.Column{}
+	for _, c := range ti.columns {
+		known[c.Name] = c
+	}
+	if prev != nil {
+		for _, c := range prev.schema.Columns {
+			name := c.Name
+			if c.SourceName != "" {
+				name = c.SourceName
+			}
+			c.Name = name
+			known[name] = c
+		}
+	}
+	var nums map[string]int
+	for i := range cols {
+		if k, ok := known[cols[i].Name]; ok && k.Attnum != 0 {
+			cols[i].Attnum = k.Attnum
+			continue
+		}
+		if nums == nil {
+			var err error
+			if nums, err = attnums(ctx, s.conn, ti.oid); err != nil {
+				return fmt.Errorf("source %s: attribute numbers of %s: %w", s.name, ti.name, err)
+			}
+		}
+		cols[i].Attnum = nums[cols[i].Name]
+		for _, k := range known {
+			if k.Attnum == cols[i].Attnum && k.Key && cols[i].Attnum != 0 {
+				cols[i].Key = true
+			}
+		}
+	}
 	return nil
 }
 

@@ -5,7 +5,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 )
 
 // TypeMap answers, for a server's types, whether capture maps a column
@@ -25,6 +25,6 @@ func LoadTypeMap(ctx context.Context, conn *pgx.Conn) (*TypeMap, error) {
 // Maps reports whether a column of type oid (with typmod) is captured
 // without being listed in text_columns.
 func (m *TypeMap) Maps(oid uint32, typmod int32) bool {
-	_, err := mapColumn(m.types, config.TableName{}, "", oid, typmod, nil)
+	_, err := mapColumn(m.types, conf.TableName{}, "", oid, typmod, nil)
 	return err == nil
 }

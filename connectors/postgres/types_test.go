@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 )
 
 // TestMapColumnNeverStops: every kind of type maps; an unknown one is
@@ -24,7 +24,7 @@ func TestMapColumnNeverStops(t *testing.T) {
 		11: {name: "int4multirange", typtype: 'm'},
 		12: {name: "tags", typtype: 'd', base: 7},
 	}
-	tn := config.TableName{Schema: "public", Table: "t"}
+	tn := conf.TableName{Schema: "public", Table: "t"}
 	for _, tc := range []struct {
 		oid        uint32
 		kind, elem change.Kind

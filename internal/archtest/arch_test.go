@@ -1,6 +1,7 @@
 // Package archtest checks the import rules that keep the layout honest:
-// the engine names no sink or source, no sink imports another, and the
-// lake does not reach into the checkpoint store.
+// the engine names no sink or source, no sink imports another, the lake
+// does not reach into the checkpoint store, and no connector imports the
+// pipeline file's package (each owns its config type).
 package archtest
 
 import (
@@ -36,6 +37,16 @@ func TestImportRules(t *testing.T) {
 		{"connectors/clickhouse", []string{"lake", "connectors/postgres", "connectors/httpapi"}},
 		{"connectors", append(append([]string{}, sinks...), sources...)},
 		{"change", []string{"connectors", "engine", "lake", "checkpoint"}},
+		// Each connector owns its config type: none reads the pipeline
+		// file's package, and the shared vocabulary imports no connector.
+		{"connectors/conf", append(append([]string{"internal/config"}, sinks...), sources...)},
+		{"internal/kafka", []string{"internal/config"}},
+	}
+	for _, c := range append(append([]string{}, sinks...), sources...) {
+		rules = append(rules, struct {
+			pkg       string
+			forbidden []string
+		}{c, []string{"internal/config"}})
 	}
 	for _, r := range rules {
 		d, ok := deps[r.pkg]

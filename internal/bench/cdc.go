@@ -31,35 +31,75 @@ func envInt(name string, def int) int {
 //   - pg_recvlogical decoding the same WAL with pgoutput to /dev/null;
 //   - inlet from start until Kafka holds every change (slot confirmed);
 //   - inlet from start until the lake and ClickHouse both committed them.
+//
+// BENCH_LAKE picks where the lake lives: file (default), s3 (versitygw on
+// this machine), or both (each workload on file, then on S3, in one run,
+// with the end-to-end ratio).
 func runCDC(e *env) error {
 	n := envInt("BENCH_CHANGES", 200_000)
 	rows := envInt("BENCH_ROWS", 200_000)
-	if os.Getenv("BENCH_TXN_ROWS") == "" { // else only that workload
-		if err := cdcOnce(e, n, rows, 1); err != nil {
-			return err
+	var lakes []string
+	switch l := os.Getenv("BENCH_LAKE"); l {
+	case "", "file":
+		lakes = []string{"file"}
+	case "s3":
+		lakes = []string{"s3"}
+	case "both":
+		lakes = []string{"file", "s3"}
+	default:
+		return fmt.Errorf("BENCH_LAKE=%q: write file, s3 or both", l)
+	}
+	txns := []int{1, envInt("BENCH_TXN_ROWS", 100)}
+	if os.Getenv("BENCH_TXN_ROWS") != "" { // only that workload
+		txns = txns[1:]
+	}
+	for _, txnRows := range txns {
+		rate := map[string]float64{}
+		for _, where := range lakes {
+			r, err := cdcOnce(e, n, rows, txnRows, where)
+			if err != nil {
+				return err
+			}
+			rate[where] = r
+		}
+		if len(lakes) == 2 {
+			fmt.Printf("\nend-to-end, transactions of %d row(s): lake on file:// %.0f changes/s, lake on S3 (versitygw) %.0f changes/s, S3/file %.2f\n",
+				txnRows, rate["file"], rate["s3"], rate["s3"]/rate["file"])
 		}
 	}
-	return cdcOnce(e, n, rows, envInt("BENCH_TXN_ROWS", 100))
+	return nil
 }
 
 // cdcOnce runs one workload of n changes in transactions of txnRows
-// single-row-key UPDATEs each.
-func cdcOnce(e *env, n, rows, txnRows int) error {
+// single-row-key UPDATEs each, with the lake on file:// or s3, and
+// returns the end-to-end changes/s.
+func cdcOnce(e *env, n, rows, txnRows int, where string) (float64, error) {
 	ctx := context.Background()
 	pg := testenv.StartPostgres(e)
 	ch := testenv.StartClickHouse(e)
 	dir, bin, err := workDir(e, "inlet-bench-")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	conn, err := pgx.Connect(ctx, pg.DSN("postgres"))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE TABLE bench (id int PRIMARY KEY, v bigint NOT NULL, note text, at timestamptz DEFAULT now());
 		INSERT INTO bench SELECT g, 0, 'row ' || g, now() FROM generate_series(1, %d) g;`, rows)); err != nil {
-		return err
+		return 0, err
+	}
+	lakeDir := filepath.Join(dir, "lake")
+	lakeConfig := fmt.Sprintf("lake:\n  path: \"file://%s\"", lakeDir)
+	if where == "s3" {
+		// versitygw keeps objects as files: the bench follows the table
+		// there, without adding its own S3 requests to the measured run.
+		s := testenv.StartS3In(e, filepath.Join(dir, "s3"))
+		lakeDir = s.BucketDir(s.Bucket)
+		lakeConfig = fmt.Sprintf("lake:\n  path: \"s3://%s/\"\n  s3: {endpoint: %q, path_style: true, access_key_id: \"${BENCH_S3_KEY}\", secret_access_key: \"${BENCH_S3_SECRET}\"}", s.Bucket, s.Endpoint)
+		os.Setenv("BENCH_S3_KEY", s.AccessKey)
+		os.Setenv("BENCH_S3_SECRET", s.SecretKey)
 	}
 	cfg := filepath.Join(dir, "pipeline.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline: bench
@@ -69,13 +109,11 @@ sources:
     postgres:
       dsn: "%s"
       tables: ["public.bench"]
-lake:
-  path: "file://%s/lake"
+%s
 clickhouse:
   addr: "%s"
   database: bench
-`, dir, pg.DSN("postgres"), dir, ch.Addr)), 0o644)
-	lakeDir := filepath.Join(dir, "lake")
+`, dir, pg.DSN("postgres"), lakeConfig, ch.Addr)), 0o644)
 	lakeTable, lakeRows := followLake(lakeDir, "bench", "public.bench")
 
 	// 1. Snapshot, then stop: the measured WAL is produced while inlet is down.
@@ -85,11 +123,11 @@ clickhouse:
 	cmd := exec.Command(bin, "run", "-c", cfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		return err
+		return 0, err
 	}
 	if err := waitFor(5*time.Minute, func() bool { return lakeRows() >= int64(rows) }); err != nil {
 		cmd.Process.Kill()
-		return fmt.Errorf("snapshot: %w", err)
+		return 0, fmt.Errorf("snapshot: %w", err)
 	}
 	snapshot := time.Since(start)
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -100,7 +138,7 @@ clickhouse:
 	recvSlot := "bench_recvlogical"
 	dsn := pg.DSN("postgres")
 	if out, err := exec.Command(filepath.Join(bindir, "pg_recvlogical"), "-d", dsn, "--slot", recvSlot, "--create-slot", "-P", "pgoutput").CombinedOutput(); err != nil {
-		return fmt.Errorf("pg_recvlogical --create-slot: %v\n%s", err, out)
+		return 0, fmt.Errorf("pg_recvlogical --create-slot: %v\n%s", err, out)
 	}
 	script := filepath.Join(dir, "update.sql")
 	os.WriteFile(script, []byte(fmt.Sprintf("\\set id random(1, %d)\nUPDATE bench SET v = v + 1, at = now() WHERE id BETWEEN :id AND :id + %d;\n", rows-txnRows+1, txnRows-1)), 0o644)
@@ -109,13 +147,13 @@ clickhouse:
 	pgb := exec.Command(filepath.Join(bindir, "pgbench"), "-n", "-f", script, "-c", fmt.Sprint(clients), "-j", "2",
 		"-t", fmt.Sprint(n/txnRows/clients), "-h", "127.0.0.1", "-p", fmt.Sprint(pg.Port), "-U", "postgres", "postgres")
 	if out, err := pgb.CombinedOutput(); err != nil {
-		return fmt.Errorf("pgbench: %v\n%s", err, out)
+		return 0, fmt.Errorf("pgbench: %v\n%s", err, out)
 	}
 	workload := time.Since(wstart)
 	changes := (n / txnRows / clients) * clients * txnRows
 	var endLSN string
 	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&endLSN); err != nil {
-		return err
+		return 0, err
 	}
 
 	// 3. Baseline: Postgres's own client decoding the same changes.
@@ -123,7 +161,7 @@ clickhouse:
 	recv := exec.Command(filepath.Join(bindir, "pg_recvlogical"), "-d", dsn, "--slot", recvSlot, "--start",
 		"--endpos", endLSN, "-o", "proto_version=1", "-o", "publication_names=inlet_bench_pg", "-f", "/dev/null", "--no-loop")
 	if out, err := recv.CombinedOutput(); err != nil {
-		return fmt.Errorf("pg_recvlogical: %v\n%s", err, out)
+		return 0, fmt.Errorf("pg_recvlogical: %v\n%s", err, out)
 	}
 	recvTime := time.Since(rstart)
 	conn.Exec(ctx, "SELECT pg_drop_replication_slot($1)", recvSlot)
@@ -137,7 +175,7 @@ clickhouse:
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		return err
+		return 0, err
 	}
 	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
 	var kafkaTime time.Duration
@@ -151,13 +189,13 @@ clickhouse:
 		}
 		return kafkaTime > 0 && lakeRows() >= wantLake && chCaughtUp(filepath.Join(dir, "state", "checkpoints"), lakeTable())
 	}); err != nil {
-		return fmt.Errorf("catch-up: %w (see %s)", err, logf.Name())
+		return 0, fmt.Errorf("catch-up: %w (see %s)", err, logf.Name())
 	}
 	endToEnd := time.Since(istart)
 	fmt.Fprintf(os.Stderr, "catch-up: %.2fs, CPU: inlet %.2fs, bench process (polling) %.2fs\n",
 		endToEnd.Seconds(), cpuTime(cmd.Process.Pid).Seconds(), (cpuTime(os.Getpid()) - benchCPU0).Seconds())
 
-	fmt.Printf("\nInlet CDC benchmark: %d changes, UPDATE transactions of %d row(s) each, on a %d-row table\n", changes, txnRows, rows)
+	fmt.Printf("\nInlet CDC benchmark: %d changes, UPDATE transactions of %d row(s) each, on a %d-row table; lake on %s\n", changes, txnRows, rows, lakeName(where))
 	fmt.Printf("machine: %d CPUs, %s/%s; Postgres, ClickHouse (%s) and the embedded Kafka broker on the same machine\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, chVersion(ch))
 	fmt.Printf("| %-58s | %9s | %8s | %12s |\n", "stage", "changes", "seconds", "changes/s")
 	fmt.Printf("|%s|%s|%s|%s|\n", strings.Repeat("-", 60), strings.Repeat("-", 11), strings.Repeat("-", 10), strings.Repeat("-", 14))
@@ -171,7 +209,14 @@ clickhouse:
 	row("inlet: initial snapshot -> lake + ClickHouse (for scale)", rows, snapshot)
 	fmt.Printf("\nratio inlet->Kafka / pg_recvlogical: %.2f; end-to-end / pg_recvlogical: %.2f\n",
 		recvTime.Seconds()/kafkaTime.Seconds(), recvTime.Seconds()/endToEnd.Seconds())
-	return nil
+	return float64(changes) / endToEnd.Seconds(), nil
+}
+
+func lakeName(where string) string {
+	if where == "s3" {
+		return "S3 (versitygw, posix backend, on this machine)"
+	}
+	return "file://"
 }
 
 func waitFor(d time.Duration, ok func() bool) error {
@@ -186,8 +231,13 @@ func waitFor(d time.Duration, ok func() bool) error {
 }
 
 // chCaughtUp reports whether the ClickHouse checkpoint reached the offsets
-// the lake's txn actions record.
+// the lake's txn actions record (topic bench.public.bench, partition 0).
 func chCaughtUp(ckDir string, t *lake.Table) bool {
+	return chCaughtUpOn(ckDir, "bench.public.bench", t)
+}
+
+// chCaughtUpOn is chCaughtUp for partition 0 of topic.
+func chCaughtUpOn(ckDir, topic string, t *lake.Table) bool {
 	if t == nil {
 		return false
 	}
@@ -203,7 +253,7 @@ func chCaughtUp(ckDir string, t *lake.Table) bool {
 	for _, v := range t.Txns() {
 		last = max(last, v)
 	}
-	return last >= 0 && b.Next("bench.public.bench", 0) > last
+	return last >= 0 && b.Next(topic, 0) > last
 }
 
 func chVersion(c *testenv.ClickHouse) string {

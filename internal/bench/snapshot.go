@@ -28,7 +28,9 @@ import (
 //   - inlet --only sources, from start until the snapshot's last chunk and
 //     its position are committed to Kafka;
 //   - inlet (sources and engine, lake only), from start until the lake
-//     holds every row.
+//     holds every row;
+//   - inlet (sources and engine, lake and ClickHouse), from start until the
+//     lake holds every row and ClickHouse's checkpoint has caught up.
 //
 // The broker is kfake in this process, reached as an external broker, so
 // the peak RSS reported is Inlet's own (kfake keeps every record in memory;
@@ -109,6 +111,7 @@ func runSnapshot(e *env) error {
 		}
 	})
 
+	var chAddr string // set for the ClickHouse stage
 	writeCfg := func(pipeline, compression string) string {
 		cfg := filepath.Join(dir, pipeline+".yaml")
 		os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline: %[1]s
@@ -125,6 +128,11 @@ sources:
 lake:
   path: "file://%[2]s/%[1]s-lake"
 `, pipeline, dir, brokers[0], pg.DSN("postgres"), workers, compression)), 0o644)
+		if chAddr != "" {
+			f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+			fmt.Fprintf(f, "clickhouse:\n  addr: %q\n  database: %s\n", chAddr, pipeline)
+			f.Close()
+		}
 		return cfg
 	}
 	logf, _ := os.Create(filepath.Join(dir, "inlet.log"))
@@ -212,14 +220,14 @@ lake:
 		conn.Exec(ctx, "SELECT pg_drop_replication_slot($1)", "inlet_"+pipeline+"_pg")
 		return took, rss, nil
 	}
-	// BENCH_STAGES picks stages (kafka, raw, lake; default all), to
+	// BENCH_STAGES picks stages (kafka, raw, lake, all; default all), to
 	// iterate on one.
 	stages := os.Getenv("BENCH_STAGES")
 	want := func(stage string) bool {
 		return stages == "" || strings.Contains(","+stages+",", ","+stage+",")
 	}
-	var kafkaTime, rawTime, lakeTime time.Duration
-	var kafkaRSS, rawRSS, lakeRSS int64
+	var kafkaTime, rawTime, lakeTime, allTime time.Duration
+	var kafkaRSS, rawRSS, lakeRSS, allRSS int64
 	if want("kafka") {
 		if kafkaTime, kafkaRSS, err = toKafka("bsnap", "snappy"); err != nil {
 			return err
@@ -258,6 +266,25 @@ lake:
 		}
 	}
 
+	// 3. Postgres -> Kafka -> lake + ClickHouse, one process, from scratch.
+	if want("all") {
+		if err := freshBroker(); err != nil {
+			return err
+		}
+		chAddr = testenv.StartClickHouse(e).Addr
+		cfg := writeCfg("bsnapall", "snappy")
+		chAddr = ""
+		table, lakeRows := followLake(filepath.Join(dir, "bsnapall-lake"), "bsnapall", "public.snap")
+		ckDir := filepath.Join(dir, "bsnapall-state", "checkpoints")
+		allTime, allRSS, err = run(cfg, "", func() bool {
+			return lakeRows() >= int64(rows) && chCaughtUpOn(ckDir, "bsnapall.public.snap", table())
+		})
+		if err != nil {
+			return fmt.Errorf("snapshot into the lake and ClickHouse: %w", err)
+		}
+		conn.Exec(ctx, "SELECT pg_drop_replication_slot('inlet_bsnapall_pg')")
+	}
+
 	mb := float64(copyBytes) / 1e6
 	fmt.Printf("\nInlet snapshot benchmark: %d rows, %.0f MB as COPY text (%.0f bytes/row), %d snapshot worker(s)\n", rows, mb, float64(copyBytes)/float64(rows), workers)
 	fmt.Printf("machine: %d CPUs, %s/%s; Postgres and the Kafka broker (kfake, in the bench process) on the same machine\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
@@ -277,8 +304,9 @@ lake:
 	row("inlet --only sources: Postgres -> Kafka (snappy)", kafkaTime, kafkaRSS)
 	row("inlet --only sources: Postgres -> Kafka (no compression)", rawTime, rawRSS)
 	row("inlet run: Postgres -> Kafka -> lake, committed", lakeTime, lakeRSS)
-	fmt.Printf("\nratio inlet->Kafka time / COPY time: %.2f with snappy, %.2f without compression (target <= 2); inlet->lake / COPY: %.2f\n",
-		kafkaTime.Seconds()/copyTime.Seconds(), rawTime.Seconds()/copyTime.Seconds(), lakeTime.Seconds()/copyTime.Seconds())
+	row("inlet run: Postgres -> Kafka -> lake + ClickHouse, committed", allTime, allRSS)
+	fmt.Printf("\nratio inlet->Kafka time / COPY time: %.2f with snappy, %.2f without compression (target <= 2); inlet->lake / COPY: %.2f (target <= 3); inlet->lake + ClickHouse / COPY: %.2f (target <= 4)\n",
+		kafkaTime.Seconds()/copyTime.Seconds(), rawTime.Seconds()/copyTime.Seconds(), lakeTime.Seconds()/copyTime.Seconds(), allTime.Seconds()/copyTime.Seconds())
 	return nil
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/connectors/clickhouse"
-	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/testenv"
 )
 
@@ -31,14 +30,14 @@ func runSummary(e *env) error {
 	if os.Getenv("BENCH_VERBOSE") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	sum := func(name, refresh string) config.Summary {
-		return config.Summary{Name: name, From: "public.orders", Refresh: refresh, OnCheckFailure: "stop",
+	sum := func(name, refresh string) clickhouse.Summary {
+		return clickhouse.Summary{Name: name, From: "public.orders", Refresh: refresh, OnCheckFailure: "stop",
 			Dimensions:  []string{"toDate(created_at) AS day", "status"},
 			Measures:    []string{"count() AS orders", "sum(amount) AS revenue", "uniqExact(customer_id) AS customers"},
 			PartitionBy: "day"}
 	}
-	open := func(s ...config.Summary) (*clickhouse.Sink, error) {
-		return clickhouse.Open(ctx, &config.ClickHouse{Addr: ch.Addr, Database: "bench", Summaries: s}, log)
+	open := func(s ...clickhouse.Summary) (*clickhouse.Sink, error) {
+		return clickhouse.Open(ctx, &clickhouse.Config{Addr: ch.Addr, Database: "bench", Summaries: s}, log)
 	}
 	schema := &change.Schema{Topic: "bench.public.orders", Namespace: "public", Table: "orders", Columns: []change.Column{
 		{Name: "id", Kind: change.Int64, Key: true, SourceType: "int8"},
@@ -59,12 +58,12 @@ func runSummary(e *env) error {
 			Values: []any{id, id % 5000, status, fmt.Sprintf("%d.%02d", id%1000, id%100), start.Add(time.Duration(dayOf(id))*24*time.Hour + time.Duration(id%86400)*time.Second)}}
 	}
 
-	incr, err := open(sum("daily_incremental", config.RefreshIncremental))
+	incr, err := open(sum("daily_incremental", clickhouse.RefreshIncremental))
 	if err != nil {
 		return err
 	}
 	defer incr.Close()
-	full, err := open(sum("daily_full", config.RefreshFull))
+	full, err := open(sum("daily_full", clickhouse.RefreshFull))
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/lake"
 )
 
 // Options tune Run.
@@ -39,7 +41,7 @@ func Run(ctx context.Context, c *config.Config, opt Options) *Report {
 		opt.Timeout = 10 * time.Second
 	}
 	r := &Report{Pipeline: c.Pipeline, File: c.File()}
-	ck := &checker{cfg: c, opt: opt, tables: map[config.TableName]*pgTable{}}
+	ck := &checker{cfg: c, opt: opt, tables: map[conf.TableName]*pgTable{}}
 	r.Groups = append(r.Groups, ck.kafka(ctx))
 	for i := range c.Sources {
 		s := &c.Sources[i]
@@ -54,8 +56,10 @@ func Run(ctx context.Context, c *config.Config, opt Options) *Report {
 		r.Groups = append(r.Groups, ck.checkpointsPostgres(ctx, p))
 	}
 	r.Groups = append(r.Groups, ck.dir("state_dir", "state_dir", c.StateDir))
-	if c.Lake != nil {
-		dir, _ := config.LakeDir(c.Lake.Path)
+	if c.Lake != nil && lake.IsS3(c.Lake.Path) {
+		r.Groups = append(r.Groups, ck.lakeS3(ctx, c.Lake))
+	} else if c.Lake != nil {
+		dir, _ := c.Lake.Dir()
 		r.Groups = append(r.Groups, ck.dir("lake", "lake.path", dir))
 	}
 	if c.ClickHouse != nil {
@@ -69,9 +73,9 @@ func Run(ctx context.Context, c *config.Config, opt Options) *Report {
 type checker struct {
 	cfg    *config.Config
 	opt    Options
-	tables map[config.TableName]*pgTable // tables that exist, by name
+	tables map[conf.TableName]*pgTable // tables that exist, by name
 	// unchecked are captured tables whose source could not be read.
-	unchecked map[config.TableName]bool
+	unchecked map[conf.TableName]bool
 }
 
 // at names a config key with its file and line, for fixes.

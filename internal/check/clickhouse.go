@@ -14,14 +14,14 @@ import (
 
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/connectors/clickhouse"
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 )
 
 // clickhouse checks the ClickHouse sink: the server answers with these
 // credentials, its version, that the user may create tables in the
 // database (or the database itself), and that each summary's source is
 // there and its expressions fit the mirror.
-func (ck *checker) clickhouse(ctx context.Context, cfg *config.ClickHouse) *Group {
+func (ck *checker) clickhouse(ctx context.Context, cfg *clickhouse.Config) *Group {
 	g := &Group{Component: "clickhouse"}
 	conn, err := ch.Open(&ch.Options{
 		Addr:        []string{cfg.Addr},
@@ -64,7 +64,7 @@ func userOr(u string) string {
 	return u
 }
 
-func (ck *checker) chRedact(msg string, cfg *config.ClickHouse) string {
+func (ck *checker) chRedact(msg string, cfg *clickhouse.Config) string {
 	if len(cfg.Password) >= 3 {
 		msg = strings.ReplaceAll(msg, cfg.Password, "***")
 	}
@@ -115,7 +115,7 @@ func probeName() string {
 
 // chDatabase checks the user may create, write and drop a table in the
 // database, or, when it does not exist yet, create and drop a database.
-func (ck *checker) chDatabase(ctx context.Context, conn driver.Conn, cfg *config.ClickHouse) Result {
+func (ck *checker) chDatabase(ctx context.Context, conn driver.Conn, cfg *clickhouse.Config) Result {
 	check := "database " + cfg.Database
 	var n uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM system.databases WHERE name = ?", cfg.Database).Scan(&n); err != nil {
@@ -164,10 +164,10 @@ var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // chSummary checks a summary's source: the table exists upstream; when
 // its mirror exists, the summary's SELECT runs on it (WHERE 0); otherwise
 // its plain column dimensions are columns of the source table.
-func (ck *checker) chSummary(ctx context.Context, conn driver.Conn, cfg *config.ClickHouse, i int, s config.Summary) Result {
+func (ck *checker) chSummary(ctx context.Context, conn driver.Conn, cfg *clickhouse.Config, i int, s clickhouse.Summary) Result {
 	check := "summary " + s.Name
 	at := ck.at(fmt.Sprintf("clickhouse.summaries[%d]", i))
-	tn, _ := config.ParseTableName(s.From)
+	tn, _ := conf.ParseTableName(s.From)
 	mirror := clickhouse.TableName(&change.Schema{Namespace: tn.Schema, Table: tn.Table})
 	t, found := ck.tables[tn]
 	fromPG := found || ck.unchecked[tn] || ck.capturedByPostgres(tn)
@@ -181,13 +181,13 @@ func (ck *checker) chSummary(ctx context.Context, conn driver.Conn, cfg *config.
 	if n > 0 {
 		var dims, names, items []string
 		for _, d := range s.Dimensions {
-			e, name, _ := config.SplitAlias(d)
+			e, name, _ := clickhouse.SplitAlias(d)
 			dims = append(dims, e+" AS "+chQuote(name))
 			names = append(names, chQuote(name))
 		}
 		items = append(items, dims...)
 		for _, m := range s.Measures {
-			e, name, _ := config.SplitAlias(m)
+			e, name, _ := clickhouse.SplitAlias(m)
 			items = append(items, e+" AS "+chQuote(name))
 		}
 		where := "0"
@@ -210,7 +210,7 @@ func (ck *checker) chSummary(ctx context.Context, conn driver.Conn, cfg *config.
 		}
 		var unknown []string
 		for _, d := range s.Dimensions {
-			if e, _, _ := config.SplitAlias(d); identRe.MatchString(e) && !cols[e] {
+			if e, _, _ := clickhouse.SplitAlias(d); identRe.MatchString(e) && !cols[e] {
 				unknown = append(unknown, e)
 			}
 		}
@@ -222,7 +222,7 @@ func (ck *checker) chSummary(ctx context.Context, conn driver.Conn, cfg *config.
 	return Result{OK, check, fmt.Sprintf("from %s; mirror %s.%s is created on first start, the query checked then", tn, cfg.Database, mirror), ""}
 }
 
-func (ck *checker) capturedByPostgres(tn config.TableName) bool {
+func (ck *checker) capturedByPostgres(tn conf.TableName) bool {
 	for _, s := range ck.cfg.Sources {
 		if s.Postgres == nil {
 			continue

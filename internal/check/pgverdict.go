@@ -5,7 +5,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
+	"github.com/inlet-dev/inlet/connectors/postgres"
 )
 
 // pgServer is what a Postgres source's server says about itself and the
@@ -45,7 +46,7 @@ type pgPub struct {
 	allTables bool
 	owned     bool // the user may alter it
 	ops       map[string]bool
-	tables    map[config.TableName]bool
+	tables    map[conf.TableName]bool
 }
 
 // pgColumn is one column of a captured table.
@@ -56,7 +57,7 @@ type pgColumn struct {
 
 // pgTable is a configured table as the catalog describes it.
 type pgTable struct {
-	name      config.TableName
+	name      conf.TableName
 	exists    bool
 	relkind   string
 	ident     string // relreplident: d default, f full, n nothing, i index
@@ -101,7 +102,7 @@ func verdictRole(s pgServer, probeErr error) Result {
 		has = "is a member of rds_replication"
 	default:
 		return Result{Fail, "replication role", fmt.Sprintf("user %s has neither REPLICATION nor SUPERUSER; logical replication needs one", s.user),
-			fmt.Sprintf("as a superuser run ALTER ROLE %s WITH REPLICATION (Amazon RDS: GRANT rds_replication TO %s)", config.QuoteIdent(s.user), config.QuoteIdent(s.user))}
+			fmt.Sprintf("as a superuser run ALTER ROLE %s WITH REPLICATION (Amazon RDS: GRANT rds_replication TO %s)", conf.QuoteIdent(s.user), conf.QuoteIdent(s.user))}
 	}
 	if probeErr != nil {
 		return Result{Fail, "replication role", fmt.Sprintf("user %s %s, but a replication connection fails: %v", s.user, has, probeErr),
@@ -153,7 +154,7 @@ func verdictSenders(s pgServer, slot pgSlot) Result {
 }
 
 // verdictTable returns the problems of one configured table, or one OK.
-func verdictTable(t pgTable, cfg config.Table, path string, ck *checker, user string, textCols map[string]bool) []Result {
+func verdictTable(t pgTable, cfg postgres.Table, path string, ck *checker, user string, textCols map[string]bool) []Result {
 	check := "table " + t.name.String()
 	if !t.exists {
 		d := "does not exist"
@@ -168,9 +169,9 @@ func verdictTable(t pgTable, cfg config.Table, path string, ck *checker, user st
 	var out []Result
 	if !t.canSelect {
 		out = append(out, Result{Fail, check, fmt.Sprintf("user %s may not read it (SELECT), which the snapshot needs", user),
-			fmt.Sprintf("GRANT USAGE ON SCHEMA %s TO %s; GRANT SELECT ON %s TO %s", config.QuoteIdent(t.name.Schema), config.QuoteIdent(user), t.name.Quoted(), config.QuoteIdent(user))})
+			fmt.Sprintf("GRANT USAGE ON SCHEMA %s TO %s; GRANT SELECT ON %s TO %s", conf.QuoteIdent(t.name.Schema), conf.QuoteIdent(user), t.name.Quoted(), conf.QuoteIdent(user))})
 	}
-	cdc := cfg.Mode == config.ModeCDC
+	cdc := cfg.Mode == conf.ModeCDC
 	if cdc && len(t.pk) == 0 {
 		out = append(out, Result{Fail, check, "has no primary key; mode cdc keys every change by it",
 			fmt.Sprintf("add a primary key, or set mode: full_refresh with an interval on %s (a consistent copy on a schedule)", ck.at(path))})
@@ -247,7 +248,7 @@ func verdictPublication(s pgServer, pub pgPub, name string, cdc []pgTable) Resul
 			return Result{OK, check, "absent; Inlet creates it on first start for " + count(len(cdc), "table"), ""}
 		}
 		return Result{Fail, check, fmt.Sprintf("absent, and user %s cannot create it: %s", s.user, strings.Join(why, "; ")),
-			fmt.Sprintf("as the tables' owner run CREATE PUBLICATION %s FOR TABLE %s", config.QuoteIdent(name), list(cdc))}
+			fmt.Sprintf("as the tables' owner run CREATE PUBLICATION %s FOR TABLE %s", conf.QuoteIdent(name), list(cdc))}
 	}
 	var lacking []string
 	for _, op := range []string{"insert", "update", "delete", "truncate"} {
@@ -257,7 +258,7 @@ func verdictPublication(s pgServer, pub pgPub, name string, cdc []pgTable) Resul
 	}
 	if len(lacking) > 0 {
 		return Result{Warn, check, "does not publish " + strings.Join(lacking, ", ") + ": those changes never reach Inlet",
-			fmt.Sprintf("ALTER PUBLICATION %s SET (publish = 'insert, update, delete, truncate')", config.QuoteIdent(name))}
+			fmt.Sprintf("ALTER PUBLICATION %s SET (publish = 'insert, update, delete, truncate')", conf.QuoteIdent(name))}
 	}
 	if pub.allTables {
 		return Result{OK, check, "exists, FOR ALL TABLES", ""}
@@ -289,15 +290,15 @@ func verdictPublication(s pgServer, pub pgPub, name string, cdc []pgTable) Resul
 		why = append(why, "does not own "+strings.Join(notOwned, ", "))
 	}
 	return Result{Fail, check, fmt.Sprintf("exists without %s, and user %s cannot add them: %s", strings.Join(names, ", "), s.user, strings.Join(why, "; ")),
-		fmt.Sprintf("as the owner run ALTER PUBLICATION %s ADD TABLE %s", config.QuoteIdent(name), list(missing))}
+		fmt.Sprintf("as the owner run ALTER PUBLICATION %s ADD TABLE %s", conf.QuoteIdent(name), list(missing))}
 }
 
 // verdictTextColumns warns about text_columns entries that name nothing.
-func verdictTextColumns(entries []string, tables map[config.TableName]*pgTable, at string) []Result {
+func verdictTextColumns(entries []string, tables map[conf.TableName]*pgTable, at string) []Result {
 	var unknown []string
 	for _, e := range entries {
 		i := strings.LastIndex(e, ".")
-		tn, err := config.ParseTableName(e[:i])
+		tn, err := conf.ParseTableName(e[:i])
 		if err != nil {
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/connectors/postgres"
 	"github.com/inlet-dev/inlet/internal/config"
 )
@@ -21,7 +22,7 @@ func (ck *checker) postgres(ctx context.Context, i int, s *config.Source) *Group
 	pg := s.Postgres
 	markUnchecked := func() {
 		if ck.unchecked == nil {
-			ck.unchecked = map[config.TableName]bool{}
+			ck.unchecked = map[conf.TableName]bool{}
 		}
 		for _, t := range pg.Tables {
 			ck.unchecked[t.TableName()] = true
@@ -83,7 +84,7 @@ func (ck *checker) postgres(ctx context.Context, i int, s *config.Source) *Group
 	for _, c := range pg.TextColumns {
 		textCols[c] = true
 	}
-	byName := map[config.TableName]*pgTable{}
+	byName := map[conf.TableName]*pgTable{}
 	var cdc []pgTable
 	for j, t := range pg.Tables {
 		tn := t.TableName()
@@ -99,7 +100,7 @@ func (ck *checker) postgres(ctx context.Context, i int, s *config.Source) *Group
 		for _, r := range verdictTable(*ti, t, fmt.Sprintf("%s.tables[%d]", p, j), ck, srv.user, textCols) {
 			g.result(r)
 		}
-		if t.Mode == config.ModeCDC && ti.exists && relkinds[ti.relkind] == "" {
+		if t.Mode == conf.ModeCDC && ti.exists && relkinds[ti.relkind] == "" {
 			cdc = append(cdc, *ti)
 		}
 	}
@@ -208,7 +209,7 @@ func readSlot(ctx context.Context, conn *pgx.Conn, name string, recovery bool) (
 }
 
 func readPublication(ctx context.Context, conn *pgx.Conn, name string) (pgPub, error) {
-	pub := pgPub{ops: map[string]bool{}, tables: map[config.TableName]bool{}}
+	pub := pgPub{ops: map[string]bool{}, tables: map[conf.TableName]bool{}}
 	var ins, upd, del bool
 	var trunc *bool
 	err := conn.QueryRow(ctx, `SELECT p.puballtables, pg_has_role(p.pubowner, 'MEMBER'), p.pubinsert, p.pubupdate, p.pubdelete,
@@ -229,7 +230,7 @@ func readPublication(ctx context.Context, conn *pgx.Conn, name string) (pgPub, e
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var t config.TableName
+		var t conf.TableName
 		if err := rows.Scan(&t.Schema, &t.Table); err != nil {
 			return pub, err
 		}
@@ -238,7 +239,7 @@ func readPublication(ctx context.Context, conn *pgx.Conn, name string) (pgPub, e
 	return pub, rows.Err()
 }
 
-func readTable(ctx context.Context, conn *pgx.Conn, types *postgres.TypeMap, tn config.TableName) (*pgTable, error) {
+func readTable(ctx context.Context, conn *pgx.Conn, types *postgres.TypeMap, tn conf.TableName) (*pgTable, error) {
 	t := &pgTable{name: tn}
 	var oid uint32
 	err := conn.QueryRow(ctx, `
@@ -253,7 +254,7 @@ func readTable(ctx context.Context, conn *pgx.Conn, types *postgres.TypeMap, tn 
 		WHERE n.nspname = $1 AND c.relname = $2`, tn.Schema, tn.Table).Scan(
 		&oid, &t.relkind, &t.ident, &t.canSelect, &t.owned, &t.pk)
 	if err == pgx.ErrNoRows {
-		var s config.TableName
+		var s conf.TableName
 		err := conn.QueryRow(ctx, `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 			WHERE lower(n.nspname) = lower($1) AND lower(c.relname) = lower($2) AND c.relkind IN ('r', 'p') LIMIT 1`,
 			tn.Schema, tn.Table).Scan(&s.Schema, &s.Table)
@@ -321,7 +322,7 @@ func (ck *checker) checkpointsPostgres(ctx context.Context, p *config.Checkpoint
 		g.fail("table "+p.Table, err.Error(), "")
 	case exists && !canWrite:
 		g.fail("table "+p.Table, fmt.Sprintf("exists, but user %s may not read and write it", cc.User),
-			fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO %s", p.Table, config.QuoteIdent(cc.User)))
+			fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO %s", p.Table, conf.QuoteIdent(cc.User)))
 	case exists:
 		g.ok("table "+p.Table, "exists and is writable")
 	case !canCreate:

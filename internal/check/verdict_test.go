@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/inlet-dev/inlet/connectors/conf"
+	"github.com/inlet-dev/inlet/connectors/postgres"
 	"github.com/inlet-dev/inlet/internal/config"
 )
 
@@ -83,9 +85,9 @@ func TestVerdictRole(t *testing.T) {
 
 func TestVerdictTable(t *testing.T) {
 	ck := &checker{cfg: &config.Config{}}
-	orders := config.TableName{Schema: "public", Table: "orders"}
-	cdc := config.Table{Name: "public.orders", Mode: config.ModeCDC}
-	full := config.Table{Name: "public.orders", Mode: config.ModeFullRefresh}
+	orders := conf.TableName{Schema: "public", Table: "orders"}
+	cdc := postgres.Table{Name: "public.orders", Mode: conf.ModeCDC}
+	full := postgres.Table{Name: "public.orders", Mode: conf.ModeFullRefresh}
 	good := pgTable{name: orders, exists: true, relkind: "r", ident: "d", pk: []string{"id"}, canSelect: true,
 		columns: []pgColumn{{"id", "integer", true}, {"geo", "point", false}}}
 	textCols := map[string]bool{"public.orders.geo": true}
@@ -93,7 +95,7 @@ func TestVerdictTable(t *testing.T) {
 	cases := []struct {
 		name  string
 		table pgTable
-		cfg   config.Table
+		cfg   postgres.Table
 		text  map[string]bool
 		want  []want
 	}{
@@ -128,8 +130,8 @@ func TestVerdictTable(t *testing.T) {
 }
 
 func TestVerdictPublication(t *testing.T) {
-	a := pgTable{name: config.TableName{Schema: "public", Table: "a"}, owned: true}
-	b := pgTable{name: config.TableName{Schema: "public", Table: "b"}}
+	a := pgTable{name: conf.TableName{Schema: "public", Table: "a"}, owned: true}
+	b := pgTable{name: conf.TableName{Schema: "public", Table: "b"}}
 	all := map[string]bool{"insert": true, "update": true, "delete": true, "truncate": true}
 	srv := pgServer{user: "app", db: "shop", canCreate: true}
 	cases := []struct {
@@ -144,9 +146,9 @@ func TestVerdictPublication(t *testing.T) {
 		{"absent, no CREATE, not owner", pgServer{user: "app", db: "shop"}, pgPub{}, []pgTable{a, b},
 			want{Fail, "no CREATE privilege on database shop; does not own public.b", `CREATE PUBLICATION "p" FOR TABLE "public"."a", "public"."b"`}},
 		{"all tables", srv, pgPub{exists: true, allTables: true, ops: all}, []pgTable{a, b}, want{OK, "FOR ALL TABLES", ""}},
-		{"covers", srv, pgPub{exists: true, ops: all, tables: map[config.TableName]bool{a.name: true, b.name: true}}, []pgTable{a, b}, want{OK, "covers the 2 cdc tables", ""}},
-		{"lacks, Inlet adds", srv, pgPub{exists: true, owned: true, ops: all, tables: map[config.TableName]bool{}}, []pgTable{a}, want{OK, "Inlet adds them on start", ""}},
-		{"lacks, cannot add", srv, pgPub{exists: true, owned: true, ops: all, tables: map[config.TableName]bool{a.name: true}}, []pgTable{a, b},
+		{"covers", srv, pgPub{exists: true, ops: all, tables: map[conf.TableName]bool{a.name: true, b.name: true}}, []pgTable{a, b}, want{OK, "covers the 2 cdc tables", ""}},
+		{"lacks, Inlet adds", srv, pgPub{exists: true, owned: true, ops: all, tables: map[conf.TableName]bool{}}, []pgTable{a}, want{OK, "Inlet adds them on start", ""}},
+		{"lacks, cannot add", srv, pgPub{exists: true, owned: true, ops: all, tables: map[conf.TableName]bool{a.name: true}}, []pgTable{a, b},
 			want{Fail, "exists without public.b, and user app cannot add them: does not own public.b", `ALTER PUBLICATION "p" ADD TABLE "public"."b"`}},
 		{"publishes too little", srv, pgPub{exists: true, allTables: true, ops: map[string]bool{"insert": true}}, []pgTable{a},
 			want{Warn, "does not publish update, delete, truncate", "publish = 'insert, update, delete, truncate'"}},
@@ -214,8 +216,8 @@ func TestVerdictDisk(t *testing.T) {
 }
 
 func TestVerdictTextColumns(t *testing.T) {
-	orders := config.TableName{Schema: "public", Table: "orders"}
-	tables := map[config.TableName]*pgTable{orders: {name: orders, exists: true, columns: []pgColumn{{name: "geo"}}}}
+	orders := conf.TableName{Schema: "public", Table: "orders"}
+	tables := map[conf.TableName]*pgTable{orders: {name: orders, exists: true, columns: []pgColumn{{name: "geo"}}}}
 	got := verdictTextColumns([]string{"public.orders.geo", "public.orders.nope", "public.other.x"}, tables, "sources[0].postgres.text_columns")
 	if len(got) != 1 {
 		t.Fatalf("got %+v", got)

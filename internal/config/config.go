@@ -4,6 +4,13 @@
 // environment variable NAME before parsing (in any value; see expandEnv), and
 // Validate reports every problem at once, each with the file, the line and
 // the fix. Redact and RedactHandler hide the config's secrets.
+//
+// The sections belong to their packages: postgres.Config, httpapi.Config,
+// lake.Config, clickhouse.Config and kafka.Config each fill their own
+// defaults and validate themselves through a conf.Checker; this package
+// parses the file, substitutes ${ENV}, knows the file's lines, and checks
+// only what spans sections (two sources filling one table, a summary or a
+// retention naming a captured table).
 package config
 
 import (
@@ -11,27 +18,31 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/inlet-dev/inlet/connectors/clickhouse"
+	"github.com/inlet-dev/inlet/connectors/conf"
+	"github.com/inlet-dev/inlet/connectors/httpapi"
+	"github.com/inlet-dev/inlet/connectors/postgres"
+	"github.com/inlet-dev/inlet/internal/kafka"
+	"github.com/inlet-dev/inlet/lake"
 	"gopkg.in/yaml.v3"
 )
 
 // Config is one pipeline: its sources and its sinks.
 type Config struct {
-	Pipeline    string      `yaml:"pipeline"`
-	StateDir    string      `yaml:"state_dir"`
-	Kafka       *Kafka      `yaml:"kafka"`
-	Sources     []Source    `yaml:"sources"`
-	Lake        *Lake       `yaml:"lake"`
-	ClickHouse  *ClickHouse `yaml:"clickhouse"`
-	Checkpoints Checkpoints `yaml:"checkpoints"`
-	Capture     Capture     `yaml:"capture"`
-	Engine      Engine      `yaml:"engine"`
-	Incidents   Incidents   `yaml:"incidents"`
-	Lineage     Lineage     `yaml:"lineage"`
+	Pipeline    string             `yaml:"pipeline"`
+	StateDir    string             `yaml:"state_dir"`
+	Kafka       *kafka.Config      `yaml:"kafka"`
+	Sources     []Source           `yaml:"sources"`
+	Lake        *lake.Config       `yaml:"lake"`
+	ClickHouse  *clickhouse.Config `yaml:"clickhouse"`
+	Checkpoints Checkpoints        `yaml:"checkpoints"`
+	Capture     Capture            `yaml:"capture"`
+	Engine      Engine             `yaml:"engine"`
+	Incidents   Incidents          `yaml:"incidents"`
+	Lineage     Lineage            `yaml:"lineage"`
 
 	file    string
 	lines   map[string]int // key path ("sources[0].postgres.dsn") → line
@@ -39,92 +50,38 @@ type Config struct {
 	secrets []string       // secret values: Redact hides them
 }
 
-// Kafka points at an external cluster. Without brokers (or without the
-// section) Inlet embeds a broker under state_dir.
-type Kafka struct {
-	Brokers []string `yaml:"brokers"`
-	// Retention bounds the embedded broker: records every sink has
-	// committed and older than this are deleted (default 7d). With
-	// external brokers retention is the cluster's; Inlet only warns when a
-	// sink needs records that are gone.
-	Retention Duration `yaml:"retention"`
-	// SegmentMB is the embedded broker's log segment size: deleted records
-	// leave the disk a segment at a time (default 16).
-	SegmentMB  int   `yaml:"segment_mb"`
-	Partitions int32 `yaml:"partitions"` // partitions of each new change topic; default 1
-	// Compression of produced record batches: none, snappy (default),
-	// lz4 or zstd.
-	Compression string `yaml:"compression"`
-	// TLS encrypts connections to the brokers (and authenticates the
-	// client with a certificate when cert_file and key_file are set).
-	TLS *TLS `yaml:"tls"`
-	// SASL authenticates the client: PLAIN, SCRAM-SHA-256 or
-	// SCRAM-SHA-512. Use it with TLS: PLAIN sends the password as is.
-	SASL *SASL `yaml:"sasl"`
-}
-
-// Source is one named source; exactly one kind is set.
+// Source is one named source; exactly one kind is set. Each kind is a
+// config type its connector owns (defaults and validation included):
+// adding a connector adds a field here and a line to kinds.
 type Source struct {
-	Name     string    `yaml:"name"`
-	Postgres *Postgres `yaml:"postgres"`
-	HTTP     *HTTP     `yaml:"http"`
+	Name     string           `yaml:"name"`
+	Postgres *postgres.Config `yaml:"postgres"`
+	HTTP     *httpapi.Config  `yaml:"http"`
 }
 
-// Postgres captures tables through logical replication (pgoutput).
-type Postgres struct {
-	DSN         string  `yaml:"dsn"`
-	Tables      []Table `yaml:"tables"`
-	Publication string  `yaml:"publication"` // default inlet_<pipeline>_<source>
-	Slot        string  `yaml:"slot"`        // default inlet_<pipeline>_<source>
-	// TextColumns lists "schema.table.column" whose type Inlet does not map
-	// natively; they are carried as their Postgres text form.
-	TextColumns []string `yaml:"text_columns"`
-	// HeartbeatInterval is how often a heartbeat WAL message is written and
-	// slot retention is checked.
-	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
-	// MaxRetainedWALMB warns when the slot retains more WAL than this.
-	MaxRetainedWALMB int `yaml:"max_retained_wal_mb"`
-	// SnapshotChunkRows is how many rows one snapshot chunk copies; each
-	// chunk is committed to Kafka with its progress.
-	SnapshotChunkRows int `yaml:"snapshot_chunk_rows"`
-	// SnapshotWorkers is how many connections copy chunks in parallel.
-	SnapshotWorkers int `yaml:"snapshot_workers"`
+// SourceConfig is what a source kind's config does for the pipeline file.
+type SourceConfig interface {
+	// Defaults fills what the file left out; name is the default slot,
+	// publication or other server-side name (inlet_<pipeline>_<source>).
+	Defaults(name string)
+	// Validate reports problems under the key path p ("sources[0].http").
+	Validate(p string, v conf.Checker)
+	// Captures maps each table the source fills (schema.table, as named
+	// in the lake and ClickHouse) to its mode and retention; source is
+	// the source's name.
+	Captures(source string) map[string]conf.Captured
 }
 
-// Lake is the Delta Lake root.
-type Lake struct {
-	Path string `yaml:"path"` // file:///abs/path or a local path
-	// Maintenance of the Delta tables (see docs/lake-maintenance.md).
-	CheckpointInterval   int                 `yaml:"checkpoint_interval"`    // default 100
-	LogRetention         Duration            `yaml:"log_retention"`          // default 30d
-	DeletedFileRetention Duration            `yaml:"deleted_file_retention"` // default 7d
-	TargetFileMB         int                 `yaml:"target_file_mb"`         // default 128
-	CompactMinFiles      int                 `yaml:"compact_min_files"`      // default 10
-	Retain               map[string]Duration `yaml:"retain"`                 // per table (schema.table)
+// kinds lists the kinds set on s, each with its key.
+func (s *Source) kinds() (keys []string, cfgs []SourceConfig) {
+	if s.Postgres != nil {
+		keys, cfgs = append(keys, "postgres"), append(cfgs, s.Postgres)
+	}
+	if s.HTTP != nil {
+		keys, cfgs = append(keys, "http"), append(cfgs, s.HTTP)
+	}
+	return keys, cfgs
 }
-
-// ClickHouse is the warehouse sink.
-type ClickHouse struct {
-	Addr     string `yaml:"addr"`
-	Database string `yaml:"database"`
-	Username string `yaml:"username"`
-	Password string `yaml:"password"` // from the environment: "${CLICKHOUSE_PASSWORD}"
-	// TLS connects to the secure native port (9440 usually).
-	TLS *TLS `yaml:"tls"`
-	// Summaries are GROUP BY tables kept correct as the mirrors change.
-	Summaries []Summary `yaml:"summaries"`
-	// OutOfRange says what to do with a value the server's column type
-	// cannot hold (a date before 1970 on 18.16, infinity, NaN in a
-	// Decimal): clamp (default), null, or fail. See docs/types.md.
-	OutOfRange string `yaml:"out_of_range"`
-}
-
-// Out-of-range policies of the ClickHouse sink.
-const (
-	OutOfRangeClamp = "clamp"
-	OutOfRangeNull  = "null"
-	OutOfRangeFail  = "fail"
-)
 
 // Checkpoints chooses where sink checkpoints live: files under state_dir
 // (default) or a Postgres table.
@@ -142,18 +99,18 @@ type CheckpointsPostgres struct {
 type Capture struct {
 	// CommitInterval bounds how long published records wait for their
 	// Kafka transaction to commit.
-	CommitInterval Duration `yaml:"commit_interval"` // default 100ms
+	CommitInterval conf.Duration `yaml:"commit_interval"` // default 100ms
 	// SplitAfter: a source transaction still open in Kafka after this long
 	// is committed in parts (see docs/exactly-once.md). Keep it well under
 	// the Kafka transaction timeout (5m).
-	SplitAfter Duration `yaml:"split_after"` // default 2m
+	SplitAfter conf.Duration `yaml:"split_after"` // default 2m
 }
 
 // Engine tunes micro-batches.
 type Engine struct {
-	BatchRecords int      `yaml:"batch_records"` // default 100000
-	BatchBytes   int      `yaml:"batch_bytes"`   // default 32 MiB
-	BatchWait    Duration `yaml:"batch_wait"`    // default 1s
+	BatchRecords int           `yaml:"batch_records"` // default 100000
+	BatchBytes   int           `yaml:"batch_bytes"`   // default 32 MiB
+	BatchWait    conf.Duration `yaml:"batch_wait"`    // default 1s
 	// ConsumerGroup: several `inlet run --only engine` processes share the
 	// change topics through the Kafka consumer group inlet-<pipeline>-engine
 	// (needs kafka.brokers and checkpoints.postgres).
@@ -167,33 +124,6 @@ func (c *Config) EngineGroup() string {
 		return ""
 	}
 	return "inlet-" + c.Pipeline + "-engine"
-}
-
-// Duration is a time.Duration written as "500ms", "2s", "5m", or in whole
-// days as "7d", "400d".
-type Duration time.Duration
-
-// ParseDuration parses a Go duration ("90s", "36h") or a whole number of
-// days ("7d", "400d").
-func ParseDuration(s string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days < 0 {
-			return 0, fmt.Errorf("%q is not a number of days", s)
-		}
-		return time.Duration(days) * 24 * time.Hour, nil
-	}
-	return time.ParseDuration(s)
-}
-
-// UnmarshalYAML parses a Go duration string, or days ("7d").
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (write e.g. 500ms, 2s, 5m, 36h, 7d)", n.Line, n.Value)
-	}
-	*d = Duration(v)
-	return nil
 }
 
 // Load reads, expands and parses path. It does not validate; call Validate.
@@ -264,66 +194,31 @@ func (c *Config) applyDefaults() {
 	if c.StateDir == "" {
 		c.StateDir = "./.inlet"
 	}
-	if c.Kafka != nil && c.Kafka.Partitions == 0 {
-		c.Kafka.Partitions = 1
-	}
-	if c.Kafka != nil && c.Kafka.Compression == "" {
-		c.Kafka.Compression = "snappy"
+	if c.Kafka != nil {
+		c.Kafka.Defaults()
 	}
 	for i := range c.Sources {
 		s := &c.Sources[i]
-		if h := s.HTTP; h != nil {
-			h.applyDefaults()
-		}
-		if pg := s.Postgres; pg != nil {
-			def := "inlet_" + c.Pipeline + "_" + s.Name
-			if pg.Publication == "" {
-				pg.Publication = def
-			}
-			if pg.Slot == "" {
-				pg.Slot = def
-			}
-			if pg.HeartbeatInterval == 0 {
-				pg.HeartbeatInterval = Duration(30 * time.Second)
-			}
-			if pg.MaxRetainedWALMB == 0 {
-				pg.MaxRetainedWALMB = 1024
-			}
-			if pg.SnapshotChunkRows == 0 {
-				pg.SnapshotChunkRows = 50_000
-			}
-			if pg.SnapshotWorkers == 0 {
-				pg.SnapshotWorkers = max(1, min(4, runtime.NumCPU()/2))
-			}
-			for j := range pg.Tables {
-				t := &pg.Tables[j]
-				if t.Mode == "" {
-					t.Mode = ModeCDC
-				}
-				if t.Snapshot == "" {
-					t.Snapshot = "initial"
-				}
-				if t.ChunkRows == 0 {
-					t.ChunkRows = pg.SnapshotChunkRows
-				}
-				if t.Workers == 0 {
-					t.Workers = pg.SnapshotWorkers
-				}
-			}
+		_, kinds := s.kinds()
+		for _, k := range kinds {
+			k.Defaults("inlet_" + c.Pipeline + "_" + s.Name)
 		}
 	}
 	if p := c.Checkpoints.Postgres; p != nil && p.Table == "" {
 		p.Table = "inlet_checkpoints"
 	}
 	if c.Capture.CommitInterval == 0 {
-		c.Capture.CommitInterval = Duration(100 * time.Millisecond)
+		c.Capture.CommitInterval = conf.Duration(100 * time.Millisecond)
 	}
 	if c.Capture.SplitAfter == 0 {
-		c.Capture.SplitAfter = Duration(2 * time.Minute)
+		c.Capture.SplitAfter = conf.Duration(2 * time.Minute)
 	}
 	// Engine batch limits left at zero take the engine's defaults
 	// (engine.DefaultBatch*), set in that one place.
-	c.applySummaryDefaults()
+	if c.ClickHouse != nil {
+		modes := c.capturedModes()
+		c.ClickHouse.Defaults(func(t string) bool { return modes[t] == conf.ModeFullRefresh })
+	}
 	c.applyObserveDefaults()
 }
 

@@ -78,7 +78,7 @@ var publicKeys = map[string]bool{
 	"slot": true, "publication": true, "table": true, "mode": true, "interval": true, "schedule": true,
 	"ca_file": true, "cert_file": true, "key_file": true, "server_name": true, "insecure_skip_verify": true,
 	"mechanism": true, "batch_records": true, "batch_bytes": true, "batch_wait": true,
-	"commit_interval": true, "split_after": true,
+	"commit_interval": true, "split_after": true, "endpoint": true, "region": true, "path_style": true,
 }
 
 // collectSecrets records what Redact hides: values from the environment
@@ -105,6 +105,10 @@ func (c *Config) collectSecrets() {
 	}
 	if ch := c.ClickHouse; ch != nil {
 		c.addSecret(ch.Password)
+	}
+	if c.Lake != nil && c.Lake.S3 != nil {
+		c.addSecret(c.Lake.S3.SecretAccessKey)
+		c.addSecret(c.Lake.S3.AccessKeyID)
 	}
 	dsns := []string{}
 	for _, s := range c.Sources {

@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/inlet-dev/inlet/connectors/conf"
 )
 
 // Incidents tunes the incident record (state_dir/incidents.jsonl).
 type Incidents struct {
 	// EscalateAfter: an incident still open this long is escalated (logged
 	// at error once, and listed for metrics and the status page).
-	EscalateAfter Duration `yaml:"escalate_after"` // default 15m
+	EscalateAfter conf.Duration `yaml:"escalate_after"` // default 15m
 }
 
 // Lineage configures lineage events.
@@ -33,7 +35,7 @@ type OpenLineage struct {
 
 func (c *Config) applyObserveDefaults() {
 	if c.Incidents.EscalateAfter == 0 {
-		c.Incidents.EscalateAfter = Duration(15 * time.Minute)
+		c.Incidents.EscalateAfter = conf.Duration(15 * time.Minute)
 	}
 	if ol := c.Lineage.OpenLineage; ol != nil && ol.Namespace == "" {
 		ol.Namespace = "inlet"
@@ -45,7 +47,7 @@ func (c *Config) validateObserve() []error {
 	bad := func(path, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", c.file, c.Line(path), path, fmt.Sprintf(format, args...)))
 	}
-	if c.Incidents.EscalateAfter < Duration(time.Minute) {
+	if c.Incidents.EscalateAfter < conf.Duration(time.Minute) {
 		bad("incidents.escalate_after", "must be at least 1m")
 	}
 	if ol := c.Lineage.OpenLineage; ol != nil {

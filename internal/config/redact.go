@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"log/slog"
+	"strings"
 )
 
 // RedactHandler wraps h so that no secret of the config (see Redact)
@@ -70,4 +71,15 @@ func (r *redactHandler) attr(a slog.Attr) slog.Attr {
 		}
 	}
 	return slog.Attr{Key: a.Key, Value: v}
+}
+
+// Redact replaces every value substituted from the environment (${...})
+// in s with ***, so secrets never reach logs, errors or status.
+func (c *Config) Redact(s string) string {
+	for _, v := range c.secrets {
+		if len(v) >= 4 {
+			s = strings.ReplaceAll(s, v, "***")
+		}
+	}
+	return s
 }

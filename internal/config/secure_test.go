@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/inlet-dev/inlet/connectors/conf"
 )
 
 const secureBase = `pipeline: shop
@@ -134,10 +136,10 @@ func TestPlainNeedsTLSAndTLSConfigLoads(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "ca.pem")
 	os.WriteFile(bad, []byte("not pem"), 0o600)
-	if _, err := (&TLS{CAFile: bad}).Config(); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
+	if _, err := (&conf.TLS{CAFile: bad}).Config(); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
 		t.Errorf("bad CA file: err = %v", err)
 	}
-	if cfg, err := (*TLS)(nil).Config(); cfg != nil || err != nil {
+	if cfg, err := (*conf.TLS)(nil).Config(); cfg != nil || err != nil {
 		t.Errorf("nil TLS: %v, %v", cfg, err)
 	}
 }

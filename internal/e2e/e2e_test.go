@@ -205,8 +205,17 @@ var (
 // mapped type, a snapshot of 2,000 rows, then 10,000 inserts, 3,000 updates
 // and 1,000 deletes in transactions of 1 to 5,000 rows, through `inlet run`
 // with the embedded broker.
-func TestPipelineEndToEnd(t *testing.T) {
+func TestPipelineEndToEnd(t *testing.T) { pipelineEndToEnd(t, false) }
+
+// TestPipelineEndToEndS3 is TestPipelineEndToEnd with the lake on S3
+// (versitygw).
+func TestPipelineEndToEndS3(t *testing.T) { pipelineEndToEnd(t, true) }
+
+func pipelineEndToEnd(t *testing.T, s3 bool) {
 	e := setup(t)
+	if s3 {
+		e.lakeOnS3(t)
+	}
 	e.workld.preload(t, e.conn, preload)
 	p := startInlet(t, e.cfg, e.log)
 	e.waitSnapshot(t, p)

@@ -46,6 +46,7 @@ func startInlet(t *testing.T, cfg, logPath string, extra ...string) *inletProc {
 	}
 	cmd := exec.Command(inletBin, append([]string{"run", "-c", cfg}, extra...)...)
 	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // dies with a killed test
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -169,8 +169,18 @@ func waitGraph(t *testing.T, b *browser, p *inletProc, what string, timeout time
 // The table, incidents and checkpoints pages render; the page fits a
 // phone's width; the browser logs no error. Then `inlet serve` shows the
 // stopped pipeline read-only, every node stale.
+//
+// Also: every lake table, topic and source node shows its last hour's
+// throughput once changes flow; with ClickHouse frozen longer than
+// incidents.escalate_after (1m here) the escalation banner names the
+// clickhouse incident; resumed, the banner goes. (A frozen server fails no
+// batch — the sink stalls until the client's timeout — so OpenLineage FAIL
+// events are tested in internal/runner.)
 func TestStatusPage(t *testing.T) {
 	e := setup(t)
+	if err := os.WriteFile(e.cfg, append(mustRead(t, e.cfg), "incidents:\n  escalate_after: 1m\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	e.workld.preload(t, e.conn, preload)
 	cfg, err := config.Load(e.cfg)
 	if err != nil {
@@ -238,6 +248,23 @@ func TestStatusPage(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	waitGraph(t, b, p, "every node ok", 30*time.Second, allOK)
+	// Throughput: the changes of the last hour on every lake table and on
+	// the topics and sources upstream of them.
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		missing := eval[[]string](t, b, `Array.from(document.querySelectorAll('svg.graph g.node')).filter(g =>
+			['lake_table', 'kafka_topic', 'postgres_table'].includes(g.dataset.kind) && !(Number(g.dataset.throughput) > 0)).map(g => g.dataset.name)`)
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no throughput on %v", missing)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if n := eval[int](t, b, `document.querySelectorAll('svg.graph polyline.spark').length`); n == 0 {
+		t.Error("no throughput sparkline drawn")
+	}
 	b.screenshot(t, e.dir, "status-page-ok.png")
 
 	// ClickHouse frozen: its nodes failing, the summary stale, the rest ok.
@@ -286,6 +313,16 @@ func TestStatusPage(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	shot := b.screenshot(t, e.dir, "status-page-clickhouse-frozen.png")
+	// Frozen longer than escalate_after: the banner names the incident.
+	deadline = time.Now().Add(100 * time.Second)
+	for eval[int](t, b, `document.getElementById('escalation').hidden ? 0 : document.querySelectorAll('#escalation li[data-subject="sink=clickhouse"]').length`) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no escalation banner for the clickhouse incident %v after the freeze", time.Since(frozen).Round(time.Second))
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("escalation banner after %v: %s", time.Since(frozen).Round(time.Second), eval[string](t, b, `document.getElementById('escalation').innerText`))
+	b.screenshot(t, e.dir, "status-page-escalated.png")
 	// The docs' picture: written when missing or asked for, so a test run
 	// does not rewrite a tracked file every time.
 	docsShot := filepath.Join("..", "..", "docs", "status-page.png")
@@ -313,6 +350,13 @@ func TestStatusPage(t *testing.T) {
 	thaw()
 	b.navigate(t, base+"/")
 	waitGraph(t, b, p, "ClickHouse resumed: every node ok again", 2*time.Minute, allOK)
+	deadline = time.Now().Add(30 * time.Second)
+	for !eval[bool](t, b, `document.getElementById('escalation').hidden`) {
+		if time.Now().After(deadline) {
+			t.Fatal("escalation banner still shown after ClickHouse resumed")
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 	deadline = time.Now().Add(30 * time.Second)
 	for eval[string](t, b, `document.getElementById('open-count').textContent`) != "" {
 		if time.Now().After(deadline) {

@@ -131,7 +131,7 @@ var typeRows = map[string][]string{
 	},
 	"t_text": {
 		"(%d, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
-		"(%d, 1, 'Ünïcødé ✓ 🚀 ' || (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 28000) i), 'ab', '', 'x', 'name', 'MiXeD Case', '<a b=\"1\">é</a>', '{\"b\": 1,  \"a\": [1, 2]}', '{\"b\": 1, \"a\": [1, 2, {\"c\": null}], \"é\": \"\\u00e9\"}', '$.a[*] ? (@ > 1)', '\\x00ff10', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'happy', B'1010', B'', true)",
+		"(%d, 1, 'Ünïcødé ✓ 🚀 ' || (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 33000) i), 'ab', '', 'x', 'name', 'MiXeD Case', '<a b=\"1\">é</a>', '{\"b\": 1,  \"a\": [1, 2]}', '{\"b\": 1, \"a\": [1, 2, {\"c\": null}], \"é\": \"\\u00e9\"}', '$.a[*] ? (@ > 1)', '\\x00ff10', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'happy', B'1010', B'', true)",
 		"(%d, 2, '', '     ', 'tab\there\nnewline \\ back', '\"', 'ñ', 'ß', '<x/>', 'null', '[]', '$', '\\x', '00000000-0000-0000-0000-000000000000', 'sad', B'0000', B'1', false)",
 		"(%d, 3, E'quote '' and \" and \\\\ and \\x01 ctl', 'é', repeat('é', 20), ' ', repeat('n', 63), '', '', '\"\\u2028\"', '\"\"', 'strict $', '\\xdeadbeef', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'ok', B'1111', B'101010101010101', NULL)",
 	},

@@ -20,7 +20,6 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
-	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/retry"
 )
 
@@ -121,7 +120,7 @@ func NewCluster(brokers []string, sec Security) *Cluster {
 
 // SecurityFrom builds the Security of a kafka config section (nil: none).
 // Errors name the key to fix.
-func SecurityFrom(k *config.Kafka) (Security, error) {
+func SecurityFrom(k *Config) (Security, error) {
 	var sec Security
 	if k == nil {
 		return sec, nil
@@ -133,11 +132,11 @@ func SecurityFrom(k *config.Kafka) (Security, error) {
 	sec.TLS = t
 	if s := k.SASL; s != nil {
 		switch s.Mechanism {
-		case config.SASLPlain:
+		case SASLPlain:
 			sec.SASL = plain.Auth{User: s.Username, Pass: s.Password}.AsMechanism()
-		case config.SASLScramSHA256:
+		case SASLScramSHA256:
 			sec.SASL = scram.Auth{User: s.Username, Pass: s.Password}.AsSha256Mechanism()
-		case config.SASLScramSHA512:
+		case SASLScramSHA512:
 			sec.SASL = scram.Auth{User: s.Username, Pass: s.Password}.AsSha512Mechanism()
 		default:
 			return sec, fmt.Errorf("kafka.sasl.mechanism %q: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.Mechanism)

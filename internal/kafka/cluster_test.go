@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/internal/retry"
 	"github.com/inlet-dev/inlet/internal/testenv"
 )
@@ -19,7 +19,7 @@ import (
 func secureBroker(t *testing.T, certs *testenv.Certs) *kfake.Cluster {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0), kfake.TLS(certs.Server),
-		kfake.EnableSASL(), kfake.Superuser(config.SASLScramSHA256, "inlet", "s3cret"))
+		kfake.EnableSASL(), kfake.Superuser(SASLScramSHA256, "inlet", "s3cret"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,10 +27,10 @@ func secureBroker(t *testing.T, certs *testenv.Certs) *kfake.Cluster {
 	return c
 }
 
-func secureCluster(t *testing.T, addrs []string, tlsCfg *config.TLS, password string) *Cluster {
+func secureCluster(t *testing.T, addrs []string, tlsCfg *conf.TLS, password string) *Cluster {
 	t.Helper()
-	sec, err := SecurityFrom(&config.Kafka{Brokers: addrs, TLS: tlsCfg,
-		SASL: &config.SASL{Mechanism: config.SASLScramSHA256, Username: "inlet", Password: password}})
+	sec, err := SecurityFrom(&Config{Brokers: addrs, TLS: tlsCfg,
+		SASL: &SASL{Mechanism: SASLScramSHA256, Username: "inlet", Password: password}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestClusterTLSAndSCRAM(t *testing.T) {
 	b := secureBroker(t, certs)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := secureCluster(t, b.ListenAddrs(), &config.TLS{CAFile: certs.CAFile, CertFile: certs.ClientCert, KeyFile: certs.ClientKey}, "s3cret")
+	c := secureCluster(t, b.ListenAddrs(), &conf.TLS{CAFile: certs.CAFile, CertFile: certs.ClientCert, KeyFile: certs.ClientKey}, "s3cret")
 	if err := c.Check(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -83,13 +83,13 @@ func TestClusterCredentialErrorsNeedUser(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		addrs   []string
-		tls     *config.TLS
+		tls     *conf.TLS
 		pass    string
 		wantFix string
 	}{
-		{"wrong password", b.ListenAddrs(), &config.TLS{CAFile: certs.CAFile}, "wrong", "kafka.sasl.password"},
-		{"untrusted certificate", b.ListenAddrs(), &config.TLS{}, "s3cret", "kafka.tls.ca_file"},
-		{"wrong server name", b.ListenAddrs(), &config.TLS{CAFile: certs.CAFile, ServerName: "kafka.example.com"}, "s3cret", "kafka.tls.server_name"},
+		{"wrong password", b.ListenAddrs(), &conf.TLS{CAFile: certs.CAFile}, "wrong", "kafka.sasl.password"},
+		{"untrusted certificate", b.ListenAddrs(), &conf.TLS{}, "s3cret", "kafka.tls.ca_file"},
+		{"wrong server name", b.ListenAddrs(), &conf.TLS{CAFile: certs.CAFile, ServerName: "kafka.example.com"}, "s3cret", "kafka.tls.server_name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := secureCluster(t, tc.addrs, tc.tls, tc.pass)

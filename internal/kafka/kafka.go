@@ -31,8 +31,21 @@ func brokerConfigs(segmentMB int) map[string]string {
 	return map[string]string{
 		"transaction.max.timeout.ms": "900000",
 		"log.segment.bytes":          fmt.Sprint(int64(segmentMB) << 20),
+		"message.max.bytes":          fmt.Sprint(MaxBatchBytes),
 	}
 }
+
+// MaxRecordBytes is the largest change record (key, value and headers)
+// Inlet produces: a row with values of up to about this much in all. A
+// larger one stops its source with an incident naming the table and key
+// (see capture); Kafka's own default, about 1 MB, would refuse rows with a
+// 1 MB text value. docs/types.md.
+const MaxRecordBytes = 16 << 20
+
+// MaxBatchBytes is the producer's largest record batch and the
+// max.message.bytes of the topics Inlet creates (and of the embedded
+// broker): one record of MaxRecordBytes plus the batch's framing.
+const MaxBatchBytes = MaxRecordBytes + 64<<10
 
 // StartEmbedded starts kfake with its data under dir, fsyncing every write,
 // listening on 127.0.0.1 on a free port, with log segments of segmentMB
@@ -82,11 +95,14 @@ func EnsureTopics(ctx context.Context, c *Cluster, partitions int32, changeTopic
 		}
 		return nil
 	}
-	if err := create(changeTopics, partitions, nil); err != nil {
+	// N.B. a topic's max.message.bytes overrides the broker's
+	// message.max.bytes (about 1 MB by default) for that topic.
+	maxBytes := fmt.Sprint(MaxBatchBytes)
+	if err := create(changeTopics, partitions, map[string]*string{"max.message.bytes": &maxBytes}); err != nil {
 		return err
 	}
 	compact := "compact"
-	return create(compacted, 1, map[string]*string{"cleanup.policy": &compact})
+	return create(compacted, 1, map[string]*string{"cleanup.policy": &compact, "max.message.bytes": &maxBytes})
 }
 
 // ReadCompacted returns the latest committed (read_committed) value of every

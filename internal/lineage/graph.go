@@ -22,7 +22,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/inlet-dev/inlet/change"
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/lake"
 )
 
 // Kind is what a node is.
@@ -195,7 +197,7 @@ func (g *Graph) Resolve(ref string) []string {
 		return []string{ref}
 	}
 	want := ref
-	if tn, err := config.ParseTableName(ref); err == nil {
+	if tn, err := conf.ParseTableName(ref); err == nil {
 		want = tn.String()
 	}
 	var sources, named []string
@@ -224,8 +226,10 @@ func (b *builder) add(c *config.Config) error {
 		cluster = strings.Join(br, ",")
 	}
 	lakeRoot := ""
-	if c.Lake != nil {
-		dir, err := config.LakeDir(c.Lake.Path)
+	if c.Lake != nil && lake.IsS3(c.Lake.Path) {
+		lakeRoot = strings.TrimRight(c.Lake.Path, "/")
+	} else if c.Lake != nil {
+		dir, err := c.Lake.Dir()
 		if err != nil {
 			return err
 		}
@@ -274,7 +278,7 @@ func (b *builder) add(c *config.Config) error {
 	}
 	if ch := c.ClickHouse; ch != nil {
 		for _, s := range ch.Summaries {
-			tn, err := config.ParseTableName(s.From)
+			tn, err := conf.ParseTableName(s.From)
 			if err != nil {
 				continue
 			}

@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 )
 
 // postgresNamespace returns postgres://host:port and the database name of
@@ -20,7 +20,7 @@ func postgresNamespace(dsn string) (ns, db string) {
 	return fmt.Sprintf("postgres://%s:%d", pc.Host, pc.Port), pc.Database
 }
 
-func topicName(pipeline string, tn config.TableName) string {
+func topicName(pipeline string, tn conf.TableName) string {
 	return change.TopicName(pipeline, tn.Schema, tn.Table)
 }
 

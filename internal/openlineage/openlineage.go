@@ -33,6 +33,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/lake"
 )
 
 // Spec versions this package writes.
@@ -260,7 +261,11 @@ func Datasets(c *config.Config, table string) (inputs, outputs []Dataset) {
 		}
 	}
 	if c.Lake != nil {
-		if dir, err := config.LakeDir(c.Lake.Path); err == nil {
+		if lake.IsS3(c.Lake.Path) {
+			// OpenLineage names S3 datasets s3://bucket + the key prefix.
+			bucket, prefix, _ := strings.Cut(strings.TrimPrefix(c.Lake.Path, "s3://"), "/")
+			outputs = append(outputs, Dataset{Namespace: "s3://" + bucket, Name: strings.Trim(prefix+"/"+table, "/"), Rows: -1})
+		} else if dir, err := c.Lake.Dir(); err == nil {
 			outputs = append(outputs, Dataset{Namespace: "file", Name: strings.TrimRight(dir, "/") + "/" + table, Rows: -1})
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/connectors/postgres"
 	"github.com/inlet-dev/inlet/internal/config"
 )
@@ -15,7 +16,7 @@ import (
 // matching where, if set) while it streams. The request travels through
 // the source's WAL, so it runs as soon as (or whenever) the pipeline runs.
 func Backfill(ctx context.Context, c *config.Config, table, where string, out io.Writer) error {
-	tn, err := config.ParseTableName(table)
+	tn, err := conf.ParseTableName(table)
 	if err != nil {
 		return err
 	}
@@ -40,7 +41,7 @@ func Backfill(ctx context.Context, c *config.Config, table, where string, out io
 			if where != "" {
 				what = "rows where " + where
 			}
-			if t.Mode == config.ModeFullRefresh {
+			if t.Mode == conf.ModeFullRefresh {
 				what = "a full refresh now"
 			}
 			fmt.Fprintf(out, "backfill %s requested: %s of %s (source %s). Progress: inlet status -c %s\n", id, what, tn, s.Name, c.File())

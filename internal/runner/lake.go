@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/inlet-dev/inlet/internal/config"
@@ -43,8 +41,8 @@ func Vacuum(ctx context.Context, c *config.Config, dryRun bool, out io.Writer) e
 		}
 		sizes := map[string]int64{}
 		for _, f := range files {
-			if fi, err := os.Stat(filepath.Join(tbl.Dir(), f)); err == nil {
-				sizes[f] = fi.Size()
+			if size, _, err := tbl.Stat(f); err == nil {
+				sizes[f] = size
 			}
 		}
 		if !dryRun {

@@ -14,33 +14,46 @@ import (
 	"github.com/inlet-dev/inlet/lake"
 )
 
-// lineageEvents sends an OpenLineage run (START, then COMPLETE with row
-// counts) per table of each committed sink batch, off the sinks'
-// goroutines: a slow or absent receiver never slows a commit (events that
-// do not fit the queue are dropped and logged).
+// lineageEvents sends an OpenLineage run per table of each sink batch:
+// START, then COMPLETE with row counts when the batch committed, or FAIL
+// with the error when it failed (the engine retries it: a later COMPLETE
+// follows in another run). Events go off the sinks' goroutines: a slow or
+// absent receiver never slows a commit (events that do not fit the queue
+// are dropped and logged).
 type lineageEvents struct {
 	c   *config.Config
 	em  *openlineage.Emitter
-	q   chan engine.BatchStats
+	q   chan lineageBatch
 	log *slog.Logger
+}
+
+// lineageBatch is a batch to report; err is nil when it committed.
+type lineageBatch struct {
+	b   engine.BatchStats
+	err error
 }
 
 func newLineageEvents(c *config.Config, log *slog.Logger) *lineageEvents {
 	if c.Lineage.OpenLineage == nil {
 		return nil
 	}
-	return &lineageEvents{c: c, em: openlineage.New(c.Pipeline, c.Lineage.OpenLineage, Version), q: make(chan engine.BatchStats, 1024), log: log}
+	return &lineageEvents{c: c, em: openlineage.New(c.Pipeline, c.Lineage.OpenLineage, Version), q: make(chan lineageBatch, 1024), log: log}
 }
 
 // batch queues a committed batch's events.
-func (l *lineageEvents) batch(b engine.BatchStats) {
+func (l *lineageEvents) batch(b engine.BatchStats) { l.queue(lineageBatch{b: b}) }
+
+// failed queues a failed batch's events (START, FAIL).
+func (l *lineageEvents) failed(b engine.BatchStats, err error) { l.queue(lineageBatch{b: b, err: err}) }
+
+func (l *lineageEvents) queue(lb lineageBatch) {
 	if l == nil {
 		return
 	}
 	select {
-	case l.q <- b:
+	case l.q <- lb:
 	default:
-		l.log.Warn("openlineage: event queue full; dropped a batch's events", "sink", b.Sink)
+		l.log.Warn("openlineage: event queue full; dropped a batch's events", "sink", lb.b.Sink)
 	}
 }
 
@@ -53,7 +66,8 @@ func (l *lineageEvents) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case b := <-l.q:
+		case lb := <-l.q:
+			b := lb.b
 			for table, rows := range b.Tables {
 				in, out := openlineage.Datasets(l.c, table)
 				for i := range in {
@@ -68,7 +82,11 @@ func (l *lineageEvents) run(ctx context.Context) {
 				}
 				run, err := l.em.Start(ctx, openlineage.Window{Table: table, Inputs: in, Outputs: mine})
 				if err == nil {
-					err = run.Complete(ctx)
+					if lb.err != nil {
+						err = run.Fail(ctx, lb.err)
+					} else {
+						err = run.Complete(ctx)
+					}
 				}
 				if err != nil && ctx.Err() == nil {
 					l.log.Warn("openlineage: event not delivered", "table", table, "sink", b.Sink, "err", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/inlet-dev/inlet/change"
 	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/connectors"
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/connectors/httpapi"
 	"github.com/inlet-dev/inlet/connectors/postgres"
 	"github.com/inlet-dev/inlet/engine"
@@ -46,19 +47,19 @@ func Tables(c *config.Config) []change.Table {
 		if h := s.HTTP; h != nil {
 			// One stream: topic <pipeline>.<source>, lake table <source>,
 			// ClickHouse table <source>.
-			out = append(out, change.Table{Topic: c.Pipeline + "." + s.Name, Name: s.Name, FullRefresh: h.Mode == config.ModeFullRefresh})
+			out = append(out, change.Table{Topic: c.Pipeline + "." + s.Name, Name: s.Name, FullRefresh: h.Mode == conf.ModeFullRefresh})
 			continue
 		}
 		if s.Postgres == nil {
 			continue
 		}
 		for _, t := range s.Postgres.Tables {
-			tn, err := config.ParseTableName(t.Name)
+			tn, err := conf.ParseTableName(t.Name)
 			if err != nil {
 				continue
 			}
 			out = append(out, change.Table{Topic: change.TopicName(c.Pipeline, tn.Schema, tn.Table), Name: tn.String(),
-				FullRefresh: t.Mode == config.ModeFullRefresh})
+				FullRefresh: t.Mode == conf.ModeFullRefresh})
 		}
 	}
 	return out
@@ -91,30 +92,13 @@ func OpenStore(ctx context.Context, c *config.Config) (checkpoint.Store, error) 
 	return checkpoint.OpenFile(filepath.Join(c.StateDir, "checkpoints"))
 }
 
-// OpenLake opens the configured lake (validated config: the path parses).
+// OpenLake opens the configured lake (validated config: the path
+// parses): a local directory, or an S3 bucket, connected and probed.
 func OpenLake(c *config.Config) (*lake.Lake, error) {
-	dir, err := config.LakeDir(c.Lake.Path)
-	if err != nil {
-		return nil, err
-	}
-	o := LakeOptions(c.Lake)
+	o := c.Lake.Options()
+	o.Retain = c.Retention()
 	o.SharedWriters = c.Engine.ConsumerGroup
-	return lake.OpenWith(dir, c.Pipeline, o)
-}
-
-// LakeOptions are the lake's maintenance settings from its config (zero
-// fields keep the lake's defaults).
-func LakeOptions(l *config.Lake) lake.Options {
-	o := lake.Options{CheckpointInterval: int64(l.CheckpointInterval), LogRetention: time.Duration(l.LogRetention),
-		DeletedFileRetention: time.Duration(l.DeletedFileRetention), TargetFileBytes: int64(l.TargetFileMB) << 20,
-		CompactMinFiles: l.CompactMinFiles}
-	if len(l.Retain) > 0 {
-		o.Retain = map[string]time.Duration{}
-		for t, d := range l.Retain {
-			o.Retain[t] = time.Duration(d)
-		}
-	}
-	return o
+	return c.Lake.Open(context.Background(), c.Pipeline, o)
 }
 
 // Kafka returns the Kafka cluster to use (brokers, TLS, SASL), starting
@@ -179,6 +163,7 @@ func Run(ctx context.Context, c *config.Config, only Only, source, httpAddr stri
 		if err != nil {
 			return err
 		}
+		registerVerifyMetrics(c.StateDir)
 		stopHTTP, err := serveHTTP(ctx, httpAddr, reg, page, log)
 		if err != nil {
 			return fmt.Errorf("--http %s: %w", httpAddr, err)
@@ -296,7 +281,8 @@ func Run(ctx context.Context, c *config.Config, only Only, source, httpAddr stri
 				batches.Add(1)
 				rowsBySink.add(b.Sink, int64(b.Rows))
 				lineage.batch(b)
-			}}
+			},
+			OnBatchFailed: lineage.failed}
 		eng, err = engine.New(opts)
 		if err != nil {
 			return err

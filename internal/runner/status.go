@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/inlet-dev/inlet/connectors"
+	"github.com/inlet-dev/inlet/connectors/postgres"
 	"github.com/inlet-dev/inlet/internal/config"
 )
 
@@ -101,7 +102,7 @@ func Status(ctx context.Context, c *config.Config, out io.Writer) error {
 	return nil
 }
 
-func slotStatus(ctx context.Context, pg *config.Postgres) (string, error) {
+func slotStatus(ctx context.Context, pg *postgres.Config) (string, error) {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(cctx, pg.DSN)

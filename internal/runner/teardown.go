@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/internal/config"
 )
 
@@ -63,7 +64,7 @@ func Teardown(ctx context.Context, c *config.Config, yes bool, in io.Reader, out
 			}
 			fmt.Fprintf(out, "source %s: dropped slot %s\n", s.Name, pg.Slot)
 		}
-		if _, err := conn.Exec(cctx, "DROP PUBLICATION IF EXISTS "+config.QuoteIdent(pg.Publication)); err != nil {
+		if _, err := conn.Exec(cctx, "DROP PUBLICATION IF EXISTS "+conf.QuoteIdent(pg.Publication)); err != nil {
 			conn.Close(ctx)
 			cancel()
 			return fmt.Errorf("source %s: drop publication %s: %w", s.Name, pg.Publication, err)

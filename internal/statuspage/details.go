@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -132,16 +131,20 @@ func (c *collector) clickHouseOnce(ctx context.Context) {
 
 func (c *collector) collectLake(d *details) error {
 	if c.lk == nil {
-		dir, err := config.LakeDir(c.cfg.Lake.Path)
+		if !lake.IsS3(c.cfg.Lake.Path) {
+			dir, err := c.cfg.Lake.Dir()
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(dir); err != nil {
+				return fmt.Errorf("lake %s: %w", dir, err)
+			}
+		}
+		lk, err := c.cfg.Lake.Open(context.Background(), c.cfg.Pipeline, lake.Options{})
 		if err != nil {
 			return err
 		}
-		if _, err := os.Stat(dir); err != nil {
-			return fmt.Errorf("lake %s: %w", dir, err)
-		}
-		if c.lk, err = lake.Open(dir, c.cfg.Pipeline); err != nil {
-			return err
-		}
+		c.lk = lk
 	}
 	for _, name := range c.tables {
 		t, err := c.lk.Table(name)
@@ -153,8 +156,8 @@ func (c *collector) collectLake(d *details) error {
 		}
 		ld := lakeDetail{Where: t.Dir(), Version: t.Version(), Rows: t.Rows(), Files: len(t.Files())}
 		if ld.Version >= 0 {
-			if fi, err := os.Stat(filepath.Join(t.Dir(), "_delta_log", fmt.Sprintf("%020d.json", ld.Version))); err == nil {
-				ld.Committed = fi.ModTime().UTC()
+			if mt, err := t.CommitTime(ld.Version); err == nil {
+				ld.Committed = mt.UTC()
 			}
 			ld.Schema = t.Schema()
 		}

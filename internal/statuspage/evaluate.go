@@ -10,6 +10,7 @@ import (
 	"github.com/inlet-dev/inlet/engine"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/lineage"
+	"github.com/inlet-dev/inlet/internal/verify"
 	"github.com/inlet-dev/inlet/lake"
 )
 
@@ -29,6 +30,7 @@ type observed struct {
 	state     State
 	incidents []Incident // open ones
 	det       *details   // nil: not collected yet
+	verified  map[string]verify.Latest
 }
 
 // evaluate colours every node of g: first each node's own health from
@@ -150,6 +152,24 @@ func evaluate(g *lineage.Graph, obs []observed, now time.Time) []NodeStatus {
 					set(i, h, reason)
 				}
 			}
+			for _, tc := range ss.Tables {
+				counts := tc
+				for i, n := range nodes {
+					if n.Table != tc.Table || !contains(n.Pipelines, p) {
+						continue
+					}
+					own := n.Sink == ss.Sink
+					upstream := n.Kind == lineage.KafkaTopic || n.Kind == lineage.PostgresTable || n.Kind == lineage.HTTPStream
+					if !own && !(upstream && nodes[i].Throughput == nil) {
+						continue
+					}
+					sum := tc.LastHour()
+					nodes[i].Throughput, nodes[i].LastHour = tc.PerMinute, &sum
+					if own {
+						nodes[i].Reconcile = &counts
+					}
+				}
+			}
 			for _, q := range ss.Quarantined {
 				for _, i := range ids {
 					if nodes[i].Table == q.Table {
@@ -170,6 +190,7 @@ func evaluate(g *lineage.Graph, obs []observed, now time.Time) []NodeStatus {
 			}
 		}
 		applyDetails(nodes, p, o.det, set)
+		applyVerify(nodes, p, o.verified, set)
 	}
 	// Impact.
 	roots := make([]Health, len(nodes))
@@ -235,6 +256,28 @@ func applyDetails(nodes []NodeStatus, p string, d *details, set func(int, Health
 				if !c.OK {
 					set(i, Failing, fmt.Sprintf("summary check %s failed: %s", c.Check, c.Detail))
 				}
+			}
+		}
+	}
+}
+
+// applyVerify puts each table's latest inlet verify result on its lake
+// table and ClickHouse view; drift in the node's sink makes it failing
+// until a later verify passes.
+func applyVerify(nodes []NodeStatus, p string, verified map[string]verify.Latest, set func(int, Health, string)) {
+	for i := range nodes {
+		n := &nodes[i]
+		if !contains(n.Pipelines, p) || (n.Kind != lineage.LakeTable && n.Kind != lineage.CHView) {
+			continue
+		}
+		l, ok := verified[n.Table]
+		if !ok {
+			continue
+		}
+		n.Verify = &l
+		for _, d := range l.Drift {
+			if d.Sink == n.Sink {
+				set(i, Failing, fmt.Sprintf("inlet verify at %s: %d rows %s in %s (e.g. key %s)", l.At.Format(time.RFC3339), d.Rows, d.Kind, d.Sink, strings.Join(d.Examples, "; ")))
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/health"
 	"github.com/inlet-dev/inlet/internal/lineage"
+	"github.com/inlet-dev/inlet/internal/verify"
 )
 
 // Health is a node's colour on the page.
@@ -76,6 +77,18 @@ type NodeStatus struct {
 	Files     *int       `json:"files,omitempty"`
 	Checks    []Check    `json:"checks,omitempty"`
 	Incidents []Incident `json:"incidents,omitempty"`
+	// Throughput is the changes the node took per minute over the last
+	// hour, oldest first (sink nodes: what their sink wrote; topics and
+	// sources: what the first sink wrote of their table); LastHour their
+	// sum. Empty before this process committed a batch of the table.
+	Throughput []int64 `json:"throughput,omitempty"`
+	LastHour   *int64  `json:"last_hour,omitempty"`
+	// Reconcile is the node's sink's counts of its table: rows in and
+	// out per op, duplicates skipped.
+	Reconcile *engine.TableCounts `json:"reconcile,omitempty"`
+	// Verify is the table's latest `inlet verify` result, on the lake
+	// table and the ClickHouse view.
+	Verify *verify.Latest `json:"verify,omitempty"`
 }
 
 // Check is a summary check's latest result.
@@ -97,6 +110,10 @@ type PipelineStatus struct {
 	Sinks   []SinkView          `json:"sinks"`
 	Stages  []health.StageState `json:"stages,omitempty"`
 	Open    int                 `json:"open_incidents"`
+	// Escalated are the open incidents older than EscalateAfter
+	// (incidents.escalate_after): the page shows them in a banner.
+	Escalated     []Incident `json:"escalated,omitempty"`
+	EscalateAfter string     `json:"escalate_after,omitempty"`
 }
 
 // SinkView is a sink's engine status with its health on the page.

@@ -17,6 +17,7 @@ import (
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/internal/incident"
 	"github.com/inlet-dev/inlet/internal/lineage"
+	"github.com/inlet-dev/inlet/internal/verify"
 )
 
 //go:embed assets
@@ -121,7 +122,8 @@ func (s *Server) observe() ([]observed, map[string][]Incident) {
 				open = append(open, in)
 			}
 		}
-		obs[i] = observed{cfg: p.Config, state: st, incidents: open, det: det}
+		verified, _ := verify.ReadLatest(p.Config.StateDir) // unreadable: shown as not verified
+		obs[i] = observed{cfg: p.Config, state: st, incidents: open, det: det, verified: verified}
 	}
 	return obs, all
 }
@@ -149,6 +151,14 @@ func (s *Server) Status() Status {
 		ps := PipelineStatus{Name: o.cfg.Pipeline, File: o.cfg.File(), Running: o.state.Running,
 			Reason: o.state.Reason, Updated: o.state.Updated, Started: o.state.Started, Sinks: []SinkView{},
 			Stages: o.state.Stages, Open: len(o.incidents)}
+		if after := time.Duration(o.cfg.Incidents.EscalateAfter); after > 0 {
+			ps.EscalateAfter = after.String()
+			for _, in := range o.incidents {
+				if now.Sub(in.Start) > after {
+					ps.Escalated = append(ps.Escalated, in)
+				}
+			}
+		}
 		for _, ss := range o.state.Sinks {
 			h, reason := sinkHealth(ss, o.state.Started, now)
 			ss.LagSeconds = lagSeconds(ss, o.state.Started, now)

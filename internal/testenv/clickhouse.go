@@ -46,7 +46,7 @@ func (c *ClickHouse) launch(t T) {
 	cmd.Dir = c.Dir
 	out, _ := os.OpenFile(filepath.Join(c.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // dies with a killed test
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start clickhouse-server: %v", err)
 	}
@@ -100,6 +100,12 @@ func (c *ClickHouse) Connect(t T) driver.Conn {
 	return conn
 }
 
+// OneShardCluster is a cluster every StartClickHouse server has in its
+// remote_servers: one shard whose one replica is the server itself, with
+// the macros shard and replica set. Distributed tables over it work;
+// ON CLUSTER and Replicated…MergeTree do not (no ZooKeeper here).
+const OneShardCluster = "inlet_one_shard"
+
 // StartClickHouse starts clickhouse-server with a temp config.
 func StartClickHouse(t T) *ClickHouse {
 	t.Helper()
@@ -142,8 +148,10 @@ func startClickHouse(t T, sec *CHSecure) *ClickHouse {
   <default_database>default</default_database>
   <mark_cache_size>268435456</mark_cache_size>
   <max_concurrent_queries>100</max_concurrent_queries>
+  <remote_servers><%[5]s><shard><internal_replication>true</internal_replication><replica><host>127.0.0.1</host><port>%[2]d</port></replica></shard></%[5]s></remote_servers>
+  <macros><shard>01</shard><replica>r1</replica></macros>
 %[4]s</yandex>
-`, dir, tcp, http, secureXML(sec, secPort))
+`, dir, tcp, http, secureXML(sec, secPort), OneShardCluster)
 	users := fmt.Sprintf(`<yandex>
   <profiles><default></default></profiles>
   <users><default><password></password><networks><ip>::/0</ip></networks><profile>default</profile><quota>default</quota></default>%s</users>

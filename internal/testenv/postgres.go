@@ -107,7 +107,9 @@ func startPostgres(t T, certs *Certs) *Postgres {
 		}
 		cmd.Args = append(cmd.Args, "-c", "ssl=on", "-c", "ssl_cert_file="+crt, "-c", "ssl_key_file="+key)
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+	// Pdeathsig: a test killed (timeout, SIGKILL) takes its server along,
+	// which would otherwise keep running and hold what the test held.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start postgres: %v", err)

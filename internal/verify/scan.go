@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/inlet-dev/inlet/change"
-	"github.com/inlet-dev/inlet/internal/config"
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/lake"
 )
 
@@ -24,7 +24,7 @@ type column struct {
 
 // tableInfo is a table as verify compares it.
 type tableInfo struct {
-	name   config.TableName
+	name   conf.TableName
 	cols   []column
 	keys   []int // indexes into cols, in primary-key order
 	chCols []int // columns the ClickHouse view has
@@ -32,7 +32,7 @@ type tableInfo struct {
 }
 
 // loadTable reads a table's columns and primary key from the catalog.
-func loadTable(ctx context.Context, conn *pgx.Conn, tn config.TableName) (*tableInfo, error) {
+func loadTable(ctx context.Context, conn *pgx.Conn, tn conf.TableName) (*tableInfo, error) {
 	rows, err := conn.Query(ctx, `SELECT a.attname, t.typname, t.typcategory::text,
 		COALESCE((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) WHERE k.att = a.attnum), 0)::int
 		FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
@@ -110,7 +110,7 @@ func scanPostgres(ctx context.Context, conn *pgx.Conn, t *tableInfo, chunk int, 
 	keyNames := make([]string, len(t.keys))
 	params := make([]string, len(t.keys))
 	for j, i := range t.keys {
-		keyNames[j] = config.QuoteIdent(t.cols[i].name)
+		keyNames[j] = conf.QuoteIdent(t.cols[i].name)
 		params[j] = fmt.Sprintf("$%d", j+1)
 		exprs = append(exprs, keyNames[j])
 	}

@@ -35,6 +35,7 @@ import (
 
 	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/connectors/clickhouse"
+	"github.com/inlet-dev/inlet/connectors/conf"
 	"github.com/inlet-dev/inlet/internal/config"
 	"github.com/inlet-dev/inlet/lake"
 )
@@ -139,7 +140,7 @@ func Run(ctx context.Context, c *config.Config, o Options) (*Report, error) {
 	}
 	want := map[string]bool{}
 	for _, t := range o.Tables {
-		tn, err := config.ParseTableName(t)
+		tn, err := conf.ParseTableName(t)
 		if err != nil {
 			return nil, fmt.Errorf("--table: %w", err)
 		}
@@ -170,7 +171,7 @@ func Run(ctx context.Context, c *config.Config, o Options) (*Report, error) {
 				continue
 			}
 			found[tn.String()] = true
-			if t.Mode != config.ModeCDC {
+			if t.Mode != conf.ModeCDC {
 				rep.Tables = append(rep.Tables, TableReport{Table: tn.String(), ClickHouse: -1, Lake: -1, Skipped: "mode " + t.Mode + " is not verified (only cdc tables)"})
 				continue
 			}
@@ -235,7 +236,7 @@ func differ(a, b *sums, into map[uint64]bool) {
 	}
 }
 
-func (v *verifier) table(ctx context.Context, conn *pgx.Conn, slot string, tn config.TableName) (TableReport, error) {
+func (v *verifier) table(ctx context.Context, conn *pgx.Conn, slot string, tn conf.TableName) (TableReport, error) {
 	tr := TableReport{Table: tn.String(), ClickHouse: -1, Lake: -1, Seconds: map[string]float64{}}
 	step := time.Now()
 	took := func(name string) {
@@ -550,7 +551,7 @@ func changedCols(t *tableInfo, idx []int, want, got []string) []string {
 
 // mirrorName is the ClickHouse mirror of a source table, as the sink
 // names it.
-func mirrorName(tn config.TableName) string {
+func mirrorName(tn conf.TableName) string {
 	if tn.Schema == "public" {
 		return tn.Table
 	}

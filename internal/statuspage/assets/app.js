@@ -119,6 +119,19 @@
     });
     replace(document.getElementById("pipelines"), cards);
     document.getElementById("open-count").textContent = open ? String(open) : "";
+    // Escalation: incidents open longer than incidents.escalate_after.
+    var esc = [];
+    st.pipelines.forEach(function (p) {
+      (p.escalated || []).forEach(function (i) { esc.push({ p: p, i: i }); });
+    });
+    var eb = document.getElementById("escalation");
+    eb.hidden = esc.length === 0;
+    replace(eb, esc.length ? [
+      "Escalated: " + esc.length + " incident" + (esc.length > 1 ? "s" : "") + " open longer than " + esc[0].p.escalate_after + " ",
+      el("a", { href: "/incidents" }, "see incidents →"),
+      el("ul", null, esc.map(function (x) {
+        return el("li", { "data-subject": x.i.subject }, x.p.name + ": " + x.i.msg.replace(/^incident: /, "") + (x.i.error ? " — " + short(x.i.error, 120) : "") + " (open since " + ago(x.i.start) + ")");
+      }))] : []);
     document.getElementById("updated").textContent = "updated " + new Date(st.now).toLocaleTimeString();
   }
 
@@ -132,6 +145,7 @@
     var parts = [n.health];
     if (n.progress && !/^snapshot done/.test(n.progress)) parts.push(n.progress);
     if (n.rows !== undefined) parts.push(num(n.rows) + " rows");
+    if (n.last_hour !== undefined) parts.push(num(n.last_hour) + "/h");
     if (n.sink && n.lag_seconds > 0.05) parts.push("lag " + secs(n.lag_seconds));
     else if (isSet(n.freshness)) parts.push(ago(n.freshness));
     return parts.join(" · ");
@@ -170,16 +184,43 @@
         class: "node " + n.health + (n.id === selected ? " selected" : ""), transform: "translate(" + p.x + "," + p.y + ")",
         "data-id": n.id, "data-name": n.name, "data-kind": n.kind, "data-health": n.health, tabindex: "0",
         "data-rows": n.rows === undefined ? null : String(n.rows),
+        "data-throughput": n.last_hour === undefined ? null : String(n.last_hour),
         onclick: function () { select(n.id); }
       },
         sv("title", null, n.name + " — " + n.health + (n.reasons ? "\n" + n.reasons.join("\n") : "")),
         sv("rect", { width: G.nodeW, height: G.nodeH, rx: 7, ry: 7 }),
         sv("text", { class: "kind", x: 10, y: 15 }, KIND[n.kind] || n.kind),
         sv("text", { class: "name", x: 10, y: 32 }, short(n.name, 27)),
-        sv("text", { class: "sub", x: 10, y: 49 }, short(nodeSub(n), 30)));
+        sv("text", { class: "sub", x: 10, y: 49 }, short(nodeSub(n), 30)),
+        n.throughput ? sv("polyline", { class: "spark", points: sparkPoints(n.throughput, G.nodeW - 72, 5, 62, 14) }) : null);
       svg.appendChild(g);
     });
     return svg;
+  }
+
+  // sparkPoints draws per-minute counts as a polyline in the box x, y,
+  // w × h (the latest minute on the right).
+  function sparkPoints(series, x, y, w, h) {
+    var max = Math.max.apply(null, series.concat([1]));
+    var step = series.length > 1 ? w / (series.length - 1) : w;
+    return series.map(function (v, i) {
+      return (x + i * step).toFixed(1) + "," + (y + h - (v / max) * h).toFixed(1);
+    }).join(" ");
+  }
+
+  function opCounts(m) {
+    return Object.keys(m || {}).sort().map(function (k) { return k + " " + num(m[k]); }).join(", ") || "–";
+  }
+
+  function verifyText(v) {
+    if (v.skipped) return "skipped: " + v.skipped + " (" + ago(v.at) + ")";
+    var s = (v.ok ? "no drift" : "DRIFT") + " · Postgres " + num(v.postgres_rows) +
+      (v.clickhouse_rows >= 0 ? " · ClickHouse " + num(v.clickhouse_rows) : "") + (v.lake_rows >= 0 ? " · lake " + num(v.lake_rows) : "") +
+      " · " + ago(v.at);
+    (v.drift || []).forEach(function (d) {
+      s += " · " + d.sink + ": " + num(d.rows) + " " + d.kind + " (e.g. key " + (d.examples || []).join("; ") + ")";
+    });
+    return s;
   }
 
   function select(id) {
@@ -228,6 +269,18 @@
     if (n.rows !== undefined) add("rows", num(n.rows));
     if (n.version !== undefined) add("lake version", num(n.version));
     if (n.files !== undefined) add("files", num(n.files));
+    if (n.last_hour !== undefined) {
+      add("last hour", el("span", { "data-throughput": String(n.last_hour) }, num(n.last_hour) + " changes (per minute below)"));
+      var big = sv("svg", { class: "spark-big", viewBox: "0 0 360 48", preserveAspectRatio: "none" },
+        sv("polyline", { points: sparkPoints(n.throughput, 2, 2, 356, 44) }));
+      add("throughput", big);
+    }
+    if (n.reconcile) {
+      add("rows in", opCounts(n.reconcile.in));
+      add("rows out", opCounts(n.reconcile.out));
+      add("duplicates skipped", num(n.reconcile.duplicates_skipped));
+    }
+    if (n.verify) add("inlet verify", el("span", { "data-verify": n.verify.ok ? "ok" : "drift" }, verifyText(n.verify)));
     return el("div", { class: "card", id: "details", "data-id": n.id, "data-health": n.health },
       el("h3", null, n.name, " ", pill(n.health)),
       n.reasons ? el("ul", { class: "reasons" }, n.reasons.map(function (r) { return el("li", null, r); })) : null,

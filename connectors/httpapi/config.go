@@ -1,4 +1,4 @@
-package config
+package httpapi
 
 import (
 	"fmt"
@@ -7,51 +7,56 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/inlet-dev/inlet/connectors/conf"
 )
 
-// HTTP pulls records from a JSON API, incrementally by an updated-at
+// Config is an HTTP source: it pulls records from a JSON API, incrementally by an updated-at
 // cursor (or in full each run).
-type HTTP struct {
+type Config struct {
 	URL     string            `yaml:"url"`
 	Headers map[string]string `yaml:"headers"` // use ${ENV} for secrets
 	Params  map[string]string `yaml:"params"`  // query parameters on every request
 	// Records is a JSON pointer to the array of records in a response
 	// body ("" = the body is the array).
-	Records    string     `yaml:"records"`
-	PrimaryKey []string   `yaml:"primary_key"`
-	Cursor     HTTPCursor `yaml:"cursor"`
-	Pagination HTTPPages  `yaml:"pagination"`
+	Records    string   `yaml:"records"`
+	PrimaryKey []string `yaml:"primary_key"`
+	Cursor     Cursor   `yaml:"cursor"`
+	Pagination Pages    `yaml:"pagination"`
 	// RateLimit is "N/s", "N/m" or "N/h": requests at most that often.
-	RateLimit    string   `yaml:"rate_limit"`
-	PollInterval Duration `yaml:"poll_interval"`
+	RateLimit    string        `yaml:"rate_limit"`
+	PollInterval conf.Duration `yaml:"poll_interval"`
 	// Mode is incremental (by cursor) or full_refresh (everything each
 	// run; the new copy replaces the old one).
 	Mode string `yaml:"mode"`
 	// Timeout bounds one request; MaxRetries failed attempts of one
 	// request are retried with exponential backoff and jitter.
-	Timeout    Duration `yaml:"timeout"`
-	MaxRetries int      `yaml:"max_retries"`
+	Timeout    conf.Duration `yaml:"timeout"`
+	MaxRetries int           `yaml:"max_retries"`
 	// Schema declares field types instead of inferring them:
 	// int, float, decimal(p,s), string, bool, timestamp, date, json.
 	Schema map[string]string `yaml:"schema"`
 	// CreatedField, if set, names the field holding the creation time:
 	// a record whose cursor equals it is emitted as op c, others as u.
 	CreatedField string `yaml:"created_field"`
+	// Retain keeps this stream's history in the lake for that long (e.g.
+	// 400d); zero keeps it forever.
+	Retain conf.Duration `yaml:"retain"`
 }
 
-// HTTPCursor is the field records are ordered and filtered by.
-type HTTPCursor struct {
+// Cursor is the field records are ordered and filtered by.
+type Cursor struct {
 	Field string `yaml:"field"` // in each record
 	Param string `yaml:"param"` // query parameter for the lower bound
 	// Format: rfc3339, unix (seconds), unix_ms, integer or string.
 	Format string `yaml:"format"`
 	// Lookback re-reads this much before the cursor each poll, to catch
 	// late-arriving updates (time formats only).
-	Lookback Duration `yaml:"lookback"`
+	Lookback conf.Duration `yaml:"lookback"`
 }
 
-// HTTPPages is how a response points at the next page.
-type HTTPPages struct {
+// Pages is how a response points at the next page.
+type Pages struct {
 	// Type: page, offset, cursor, link or none.
 	Type        string `yaml:"type"`
 	PageParam   string `yaml:"page_param"`   // page: page number (from 1)
@@ -65,12 +70,12 @@ type HTTPPages struct {
 
 // Cursor formats and HTTP modes.
 const (
-	CursorRFC3339   = "rfc3339"
-	CursorUnix      = "unix"
-	CursorUnixMs    = "unix_ms"
-	CursorInteger   = "integer"
-	CursorString    = "string"
-	HTTPIncremental = "incremental"
+	CursorRFC3339 = "rfc3339"
+	CursorUnix    = "unix"
+	CursorUnixMs  = "unix_ms"
+	CursorInteger = "integer"
+	CursorString  = "string"
+	Incremental   = "incremental"
 )
 
 var (
@@ -93,13 +98,12 @@ func ParseRate(s string) (float64, error) {
 	return n / per, nil
 }
 
-func (c *Config) validateHTTP(p string, h *HTTP) []error {
-	var errs []error
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", c.file, c.Line(path), path, fmt.Sprintf(format, args...)))
-	}
+// Validate reports the source's problems; p is its key path
+// ("sources[0].http").
+func (h *Config) Validate(p string, v conf.Checker) {
+	bad := v.Bad
 	if u, err := url.Parse(h.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad(p+".url", "%q is not an http(s) URL; write e.g. url: \"https://api.example.com/v2/tickets\"", c.Redact(h.URL))
+		bad(p+".url", "%q is not an http(s) URL; write e.g. url: \"https://api.example.com/v2/tickets\"", v.Redact(h.URL))
 	}
 	if !pointer.MatchString(h.Records) {
 		bad(p+".records", "%q is not a JSON pointer; write \"/data\" (or \"\" when the body is the array)", h.Records)
@@ -108,14 +112,14 @@ func (c *Config) validateHTTP(p string, h *HTTP) []error {
 		bad(p+".primary_key", "missing; list the fields that identify a record, e.g. [id]")
 	}
 	switch h.Mode {
-	case HTTPIncremental:
+	case Incremental:
 		if h.Cursor.Field == "" {
 			bad(p+".cursor.field", "missing; incremental mode needs the record field that grows on every change, e.g. updated_at (or set mode: full_refresh)")
 		}
 		if h.Cursor.Param == "" {
 			bad(p+".cursor.param", "missing; name the query parameter that takes the lower bound, e.g. updated_since")
 		}
-	case ModeFullRefresh:
+	case conf.ModeFullRefresh:
 	default:
 		bad(p+".mode", "%q: use incremental or full_refresh", h.Mode)
 	}
@@ -154,9 +158,10 @@ func (c *Config) validateHTTP(p string, h *HTTP) []error {
 			bad(p+".rate_limit", "%v", err)
 		}
 	}
-	if h.PollInterval < Duration(time.Second) {
+	if h.PollInterval < conf.Duration(time.Second) {
 		bad(p+".poll_interval", "must be at least 1s")
 	}
+	conf.CheckRetain(v, p+".retain", h.Retain)
 	if h.MaxRetries < 0 {
 		bad(p+".max_retries", "must be 0 or more")
 	}
@@ -165,12 +170,13 @@ func (c *Config) validateHTTP(p string, h *HTTP) []error {
 			bad(p+".schema."+f, "%q: use int, float, decimal(p,s), string, bool, timestamp, date or json", t)
 		}
 	}
-	return errs
 }
 
-func (h *HTTP) applyDefaults() {
+// Defaults fills what the file left out (an HTTP source has no
+// server-side name, so the default name is unused).
+func (h *Config) Defaults(string) {
 	if h.Mode == "" {
-		h.Mode = HTTPIncremental
+		h.Mode = Incremental
 	}
 	if h.Cursor.Format == "" {
 		h.Cursor.Format = CursorRFC3339
@@ -182,23 +188,23 @@ func (h *HTTP) applyDefaults() {
 		h.Pagination.Size = 100
 	}
 	if h.PollInterval == 0 {
-		h.PollInterval = Duration(time.Minute)
+		h.PollInterval = conf.Duration(time.Minute)
 	}
 	if h.Timeout == 0 {
-		h.Timeout = Duration(30 * time.Second)
+		h.Timeout = conf.Duration(30 * time.Second)
 	}
 	if h.MaxRetries == 0 {
 		h.MaxRetries = 5
 	}
 }
 
-// Redact replaces every value substituted from the environment (${...})
-// in s with ***, so secrets never reach logs, errors or status.
-func (c *Config) Redact(s string) string {
-	for _, v := range c.secrets {
-		if len(v) >= 4 {
-			s = strings.ReplaceAll(s, v, "***")
-		}
+// Captures maps the one table the source fills (public.<source>, its name
+// in the lake and ClickHouse) to its mode (cdc when incremental) and
+// retention.
+func (h *Config) Captures(source string) map[string]conf.Captured {
+	mode := conf.ModeCDC
+	if h.Mode == conf.ModeFullRefresh {
+		mode = conf.ModeFullRefresh
 	}
-	return s
+	return map[string]conf.Captured{"public." + source: {Mode: mode, Retain: h.Retain}}
 }

@@ -1,4 +1,4 @@
-package config
+package conf
 
 import (
 	"crypto/tls"
@@ -26,20 +26,6 @@ type TLS struct {
 	// only: it lets anyone in the middle read the traffic.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
-
-// SASL is Kafka's SASL authentication.
-type SASL struct {
-	Mechanism string `yaml:"mechanism"` // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
-	Username  string `yaml:"username"`
-	Password  string `yaml:"password"` // from the environment: "${KAFKA_PASSWORD}"
-}
-
-// SASL mechanisms.
-const (
-	SASLPlain       = "PLAIN"
-	SASLScramSHA256 = "SCRAM-SHA-256"
-	SASLScramSHA512 = "SCRAM-SHA-512"
-)
 
 // Config builds the crypto/tls config: nil for a nil TLS (plain TCP).
 // Errors name the file that could not be used.
@@ -73,14 +59,15 @@ func (t *TLS) Config() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// validateTLS checks a tls section at path p.
-func (c *Config) validateTLS(p string, t *TLS) []error {
+// Validate checks a tls section at path p.
+func (t *TLS) Validate(p string, v Checker) {
 	if t == nil {
-		return nil
+		return
 	}
-	var errs []error
+	ok := true
 	bad := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", c.file, c.Line(path), path, fmt.Sprintf(format, args...)))
+		ok = false
+		v.Bad(path, format, args...)
 	}
 	readable := func(key, file string) {
 		if file == "" {
@@ -98,44 +85,12 @@ func (c *Config) validateTLS(p string, t *TLS) []error {
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		bad(p, "cert_file and key_file go together: set both for a client certificate, or neither")
 	}
-	if len(errs) == 0 {
+	if ok {
 		if _, err := t.Config(); err != nil {
 			bad(p, "%v", err)
 		}
 	}
 	if t.InsecureSkipVerify && (t.CAFile != "" || t.ServerName != "") {
-		bad(p+".insecure_skip_verify", "skips the verification ca_file and server_name are for; remove one or the other")
+		v.Bad(p+".insecure_skip_verify", "skips the verification ca_file and server_name are for; remove one or the other")
 	}
-	return errs
-}
-
-// validateSASL checks kafka.sasl.
-func (c *Config) validateSASL(p string, s *SASL, tlsOn bool) []error {
-	if s == nil {
-		return nil
-	}
-	var errs []error
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", c.file, c.Line(path), path, fmt.Sprintf(format, args...)))
-	}
-	switch s.Mechanism {
-	case SASLPlain, SASLScramSHA256, SASLScramSHA512:
-	case "":
-		bad(p+".mechanism", "missing; use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
-	default:
-		bad(p+".mechanism", "%q: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.Mechanism)
-	}
-	if s.Username == "" {
-		bad(p+".username", "missing; write the SASL user, e.g. username: inlet")
-	}
-	switch {
-	case s.Password == "" && !c.fromEnv(p+".password"):
-		bad(p+".password", "missing; write password: \"${KAFKA_PASSWORD}\" and export KAFKA_PASSWORD")
-	case !c.fromEnv(p + ".password"):
-		bad(p+".password", "written in the file; secrets come from the environment only: write password: \"${KAFKA_PASSWORD}\" and export KAFKA_PASSWORD")
-	}
-	if s.Mechanism == SASLPlain && !tlsOn {
-		bad(p+".mechanism", "PLAIN sends the password in clear; add a kafka.tls section (tls: {} for the system's authorities)")
-	}
-	return errs
 }

@@ -1,10 +1,8 @@
-package config
+package conf
 
 import (
 	"fmt"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 )
 
 // TableName is a schema-qualified Postgres table name.
@@ -86,60 +84,4 @@ func splitIdent(s string) ([]string, error) {
 		}
 		i++
 	}
-}
-
-// Table modes.
-const (
-	ModeCDC         = "cdc"
-	ModeFullRefresh = "full_refresh"
-)
-
-// Table is one captured table. In YAML it is either a bare name
-// (public.orders) or an object with a name and options.
-type Table struct {
-	Name string `yaml:"name"`
-	// Mode is cdc (snapshot, then every change from the WAL) or
-	// full_refresh (a consistent copy replaces the previous one each run).
-	Mode string `yaml:"mode"`
-	// Snapshot is initial (copy existing rows first) or never (cdc only:
-	// changes from now on).
-	Snapshot string `yaml:"snapshot"`
-	// ChunkRows is the rows per snapshot or backfill chunk; default the
-	// source's snapshot_chunk_rows.
-	ChunkRows int `yaml:"chunk_rows"`
-	// Workers is how many connections copy snapshot chunks in parallel;
-	// default the source's snapshot_workers.
-	Workers int `yaml:"workers"`
-	// Interval is how often a full_refresh table is copied again.
-	Interval Duration `yaml:"interval"`
-	// Schedule is a cron expression (minute hour day month weekday, UTC)
-	// for full_refresh tables, instead of interval.
-	Schedule string `yaml:"schedule"`
-}
-
-var tableKeys = map[string]bool{"name": true, "mode": true, "snapshot": true, "chunk_rows": true,
-	"workers": true, "interval": true, "schedule": true}
-
-// UnmarshalYAML accepts a bare table name or an object.
-func (t *Table) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.ScalarNode {
-		t.Name = n.Value
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: a table is a name (public.orders) or an object with name, mode, snapshot, chunk_rows, workers, interval, schedule", n.Line)
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i]; !tableKeys[k.Value] {
-			return fmt.Errorf("line %d: %q is not a known key of a table (known: name, mode, snapshot, chunk_rows, workers, interval, schedule)", k.Line, k.Value)
-		}
-	}
-	type plain Table
-	return n.Decode((*plain)(t))
-}
-
-// TableName parses the table's name (it was checked by Validate).
-func (t Table) TableName() TableName {
-	n, _ := ParseTableName(t.Name)
-	return n
 }
