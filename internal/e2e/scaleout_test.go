@@ -93,17 +93,22 @@ checkpoints:
 // catching up ClickHouse's _current views equal Postgres row by row, the
 // lake holds every change once, and the summary equals a direct GROUP BY.
 //
-// The lake is file:// here; INLET_SCALEOUT_LAKE switches it (the lake
-// checks read it through e.lakeDir, a local path).
-func TestScaleOut(t *testing.T) {
+// The lake is on file://; TestScaleOutS3 runs the same with it on S3.
+func TestScaleOut(t *testing.T) { scaleOut(t, false) }
+
+// TestScaleOutS3 is TestScaleOut with the lake on S3 (versitygw started by
+// the harness): three engines commit to each Delta table with
+// If-None-Match: *.
+func TestScaleOutS3(t *testing.T) { scaleOut(t, true) }
+
+func scaleOut(t *testing.T, s3 bool) {
 	e := setup(t)
-	lakePath := "file://" + e.lakeDir
-	if v := os.Getenv("INLET_SCALEOUT_LAKE"); v != "" {
-		lakePath = v
-	}
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	startBroker(t, filepath.Join(e.dir, "broker"), addr, filepath.Join(e.dir, "broker.log"))
-	e.scaleOutConfig(t, addr, lakePath)
+	e.scaleOutConfig(t, addr, "file://"+e.lakeDir)
+	if s3 {
+		e.lakeOnS3(t)
+	}
 	t.Setenv("INLET_STATE", filepath.Join(e.dir, "status")) // for inlet status
 	e.workld.preload(t, e.conn, preload)
 
