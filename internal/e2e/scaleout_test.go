@@ -129,6 +129,11 @@ func scaleOut(t *testing.T, s3 bool) {
 	// Every engine owns some of the 12 partitions of each topic.
 	deadline := time.Now().Add(time.Minute)
 	for {
+		for i, p := range engines {
+			if err, done := p.exited(); done {
+				t.Fatalf("engine %d exited (%v); log:\n%s", i, err, tailFile(p.log, 40))
+			}
+		}
 		out, _ := execInlet("status", "-c", e.cfg)
 		if owners := strings.Count(out, "\ninlet-engine/"); owners == 3 && !strings.Contains(out, "none (rebalancing)") {
 			t.Logf("inlet status, three engines:\n%s", groupSection(out))
