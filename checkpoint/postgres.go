@@ -51,7 +51,6 @@ func OpenPostgres(ctx context.Context, dsn, table, pipeline string) (*PostgresSt
 		// N.B. Several engines starting at once race CREATE TABLE IF NOT
 		// EXISTS; the loser fails on the catalog's unique index although
 		// the table now exists.
-		// https://www.postgresql.org/message-id/CA+TgmoZAdYVtwBfp1FL2sMZbiHCWT4UPrzRLNnX1Nb30Ku3-gg@mail.gmail.com
 		err = nil
 	}
 	if err != nil {
