@@ -123,6 +123,13 @@ func scaleOut(t *testing.T, s3 bool) {
 	for i := range engines {
 		start(i)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i := range engines {
+				t.Logf("engine %d log:\n%s", i, tailFile(engineLog(i), 30))
+			}
+		}
+	})
 	e.log = engineLog(0)
 	e.waitSnapshot(t, src)
 
