@@ -46,6 +46,13 @@ func OpenPostgres(ctx context.Context, dsn, table, pipeline string) (*PostgresSt
 		pipeline text NOT NULL, sink text NOT NULL, id bigint NOT NULL,
 		time timestamptz NOT NULL, batch jsonb NOT NULL,
 		PRIMARY KEY (pipeline, sink, id))`, table))
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "23505" || pgErr.Code == "42P07") {
+		// N.B. Several engines starting at once race CREATE TABLE IF NOT
+		// EXISTS; the loser fails on the catalog's unique index although
+		// the table now exists.
+		err = nil
+	}
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("checkpoint store: create %s: %w", table, err)

@@ -11,7 +11,8 @@
 // it so the batch history has an entry for everything the sink holds.
 //
 // One reader consumes every partition from the lowest position of any
-// sink, with read_committed isolation (aborted source transactions are
+// sink (in a consumer group, Options.Group: every partition the group
+// assigned this engine; group.go describes assignment and handoff), with read_committed isolation (aborted source transactions are
 // never seen), and cuts micro-batches by record count, bytes or time
 // (engine.batch_*) — or as soon as it holds nothing more fetched while a
 // sink waits for work, so at moderate rates a change does not wait for

@@ -2,6 +2,7 @@
 // starts on this machine, and prints the results as a table.
 //
 //	go run ./cmd/inlet-bench cdc       # BENCH_CHANGES=200000 BENCH_ROWS=200000
+//	go run ./cmd/inlet-bench scale     # BENCH_CHANGES=200000 BENCH_ENGINES=1,2
 //	go run ./cmd/inlet-bench snapshot  # BENCH_ROWS=5000000 BENCH_WORKERS=<cpus/2>
 //	go run ./cmd/inlet-bench summary   # BENCH_ROWS=10000000 BENCH_BATCH_PER_DAY=100
 //	go run ./cmd/inlet-bench http      # BENCH_RECORDS=1000000
@@ -19,7 +20,7 @@ import (
 
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: inlet-bench cdc|snapshot|summary|http|freshness|verify|lakelog")
+		fmt.Fprintln(os.Stderr, "usage: inlet-bench cdc|scale|snapshot|summary|http|freshness|verify|lakelog")
 		os.Exit(2)
 	}
 	os.Exit(bench.Main(os.Args[1]))

@@ -152,9 +152,10 @@ type Source struct {
 	startPos     Position
 	snapshotName string
 	snapshotTodo bool
-	announce     bool // commit startPos before the first change
-	streaming    bool // START_REPLICATION issued on repl
-	streamed     bool // this process streamed the slot before (a reconnect)
+	announce     bool      // commit startPos before the first change
+	streaming    bool      // START_REPLICATION issued on repl
+	streamed     bool      // this process streamed the slot before (a reconnect)
+	busySince    time.Time // since when the slot has been held by another process (zero: not)
 }
 
 var _ connectors.Source = (*Source)(nil)

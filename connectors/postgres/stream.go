@@ -33,6 +33,10 @@ type streamState struct {
 	bf        bfTrack
 }
 
+// slotBusyGrace is how long a source that never streamed waits for a
+// slot another process holds before it stops (see startReplication).
+const slotBusyGrace = 30 * time.Second
+
 // startReplication starts streaming the slot.
 func (s *Source) startReplication(ctx context.Context) error {
 	// N.B. Start from the slot's confirmed position (LSN 0), not from the
@@ -49,13 +53,24 @@ func (s *Source) startReplication(ctx context.Context) error {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "55006" && !s.streamed {
 			// The slot is in use and this process never streamed it:
-			// another Inlet runs the pipeline. (After streaming, it is
-			// most likely our own old walsender, which has not noticed
-			// that its connection is gone: that is retried.)
+			// another Inlet runs the source. If that copy was just fenced
+			// (this process's producer took over the transactional id),
+			// it stops at its next commit and lets the slot go: wait for
+			// that a while. After that, a person must stop one of them.
+			// (After streaming, it is most likely our own old walsender,
+			// which has not noticed that its connection is gone: that is
+			// retried.)
+			if s.busySince.IsZero() {
+				s.busySince = time.Now()
+			}
+			if time.Since(s.busySince) < slotBusyGrace {
+				return err
+			}
 			return needsUser(err)
 		}
 		return err
 	}
+	s.busySince = time.Time{}
 	s.streaming, s.streamed = true, true
 	return nil
 }

@@ -77,8 +77,10 @@ func Main(name string) int {
 			err = runVerify(e)
 		case "lakelog":
 			err = runLakeLog(e)
+		case "scale":
+			err = runScale(e)
 		default:
-			err = fmt.Errorf("unknown benchmark %q (have: cdc, snapshot, summary, http, freshness, verify, lakelog)", name)
+			err = fmt.Errorf("unknown benchmark %q (have: cdc, scale, snapshot, summary, http, freshness, verify, lakelog)", name)
 		}
 	}()
 	if err != nil {

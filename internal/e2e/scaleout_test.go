@@ -93,17 +93,22 @@ checkpoints:
 // catching up ClickHouse's _current views equal Postgres row by row, the
 // lake holds every change once, and the summary equals a direct GROUP BY.
 //
-// The lake is file:// here; INLET_SCALEOUT_LAKE switches it (the lake
-// checks read it through e.lakeDir, a local path).
-func TestScaleOut(t *testing.T) {
+// The lake is on file://; TestScaleOutS3 runs the same with it on S3.
+func TestScaleOut(t *testing.T) { scaleOut(t, false) }
+
+// TestScaleOutS3 is TestScaleOut with the lake on S3 (versitygw started by
+// the harness): three engines commit to each Delta table with
+// If-None-Match: *.
+func TestScaleOutS3(t *testing.T) { scaleOut(t, true) }
+
+func scaleOut(t *testing.T, s3 bool) {
 	e := setup(t)
-	lakePath := "file://" + e.lakeDir
-	if v := os.Getenv("INLET_SCALEOUT_LAKE"); v != "" {
-		lakePath = v
-	}
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	startBroker(t, filepath.Join(e.dir, "broker"), addr, filepath.Join(e.dir, "broker.log"))
-	e.scaleOutConfig(t, addr, lakePath)
+	e.scaleOutConfig(t, addr, "file://"+e.lakeDir)
+	if s3 {
+		e.lakeOnS3(t)
+	}
 	t.Setenv("INLET_STATE", filepath.Join(e.dir, "status")) // for inlet status
 	e.workld.preload(t, e.conn, preload)
 
@@ -118,12 +123,24 @@ func TestScaleOut(t *testing.T) {
 	for i := range engines {
 		start(i)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i := range engines {
+				t.Logf("engine %d log:\n%s", i, tailFile(engineLog(i), 30))
+			}
+		}
+	})
 	e.log = engineLog(0)
 	e.waitSnapshot(t, src)
 
 	// Every engine owns some of the 12 partitions of each topic.
 	deadline := time.Now().Add(time.Minute)
 	for {
+		for i, p := range engines {
+			if err, done := p.exited(); done {
+				t.Fatalf("engine %d exited (%v); log:\n%s", i, err, tailFile(p.log, 40))
+			}
+		}
 		out, _ := execInlet("status", "-c", e.cfg)
 		if owners := strings.Count(out, "\ninlet-engine/"); owners == 3 && !strings.Contains(out, "none (rebalancing)") {
 			t.Logf("inlet status, three engines:\n%s", groupSection(out))
@@ -185,4 +202,49 @@ func groupSection(out string) string {
 		rest = rest[:j]
 	}
 	return rest
+}
+
+// TestSourceCopyFenced: a second copy of a running source (`inlet run
+// --only sources --source pg` twice) takes over its Kafka transactional
+// id; the first copy's next commit is fenced and it stops for good with a
+// message naming the fix, the second takes over the slot, and every change
+// still arrives once. The two never both publish: the fenced one cannot
+// commit, and it does not reconnect (which would fence the other back).
+func TestSourceCopyFenced(t *testing.T) {
+	e := setup(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	startBroker(t, filepath.Join(e.dir, "broker"), addr, filepath.Join(e.dir, "broker.log"))
+	e.scaleOutConfig(t, addr, "file://"+e.lakeDir)
+	e.workld.preload(t, e.conn, preload)
+	state := func(name string) []string { return []string{"INLET_STATE=" + filepath.Join(e.dir, name)} }
+	first := startInletEnv(t, state("source1"), e.cfg, filepath.Join(e.dir, "source1.log"), "--only", "sources", "--source", "pg")
+	eng := startInletEnv(t, state("engine"), e.cfg, filepath.Join(e.dir, "engine.log"), "--only", "engine")
+	e.log = eng.log
+	e.waitSnapshot(t, first)
+
+	bg := startBackgroundWorkload(e.pg.Connect(t, "postgres"), e.workld)
+	time.Sleep(3 * time.Second)
+	second := startInletEnv(t, state("source2"), e.cfg, filepath.Join(e.dir, "source2.log"), "--only", "sources", "--source", "pg")
+	select {
+	case err := <-first.done:
+		first.done <- err
+		if err == nil {
+			t.Fatalf("the fenced source exited cleanly; log:\n%s", tailFile(first.log, 20))
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("the first copy still runs a minute after the second started; log:\n%s", tailFile(first.log, 20))
+	}
+	if log := string(mustRead(t, first.log)); !strings.Contains(log, "took over its Kafka transactional id") {
+		t.Errorf("the fenced copy does not say why it stopped; log:\n%s", tailFile(first.log, 20))
+	}
+	time.Sleep(5 * time.Second)
+	bg.finish(t)
+	t.Logf("workload committed %d changes", e.workld.totalChanges())
+	e.waitCaughtUp(t, second, 3*time.Minute)
+	if err, done := eng.exited(); done {
+		t.Fatalf("engine exited (%v)", err)
+	}
+	eng.stop(t, syscall.SIGTERM)
+	second.stop(t, syscall.SIGTERM)
+	e.finalChecks(t)
 }
