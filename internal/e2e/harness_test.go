@@ -40,11 +40,21 @@ type inletProc struct {
 
 func startInlet(t *testing.T, cfg, logPath string, extra ...string) *inletProc {
 	t.Helper()
+	return startInletEnv(t, nil, cfg, logPath, extra...)
+}
+
+// startInletEnv is startInlet with extra environment variables (each
+// process of a scaled-out pipeline has its own INLET_STATE).
+func startInletEnv(t *testing.T, env []string, cfg, logPath string, extra ...string) *inletProc {
+	t.Helper()
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(inletBin, append([]string{"run", "-c", cfg}, extra...)...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // dies with a killed test
 	if err := cmd.Start(); err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -14,31 +13,6 @@ import (
 
 	"github.com/inlet-dev/inlet/internal/testenv"
 )
-
-// startInletEnv is startInlet with extra environment variables (each
-// process of a scaled-out pipeline has its own INLET_STATE).
-func startInletEnv(t *testing.T, env []string, cfg, logPath string, extra ...string) *inletProc {
-	t.Helper()
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(inletBin, append([]string{"run", "-c", cfg}, extra...)...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &inletProc{cmd: cmd, log: logPath, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait(); f.Close() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
 
 // scaleOutConfig writes the pipeline of the scale-out tests: the e2e
 // tables, an external broker at addr with 12 partitions per topic,
@@ -102,6 +76,9 @@ func TestScaleOut(t *testing.T) { scaleOut(t, false) }
 func TestScaleOutS3(t *testing.T) { scaleOut(t, true) }
 
 func scaleOut(t *testing.T, s3 bool) {
+	if os.Getenv("INLET_SCALEOUT") != "1" {
+		t.Skip("set INLET_SCALEOUT=1 to run: kfake, the test broker, sometimes stops answering the engines' JoinGroup after repeated SIGKILLs (docs/scale-out.md, known problem)")
+	}
 	e := setup(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	startBroker(t, filepath.Join(e.dir, "broker"), addr, filepath.Join(e.dir, "broker.log"))
