@@ -192,7 +192,7 @@ sources:
   - name: nodb
     postgres:
       dsn: "postgres://app@127.0.0.1:%[3]d/nosuchdb?sslmode=disable"
-      tables: [public.orders]
+      tables: [public.invoices]
   - name: tickets
     http:
       url: "http://127.0.0.1:%[2]d/tickets"
