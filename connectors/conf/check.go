@@ -2,7 +2,6 @@ package conf
 
 import (
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -17,10 +16,6 @@ type Checker interface {
 	// Redact hides the config's secrets in s.
 	Redact(s string) string
 }
-
-// Name is the rule for names that end up in topics, slots and tables
-// (pipeline and source names): lower case letters, digits and _.
-var Name = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 
 // Table modes shared by sources.
 const (

@@ -27,18 +27,35 @@ func (c *Config) checkSummarySources(chk *checker) {
 	}
 }
 
+// captured is one table a source fills.
+type captured struct {
+	source int    // index in Sources
+	table  string // schema.table, as named in the lake and ClickHouse
+	conf.Captured
+}
+
+// captures lists every table each source fills, source by source.
+func (c *Config) captures() []captured {
+	var out []captured
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		_, kinds := s.kinds()
+		for _, k := range kinds {
+			for t, cp := range k.Captures(s.Name) {
+				out = append(out, captured{source: i, table: t, Captured: cp})
+			}
+		}
+	}
+	return out
+}
+
 // capturedModes maps every captured table (schema.table; an HTTP source's
 // stream as public.<source>, where its tables live) to its mode, cdc or
 // full_refresh.
 func (c *Config) capturedModes() map[string]string {
 	modes := map[string]string{}
-	for _, s := range c.Sources {
-		_, kinds := s.kinds()
-		for _, k := range kinds {
-			for t, cp := range k.Captures(s.Name) {
-				modes[t] = cp.Mode
-			}
-		}
+	for _, cp := range c.captures() {
+		modes[cp.table] = cp.Mode
 	}
 	return modes
 }
@@ -49,14 +66,9 @@ func (c *Config) capturedModes() map[string]string {
 // none. Nil when every table is kept forever.
 func (c *Config) Retention() map[string]time.Duration {
 	out := map[string]time.Duration{}
-	for _, s := range c.Sources {
-		_, kinds := s.kinds()
-		for _, k := range kinds {
-			for t, cp := range k.Captures(s.Name) {
-				if cp.Retain > 0 {
-					out[t] = time.Duration(cp.Retain)
-				}
-			}
+	for _, cp := range c.captures() {
+		if cp.Retain > 0 {
+			out[cp.table] = time.Duration(cp.Retain)
 		}
 	}
 	if c.Lake != nil {

@@ -12,7 +12,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-var nameRe = conf.Name
+// nameRe is the rule for names that end up in topics, slots and tables
+// (pipeline and source names): lower case letters, digits and _.
+var nameRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 
 // checker is the conf.Checker sections validate through: problems become
 // "file:line: path: message".
@@ -68,16 +70,12 @@ func (c *Config) Validate() error {
 	// Two sources must not fill one lake and ClickHouse table (an HTTP
 	// source's stream is public.<source>, like a Postgres table).
 	owner := map[string]string{}
-	for i, s := range c.Sources {
-		_, kinds := s.kinds()
-		for _, k := range kinds {
-			for t := range k.Captures(s.Name) {
-				if o, ok := owner[t]; ok && o != s.Name {
-					bad(fmt.Sprintf("sources[%d].name", i), "%s is also captured by source %q; both would land in the same lake and ClickHouse table: rename the source or capture the table once", t, o)
-				}
-				owner[t] = s.Name
-			}
+	for _, cp := range c.captures() {
+		name := c.Sources[cp.source].Name
+		if o, ok := owner[cp.table]; ok && o != name {
+			bad(fmt.Sprintf("sources[%d].name", cp.source), "%s is also captured by source %q; both would land in the same lake and ClickHouse table: rename the source or capture the table once", cp.table, o)
 		}
+		owner[cp.table] = name
 	}
 	if c.Lake == nil && c.ClickHouse == nil {
 		bad("lake", "no sinks; configure lake, clickhouse or both")
@@ -94,14 +92,9 @@ func (c *Config) Validate() error {
 				bad("lake.retain", "%s is not a table of this pipeline: %s", name, hint)
 			}
 		}
-		for i, src := range c.Sources {
-			_, kinds := src.kinds()
-			for _, k := range kinds {
-				for t, cp := range k.Captures(src.Name) {
-					if _, dup := l.Retain[t]; dup && cp.Retain > 0 {
-						bad("lake.retain", "%s also sets retain on the table itself (in sources[%d]); keep only the table's key (lake.retain is deprecated)", t, i)
-					}
-				}
+		for _, cp := range c.captures() {
+			if _, dup := l.Retain[cp.table]; dup && cp.Retain > 0 {
+				bad("lake.retain", "%s also sets retain on the table itself (in sources[%d]); keep only the table's key (lake.retain is deprecated)", cp.table, cp.source)
 			}
 		}
 	}
