@@ -252,13 +252,3 @@ func (m *mirror) place(pos map[string]int, c change.Column) int {
 	}
 	return -1
 }
-
-// execAll runs statements in order, stopping at the first error.
-func (s *Sink) execAll(ctx context.Context, qs []string) error {
-	for _, q := range qs {
-		if err := s.conn.Exec(ctx, q); err != nil {
-			return err
-		}
-	}
-	return nil
-}

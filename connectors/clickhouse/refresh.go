@@ -84,10 +84,8 @@ func (s *Sink) refreshMirror(ctx context.Context, table string) (*mirror, error)
 		return m, nil
 	}
 	m := &mirror{name: name, known: map[string]bool{}, refresh: true, stagingGen: -1}
-	for _, q := range s.tp.mirrorSQL(s.db, name, nil, s.version, true) {
-		if err := s.conn.Exec(ctx, q); err != nil {
-			return nil, fmt.Errorf("clickhouse: create table %s.%s: %w", s.db, name, err)
-		}
+	if err := s.execAll(ctx, s.tp.mirrorSQL(s.db, name, nil, s.version, true)); err != nil {
+		return nil, fmt.Errorf("clickhouse: create table %s.%s: %w", s.db, name, err)
 	}
 	s.tables[name] = m
 	return m, nil

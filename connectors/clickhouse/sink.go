@@ -126,10 +126,8 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool, v ui
 		// Registered only once created and read: a failed attempt (server
 		// down) must not leave a mirror with no columns for the retry.
 		m = &mirror{name: name, known: map[string]bool{}, refresh: refresh, stagingGen: -1}
-		for _, q := range s.tp.mirrorSQL(s.db, name, sc.Columns, s.version, refresh) {
-			if err := s.conn.Exec(ctx, q); err != nil {
-				return nil, fmt.Errorf("clickhouse: create table %s.%s: %w", s.db, name, err)
-			}
+		if err := s.execAll(ctx, s.tp.mirrorSQL(s.db, name, sc.Columns, s.version, refresh)); err != nil {
+			return nil, fmt.Errorf("clickhouse: create table %s.%s: %w", s.db, name, err)
 		}
 		existing, err := s.columnsOf(ctx, name)
 		if err != nil {
@@ -185,10 +183,8 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool, v ui
 			if existing[c.Name] {
 				continue
 			}
-			for _, q := range s.tp.columnSQL(s.db, tn, fmt.Sprintf("ADD COLUMN %s %s", quote(c.Name), columnType(c, s.version))) {
-				if err := s.conn.Exec(ctx, q); err != nil {
-					return nil, fmt.Errorf("clickhouse: add column %s to %s.%s: %w", c.Name, s.db, tn, err)
-				}
+			if err := s.execAll(ctx, s.tp.columnSQL(s.db, tn, fmt.Sprintf("ADD COLUMN %s %s", quote(c.Name), columnType(c, s.version)))); err != nil {
+				return nil, fmt.Errorf("clickhouse: add column %s to %s.%s: %w", c.Name, s.db, tn, err)
 			}
 			// N.B. 18.16 ignores a COMMENT in ADD COLUMN: set it apart.
 			q := s.tp.alterSQL(s.db, tn, fmt.Sprintf("COMMENT COLUMN %s %s", quote(c.Name), quoteString(attnumComment(c))))
@@ -206,10 +202,8 @@ func (s *Sink) ensure(ctx context.Context, sc *change.Schema, refresh bool, v ui
 		for _, sm := range s.byMirror[name] {
 			sm.ready = false
 		}
-		for _, q := range s.tp.dropSQL(s.db, viewName(name), true) {
-			if err := s.conn.Exec(ctx, q); err != nil {
-				return nil, fmt.Errorf("clickhouse: recreate view: %w", err)
-			}
+		if err := s.execAll(ctx, s.tp.dropSQL(s.db, viewName(name), true)); err != nil {
+			return nil, fmt.Errorf("clickhouse: recreate view: %w", err)
 		}
 	}
 	if err := s.conn.Exec(ctx, s.tp.viewSQL(s.db, name, m.columns)); err != nil {
@@ -481,10 +475,8 @@ func (s *Sink) DropTable(ctx context.Context, table string) error {
 	if m := s.tables[name]; m != nil && m.refresh && s.tp.cluster != "" {
 		qs = append(qs, s.tp.dropSQL(s.db, stagingName(name), false)...)
 	}
-	for _, q := range qs {
-		if err := s.conn.Exec(ctx, q); err != nil {
-			return fmt.Errorf("clickhouse: drop %s: %w", name, err)
-		}
+	if err := s.execAll(ctx, qs); err != nil {
+		return fmt.Errorf("clickhouse: drop %s: %w", name, err)
 	}
 	delete(s.tables, name)
 	return nil
@@ -511,4 +503,14 @@ func (s *Sink) Mirror(ctx context.Context, table string) (MirrorInfo, error) {
 	}
 	err = s.conn.QueryRow(ctx, fmt.Sprintf("SELECT max(`_synced_at`) FROM %s.%s", quote(s.db), quote(name))).Scan(&mi.LastSynced)
 	return mi, err
+}
+
+// execAll runs statements in order, stopping at the first error.
+func (s *Sink) execAll(ctx context.Context, qs []string) error {
+	for _, q := range qs {
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -75,10 +75,8 @@ func (s *Sink) ensureSummaries(ctx context.Context, m *mirror) ([]*summary, erro
 
 func (s *Sink) ensureSummary(ctx context.Context, sm *summary, m *mirror) error {
 	if !s.bookkept {
-		for _, q := range s.tp.bookkeepingSQL(s.db) {
-			if err := s.conn.Exec(ctx, q); err != nil {
-				return fmt.Errorf("clickhouse: create bookkeeping table: %w", err)
-			}
+		if err := s.execAll(ctx, s.tp.bookkeepingSQL(s.db)); err != nil {
+			return fmt.Errorf("clickhouse: create bookkeeping table: %w", err)
 		}
 		s.bookkept = true
 	}
@@ -142,15 +140,11 @@ func (s *Sink) ensureSummary(ctx context.Context, sm *summary, m *mirror) error 
 	}
 	s.log.Info("building summary table", "summary", d.cfg.Name, "from", d.source, "reason", reason)
 	for _, n := range []string{d.cfg.Name, stagingSummary(d.cfg.Name)} {
-		for _, q := range s.tp.dropSQL(s.db, n, false) {
-			if err := s.conn.Exec(ctx, q); err != nil {
-				return fmt.Errorf("clickhouse: summary %s: drop %s: %w", d.cfg.Name, n, err)
-			}
+		if err := s.execAll(ctx, s.tp.dropSQL(s.db, n, false)); err != nil {
+			return fmt.Errorf("clickhouse: summary %s: drop %s: %w", d.cfg.Name, n, err)
 		}
-		for _, q := range s.tp.summarySQL(s.db, n, d, s.version) {
-			if err := s.conn.Exec(ctx, q); err != nil {
-				return fmt.Errorf("clickhouse: summary %s: create table: %w", d.cfg.Name, err)
-			}
+		if err := s.execAll(ctx, s.tp.summarySQL(s.db, n, d, s.version)); err != nil {
+			return fmt.Errorf("clickhouse: summary %s: create table: %w", d.cfg.Name, err)
 		}
 	}
 	sm.ready = true

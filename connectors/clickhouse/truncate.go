@@ -90,10 +90,8 @@ func (s *Sink) widen(ctx context.Context, m *mirror, sc *change.Schema, older bo
 			tables = append(tables, stagingName(m.name))
 		}
 		for _, tn := range tables {
-			for _, q := range s.tp.columnSQL(s.db, tn, fmt.Sprintf("MODIFY COLUMN %s %s", quote(nc.Name), nt)) {
-				if err := s.conn.Exec(ctx, q); err != nil {
-					return false, fmt.Errorf("clickhouse: widen column %s of %s.%s to %s: %w", nc.Name, s.db, tn, nt, err)
-				}
+			if err := s.execAll(ctx, s.tp.columnSQL(s.db, tn, fmt.Sprintf("MODIFY COLUMN %s %s", quote(nc.Name), nt))); err != nil {
+				return false, fmt.Errorf("clickhouse: widen column %s of %s.%s to %s: %w", nc.Name, s.db, tn, nt, err)
 			}
 			// The comment says the new source type (and keeps the attnum).
 			q := s.tp.alterSQL(s.db, tn, fmt.Sprintf("COMMENT COLUMN %s %s", quote(nc.Name), quoteString(attnumComment(nc))))
