@@ -477,7 +477,7 @@ type chunker struct {
 
 const (
 	chunkRecords = 4096
-	chunkBuf     = 4 << 20
+	chunkBuf     = 1 << 20
 	chunkAge     = 50 * time.Millisecond
 )
 
