@@ -1,0 +1,608 @@
+package change
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+	"unicode/utf8"
+)
+
+// The binary envelope (docs/envelope.md, "Binary envelope") carries the
+// same event as the JSON one in fewer bytes and without text parsing:
+// varints, fixed-width floats, length-prefixed bytes, and the row's
+// values in the order of its schema's columns. Its first byte is its
+// format and version (BinaryV1); a JSON envelope's is '{', so a topic
+// holding both decodes record by record.
+
+// BinaryV1 is the first byte of a version-1 binary envelope. Bytes
+// 0xB2-0xBF are kept for later versions.
+const BinaryV1 = 0xB1
+
+// HeaderFormat is set to FormatBinary on binary records, so a consumer
+// can tell the format without reading the value (JSON records carry no
+// such header).
+const (
+	HeaderFormat = "inlet.format"
+	FormatBinary = "binary"
+)
+
+// Tags of one value in a binary row or array.
+const (
+	BinNull      = 0 // SQL NULL, or a column the row does not carry
+	BinValue     = 1 // the column's value follows
+	BinUnchanged = 2 // after-image only: TOAST value not sent (Unchanged)
+)
+
+// Flag bits of the binary envelope's third byte.
+const (
+	binBefore   = 1 << 0 // a before row follows
+	binAfter    = 1 << 1 // an after row follows
+	binSnapshot = 1 << 2 // source.snapshot
+)
+
+// pgEpoch is 2000-01-01T00:00:00Z in Unix seconds: binary dates and
+// timestamps count from it, as Postgres does.
+const pgEpoch = 946684800
+
+// Binary dates and timestamps use these counts for ±infinity (Postgres's
+// own DATEVAL_NOEND/NOBEGIN and DT_NOEND/NOBEGIN).
+const (
+	binDateInf  = math.MaxInt32
+	binDateNInf = math.MinInt32
+	binTimeInf  = math.MaxInt64
+	binTimeNInf = math.MinInt64
+)
+
+// AppendBinaryHead appends a binary envelope up to its rows: format byte,
+// op, flags, schema fingerprint, source block and ts_ms. The before row
+// (if hasBefore) and then the after row (if hasAfter) must follow, each
+// written with AppendBinaryRow's layout.
+func AppendBinaryHead(b []byte, op byte, hasBefore, hasAfter bool, src *Source, tsMs int64, fingerprint string) []byte {
+	b = AppendBinaryNames(b, op, hasBefore, hasAfter, src.Snapshot, fingerprint, src)
+	return AppendBinaryPos(b, src, tsMs)
+}
+
+// AppendBinaryNames appends the part of the head that repeats record
+// after record of one table: format byte, op, flags, fingerprint and the
+// source block's names. AppendBinaryPos appends the rest.
+func AppendBinaryNames(b []byte, op byte, hasBefore, hasAfter, snapshot bool, fingerprint string, src *Source) []byte {
+	var flags byte
+	if hasBefore {
+		flags |= binBefore
+	}
+	if hasAfter {
+		flags |= binAfter
+	}
+	if snapshot {
+		flags |= binSnapshot
+	}
+	b = append(b, BinaryV1, op, flags)
+	for _, s := range [...]string{fingerprint, src.Connector, src.Pipeline, src.DB, src.Schema, src.Table} {
+		b = AppendBinaryText(b, s)
+	}
+	return b
+}
+
+// AppendBinaryPos appends the source block's numbers and ts_ms.
+func AppendBinaryPos(b []byte, src *Source, tsMs int64) []byte {
+	b = binary.AppendUvarint(b, src.LSN)
+	b = binary.AppendUvarint(b, src.CommitLSN)
+	b = binary.AppendUvarint(b, uint64(src.Seq))
+	b = binary.AppendUvarint(b, uint64(src.TxID))
+	b = binary.AppendVarint(b, src.TsMs)
+	return binary.AppendVarint(b, tsMs)
+}
+
+// AppendBinaryInt appends an Int16, Int32 or Int64 value (zigzag varint).
+func AppendBinaryInt(b []byte, v int64) []byte { return binary.AppendVarint(b, v) }
+
+// AppendBinaryFloat64 appends a Float64 value (IEEE 754, little endian).
+func AppendBinaryFloat64(b []byte, f float64) []byte {
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
+}
+
+// AppendBinaryFloat32 appends a Float32 value (IEEE 754, little endian).
+func AppendBinaryFloat32(b []byte, f float32) []byte {
+	return binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+}
+
+// AppendBinaryBool appends a Bool value.
+func AppendBinaryBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+// AppendBinaryText appends a Decimal, String or JSON value (and the
+// head's names): uvarint length, then UTF-8 bytes (invalid UTF-8 replaced
+// by U+FFFD per byte, as in the JSON envelope).
+func AppendBinaryText[T string | []byte](b []byte, s T) []byte {
+	if utf8.Valid([]byte(s)) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		return append(b, s...)
+	}
+	var v []byte
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRune([]byte(s[i:]))
+		v = utf8.AppendRune(v, r)
+		i += n
+	}
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+// AppendBinaryBytes appends a Bytes value: uvarint length, then the bytes.
+func AppendBinaryBytes(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+// AppendBinaryUUID appends a UUID given in its canonical text form as its
+// 16 bytes.
+func AppendBinaryUUID[T string | []byte](b []byte, s T) ([]byte, error) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return b, fmt.Errorf("uuid %q is not in canonical form", s)
+	}
+	for i := 0; i < 36; {
+		if s[i] == '-' {
+			i++
+			continue
+		}
+		h, l := unhex(s[i]), unhex(s[i+1])
+		if h < 0 || l < 0 {
+			return b, fmt.Errorf("uuid %q is not in canonical form", s)
+		}
+		b = append(b, byte(h<<4|l))
+		i += 2
+	}
+	return b, nil
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// AppendBinaryTime appends a Date (zigzag varint of days since
+// 2000-01-01) or a Timestamp or TimestampTZ (zigzag varint of
+// microseconds since 2000-01-01T00:00:00 UTC). PosInfinity and
+// NegInfinity are the largest and smallest int32 (dates) or int64.
+func AppendBinaryTime(b []byte, k Kind, t time.Time) ([]byte, error) {
+	inf := Infinite(t)
+	if k == Date {
+		switch inf {
+		case 1:
+			return binary.AppendVarint(b, binDateInf), nil
+		case -1:
+			return binary.AppendVarint(b, binDateNInf), nil
+		}
+		sec := t.Unix() - pgEpoch
+		days := sec / 86400
+		if sec%86400 < 0 {
+			days--
+		}
+		if days >= binDateInf || days <= binDateNInf {
+			return b, fmt.Errorf("date %v out of range", t)
+		}
+		return binary.AppendVarint(b, days), nil
+	}
+	switch inf {
+	case 1:
+		return binary.AppendVarint(b, binTimeInf), nil
+	case -1:
+		return binary.AppendVarint(b, binTimeNInf), nil
+	}
+	sec := t.Unix() - pgEpoch
+	if sec >= math.MaxInt64/1_000_000-1 || sec <= math.MinInt64/1_000_000+1 {
+		return b, fmt.Errorf("%s %v out of range", k, t)
+	}
+	return binary.AppendVarint(b, sec*1e6+int64(t.Nanosecond()/1000)), nil
+}
+
+// binTime is the time of a binary Date or timestamp count.
+func binTime(k Kind, n int64) time.Time {
+	if k == Date {
+		switch n {
+		case binDateInf:
+			return PosInfinity
+		case binDateNInf:
+			return NegInfinity
+		}
+		return time.Unix(n*86400+pgEpoch, 0).UTC()
+	}
+	switch n {
+	case binTimeInf:
+		return PosInfinity
+	case binTimeNInf:
+		return NegInfinity
+	}
+	sec, us := n/1e6, n%1e6
+	if us < 0 {
+		sec, us = sec-1, us+1e6
+	}
+	return time.Unix(sec+pgEpoch, us*1000).UTC()
+}
+
+// AppendBinaryValue appends the value v of a column of kind k (elem for
+// arrays) in its decoded Go type (see decodeValue), without its tag.
+func AppendBinaryValue(b []byte, k, elem Kind, v any) ([]byte, error) {
+	switch k {
+	case Int16:
+		return AppendBinaryInt(b, int64(v.(int16))), nil
+	case Int32:
+		return AppendBinaryInt(b, int64(v.(int32))), nil
+	case Int64:
+		return AppendBinaryInt(b, v.(int64)), nil
+	case Float32:
+		return AppendBinaryFloat32(b, v.(float32)), nil
+	case Float64:
+		return AppendBinaryFloat64(b, v.(float64)), nil
+	case Bool:
+		return AppendBinaryBool(b, v.(bool)), nil
+	case Decimal, String, JSON:
+		return AppendBinaryText(b, v.(string)), nil
+	case UUID:
+		return AppendBinaryUUID(b, v.(string))
+	case Bytes:
+		return AppendBinaryBytes(b, v.([]byte)), nil
+	case Date, Timestamp, TimestampTZ:
+		return AppendBinaryTime(b, k, v.(time.Time))
+	case Array:
+		items := v.([]any)
+		b = binary.AppendUvarint(b, uint64(len(items)))
+		var err error
+		for _, it := range items {
+			if it == nil {
+				b = append(b, BinNull)
+				continue
+			}
+			b = append(b, BinValue)
+			if b, err = AppendBinaryValue(b, elem, "", it); err != nil {
+				return b, err
+			}
+		}
+		return b, nil
+	}
+	return b, fmt.Errorf("unknown kind %q", k)
+}
+
+// AppendBinaryRow appends a row of decoded values (nil: BinNull,
+// Unchanged{}: BinUnchanged): uvarint column count, then a tag and value
+// per column.
+func AppendBinaryRow(b []byte, row []any, s *Schema) ([]byte, error) {
+	if len(row) != len(s.Columns) {
+		return b, fmt.Errorf("row of %s has %d values, its schema %d columns", s.Name(), len(row), len(s.Columns))
+	}
+	b = binary.AppendUvarint(b, uint64(len(row)))
+	var err error
+	for i, v := range row {
+		switch v.(type) {
+		case nil:
+			b = append(b, BinNull)
+			continue
+		case Unchanged:
+			b = append(b, BinUnchanged)
+			continue
+		}
+		c := &s.Columns[i]
+		b = append(b, BinValue)
+		if b, err = AppendBinaryValue(b, c.Kind, c.Elem, v); err != nil {
+			return b, fmt.Errorf("column %s.%s: %w", s.Name(), c.Name, err)
+		}
+	}
+	return b, nil
+}
+
+// EncodeBinary appends ev as a binary envelope of schema s.
+func EncodeBinary(b []byte, ev *Event, s *Schema) ([]byte, error) {
+	b = AppendBinaryHead(b, ev.Op, ev.Before != nil, ev.After != nil, &ev.Source, ev.TsMs, ev.Schema)
+	var err error
+	for _, row := range [][]any{ev.Before, ev.After} {
+		if row != nil {
+			if b, err = AppendBinaryRow(b, row, s); err != nil {
+				return b, err
+			}
+		}
+	}
+	return b, nil
+}
+
+// binReader reads a binary envelope; the first error sticks and every
+// later read returns zero values.
+type binReader struct {
+	b    []byte
+	i    int
+	err  error
+	what string // what is being read, for errors
+}
+
+func (r *binReader) fail(msg string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("binary envelope: %s at byte %d of %d reading %s", msg, r.i, len(r.b), r.what)
+		r.i = len(r.b)
+	}
+}
+
+func (r *binReader) byte() byte {
+	if r.i >= len(r.b) {
+		r.fail("truncated")
+		return 0
+	}
+	c := r.b[r.i]
+	r.i++
+	return c
+}
+
+func (r *binReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b[r.i:])
+	if n <= 0 {
+		if n == 0 {
+			r.fail("truncated")
+		} else {
+			r.fail("varint overflows 64 bits")
+		}
+		return 0
+	}
+	r.i += n
+	return v
+}
+
+func (r *binReader) varint() int64 {
+	v, n := binary.Varint(r.b[r.i:])
+	if n <= 0 {
+		if n == 0 {
+			r.fail("truncated")
+		} else {
+			r.fail("varint overflows 64 bits")
+		}
+		return 0
+	}
+	r.i += n
+	return v
+}
+
+func (r *binReader) fixed(n int) []byte {
+	if len(r.b)-r.i < n {
+		r.fail("truncated")
+		return nil
+	}
+	out := r.b[r.i : r.i+n : r.i+n]
+	r.i += n
+	return out
+}
+
+func (r *binReader) bytes() []byte {
+	n := r.uvarint()
+	if n > uint64(len(r.b)-r.i) {
+		r.fail(fmt.Sprintf("length %d past the end", n))
+		return nil
+	}
+	return r.fixed(int(n))
+}
+
+var errBinaryVersion = errors.New("binary envelope")
+
+// decodeBinary parses a binary envelope into ev, allocating from a (nil:
+// the heap).
+func decodeBinary(data []byte, s *Schema, a *arena, ev *Event) (*Event, error) {
+	if data[0] != BinaryV1 {
+		return nil, fmt.Errorf("%w version %d (first byte 0x%02x); this Inlet reads version 1 (upgrade Inlet)", errBinaryVersion, data[0]-0xB0, data[0])
+	}
+	r := binReader{b: data, i: 1, what: "the head"}
+	ev.Op = r.byte()
+	flags := r.byte()
+	if r.err == nil && (ev.Op == 0 || flags&^(binBefore|binAfter|binSnapshot) != 0) {
+		r.i--
+		r.fail(fmt.Sprintf("bad op %q or flags %#x", ev.Op, flags))
+	}
+	fp := r.bytes()
+	switch {
+	case a == nil:
+		ev.Schema = string(fp)
+	case a.fingerprint == string(fp):
+		ev.Schema = a.fingerprint
+	default:
+		ev.Schema = string(fp)
+		a.fingerprint = ev.Schema
+	}
+	src := &ev.Source
+	for f, dst := range [...]*string{&src.Connector, &src.Pipeline, &src.DB, &src.Schema, &src.Table} {
+		*dst = intern(a, f, r.bytes())
+	}
+	r.what = "the source block"
+	src.LSN, src.CommitLSN = r.uvarint(), r.uvarint()
+	seq, txid := r.uvarint(), r.uvarint()
+	if seq > math.MaxUint32 || txid > math.MaxUint32 {
+		r.fail("seq or txid past 32 bits")
+	}
+	src.Seq, src.TxID = uint32(seq), uint32(txid)
+	src.TsMs, ev.TsMs = r.varint(), r.varint()
+	src.Snapshot = flags&binSnapshot != 0
+	if r.err != nil {
+		return nil, fmt.Errorf("decode change: %w", r.err)
+	}
+	var err error
+	if flags&binBefore != 0 {
+		r.what = "the before row"
+		if ev.Before, err = r.row(s, a, false); err != nil {
+			return nil, fmt.Errorf("decode change: %w", err)
+		}
+	}
+	if flags&binAfter != 0 {
+		r.what = "the after row"
+		if ev.After, err = r.row(s, a, true); err != nil {
+			return nil, fmt.Errorf("decode change: %w", err)
+		}
+	}
+	if r.i != len(r.b) {
+		r.what = "the end"
+		r.fail(fmt.Sprintf("%d bytes after the last row", len(r.b)-r.i))
+		return nil, fmt.Errorf("decode change: %w", r.err)
+	}
+	return ev, nil
+}
+
+// row reads one row of schema s.
+func (r *binReader) row(s *Schema, a *arena, after bool) ([]any, error) {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil, r.err
+	}
+	if n != uint64(len(s.Columns)) {
+		r.fail(fmt.Sprintf("row of %d columns, but schema %s (%s) has %d", n, s.Name(), s.Fingerprint, len(s.Columns)))
+		return nil, r.err
+	}
+	var row []any
+	if a != nil {
+		row = a.row(len(s.Columns))
+	} else {
+		row = make([]any, len(s.Columns))
+	}
+	for i := range s.Columns {
+		c := &s.Columns[i]
+		switch tag := r.byte(); tag {
+		case BinNull:
+		case BinValue:
+			row[i] = r.value(c.Kind, c.Elem, a)
+		case BinUnchanged:
+			if after {
+				row[i] = Unchanged{}
+				break
+			}
+			fallthrough
+		default:
+			if r.err == nil {
+				r.i--
+				r.fail(fmt.Sprintf("bad tag %d", tag))
+			}
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("column %s.%s (%s): %w", s.Name(), c.Name, c.SourceType, r.err)
+		}
+	}
+	return row, nil
+}
+
+// value reads one value of kind k; r.err says whether it could.
+func (r *binReader) value(k, elem Kind, a *arena) any {
+	switch k {
+	case Int16:
+		v := r.varint()
+		if v < math.MinInt16 || v > math.MaxInt16 {
+			r.fail(fmt.Sprintf("%d out of int16 range", v))
+		}
+		return a.int16(int16(v))
+	case Int32:
+		v := r.varint()
+		if v < math.MinInt32 || v > math.MaxInt32 {
+			r.fail(fmt.Sprintf("%d out of int32 range", v))
+		}
+		return a.int32(int32(v))
+	case Int64:
+		return a.int64(r.varint())
+	case Float32:
+		b := r.fixed(4)
+		if b == nil {
+			return nil
+		}
+		return a.float32(math.Float32frombits(binary.LittleEndian.Uint32(b)))
+	case Float64:
+		b := r.fixed(8)
+		if b == nil {
+			return nil
+		}
+		return a.float64(math.Float64frombits(binary.LittleEndian.Uint64(b)))
+	case Bool:
+		switch r.byte() {
+		case 0:
+			return false
+		case 1:
+			return true
+		}
+		r.i--
+		r.fail("bad bool")
+		return nil
+	case Decimal, String, JSON:
+		raw := r.bytes()
+		if a == nil {
+			return string(raw)
+		}
+		return a.string(a.str(raw))
+	case UUID:
+		raw := r.fixed(16)
+		if raw == nil {
+			return nil
+		}
+		var t [36]byte
+		j := 0
+		for i, c := range raw {
+			if i == 4 || i == 6 || i == 8 || i == 10 {
+				t[j] = '-'
+				j++
+			}
+			t[j], t[j+1] = hexDigits[c>>4], hexDigits[c&0xf]
+			j += 2
+		}
+		if a == nil {
+			return string(t[:])
+		}
+		return a.string(a.str(t[:]))
+	case Bytes:
+		raw := r.bytes()
+		if a == nil {
+			return append([]byte{}, raw...)
+		}
+		return a.bytesVal(a.blob(raw))
+	case Date, Timestamp, TimestampTZ:
+		n := r.varint()
+		if k == Date && (n > binDateInf || n < binDateNInf) {
+			r.fail(fmt.Sprintf("%d days out of range", n))
+		}
+		return a.time(binTime(k, n))
+	case Array:
+		n := r.uvarint()
+		if n > uint64(len(r.b)-r.i) { // each element takes a byte at least
+			r.fail(fmt.Sprintf("%d elements past the end", n))
+		}
+		if r.err != nil {
+			return nil
+		}
+		if n == 0 {
+			return []any{}
+		}
+		var out []any
+		if a != nil {
+			out = a.row(int(n))
+		} else {
+			out = make([]any, n)
+		}
+		for i := range out {
+			switch tag := r.byte(); tag {
+			case BinNull:
+			case BinValue:
+				out[i] = r.value(elem, "", a)
+			default:
+				if r.err == nil {
+					r.i--
+					r.fail(fmt.Sprintf("bad tag %d of element %d", tag, i))
+				}
+			}
+			if r.err != nil {
+				return nil
+			}
+		}
+		return out
+	}
+	r.fail(fmt.Sprintf("unknown kind %q", k))
+	return nil
+}
