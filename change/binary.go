@@ -60,14 +60,15 @@ const (
 // (if hasBefore) and then the after row (if hasAfter) must follow, each
 // written with AppendBinaryRow's layout.
 func AppendBinaryHead(b []byte, op byte, hasBefore, hasAfter bool, src *Source, tsMs int64, fingerprint string) []byte {
-	b = AppendBinaryNames(b, op, hasBefore, hasAfter, src.Snapshot, fingerprint, src)
+	b = AppendBinaryStart(b, op, hasBefore, hasAfter, src.Snapshot)
+	b = AppendBinaryNames(b, fingerprint, src)
 	return AppendBinaryPos(b, src, tsMs)
 }
 
-// AppendBinaryNames appends the part of the head that repeats record
-// after record of one table: format byte, op, flags, fingerprint and the
-// source block's names. AppendBinaryPos appends the rest.
-func AppendBinaryNames(b []byte, op byte, hasBefore, hasAfter, snapshot bool, fingerprint string, src *Source) []byte {
+// AppendBinaryStart appends the format byte, op and flags. Then come
+// AppendBinaryNames and AppendBinaryPos (which is AppendBinaryHead in
+// three parts, for a writer that keeps the names' bytes).
+func AppendBinaryStart(b []byte, op byte, hasBefore, hasAfter, snapshot bool) []byte {
 	var flags byte
 	if hasBefore {
 		flags |= binBefore
@@ -78,7 +79,12 @@ func AppendBinaryNames(b []byte, op byte, hasBefore, hasAfter, snapshot bool, fi
 	if snapshot {
 		flags |= binSnapshot
 	}
-	b = append(b, BinaryV1, op, flags)
+	return append(b, BinaryV1, op, flags)
+}
+
+// AppendBinaryNames appends the schema fingerprint and the source block's
+// names, the part of the head that repeats record after record of a table.
+func AppendBinaryNames(b []byte, fingerprint string, src *Source) []byte {
 	for _, s := range [...]string{fingerprint, src.Connector, src.Pipeline, src.DB, src.Schema, src.Table} {
 		b = AppendBinaryText(b, s)
 	}
