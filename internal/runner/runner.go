@@ -235,6 +235,9 @@ func Run(ctx context.Context, c *config.Config, only Only, source, httpAddr stri
 				if tty {
 					pg.QuietProgress()
 				}
+				if c.Kafka.BinaryEnvelope() {
+					pg.BinaryEnvelope()
+				}
 				srcs = append(srcs, pg)
 				src = pg
 			}
