@@ -130,4 +130,3 @@ func TestBinaryEnvelopeSwitch(t *testing.T) {
 		p.stop(t, syscall.SIGTERM)
 	})
 }
-
