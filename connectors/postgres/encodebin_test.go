@@ -89,3 +89,51 @@ func TestBinaryEnvelopeMatchesJSON(t *testing.T) {
 		t.Errorf("marker (-json +binary):\n%s", diff)
 	}
 }
+
+// FuzzBinaryMatchesJSON: for any text of any kind, the binary envelope
+// holds what the JSON envelope holds (or neither takes the value).
+func FuzzBinaryMatchesJSON(f *testing.F) {
+	kinds := []change.Column{{Kind: change.Int16}, {Kind: change.Int32}, {Kind: change.Int64}, {Kind: change.Float32},
+		{Kind: change.Float64}, {Kind: change.Bool}, {Kind: change.Decimal}, {Kind: change.String}, {Kind: change.UUID},
+		{Kind: change.Bytes}, {Kind: change.Date}, {Kind: change.Timestamp}, {Kind: change.TimestampTZ},
+		{Kind: change.Array, Elem: change.Int32}, {Kind: change.Array, Elem: change.String}, {Kind: change.Array, Elem: change.TimestampTZ}}
+	f.Add(uint8(0), "-32768")
+	f.Add(uint8(4), "NaN")
+	f.Add(uint8(10), "0044-03-15 BC")
+	f.Add(uint8(12), "2026-01-02 03:04:05+05:30")
+	f.Add(uint8(13), "{{1,2},{3,NULL}}")
+	f.Add(uint8(14), `{"a b",NULL,"q\"x"}`)
+	f.Fuzz(func(t *testing.T, k uint8, text string) {
+		c := kinds[int(k)%len(kinds)]
+		c.Name = "v"
+		sc := &change.Schema{Namespace: "public", Table: "t", Columns: []change.Column{c}}
+		js, err := appendJSON([]byte(`{"v":1,"op":"c","after":{"v":`), &c, []byte(text))
+		if err != nil {
+			return
+		}
+		want, err := change.Decode(append(js, `}}`...), sc)
+		if err != nil {
+			return
+		}
+		bin := change.AppendBinaryStart(nil, 'c', false, true, false)
+		bin = change.AppendBinaryNames(bin, "", &change.Source{})
+		bin = change.AppendBinaryPos(bin, &change.Source{}, 0)
+		bin = append(bin, 1, change.BinValue)
+		bin, err = appendBin(bin, &c, []byte(text), &binScratch{})
+		if err != nil {
+			// The JSON path passes some texts through that Postgres never
+			// sends and the binary one parses (a UUID not in canonical
+			// form, an int with a leading +); those are not compared.
+			return
+		}
+		got, err := change.Decode(bin, sc)
+		if err != nil {
+			t.Fatalf("%s %q: binary does not decode: %v", c.Kind, text, err)
+		}
+		if diff := cmp.Diff(want.After, got.After, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }), cmp.Comparer(func(a, b float64) bool {
+			return a == b || a != a && b != b
+		}), cmp.Comparer(func(a, b float32) bool { return a == b || a != a && b != b })); diff != "" {
+			t.Fatalf("%s %q (-json +binary):\n%s", c.Kind, text, diff)
+		}
+	})
+}
