@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -136,4 +137,82 @@ func FuzzBinaryMatchesJSON(f *testing.F) {
 			t.Fatalf("%s %q (-json +binary):\n%s", c.Kind, text, diff)
 		}
 	})
+}
+
+// BenchmarkEncodeFormats encodes one row of the snapshot benchmark's
+// table (as COPY text delivers it) in each envelope format.
+func BenchmarkEncodeFormats(b *testing.B) {
+	sc := &change.Schema{Topic: "bsnap.public.snap", Pipeline: "bsnap", Namespace: "public", Table: "snap", Columns: []change.Column{
+		{Name: "id", Kind: change.Int64, Key: true}, {Name: "customer_id", Kind: change.Int32}, {Name: "status", Kind: change.String},
+		{Name: "amount", Kind: change.Decimal, Precision: 12, Scale: 2}, {Name: "created_at", Kind: change.TimestampTZ},
+		{Name: "active", Kind: change.Bool}, {Name: "note", Kind: change.String},
+	}}
+	sc.Seal()
+	row := []cell{{'t', []byte("1234567")}, {'t', []byte("34567")}, {'t', []byte("paid")}, {'t', []byte("345.67")},
+		{'t', []byte("2026-01-15 06:56:07+00")}, {'t', []byte("f")}, {'t', []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef nnnn")}}
+	p := srcPos{commitLSN: 24000000, seq: 1, txid: 750, tsMs: 1780000000000, snapshot: true}
+	for _, binary := range []bool{false, true} {
+		name := "json"
+		if binary {
+			name = "binary"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := newTableEnc(sc, "postgres", binary)
+			buf := make([]byte, 0, 1<<20)
+			b.ReportAllocs()
+			var n int
+			for range b.N {
+				rec, _, err := e.encode(buf[:0], change.OpRead, nil, false, row, p, 1780000000001)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(rec.Value)
+			}
+			b.ReportMetric(float64(n), "bytes/envelope")
+		})
+	}
+}
+
+// TestFastPgTime: the fast path agrees with the general one on every day
+// from 1000 to 9999 and on timestamps across it.
+func TestFastPgTime(t *testing.T) {
+	slow := func(k change.Kind, text string) int64 {
+		q, err := appendTime(nil, k, []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tm, err := change.ParseTimeBytes(k, q[1:len(q)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := change.AppendBinaryTime(nil, k, tm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := binary.Varint(b)
+		return n
+	}
+	for d := time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() < 10000; d = d.AddDate(0, 0, 1) {
+		text := d.Format("2006-01-02")
+		if n, ok := fastPgTime(change.Date, []byte(text)); !ok || n != slow(change.Date, text) {
+			t.Fatalf("%s: fast %d %v, slow %d", text, n, ok, slow(change.Date, text))
+		}
+		if d.Day() == 28 || d.Day() == 1 {
+			ts := d.Add(time.Duration(d.YearDay()) * 4321987 * time.Microsecond)
+			for _, f := range []string{"2006-01-02 15:04:05.999999", "2006-01-02 15:04:05"} {
+				text := ts.Format(f)
+				if n, ok := fastPgTime(change.Timestamp, []byte(text)); !ok || n != slow(change.Timestamp, text) {
+					t.Fatalf("%s: fast %d %v, slow %d", text, n, ok, slow(change.Timestamp, text))
+				}
+				if n, ok := fastPgTime(change.TimestampTZ, []byte(text+"+00")); !ok || n != slow(change.TimestampTZ, text+"+00") {
+					t.Fatalf("%s+00: fast %d %v", text, n, ok)
+				}
+			}
+		}
+	}
+	for _, text := range []string{"2026-02-29", "0999-01-01", "2026-01-02 03:04:05+05", "2026-01-02 03:04:05.1234567", "infinity", "2026-13-01"} {
+		if _, ok := fastPgTime(change.TimestampTZ, []byte(text)); ok {
+			t.Errorf("%s: fast path took it", text)
+		}
+	}
 }
