@@ -34,12 +34,13 @@ func TestBinaryEnvelopeSwitch(t *testing.T) {
 	if err := os.WriteFile(e.cfg, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p = startInlet(t, e.cfg, e.log)
+	binLog := filepath.Join(e.dir, "inlet-binary.log") // the broker address of this run
+	p = startInlet(t, e.cfg, binLog)
 	e.workld.run(t, e.conn, inserts, updates, deletes, nil)
 	e.waitCaughtUp(t, p, 3*time.Minute)
 
 	// The topics hold the snapshot in JSON and the stream in binary.
-	addr := brokerAddr(t, e.log)
+	addr := brokerAddr(t, binLog)
 	counts := map[string]int{}
 	topics := []string{"shop.public.all_types", "shop.sales.customers", "shop.public.docs"}
 	var sample *kgo.Record
