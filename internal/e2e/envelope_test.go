@@ -116,11 +116,18 @@ func TestBinaryEnvelopeSwitch(t *testing.T) {
 			t.Fatal(err)
 		}
 		off := res[0].Record.Offset
-		wantErr := "topic shop.public.docs partition 0 offset " + strconv.FormatInt(off, 10) + ": decode change: binary envelope: "
+		// e.g. "topic shop.public.docs partition 0 offset 3707: decode
+		// change: column public.docs.body (text): binary envelope: length
+		// 6016 past the end at byte 94 of 3056 reading the after row"
+		wantErr := "topic shop.public.docs partition 0 offset " + strconv.FormatInt(off, 10) + ": decode change: "
 		for {
 			if log := string(mustRead(t, logPath)); strings.Contains(log, wantErr) {
 				i := strings.Index(log, wantErr)
-				t.Logf("error: %s", log[i:i+strings.IndexByte(log[i:], '\n')])
+				line := log[i : i+strings.IndexByte(log[i:], '\n')]
+				t.Logf("error: %s", line)
+				if !strings.Contains(line, "binary envelope: ") || !strings.Contains(line, "reading the after row") {
+					t.Errorf("the error does not say what was wrong: %s", line)
+				}
 				break
 			}
 			if time.Now().After(deadline) {
