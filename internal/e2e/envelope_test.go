@@ -22,7 +22,8 @@ import (
 // embedded broker → lake + ClickHouse end equal row by row, and a replay
 // of ClickHouse from the first checkpoint (which reads both formats
 // again) does too. A truncated binary record then stops the engine with
-// an error naming its topic, partition and offset.
+// an error naming its topic, partition, offset and
+// column, and inlet stops.
 func TestBinaryEnvelopeSwitch(t *testing.T) {
 	e := setup(t)
 	e.workld.preload(t, e.conn, preload)
@@ -135,6 +136,18 @@ func TestBinaryEnvelopeSwitch(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		p.stop(t, syscall.SIGTERM)
+		// The record needs a person: inlet stops with the error.
+		for {
+			if err, done := p.exited(); done {
+				if err == nil {
+					t.Error("inlet exited 0 after a record it cannot decode")
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("inlet still running after the error; log:\n%s", tailFile(logPath, 10))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	})
 }
