@@ -39,6 +39,7 @@ func runSnapshot(e *env) error {
 	ctx := context.Background()
 	rows := envInt("BENCH_ROWS", 5_000_000)
 	workers := envInt("BENCH_WORKERS", max(1, min(4, runtime.NumCPU()/2)))
+	// BENCH_ENVELOPE sets kafka.envelope, BENCH_BATCH_BYTES engine.batch_bytes.
 	envelope, err := benchEnvelope()
 	if err != nil {
 		return err
@@ -133,6 +134,11 @@ sources:
 lake:
   path: "file://%[2]s/%[1]s-lake"
 `, pipeline, dir, brokers[0], pg.DSN("postgres"), workers, compression, envelope)), 0o644)
+		if bb := os.Getenv("BENCH_BATCH_BYTES"); bb != "" { // engine.batch_bytes
+			f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+			fmt.Fprintf(f, "engine:\n  batch_bytes: %s\n", bb)
+			f.Close()
+		}
 		if chAddr != "" {
 			f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
 			fmt.Fprintf(f, "clickhouse:\n  addr: %q\n  database: %s\n", chAddr, pipeline)
