@@ -278,3 +278,12 @@ func FuzzDecodeBinary(f *testing.F) {
 		Decode(b, allKinds)
 	})
 }
+
+func TestBudgetBytes(t *testing.T) {
+	if got := BudgetBytes([]byte(`{"v":1}`)); got != 7 {
+		t.Errorf("JSON: %d", got)
+	}
+	if got := BudgetBytes([]byte{BinaryV1, 'c', 0, 0, 0, 0, 0, 0, 0, 0}); got != 25 {
+		t.Errorf("binary: %d", got)
+	}
+}
