@@ -165,7 +165,7 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) b
 				first = time.Now()
 			}
 			pending = append(pending, r)
-			bytes += len(r.Value) + len(r.Key)
+			bytes += change.BudgetBytes(r.Value) + len(r.Key)
 			got++
 		})
 		stopping := ctx.Err() != nil
@@ -265,7 +265,7 @@ func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, erro
 	var size int64
 	for _, r := range recs {
 		ends[tp{Topic: r.Topic, Partition: r.Partition}] = r.Offset + 1
-		size += int64(len(r.Key) + len(r.Value))
+		size += int64(len(r.Key) + change.BudgetBytes(r.Value))
 	}
 	byTopic := map[string]*tableBatch{}
 	var sc *change.Schema // the previous record's schema, usually this one's too

@@ -89,3 +89,16 @@ func Main(name string) int {
 	}
 	return 0
 }
+
+// benchEnvelope is kafka.envelope for the pipelines a bench writes:
+// BENCH_ENVELOPE=json (the default) or binary.
+func benchEnvelope() (string, error) {
+	switch v := os.Getenv("BENCH_ENVELOPE"); v {
+	case "", "json":
+		return "json", nil
+	case "binary":
+		return v, nil
+	default:
+		return "", fmt.Errorf("BENCH_ENVELOPE=%q: write json or binary", v)
+	}
+}
