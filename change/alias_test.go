@@ -22,9 +22,20 @@ func TestDecodedValuesOwnTheirBytes(t *testing.T) {
 	env := `{"v":1,"op":"u","before":{"id":7,"s":"old"},"after":{"id":7,"n":"1.50","ts":"2026-01-02T03:04:05.000006Z","b":"AP8=",` +
 		`"a":["p","q"],"s":"plain","esc":"e\"\u00e9","big":"` + big + `","j":"{\"k\":1}","u":"0b1f3c1e-8a5e-4d4e-9d1a-3f1e2b3c4d5e","f":1.25},` +
 		`"source":{"connector":"postgres","pipeline":"p","db":"d","schema":"public","table":"t","commit_lsn":42,"seq":3},"ts_ms":1,"schema":"fp1"}`
+	ref, err := Decode([]byte(env), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := EncodeBinary(nil, ref, s)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var d Decoder
-	for i := 0; i < 3; i++ { // the second and later records reuse the cached source block and fingerprint
+	for i := 0; i < 6; i++ { // JSON, then binary; later records reuse the cached source block and fingerprint
 		rec := []byte(env)
+		if i >= 3 {
+			rec = append([]byte(nil), bin...)
+		}
 		ev, err := d.Decode(rec, s)
 		if err != nil {
 			t.Fatal(err)
