@@ -75,7 +75,7 @@ func runCDC(e *env) error {
 // returns the end-to-end changes/s.
 func cdcOnce(e *env, n, rows, txnRows int, where string) (float64, error) {
 	ctx := context.Background()
-	envelope, err := benchEnvelope()
+	envelope, envelopeLine, err := benchEnvelope()
 	if err != nil {
 		return 0, err
 	}
@@ -117,9 +117,7 @@ sources:
 clickhouse:
   addr: "%s"
   database: bench
-kafka:
-  envelope: %s
-`, dir, pg.DSN("postgres"), lakeConfig, ch.Addr, envelope)), 0o644)
+%s`, dir, pg.DSN("postgres"), lakeConfig, ch.Addr, kafkaSection(envelopeLine))), 0o644)
 	lakeTable, lakeRows := followLake(lakeDir, "bench", "public.bench")
 
 	// 1. Snapshot, then stop: the measured WAL is produced while inlet is down.

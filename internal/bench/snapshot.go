@@ -40,7 +40,7 @@ func runSnapshot(e *env) error {
 	rows := envInt("BENCH_ROWS", 5_000_000)
 	workers := envInt("BENCH_WORKERS", max(1, min(4, runtime.NumCPU()/2)))
 	// BENCH_ENVELOPE sets kafka.envelope, BENCH_BATCH_BYTES engine.batch_bytes.
-	envelope, err := benchEnvelope()
+	envelope, envelopeLine, err := benchEnvelope()
 	if err != nil {
 		return err
 	}
@@ -124,8 +124,7 @@ state_dir: %[2]s/%[1]s-state
 kafka:
   brokers: [%[3]q]
   compression: %[6]s
-  envelope: %[7]s
-sources:
+%[7]ssources:
   - name: pg
     postgres:
       dsn: "%[4]s"
@@ -133,7 +132,7 @@ sources:
       tables: ["public.snap"]
 lake:
   path: "file://%[2]s/%[1]s-lake"
-`, pipeline, dir, brokers[0], pg.DSN("postgres"), workers, compression, envelope)), 0o644)
+`, pipeline, dir, brokers[0], pg.DSN("postgres"), workers, compression, envelopeLine)), 0o644)
 		if bb := os.Getenv("BENCH_BATCH_BYTES"); bb != "" { // engine.batch_bytes
 			f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
 			fmt.Fprintf(f, "engine:\n  batch_bytes: %s\n", bb)
