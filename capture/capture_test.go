@@ -174,6 +174,24 @@ func committedKeys(t *testing.T, brokers *kafka.Cluster, want int) map[string]in
 	return seen
 }
 
+// waitAcked waits up to 30s until src has been told position n is durable.
+func waitAcked(t *testing.T, src *fakeSource, n int, logs *logLines) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		src.mu.Lock()
+		acked := src.acked
+		src.mu.Unlock()
+		if acked == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("acked %d of %d after 30s; log: %v", acked, n, logs.msgs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestReconnectsAfterRetriableError: a source that fails with a retriable
 // error is reopened after its committed position; what it read and did not
 // commit is read again, and every record is in Kafka exactly once. The
@@ -190,19 +208,7 @@ func TestReconnectsAfterRetriableError(t *testing.T) {
 		done <- Run(ctx, src, Options{Kafka: brokers, Pipeline: "p", Source: "fake", Log: slog.New(logs), Health: st,
 			CommitEvery: time.Millisecond, Reconnect: retry.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond}})
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		src.mu.Lock()
-		acked := src.acked
-		src.mu.Unlock()
-		if acked == 100 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("acked %d of 100 after 30s; log: %v", acked, logs.msgs)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitAcked(t, src, 100, logs)
 	if ok, lines := reg.Check(); !ok {
 		t.Errorf("not ready after reconnecting: %v", lines)
 	}
@@ -261,19 +267,7 @@ func TestLargeRecordSwitchesBatches(t *testing.T) {
 		done <- Run(ctx, src, Options{Kafka: brokers, Pipeline: "p", Source: "fake", Log: slog.New(logs),
 			Health: health.New().Stage("source fake"), CommitEvery: time.Millisecond})
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		src.mu.Lock()
-		acked := src.acked
-		src.mu.Unlock()
-		if acked == 100 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("acked %d of 100 after 30s; log: %v", acked, logs.msgs)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitAcked(t, src, 100, logs)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
