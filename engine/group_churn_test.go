@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -200,4 +203,58 @@ func TestGroupSurvivesRepeatedKills(t *testing.T) {
 		t.Errorf("after %d kills: the broker left %d JoinGroup/SyncGroup requests of live members unanswered", kills, n)
 	}
 	t.Logf("%d kills; the group settled", kills)
+}
+
+// TestEngineFencedByItsInstanceIDStops: a second engine joining with the
+// same engine.instance_id takes the first one's place; the first one's
+// reader stops with an error naming the setting, rather than the two
+// fencing each other in turn.
+func TestEngineFencedByItsInstanceIDStops(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	member := func(assigned chan<- struct{}) *kgo.Client {
+		cl, err := kgo.NewClient(append(groupOpts("g", "e1"),
+			kgo.SeedBrokers(c.ListenAddrs()...),
+			kgo.ConsumeTopics("t"),
+			kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
+				select {
+				case assigned <- struct{}{}:
+				default:
+				}
+			}),
+		)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl
+	}
+	firstIn := make(chan struct{}, 1)
+	first := member(firstIn)
+	defer func() {
+		first.AllowRebalance() // as Engine.Run does: the stopped reader holds no records
+		first.Close()
+	}()
+	e := &Engine{o: Options{BatchRecords: 100, BatchWait: 100 * time.Millisecond, InstanceID: "e1", Log: slog.New(slog.DiscardHandler)}}
+	done := make(chan error, 1)
+	go func() {
+		done <- e.poll(context.Background(), first, func(*decoded) bool { return true }, false, nil, first.AllowRebalance)
+	}()
+	select {
+	case <-firstIn:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first engine was not assigned partitions")
+	}
+	second := member(make(chan struct{}, 1))
+	defer second.Close()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), `engine.instance_id "e1"`) || !errors.Is(err, kerr.FencedInstanceID) {
+			t.Errorf("err = %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the fenced engine still reads a minute after the second joined with its instance id")
+	}
 }
