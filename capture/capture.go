@@ -139,6 +139,15 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 			o.Health.NotReady("stopping")
 			return err
 		}
+		if errors.Is(err, errLargeRecord) {
+			// Not an outage: the next connect makes a producer whose
+			// batches take it, and the source re-reads from its committed
+			// position (the open transaction is aborted).
+			o.Log.Info("source "+o.Source+": a change does not fit the producer's batches; reconnecting with batches of up to kafka.MaxBatchBytes",
+				"source", o.Source, "err", err)
+			s.disconnect()
+			continue
+		}
 		if !s.stalled.IsZero() {
 			down = s.stalled // the stalled commit's incident is this outage
 		}
@@ -165,8 +174,15 @@ func Run(ctx context.Context, src connectors.Source, o Options) error {
 // transactional id took over (another copy of the source started) as
 // needing the user: reconnecting would fence that copy in turn, and the
 // two would take turns publishing. So the older copy stops for good.
+//
+// INVALID_TXN_STATE counts too: a broker that detects retried EndTxn
+// requests (KIP-890; kfake does) answers the fenced copy's commit with it
+// when the newer producer's start aborted that copy's transaction and
+// bumped the epoch by one. Inlet's producer never ends a transaction twice
+// nor out of order, so for it the state is wrong only when someone else
+// ended the transaction.
 func fenced(source string, err error) error {
-	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
+	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.InvalidTxnState) {
 		return retry.MarkNeedsUser(fmt.Errorf("source %s: another process running this source took over its Kafka transactional id: %w", source, err),
 			"run each source in one process only (inlet run --only sources --source "+source+"); this copy stopped and published nothing after the other started")
 	}
@@ -194,12 +210,37 @@ type session struct {
 	src          connectors.Source
 	offsetsTopic string
 
-	opened  bool // src was opened once; later connects reopen it
-	cl      *kgo.Client
-	marks   *watermarks
-	t       txn
+	opened bool // src was opened once; later connects reopen it
+	cl     *kgo.Client
+	marks  *watermarks
+	t      txn
+	// large is set once a record too large for smallBatchBytes was seen:
+	// from then on the producer's batches go up to kafka.MaxBatchBytes.
+	large   bool
 	commits int       // Kafka commits since connect
 	stalled time.Time // when the commit in progress was reported stalled
+}
+
+// Producer batches. Large batches cost the producer: each request buffer
+// grows to the batch's size and (pooled in a sync.Pool that every garbage
+// collection empties) is allocated again and again — in the snapshot
+// benchmark a quarter of all allocations. So batches are at most
+// smallBatchBytes until a record needs more; then the source reconnects
+// once with kafka.MaxBatchBytes (errLargeRecord).
+const (
+	smallBatchBytes  = 1 << 20
+	smallRecordBytes = smallBatchBytes - 4<<10 // room for the batch's and the record's framing
+)
+
+// errLargeRecord makes Run reconnect the source with large batches.
+var errLargeRecord = errors.New("a change is larger than the producer's batches")
+
+// batchMax is the producer's batch size: see smallBatchBytes.
+func (s *session) batchMax() int32 {
+	if s.large {
+		return kafka.MaxBatchBytes
+	}
+	return smallBatchBytes
 }
 
 // connect makes a producer, reads the committed position and (re)opens
@@ -223,9 +264,9 @@ func (s *session) connect(ctx context.Context) error {
 		kgo.MaxBufferedRecords(200_000),
 		// Records alias their source's buffers: bound what waits for the
 		// broker by bytes too, so a fast snapshot cannot outrun memory.
-		kgo.MaxBufferedBytes(64<<20),
+		kgo.MaxBufferedBytes(kafka.MaxBatchBytes+4<<20),
 		kgo.ProducerLinger(5*time.Millisecond),
-		kgo.ProducerBatchMaxBytes(kafka.MaxBatchBytes),
+		kgo.ProducerBatchMaxBytes(s.batchMax()),
 		kgo.WithLogger(kafka.Logger{L: o.Log}),
 	)
 	if err != nil {
@@ -276,12 +317,53 @@ func (s *session) disconnect() {
 	s.cl, s.t = nil, txn{}
 }
 
+// readAhead is how many batches the source may read ahead of publishing:
+// it goes on reading (Postgres: receiving and decoding the WAL stream)
+// while a Kafka transaction commits, instead of waiting for each commit.
+const readAhead = 8
+
+// read is one Read's result.
+type read struct {
+	b   connectors.Batch
+	err error
+}
+
 // stream reads and publishes until ctx ends (then it shuts down and
-// returns nil) or something fails.
+// returns nil) or something fails. The source is read on its own
+// goroutine, up to readAhead batches ahead; batches read ahead and not yet
+// published when stream returns are dropped (the source is reopened, or
+// started next time, after its committed position).
 func (s *session) stream(ctx context.Context) error {
 	o := s.o
+	rctx, cancel := context.WithCancel(ctx)
+	reads := make(chan read, readAhead)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			b, err := s.src.Read(rctx)
+			select {
+			case reads <- read{b, err}:
+			case <-rctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		<-done // no Read runs once stream returns
+	}()
 	for {
-		b, err := s.src.Read(ctx)
+		var r read
+		select {
+		case r = <-reads:
+		case <-ctx.Done():
+			return s.shutdown()
+		}
+		b, err := r.b, r.err
 		if err != nil {
 			if ctx.Err() != nil {
 				return s.shutdown()
@@ -329,8 +411,13 @@ func (s *session) add(ctx context.Context, b connectors.Batch) error {
 	}
 	hs := make([]kgo.RecordHeader, 0, nh)
 	for i := range b.Records {
-		if err := s.checkSize(&b.Records[i]); err != nil {
+		n, err := s.checkSize(&b.Records[i])
+		if err != nil {
 			return err
+		}
+		if n > smallRecordBytes && !s.large {
+			s.large = true
+			return fmt.Errorf("source %s: %w: %d bytes (topic %s)", s.o.Source, errLargeRecord, n, b.Records[i].Topic)
 		}
 	}
 	now := time.Now()
@@ -372,19 +459,19 @@ func (s *session) add(ctx context.Context, b connectors.Batch) error {
 // source stops with an incident naming the table and the key, rather than
 // the broker refusing the transaction (MESSAGE_TOO_LARGE) with no word of
 // which row, or the row being lost.
-func (s *session) checkSize(r *connectors.Record) error {
+func (s *session) checkSize(r *connectors.Record) (int, error) {
 	n := len(r.Key) + len(r.Value) + len(r.Order)
 	for _, h := range r.Headers {
 		n += len(h.Key) + len(h.Value)
 	}
 	if n <= kafka.MaxRecordBytes {
-		return nil
+		return n, nil
 	}
 	key := string(r.Key)
 	if len(key) > 200 {
 		key = key[:200] + "…"
 	}
-	return retry.MarkNeedsUser(fmt.Errorf("source %s: a change of topic %s (key %s) is %d bytes; a Kafka record from Inlet holds at most %d (kafka.MaxRecordBytes, the change topics' max.message.bytes)",
+	return n, retry.MarkNeedsUser(fmt.Errorf("source %s: a change of topic %s (key %s) is %d bytes; a Kafka record from Inlet holds at most %d (kafka.MaxRecordBytes, the change topics' max.message.bytes)",
 		s.o.Source, r.Topic, key, n, kafka.MaxRecordBytes),
 		"shrink the row at the source (or stop capturing that table), then restart; see docs/types.md (large values)")
 }

@@ -27,6 +27,7 @@ import (
 type fakeSource struct {
 	total, failAt int
 	failErr       error
+	bigAt         int // record bigAt's value is 2 MiB
 
 	mu     sync.Mutex
 	next   int
@@ -80,7 +81,11 @@ func (f *fakeSource) Read(ctx context.Context) (connectors.Batch, error) {
 	for i := 0; i < 10 && f.next <= f.total; i++ {
 		order := make([]byte, 8)
 		binary.BigEndian.PutUint64(order, uint64(f.next))
-		b.Records = append(b.Records, connectors.Record{Topic: "p.t", Key: []byte(strconv.Itoa(f.next)), Value: []byte("v"), Order: order})
+		v := []byte("v")
+		if f.next == f.bigAt {
+			v = bytes.Repeat([]byte("b"), 2<<20)
+		}
+		b.Records = append(b.Records, connectors.Record{Topic: "p.t", Key: []byte(strconv.Itoa(f.next)), Value: v, Order: order})
 		f.next++
 	}
 	b.Position = []byte(strconv.Itoa(f.next - 1))
@@ -239,5 +244,73 @@ func TestStopsWhenNeedsUser(t *testing.T) {
 	}
 	if ok, lines := reg.Check(); ok || !bytes.Contains([]byte(strings.Join(lines, "\n")), []byte("stopped: replication slot gone")) {
 		t.Errorf("health after the stop: %v %v", ok, lines)
+	}
+}
+
+// TestLargeRecordSwitchesBatches: the producer starts with small batches;
+// the first record that does not fit one makes the source reconnect once
+// with large batches (no incident), and every record, the large one whole,
+// is in Kafka exactly once.
+func TestLargeRecordSwitchesBatches(t *testing.T) {
+	brokers := startBroker(t)
+	src := &fakeSource{total: 100, failAt: 1 << 30, bigAt: 57}
+	logs := &logLines{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, src, Options{Kafka: brokers, Pipeline: "p", Source: "fake", Log: slog.New(logs),
+			Health: health.New().Stage("source fake"), CommitEvery: time.Millisecond})
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		src.mu.Lock()
+		acked := src.acked
+		src.mu.Unlock()
+		if acked == 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("acked %d of 100 after 30s; log: %v", acked, logs.msgs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if src.opens != 2 {
+		t.Errorf("opened %d times, want 2 (one reconnect for large batches)", src.opens)
+	}
+	if n := logs.count("source fake: a change does not fit the producer's batches"); n != 1 {
+		t.Errorf("%d switches to large batches logged, want 1: %v", n, logs.msgs)
+	}
+	if n := logs.count("incident"); n != 0 {
+		t.Errorf("the switch was logged as an incident: %v", logs.msgs)
+	}
+	seen := committedKeys(t, brokers, 100)
+	for i := 1; i <= 100; i++ {
+		if n := seen[strconv.Itoa(i)]; n != 1 {
+			t.Errorf("record %d committed %d times", i, n)
+		}
+	}
+	cl, err := brokers.Client(kgo.ConsumeTopics("p.t"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for n := 0; n < 100; {
+		fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		fs := cl.PollFetches(fctx)
+		fcancel()
+		if fs.IsClientClosed() || fctx.Err() != nil && fs.NumRecords() == 0 {
+			t.Fatal("the committed records could not be read back")
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			if string(r.Key) == "57" && !bytes.Equal(r.Value, bytes.Repeat([]byte("b"), 2<<20)) {
+				t.Errorf("the large record came back with %d bytes, not its 2 MiB value", len(r.Value))
+			}
+		})
 	}
 }

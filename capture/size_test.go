@@ -17,11 +17,11 @@ func TestRecordTooLargeNamesTableAndKey(t *testing.T) {
 	s := &session{o: &Options{Source: "pg"}}
 	key := []byte(`{"id":7}`)
 	ok := &connectors.Record{Topic: "shop.public.docs", Key: key, Value: make([]byte, kafka.MaxRecordBytes-len(key))}
-	if err := s.checkSize(ok); err != nil {
+	if _, err := s.checkSize(ok); err != nil {
 		t.Fatalf("a record of exactly %d bytes: %v", kafka.MaxRecordBytes, err)
 	}
 	big := &connectors.Record{Topic: "shop.public.docs", Key: key, Value: make([]byte, kafka.MaxRecordBytes)}
-	err := s.checkSize(big)
+	_, err := s.checkSize(big)
 	if err == nil {
 		t.Fatal("a record over the limit passed")
 	}

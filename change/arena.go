@@ -72,6 +72,16 @@ func (a *arena) str(b []byte) string {
 	return unsafe.String(&a.bytes[start], len(b))
 }
 
+// blob copies b into the arena's bytes (a slice whose capacity is its
+// length: appending to it never writes into a neighbour).
+func (a *arena) blob(b []byte) []byte {
+	if len(b) == 0 {
+		return []byte{}
+	}
+	s := a.str(b)
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
 // grow is the size of a chunk after one of size n: chunks start small (a
 // batch of a few records allocates little) and double up to limit.
 func grow(n, limit int) int { return min(max(2*n, 64), limit) }

@@ -13,7 +13,8 @@ import (
 	"unsafe"
 )
 
-// Decode parses a change envelope against its schema. It scans the bytes
+// Decode parses a change envelope, JSON or binary (told by its first
+// byte: see BinaryV1), against its schema. It scans the JSON bytes
 // directly (no maps, no reflection): the engine decodes every change, so
 // this is on the hot path. decodeReference is the slow, obviously-correct
 // twin it is fuzzed against.
@@ -23,6 +24,9 @@ func Decode(data []byte, s *Schema) (*Event, error) {
 
 // decode parses data into ev, allocating from a (nil: the heap).
 func decode(data []byte, s *Schema, a *arena, ev *Event) (*Event, error) {
+	if len(data) > 0 && data[0] >= 0xB0 && data[0] <= 0xBF {
+		return decodeBinary(data, s, a, ev)
+	}
 	sc := scanner{b: data, a: a}
 	version := -1
 	var unchanged [][]byte
@@ -281,28 +285,34 @@ func (s *scanner) internStr(field int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if s.a != nil {
+	return intern(s.a, field, raw), nil
+}
+
+// intern returns raw as a string, the same one for the same bytes: field
+// is which source name it is (a remembers the last of each).
+func intern(a *arena, field int, raw []byte) string {
+	if a != nil {
 		// A decoder reads one batch: the block repeats record after record.
-		if last := s.a.source[field]; last == string(raw) {
-			return last, nil
+		if last := a.source[field]; last == string(raw) {
+			return last
 		}
 	}
 	internMu.Lock()
 	defer internMu.Unlock()
 	if v, ok := interned[string(raw)]; ok {
-		if s.a != nil {
-			s.a.source[field] = v
+		if a != nil {
+			a.source[field] = v
 		}
-		return v, nil
+		return v
 	}
 	v := string(raw)
 	if len(interned) < 10000 {
 		interned[v] = v
 	}
-	if s.a != nil {
-		s.a.source[field] = v
+	if a != nil {
+		a.source[field] = v
 	}
-	return v, nil
+	return v
 }
 
 func (s *scanner) str() (string, error) {

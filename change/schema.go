@@ -1,5 +1,7 @@
-// Package change defines what flows through Kafka: the versioned JSON change
-// envelope, and the table schema every change refers to by fingerprint.
+// Package change defines what flows through Kafka: the versioned change
+// envelope (JSON, or the binary layout of binary.go; Decode reads both,
+// told apart by the first byte), and the table schema every change refers
+// to by fingerprint.
 package change
 
 import (
@@ -13,7 +15,8 @@ import (
 // Kind is the logical type of a column, independent of source and sink.
 type Kind string
 
-// Kinds. Each has one JSON form in the envelope (see docs/envelope.md).
+// Kinds. Each has one JSON form in the envelope and one binary form (see
+// docs/envelope.md).
 const (
 	Int16       Kind = "int16"       // JSON number
 	Int32       Kind = "int32"       // JSON number

@@ -132,3 +132,11 @@ func AppendTime(dst []byte, k Kind, t time.Time) []byte {
 	}
 	return dst
 }
+
+// ParseTimeBytes is ParseTime of b, without a copy in the usual forms.
+func ParseTimeBytes(k Kind, b []byte) (time.Time, error) {
+	if t, ok := fastTime(k, b); ok {
+		return t, nil
+	}
+	return ParseTime(k, string(b))
+}

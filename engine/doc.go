@@ -19,7 +19,11 @@
 // batch_wait, and while every sink is busy batches grow. It decodes each batch once (envelopes against their
 // schema, looked up by fingerprint in <pipeline>._inlet_schemas, with one
 // change.Decoder whose arena holds the batch's values: no allocation per
-// value) and offers it to every sink. Each sink runs in its own goroutine; for that
+// value; a record in the JSON or the binary envelope, told apart by its
+// first byte; nothing of the record is kept, so its fetch can be freed)
+// and offers it to every sink. engine.batch_bytes counts a binary value
+// as change.BudgetBytes (2.5× its length), what it decodes to compared
+// with JSON. Each sink runs in its own goroutine; for that
 // sink a batch then passes through:
 //
 //	offered    queued for the sink by the reader, up to twice

@@ -24,7 +24,7 @@ type Table = change.Table
 // "default").
 const (
 	DefaultBatchRecords = 100_000
-	DefaultBatchBytes   = 32 << 20
+	DefaultBatchBytes   = 8 << 20
 	DefaultBatchWait    = time.Second
 )
 
@@ -299,8 +299,8 @@ func (e *Engine) consumer(offsets map[string]map[int32]kgo.Offset) (*kgo.Client,
 		// fetch in moderate steps so memory stays bounded. (A heap
 		// profile of the snapshot benchmark with 8 MiB per partition
 		// showed 100-180 MB of live decompressed fetches.)
-		kgo.FetchMaxBytes(8<<20),
-		kgo.FetchMaxPartitionBytes(4<<20),
+		kgo.FetchMaxBytes(4<<20),
+		kgo.FetchMaxPartitionBytes(2<<20),
 		kgo.MaxConcurrentFetches(1),
 		kgo.FetchMaxWait(200*time.Millisecond),
 		kgo.WithLogger(kafka.Logger{L: e.o.Log}),

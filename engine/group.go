@@ -101,8 +101,8 @@ func (e *Engine) groupConsumer(rd *reader) (*kgo.Client, error) {
 			e.released(rd, parts, "lost")
 		}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.FetchMaxBytes(8<<20),
-		kgo.FetchMaxPartitionBytes(4<<20),
+		kgo.FetchMaxBytes(4<<20),
+		kgo.FetchMaxPartitionBytes(2<<20),
 		kgo.MaxConcurrentFetches(1),
 		kgo.FetchMaxWait(200*time.Millisecond),
 		kgo.WithLogger(kafka.Logger{L: e.o.Log}),

@@ -175,7 +175,7 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) b
 				first = time.Now()
 			}
 			pending = append(pending, r)
-			bytes += len(r.Value) + len(r.Key)
+			bytes += change.BudgetBytes(r.Value) + len(r.Key)
 			got++
 		})
 		stopping := ctx.Err() != nil
@@ -204,8 +204,10 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) b
 			if !emit(d) {
 				return nil
 			}
-			// The sinks hold the records now: start a new slice.
-			pending, bytes = make([]*kgo.Record, 0, min(e.o.BatchRecords, 1<<16)), 0
+			// The batch holds nothing of the records (decode copies what
+			// it keeps): reuse the slice, dropping the references.
+			clear(pending)
+			pending, bytes = pending[:0], 0
 		}
 		if stopping {
 			return nil
@@ -273,11 +275,15 @@ func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, erro
 	var size int64
 	for _, r := range recs {
 		ends[tp{Topic: r.Topic, Partition: r.Partition}] = r.Offset + 1
-		size += int64(len(r.Key) + len(r.Value))
+		size += int64(len(r.Key) + change.BudgetBytes(r.Value))
 	}
 	byTopic := map[string]*tableBatch{}
 	var sc *change.Schema // the previous record's schema, usually this one's too
 	var dec change.Decoder
+	// Orders are copied out of the records: a record's bytes alias its
+	// whole decompressed fetch, which would otherwise stay alive as long
+	// as any sink holds this batch.
+	var ords []byte
 	for _, r := range recs {
 		t, ok := e.byTopic[r.Topic]
 		if !ok {
@@ -320,6 +326,13 @@ func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, erro
 			n := count[r.Topic]
 			b = &tableBatch{table: t, rows: make([]change.Row, 0, n), rowOrd: make([][]byte, 0, n)}
 			byTopic[r.Topic] = b
+		}
+		if order != nil {
+			if len(ords)+len(order) > cap(ords) {
+				ords = make([]byte, 0, max(64<<10, len(order)))
+			}
+			ords = append(ords, order...)
+			order = ords[len(ords)-len(order) : len(ords) : len(ords)]
 		}
 		if ev.Op == change.OpRefreshDone {
 			b.markers = append(b.markers, change.Marker{Gen: ev.Source.CommitLSN, Rows: int64(ev.Source.Seq), Partition: r.Partition, Offset: r.Offset})

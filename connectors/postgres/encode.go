@@ -26,6 +26,12 @@ type tableEnc struct {
 	hdrLSN    uint64
 	hdrs      []connectors.Header
 
+	// binary: records carry the binary envelope (kafka.envelope: binary);
+	// binNames is its fingerprint and source names, which never change.
+	binary   bool
+	binNames []byte
+	binSc    binScratch
+
 	// The envelope's parts around "seq", kept while they repeat (always
 	// in a snapshot, within a transaction for the tail).
 	lsnKey  [2]uint64
@@ -68,8 +74,12 @@ func (e *tableEnc) tailPart(p srcPos, nowMs int64) []byte {
 	return e.tail
 }
 
-func newTableEnc(s *change.Schema, db string) *tableEnc {
-	e := &tableEnc{schema: s, topic: s.Topic, keyIdx: s.KeyColumns()}
+func newTableEnc(s *change.Schema, db string, binary bool) *tableEnc {
+	e := &tableEnc{schema: s, topic: s.Topic, keyIdx: s.KeyColumns(), binary: binary}
+	if binary {
+		e.binNames = change.AppendBinaryNames(nil, s.Fingerprint, &change.Source{Connector: "postgres",
+			Pipeline: s.Pipeline, DB: db, Schema: s.Namespace, Table: s.Table})
+	}
 	p := []byte(`"source":{"connector":"postgres","pipeline":`)
 	p = appendString(p, []byte(s.Pipeline))
 	p = append(p, `,"db":`...)
@@ -111,6 +121,9 @@ func (e *tableEnc) headers(commitLSN uint64) []connectors.Header {
 			{Key: change.HeaderCommitLSN, Value: strconv.AppendUint(nil, commitLSN, 10)},
 			{Key: change.HeaderSchema, Value: []byte(e.schema.Fingerprint)},
 		}
+		if e.binary {
+			e.hdrs = append(e.hdrs, connectors.Header{Key: change.HeaderFormat, Value: []byte(change.FormatBinary)})
+		}
 	}
 	return e.hdrs
 }
@@ -124,6 +137,33 @@ func (e *tableEnc) encode(buf []byte, op byte, before []cell, keyOnlyBefore bool
 		keySrc = before
 	}
 	k0 := len(buf)
+	buf, err := e.appendKey(buf, keySrc)
+	if err != nil {
+		return connectors.Record{}, buf, err
+	}
+	k1 := len(buf)
+	if e.binary {
+		buf, err = e.appendBinary(buf, op, before, keyOnlyBefore, after, p, nowMs)
+	} else {
+		buf, err = e.appendJSONEnvelope(buf, op, before, keyOnlyBefore, after, p, nowMs)
+	}
+	if err != nil {
+		return connectors.Record{}, buf, err
+	}
+	v1 := len(buf)
+	buf = appendOrder(buf, p.commitLSN, uint64(p.seq))
+	return connectors.Record{
+		Topic:   e.topic,
+		Key:     buf[k0:k1:k1],
+		Value:   buf[k1:v1:v1],
+		Headers: e.headers(p.commitLSN),
+		Order:   buf[v1:len(buf):len(buf)],
+	}, buf, nil
+}
+
+// appendKey appends the record key: a JSON object of the key columns, in
+// either envelope format (so a key lands on the same partition in both).
+func (e *tableEnc) appendKey(buf []byte, keySrc []cell) ([]byte, error) {
 	buf = append(buf, '{')
 	for i, ci := range e.keyIdx {
 		if i > 0 {
@@ -132,22 +172,24 @@ func (e *tableEnc) encode(buf []byte, op byte, before []cell, keyOnlyBefore bool
 		buf = append(buf, e.names[ci]...)
 		var err error
 		if buf, err = e.appendCell(buf, ci, keySrc); err != nil {
-			return connectors.Record{}, buf, err
+			return buf, err
 		}
 	}
-	buf = append(buf, '}')
-	k1 := len(buf)
+	return append(buf, '}'), nil
+}
 
+// appendJSONEnvelope appends the JSON envelope of one change.
+func (e *tableEnc) appendJSONEnvelope(buf []byte, op byte, before []cell, keyOnlyBefore bool, after []cell, p srcPos, nowMs int64) ([]byte, error) {
 	buf = append(buf, `{"v":1,"op":"`...)
 	buf = append(buf, op, '"', ',')
 	buf = append(buf, `"before":`...)
 	var err error
 	if buf, err = e.appendTuple(buf, before, keyOnlyBefore); err != nil {
-		return connectors.Record{}, buf, err
+		return buf, err
 	}
 	buf = append(buf, `,"after":`...)
 	if buf, err = e.appendTuple(buf, after, false); err != nil {
-		return connectors.Record{}, buf, err
+		return buf, err
 	}
 	unchanged := false
 	for i, c := range after {
@@ -169,15 +211,7 @@ func (e *tableEnc) encode(buf []byte, op byte, before []cell, keyOnlyBefore bool
 	buf = append(buf, e.lsnPart(p)...)
 	buf = strconv.AppendUint(buf, uint64(p.seq), 10)
 	buf = append(buf, e.tailPart(p, nowMs)...)
-	v1 := len(buf)
-	buf = appendOrder(buf, p.commitLSN, uint64(p.seq))
-	return connectors.Record{
-		Topic:   e.topic,
-		Key:     buf[k0:k1:k1],
-		Value:   buf[k1:v1:v1],
-		Headers: e.headers(p.commitLSN),
-		Order:   buf[v1:len(buf):len(buf)],
-	}, buf, nil
+	return buf, nil
 }
 
 func (e *tableEnc) appendTuple(buf []byte, t []cell, keyOnly bool) ([]byte, error) {

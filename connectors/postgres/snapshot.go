@@ -475,7 +475,7 @@ func (s *Source) encoderFor(name conf.TableName, cols []change.Column) *tableEnc
 		Pipeline: s.pipeline, Database: s.db, Namespace: name.Schema, Table: name.Table, Columns: cols,
 	}
 	sc.Seal()
-	return newTableEnc(sc, s.db)
+	return newTableEnc(sc, s.db, s.binaryEnvelope)
 }
 
 // copyWriter receives COPY output, text or (with wires set) binary, and

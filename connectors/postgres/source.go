@@ -146,7 +146,9 @@ type Source struct {
 	bf         *backfillRun
 	progress   progress
 	quiet      bool
-	lastPos    atomic.Pointer[[]byte] // last position handed to the runtime
+	// binaryEnvelope: write the binary envelope (kafka.envelope: binary).
+	binaryEnvelope bool
+	lastPos        atomic.Pointer[[]byte] // last position handed to the runtime
 
 	// Set by Open for the capture goroutine.
 	startPos     Position
@@ -164,6 +166,11 @@ var _ connectors.Source = (*Source)(nil)
 func New(pipeline, name string, cfg *Config, log *slog.Logger) *Source {
 	return &Source{cfg: cfg, pipeline: pipeline, name: name, log: log.With("source", name), progress: progress{source: name}}
 }
+
+// BinaryEnvelope makes the source write every change record (snapshot,
+// stream, backfill, full refresh and its markers) in the binary envelope
+// instead of JSON (docs/envelope.md). Call it before Open.
+func (s *Source) BinaryEnvelope() { s.binaryEnvelope = true }
 
 func (s *Source) connConfig(replication bool) (*pgx.ConnConfig, error) {
 	cc, err := pgx.ParseConfig(s.cfg.DSN)
@@ -477,7 +484,7 @@ type chunker struct {
 
 const (
 	chunkRecords = 4096
-	chunkBuf     = 4 << 20
+	chunkBuf     = 1 << 20
 	chunkAge     = 50 * time.Millisecond
 )
 

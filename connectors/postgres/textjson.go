@@ -142,16 +142,38 @@ func appendString(buf, s []byte) []byte { return change.AppendJSONString(buf, s)
 // ([0:1]={1,2}) are dropped; docs/types.md says so, and a column declared
 // with several dimensions is carried as text instead (see loadTable).
 func appendArray(buf []byte, elem change.Kind, delim byte, text []byte) ([]byte, error) {
+	buf = append(buf, '[')
+	first := true
+	err := arrayItems(text, delim, func(item []byte, null bool) error {
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		if null {
+			buf = append(buf, "null"...)
+			return nil
+		}
+		var err error
+		buf, err = appendKind(buf, elem, item)
+		return err
+	})
+	if err != nil {
+		return buf, err
+	}
+	return append(buf, ']'), nil
+}
+
+// arrayItems calls fn with each element of a Postgres array literal, in
+// row-major order (null: the element is NULL); see appendArray.
+func arrayItems(text []byte, delim byte, fn func(item []byte, null bool) error) error {
 	if len(text) > 0 && text[0] == '[' { // explicit bounds: [1:2][0:1]={...}
 		if i := bytes.IndexByte(text, '='); i > 0 {
 			text = text[i+1:]
 		}
 	}
 	if len(text) < 2 || text[0] != '{' || text[len(text)-1] != '}' {
-		return buf, fmt.Errorf("array literal %q: not an array", clip(text))
+		return fmt.Errorf("array literal %q: not an array", clip(text))
 	}
-	buf = append(buf, '[')
-	first := true
 	var item []byte
 	depth := 0
 	for i := 0; i < len(text); {
@@ -172,12 +194,8 @@ func appendArray(buf []byte, elem change.Kind, delim byte, text []byte) ([]byte,
 			continue
 		}
 		if depth <= 0 {
-			return buf, fmt.Errorf("array literal %q: text after the closing brace", clip(text))
+			return fmt.Errorf("array literal %q: text after the closing brace", clip(text))
 		}
-		if !first {
-			buf = append(buf, ',')
-		}
-		first = false
 		if text[i] == '"' {
 			item = item[:0]
 			i++
@@ -188,9 +206,8 @@ func appendArray(buf []byte, elem change.Kind, delim byte, text []byte) ([]byte,
 				item = append(item, text[i])
 			}
 			i++ // closing quote
-			var err error
-			if buf, err = appendKind(buf, elem, item); err != nil {
-				return buf, err
+			if err := fn(item, false); err != nil {
+				return err
 			}
 			continue
 		}
@@ -200,16 +217,11 @@ func appendArray(buf []byte, elem change.Kind, delim byte, text []byte) ([]byte,
 		}
 		tok := bytes.TrimRight(text[i:j], " ")
 		i = j
-		if string(tok) == "NULL" {
-			buf = append(buf, "null"...)
-			continue
-		}
-		var err error
-		if buf, err = appendKind(buf, elem, tok); err != nil {
-			return buf, err
+		if err := fn(tok, string(tok) == "NULL"); err != nil {
+			return err
 		}
 	}
-	return append(buf, ']'), nil
+	return nil
 }
 
 func clip(b []byte) string {

@@ -75,6 +75,10 @@ func runCDC(e *env) error {
 // returns the end-to-end changes/s.
 func cdcOnce(e *env, n, rows, txnRows int, where string) (float64, error) {
 	ctx := context.Background()
+	envelope, envelopeLine, err := benchEnvelope()
+	if err != nil {
+		return 0, err
+	}
 	pg := testenv.StartPostgres(e)
 	ch := testenv.StartClickHouse(e)
 	dir, bin, err := workDir(e, "inlet-bench-")
@@ -113,7 +117,7 @@ sources:
 clickhouse:
   addr: "%s"
   database: bench
-`, dir, pg.DSN("postgres"), lakeConfig, ch.Addr)), 0o644)
+%s`, dir, pg.DSN("postgres"), lakeConfig, ch.Addr, kafkaSection(envelopeLine))), 0o644)
 	lakeTable, lakeRows := followLake(lakeDir, "bench", "public.bench")
 
 	// 1. Snapshot, then stop: the measured WAL is produced while inlet is down.
@@ -195,7 +199,7 @@ clickhouse:
 	fmt.Fprintf(os.Stderr, "catch-up: %.2fs, CPU: inlet %.2fs, bench process (polling) %.2fs\n",
 		endToEnd.Seconds(), cpuTime(cmd.Process.Pid).Seconds(), (cpuTime(os.Getpid()) - benchCPU0).Seconds())
 
-	fmt.Printf("\nInlet CDC benchmark: %d changes, UPDATE transactions of %d row(s) each, on a %d-row table; lake on %s\n", changes, txnRows, rows, lakeName(where))
+	fmt.Printf("\nInlet CDC benchmark: %d changes, UPDATE transactions of %d row(s) each, on a %d-row table; lake on %s; %s envelope\n", changes, txnRows, rows, lakeName(where), envelope)
 	fmt.Printf("machine: %d CPUs, %s/%s; Postgres, ClickHouse (%s) and the embedded Kafka broker on the same machine\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, chVersion(ch))
 	fmt.Printf("| %-58s | %9s | %8s | %12s |\n", "stage", "changes", "seconds", "changes/s")
 	fmt.Printf("|%s|%s|%s|%s|\n", strings.Repeat("-", 60), strings.Repeat("-", 11), strings.Repeat("-", 10), strings.Repeat("-", 14))

@@ -89,3 +89,26 @@ func Main(name string) int {
 	}
 	return 0
 }
+
+// benchEnvelope is kafka.envelope for the pipelines a bench writes:
+// BENCH_ENVELOPE=json (the default) or binary. line is the kafka
+// section's line for it: none for json, so an older build (BENCH_INLET_BIN,
+// which may not know the key) reads the config too.
+func benchEnvelope() (name, line string, err error) {
+	switch v := os.Getenv("BENCH_ENVELOPE"); v {
+	case "", "json":
+		return "json", "", nil
+	case "binary":
+		return v, "  envelope: binary\n", nil
+	default:
+		return "", "", fmt.Errorf("BENCH_ENVELOPE=%q: write json or binary", v)
+	}
+}
+
+// kafkaSection is a kafka section holding only line ("" for none).
+func kafkaSection(line string) string {
+	if line == "" {
+		return ""
+	}
+	return "kafka:\n" + line
+}

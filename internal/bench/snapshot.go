@@ -39,6 +39,11 @@ func runSnapshot(e *env) error {
 	ctx := context.Background()
 	rows := envInt("BENCH_ROWS", 5_000_000)
 	workers := envInt("BENCH_WORKERS", max(1, min(4, runtime.NumCPU()/2)))
+	// BENCH_ENVELOPE sets kafka.envelope, BENCH_BATCH_BYTES engine.batch_bytes.
+	envelope, envelopeLine, err := benchEnvelope()
+	if err != nil {
+		return err
+	}
 	pg := testenv.StartPostgres(e)
 	dir, bin, err := workDir(e, "inlet-bench-snap-")
 	if err != nil {
@@ -119,7 +124,7 @@ state_dir: %[2]s/%[1]s-state
 kafka:
   brokers: [%[3]q]
   compression: %[6]s
-sources:
+%[7]ssources:
   - name: pg
     postgres:
       dsn: "%[4]s"
@@ -127,7 +132,12 @@ sources:
       tables: ["public.snap"]
 lake:
   path: "file://%[2]s/%[1]s-lake"
-`, pipeline, dir, brokers[0], pg.DSN("postgres"), workers, compression)), 0o644)
+`, pipeline, dir, brokers[0], pg.DSN("postgres"), workers, compression, envelopeLine)), 0o644)
+		if bb := os.Getenv("BENCH_BATCH_BYTES"); bb != "" { // engine.batch_bytes
+			f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+			fmt.Fprintf(f, "engine:\n  batch_bytes: %s\n", bb)
+			f.Close()
+		}
 		if chAddr != "" {
 			f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
 			fmt.Fprintf(f, "clickhouse:\n  addr: %q\n  database: %s\n", chAddr, pipeline)
@@ -286,7 +296,7 @@ lake:
 	}
 
 	mb := float64(copyBytes) / 1e6
-	fmt.Printf("\nInlet snapshot benchmark: %d rows, %.0f MB as COPY text (%.0f bytes/row), %d snapshot worker(s)\n", rows, mb, float64(copyBytes)/float64(rows), workers)
+	fmt.Printf("\nInlet snapshot benchmark: %d rows, %.0f MB as COPY text (%.0f bytes/row), %d snapshot worker(s), %s envelope\n", rows, mb, float64(copyBytes)/float64(rows), workers, envelope)
 	fmt.Printf("machine: %d CPUs, %s/%s; Postgres and the Kafka broker (kfake, in the bench process) on the same machine\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	fmt.Printf("| %-58s | %9s | %8s | %10s | %7s | %13s |\n", "stage", "rows", "seconds", "rows/s", "MB/s", "peak RSS (MB)")
 	fmt.Printf("|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 60), strings.Repeat("-", 11), strings.Repeat("-", 10), strings.Repeat("-", 12), strings.Repeat("-", 9), strings.Repeat("-", 15))

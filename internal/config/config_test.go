@@ -75,3 +75,33 @@ func TestEngineInstanceID(t *testing.T) {
 		}
 	}
 }
+
+func TestKafkaEnvelope(t *testing.T) {
+	base := "pipeline: shop\nsources:\n  - name: pg\n    postgres:\n      dsn: postgres://h/db\n      tables: [orders]\nlake:\n  path: /tmp/l\n"
+	for _, tc := range []struct {
+		section string
+		binary  bool
+		err     string
+	}{
+		{"", false, ""},
+		{"kafka:\n  partitions: 2\n", false, ""},
+		{"kafka:\n  envelope: json\n", false, ""},
+		{"kafka:\n  envelope: binary\n", true, ""},
+		{"kafka:\n  envelope: avro\n", false, `p.yaml:10: kafka.envelope: "avro": use json (readable by any consumer) or binary`},
+	} {
+		c, err := Parse("p.yaml", []byte(base+tc.section))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Validate()
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%q: %v", tc.section, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%q: err = %v, want %s", tc.section, err, tc.err)
+		}
+		if got := c.Kafka.BinaryEnvelope(); got != tc.binary {
+			t.Errorf("%q: binary = %v", tc.section, got)
+		}
+	}
+}

@@ -218,6 +218,7 @@ func TestSourceCopyFenced(t *testing.T) {
 	if log := string(mustRead(t, first.log)); !strings.Contains(log, "took over its Kafka transactional id") {
 		t.Errorf("the fenced copy does not say why it stopped; log:\n%s", tailFile(first.log, 20))
 	}
+	checkRefusedWhileEnginesRun(t, e.cfg, filepath.Join(e.dir, "replay"))
 	time.Sleep(5 * time.Second)
 	bg.finish(t)
 	t.Logf("workload committed %d changes", e.workld.totalChanges())

@@ -622,7 +622,13 @@ func mapRows(in keyedRows, f func(kind, v string) string, tb ttable) keyedRows {
 const typesTimeout = 90 * time.Second
 
 // TestTypeFamilies is the acceptance test of docs/types.md.
-func TestTypeFamilies(t *testing.T) {
+func TestTypeFamilies(t *testing.T) { typeFamilies(t, "") }
+
+// TestTypeFamiliesBinary is TestTypeFamilies with every change record in
+// the binary envelope (kafka.envelope: binary).
+func TestTypeFamiliesBinary(t *testing.T) { typeFamilies(t, "kafka:\n  envelope: binary\n") }
+
+func typeFamilies(t *testing.T, kafkaSection string) {
 	ctx := context.Background()
 	pg := testenv.StartPostgres(t)
 	chs := testenv.StartClickHouse(t)
@@ -688,7 +694,7 @@ func TestTypeFamilies(t *testing.T) {
       tables: [%s]
 `, pg.DSN("postgres"), strings.Join(names, ", ")), chs.Addr, `engine:
   batch_wait: 200ms
-`)
+`+kafkaSection)
 	logPath := filepath.Join(dir, "inlet.log")
 	t.Logf("clickhouse %s; inlet log: %s", v, logPath)
 	p := startInlet(t, cfg, logPath)

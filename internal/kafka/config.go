@@ -24,6 +24,10 @@ type Config struct {
 	// Compression of produced record batches: none, snappy (default),
 	// lz4 or zstd.
 	Compression string `yaml:"compression"`
+	// Envelope is the format sources write change records in: json
+	// (default; what other consumers of the topics read) or binary
+	// (docs/envelope.md). Inlet reads both, record by record.
+	Envelope string `yaml:"envelope"`
 	// TLS encrypts connections to the brokers (and authenticates the
 	// client with a certificate when cert_file and key_file are set).
 	TLS *conf.TLS `yaml:"tls"`
@@ -40,7 +44,20 @@ func (k *Config) Defaults() {
 	if k.Compression == "" {
 		k.Compression = "snappy"
 	}
+	if k.Envelope == "" {
+		k.Envelope = EnvelopeJSON
+	}
 }
+
+// Envelope formats (kafka.envelope).
+const (
+	EnvelopeJSON   = "json"
+	EnvelopeBinary = "binary"
+)
+
+// BinaryEnvelope reports whether sources write the binary envelope (false
+// for a nil Config: the embedded broker with defaults).
+func (k *Config) BinaryEnvelope() bool { return k != nil && k.Envelope == EnvelopeBinary }
 
 // Validate reports the section's problems ("kafka..." paths).
 func (k *Config) Validate(v conf.Checker) {
@@ -63,6 +80,11 @@ func (k *Config) Validate(v conf.Checker) {
 	case "none", "snappy", "lz4", "zstd":
 	default:
 		bad("kafka.compression", "%q: use none, snappy, lz4 or zstd", k.Compression)
+	}
+	switch k.Envelope {
+	case EnvelopeJSON, EnvelopeBinary:
+	default:
+		bad("kafka.envelope", "%q: use json (readable by any consumer) or binary (smaller and faster for Inlet; docs/envelope.md)", k.Envelope)
 	}
 	k.TLS.Validate("kafka.tls", v)
 	k.SASL.validate("kafka.sasl", v, k.TLS != nil)

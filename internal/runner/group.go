@@ -67,3 +67,43 @@ func printGroup(ctx context.Context, w io.Writer, c *config.Config) {
 		fmt.Fprintf(w, "%s (%s)\t%s\t%d: %s\n", m.ClientID, m.ClientHost, m.MemberID, len(parts), owned)
 	}
 }
+
+// refuseRunningEngines stops replay, rebuild and teardown while engines of
+// the pipeline run in its consumer group: a running engine would carry the
+// rewound partitions forward again (or write into what is being dropped).
+// Each engine has its own state_dir, so the state dir lock cannot tell.
+func refuseRunningEngines(ctx context.Context, c *config.Config, cmd string, log *slog.Logger) error {
+	group := c.EngineGroup()
+	if group == "" {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cl, stop, err := Kafka(cctx, c, log)
+	if err != nil {
+		return fmt.Errorf("%s: cannot check that no engine of consumer group %s runs: %w", cmd, group, err)
+	}
+	defer stop()
+	adm, err := cl.Admin()
+	if err != nil {
+		return fmt.Errorf("%s: cannot check that no engine of consumer group %s runs: %w", cmd, group, err)
+	}
+	gs, err := adm.DescribeGroups(cctx, group)
+	if err == nil {
+		err = gs.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("%s: cannot check that no engine of consumer group %s runs: %w", cmd, group, err)
+	}
+	members := gs[group].Members
+	if len(members) == 0 {
+		return nil
+	}
+	var who []string
+	for _, m := range members {
+		who = append(who, fmt.Sprintf("%s (%s)", m.ClientID, m.ClientHost))
+	}
+	sort.Strings(who)
+	return fmt.Errorf("%s: %d engine(s) of pipeline %s still run in consumer group %s: %s; stop every `inlet run` of this pipeline first (a killed engine leaves the group after the 10s session timeout)",
+		cmd, len(members), c.Pipeline, group, strings.Join(who, ", "))
+}

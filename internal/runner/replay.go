@@ -70,6 +70,9 @@ func Replay(ctx context.Context, c *config.Config, sink, from string, log *slog.
 		return err
 	}
 	defer lock.Close()
+	if err := refuseRunningEngines(ctx, c, "replay", log); err != nil {
+		return err
+	}
 	store, err := OpenStore(ctx, c)
 	if err != nil {
 		return err
@@ -158,6 +161,9 @@ func Rebuild(ctx context.Context, c *config.Config, log *slog.Logger, out io.Wri
 		return err
 	}
 	defer lock.Close()
+	if err := refuseRunningEngines(ctx, c, "rebuild", log); err != nil {
+		return err
+	}
 	store, err := OpenStore(ctx, c)
 	if err != nil {
 		return err

@@ -228,12 +228,18 @@ func Run(ctx context.Context, c *config.Config, only Only, source, httpAddr stri
 			var src connectors.Source
 			if s.HTTP != nil {
 				h := httpapi.New(c.Pipeline, s.Name, s.HTTP, c.Redact, log)
+				if c.Kafka.BinaryEnvelope() {
+					log.Info("HTTP sources write the JSON envelope whatever kafka.envelope says (docs/envelope.md)", "source", s.Name)
+				}
 				hsrcs = append(hsrcs, h)
 				src = h
 			} else {
 				pg := postgres.New(c.Pipeline, s.Name, s.Postgres, log)
 				if tty {
 					pg.QuietProgress()
+				}
+				if c.Kafka.BinaryEnvelope() {
+					pg.BinaryEnvelope()
 				}
 				srcs = append(srcs, pg)
 				src = pg
