@@ -57,6 +57,11 @@ type Options struct {
 	// Member names this engine in the group (its client id, e.g. host/pid),
 	// for inlet status.
 	Member string
+	// InstanceID, if set, makes the engine a static member of the group
+	// (KIP-345): a restarted engine with the same InstanceID takes its
+	// predecessor's place at once instead of waiting for its session to
+	// expire. No two running engines may share one.
+	InstanceID string
 }
 
 // BatchStats describes one micro-batch one sink committed.
@@ -201,7 +206,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		if cl, err = e.groupConsumer(rd); err != nil {
 			return err
 		}
-		e.o.Log.Info("engine joining consumer group", "group", e.o.Group, "member", e.o.Member)
+		e.o.Log.Info("engine joining consumer group", "group", e.o.Group, "member", e.o.Member, "instance_id", e.o.InstanceID)
 		defer func() {
 			// Leaving the group revokes what this engine owns (each sink's
 			// batch in flight is already committed or abandoned).

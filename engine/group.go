@@ -44,12 +44,44 @@ import (
 // version and summaries are recomputed under a lock), and a checkpoint
 // offset never goes back.
 
-// groupSession are the settings of the group consumer: a killed engine's
-// partitions move after the session timeout.
+// The group consumer's timeouts. A member that stops heartbeating (a
+// killed engine) leaves the group after groupSessionTimeout; in a
+// rebalance, every member has groupRebalanceTimeout to finish its batch in
+// flight and rejoin, or the rebalance goes on without it.
+//
+// N.B. The rebalance timeout is kept well under the session timeout.
+// kgo sends no heartbeat while its JoinGroup is parked at the broker, and
+// kfake (the embedded broker, `inlet broker`) lets a member's session run
+// out while it waits there: it drops the member and never answers its
+// JoinGroup, which then times out only after the rebalance timeout plus
+// 10 s (kfake groups.go updateHeartbeat and removeMember; Kafka keeps a
+// member that waits in a join alive). A rebalance that cannot last longer
+// than the session timeout cannot strand a member that way. See
+// docs/scale-out.md.
 const (
-	groupSessionTimeout = 10 * time.Second
-	groupHeartbeat      = time.Second
+	groupSessionTimeout   = 20 * time.Second
+	groupRebalanceTimeout = 10 * time.Second
+	groupHeartbeat        = time.Second
 )
+
+// groupOpts are the consumer group settings of an engine in group (with
+// instanceID, if set, as its static membership id; see
+// Options.InstanceID).
+func groupOpts(group, instanceID string) []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.ConsumerGroup(group),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.SessionTimeout(groupSessionTimeout),
+		kgo.RebalanceTimeout(groupRebalanceTimeout),
+		kgo.HeartbeatInterval(groupHeartbeat),
+	}
+	if instanceID != "" {
+		opts = append(opts, kgo.InstanceID(instanceID))
+	}
+	return opts
+}
 
 // groupConsumer returns a read_committed client in the consumer group.
 func (e *Engine) groupConsumer(rd *reader) (*kgo.Client, error) {
@@ -57,14 +89,8 @@ func (e *Engine) groupConsumer(rd *reader) (*kgo.Client, error) {
 	for _, t := range e.o.Tables {
 		topics = append(topics, t.Topic)
 	}
-	opts := []kgo.Opt{
-		kgo.ConsumerGroup(e.o.Group),
+	opts := append(groupOpts(e.o.Group, e.o.InstanceID),
 		kgo.ConsumeTopics(topics...),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
-		kgo.DisableAutoCommit(),
-		kgo.BlockRebalanceOnPoll(),
-		kgo.SessionTimeout(groupSessionTimeout),
-		kgo.HeartbeatInterval(groupHeartbeat),
 		kgo.AdjustFetchOffsetsFn(func(ctx context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 			return e.assigned(ctx, rd, offs)
 		}),
@@ -75,12 +101,12 @@ func (e *Engine) groupConsumer(rd *reader) (*kgo.Client, error) {
 			e.released(rd, parts, "lost")
 		}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.FetchMaxBytes(4 << 20),
-		kgo.FetchMaxPartitionBytes(2 << 20),
+		kgo.FetchMaxBytes(4<<20),
+		kgo.FetchMaxPartitionBytes(2<<20),
 		kgo.MaxConcurrentFetches(1),
-		kgo.FetchMaxWait(200 * time.Millisecond),
+		kgo.FetchMaxWait(200*time.Millisecond),
 		kgo.WithLogger(kafka.Logger{L: e.o.Log}),
-	}
+	)
 	if e.o.Member != "" {
 		opts = append(opts, kgo.ClientID(e.o.Member))
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/inlet-dev/inlet/change"
@@ -150,14 +151,23 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) b
 		pctx, cancel := context.WithTimeout(ctx, wait)
 		fs := cl.PollRecords(pctx, e.o.BatchRecords-len(pending))
 		cancel()
-		var fetchErr error
+		var fetchErr, fenced error
 		fs.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, kerr.FencedInstanceID) {
+				fenced = err
+				return
+			}
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				fetchErr = fmt.Errorf("engine: fetch %s/%d: %w", t, p, err)
 			}
 		})
 		if fetchErr != nil {
 			e.o.Log.Warn("fetch error", "err", fetchErr)
+		}
+		if fenced != nil {
+			// Another running engine took this one's place in the group;
+			// two engines sharing an id would keep fencing each other.
+			return fmt.Errorf("engine: another engine joined the consumer group with engine.instance_id %q and took this one's place; give each engine process its own instance_id (e.g. ${HOSTNAME}): %w", e.o.InstanceID, fenced)
 		}
 		got := 0
 		fs.EachRecord(func(r *kgo.Record) {

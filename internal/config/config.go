@@ -115,6 +115,11 @@ type Engine struct {
 	// change topics through the Kafka consumer group inlet-<pipeline>-engine
 	// (needs kafka.brokers and checkpoints.postgres).
 	ConsumerGroup bool `yaml:"consumer_group"`
+	// InstanceID makes this engine a static member of the consumer group
+	// (Kafka's group.instance.id): restarted with the same id, it takes
+	// its predecessor's place and partitions at once. Each engine process
+	// needs its own, e.g. ${HOSTNAME}.
+	InstanceID string `yaml:"instance_id"`
 }
 
 // EngineGroup is the Kafka consumer group of the pipeline's engines, ""

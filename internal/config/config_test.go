@@ -46,6 +46,36 @@ func TestUnknownKeyHasLine(t *testing.T) {
 	}
 }
 
+// TestEngineInstanceID: engine.instance_id comes from the environment, is
+// not a secret, and is refused outside a consumer group or when Kafka
+// would refuse it.
+func TestEngineInstanceID(t *testing.T) {
+	base := "pipeline: shop\nsources:\n  - name: pg\n    postgres:\n      dsn: postgres://u@h/db\n      tables: [orders]\nlake:\n  path: /tmp/l\nkafka:\n  brokers: [\"k:9092\"]\ncheckpoints:\n  postgres:\n    dsn: postgres://u@h/db\n"
+	t.Setenv("HOSTNAME", "engine-7f9c")
+	c, err := Parse("p.yaml", []byte(base+"engine:\n  consumer_group: true\n  instance_id: ${HOSTNAME}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Engine.InstanceID != "engine-7f9c" || c.Redact("id engine-7f9c") != "id engine-7f9c" {
+		t.Errorf("instance_id %q, redacted %q", c.Engine.InstanceID, c.Redact("id engine-7f9c"))
+	}
+	for _, tc := range []struct{ engine, want string }{
+		{"engine:\n  instance_id: e1\n", "p.yaml:15: engine.instance_id: names an engine in a consumer group"},
+		{"engine:\n  consumer_group: true\n  instance_id: /var/lib/inlet/e1\n", "p.yaml:16: engine.instance_id: \"/var/lib/inlet/e1\": use at most 249 letters"},
+	} {
+		c, err := Parse("p.yaml", []byte(base+tc.engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.engine, err, tc.want)
+		}
+	}
+}
+
 func TestKafkaEnvelope(t *testing.T) {
 	base := "pipeline: shop\nsources:\n  - name: pg\n    postgres:\n      dsn: postgres://h/db\n      tables: [orders]\nlake:\n  path: /tmp/l\n"
 	for _, tc := range []struct {

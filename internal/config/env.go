@@ -79,6 +79,7 @@ var publicKeys = map[string]bool{
 	"ca_file": true, "cert_file": true, "key_file": true, "server_name": true, "insecure_skip_verify": true,
 	"mechanism": true, "batch_records": true, "batch_bytes": true, "batch_wait": true,
 	"commit_interval": true, "split_after": true, "endpoint": true, "region": true, "path_style": true,
+	"instance_id": true,
 }
 
 // collectSecrets records what Redact hides: values from the environment

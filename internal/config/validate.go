@@ -130,9 +130,20 @@ func (c *Config) Validate() error {
 	if c.Engine.ConsumerGroup && c.Checkpoints.Postgres == nil {
 		bad("engine.consumer_group", "engines in a consumer group share their checkpoints; set checkpoints.postgres")
 	}
+	if id := c.Engine.InstanceID; id != "" {
+		if !c.Engine.ConsumerGroup {
+			bad("engine.instance_id", "names an engine in a consumer group; set engine.consumer_group or remove it")
+		}
+		if !instanceIDRe.MatchString(id) {
+			bad("engine.instance_id", "%q: use at most 249 letters, digits, '.', '_' and '-' (Kafka's rule for group.instance.id), e.g. ${HOSTNAME}", id)
+		}
+	}
 	chk.errs = append(chk.errs, c.validateObserve()...)
 	return errors.Join(chk.errs...)
 }
+
+// instanceIDRe is Kafka's rule for a group.instance.id (as for topic names).
+var instanceIDRe = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
 func redact(msg, secret string) string {
 	if u, err := url.Parse(secret); err == nil && u.User != nil {

@@ -281,7 +281,7 @@ func Run(ctx context.Context, c *config.Config, only Only, source, httpAddr stri
 			}
 		}
 		opts := engine.Options{Kafka: brokers, Pipeline: c.Pipeline, Tables: tables, Store: store, Log: log, Sinks: sinks,
-			Group: c.EngineGroup(), Member: Member(),
+			Group: c.EngineGroup(), Member: Member(), InstanceID: c.Engine.InstanceID,
 			BatchRecords: c.Engine.BatchRecords, BatchBytes: c.Engine.BatchBytes, BatchWait: time.Duration(c.Engine.BatchWait),
 			OnBatch: func(b engine.BatchStats) {
 				batches.Add(1)
