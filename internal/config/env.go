@@ -33,7 +33,8 @@ var (
 // that is a whole value is replaced by a YAML double-quoted string (unless
 // the value is a plain number or boolean), so values holding YAML syntax
 // ("#", ": ", quotes; common in passwords) arrive as written. A reference
-// inside a longer value is replaced as text.
+// inside a longer value is replaced as text. Comment lines are left as
+// they are.
 func expandEnv(raw []byte) (out []byte, uses []envUse, missing []string) {
 	lines := bytes.SplitAfter(raw, []byte("\n"))
 	var b bytes.Buffer
@@ -45,6 +46,12 @@ func expandEnv(raw []byte) (out []byte, uses []envUse, missing []string) {
 				text, eol = strings.TrimSuffix(text, e), e
 				break
 			}
+		}
+		if strings.HasPrefix(strings.TrimSpace(text), "#") {
+			// A comment line (e.g. a key left commented out) needs no
+			// variable and gets none.
+			b.WriteString(text + eol)
+			continue
 		}
 		lookup := func(name string) string {
 			v, ok := os.LookupEnv(name)

@@ -162,3 +162,13 @@ func TestExpandEnvWholeValues(t *testing.T) {
 		}
 	}
 }
+
+// TestExpandEnvSkipsComments: a commented-out line (the scale-out example's
+// "# instance_id: ${HOSTNAME}") needs no variable and is left as written.
+func TestExpandEnvSkipsComments(t *testing.T) {
+	in := "engine:\n  # instance_id: ${T_UNSET_FOR_TEST}\n    # ${T_UNSET_FOR_TEST}\n"
+	got, uses, missing := expandEnv([]byte(in))
+	if string(got) != in || len(uses) != 0 || len(missing) != 0 {
+		t.Errorf("expandEnv(%q) = %q, %v, %v; want it unchanged, with no variable used or missing", in, got, uses, missing)
+	}
+}
