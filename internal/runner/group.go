@@ -104,6 +104,6 @@ func refuseRunningEngines(ctx context.Context, c *config.Config, cmd string, log
 		who = append(who, fmt.Sprintf("%s (%s)", m.ClientID, m.ClientHost))
 	}
 	sort.Strings(who)
-	return fmt.Errorf("%s: %d engine(s) of pipeline %s still run in consumer group %s: %s; stop every `inlet run` of this pipeline first (a killed engine leaves the group after the 10s session timeout)",
+	return fmt.Errorf("%s: %d engine(s) of pipeline %s still run in consumer group %s: %s; stop every `inlet run` of this pipeline first (a killed engine, or one stopped with engine.instance_id set, stays a member until its 20s session times out)",
 		cmd, len(members), c.Pipeline, group, strings.Join(who, ", "))
 }
