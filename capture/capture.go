@@ -317,53 +317,12 @@ func (s *session) disconnect() {
 	s.cl, s.t = nil, txn{}
 }
 
-// readAhead is how many batches the source may read ahead of publishing:
-// it goes on reading (Postgres: receiving and decoding the WAL stream)
-// while a Kafka transaction commits, instead of waiting for each commit.
-const readAhead = 8
-
-// read is one Read's result.
-type read struct {
-	b   connectors.Batch
-	err error
-}
-
 // stream reads and publishes until ctx ends (then it shuts down and
-// returns nil) or something fails. The source is read on its own
-// goroutine, up to readAhead batches ahead; batches read ahead and not yet
-// published when stream returns are dropped (the source is reopened, or
-// started next time, after its committed position).
+// returns nil) or something fails.
 func (s *session) stream(ctx context.Context) error {
 	o := s.o
-	rctx, cancel := context.WithCancel(ctx)
-	reads := make(chan read, readAhead)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			b, err := s.src.Read(rctx)
-			select {
-			case reads <- read{b, err}:
-			case <-rctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	defer func() {
-		cancel()
-		<-done // no Read runs once stream returns
-	}()
 	for {
-		var r read
-		select {
-		case r = <-reads:
-		case <-ctx.Done():
-			return s.shutdown()
-		}
-		b, err := r.b, r.err
+		b, err := s.src.Read(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return s.shutdown()
