@@ -39,30 +39,33 @@ func (r *binReader) byte() byte {
 
 func (r *binReader) uvarint() uint64 {
 	v, n := binary.Uvarint(r.b[r.i:])
-	if n <= 0 {
-		if n == 0 {
-			r.fail("truncated")
-		} else {
-			r.fail("varint overflows 64 bits")
-		}
+	if !r.advance(n) {
 		return 0
 	}
-	r.i += n
 	return v
 }
 
 func (r *binReader) varint() int64 {
 	v, n := binary.Varint(r.b[r.i:])
-	if n <= 0 {
-		if n == 0 {
-			r.fail("truncated")
-		} else {
-			r.fail("varint overflows 64 bits")
-		}
+	if !r.advance(n) {
 		return 0
 	}
-	r.i += n
 	return v
+}
+
+// advance moves past a varint of n bytes as encoding/binary reports it
+// (0: truncated, negative: overflow), failing on either.
+func (r *binReader) advance(n int) bool {
+	switch {
+	case n == 0:
+		r.fail("truncated")
+	case n < 0:
+		r.fail("varint overflows 64 bits")
+	default:
+		r.i += n
+		return true
+	}
+	return false
 }
 
 func (r *binReader) fixed(n int) []byte {
