@@ -196,7 +196,7 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) b
 			if stopping {
 				dctx, cancel = context.WithTimeout(context.Background(), time.Minute)
 			}
-			d, err := e.decodeWithRetry(dctx, pending)
+			d, err := e.decodeWithRetry(dctx, pending, bytes)
 			cancel()
 			if err != nil {
 				return err
@@ -220,7 +220,7 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) b
 
 // decodeWithRetry decodes a batch, retrying what may pass (a schema not
 // yet readable) and stopping on undecodable data.
-func (e *Engine) decodeWithRetry(ctx context.Context, recs []*kgo.Record) (*decoded, error) {
+func (e *Engine) decodeWithRetry(ctx context.Context, recs []*kgo.Record, size int) (*decoded, error) {
 	var d *decoded
 	err := retry.Do(ctx, retry.Backoff{}, retry.Hooks{
 		OnRetry: func(err error, attempt int, wait time.Duration) {
@@ -233,7 +233,7 @@ func (e *Engine) decodeWithRetry(ctx context.Context, recs []*kgo.Record) (*deco
 		},
 	}, func(ctx context.Context) error {
 		var err error
-		d, err = e.decode(ctx, recs)
+		d, err = e.decode(ctx, recs, size)
 		return err
 	})
 	if err != nil && retry.Classify(err) != retry.Retriable {
@@ -258,8 +258,9 @@ type decoded struct {
 	bytes int64 // keys and values read
 }
 
-// decode turns a batch's records into rows per table.
-func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, error) {
+// decode turns a batch's records into rows per table; size is their
+// budget bytes, as the poll that read them counted.
+func (e *Engine) decode(ctx context.Context, recs []*kgo.Record, size int) (*decoded, error) {
 	// Records per topic, to size each table's rows once (topics come in
 	// runs, so this costs a map update per run, not per record).
 	count := map[string]int{}
@@ -272,10 +273,8 @@ func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, erro
 		i = j
 	}
 	ends := map[tp]int64{}
-	var size int64
 	for _, r := range recs {
 		ends[tp{Topic: r.Topic, Partition: r.Partition}] = r.Offset + 1
-		size += int64(len(r.Key) + change.BudgetBytes(r.Value))
 	}
 	byTopic := map[string]*tableBatch{}
 	var sc *change.Schema // the previous record's schema, usually this one's too
@@ -347,5 +346,5 @@ func (e *Engine) decode(ctx context.Context, recs []*kgo.Record) (*decoded, erro
 		batches = append(batches, b)
 	}
 	sort.Slice(batches, func(i, j int) bool { return batches[i].table.Name < batches[j].table.Name })
-	return &decoded{batches: batches, records: len(recs), firstOffset: recs[0].Offset, ends: ends, bytes: size}, nil
+	return &decoded{batches: batches, records: len(recs), firstOffset: recs[0].Offset, ends: ends, bytes: int64(size)}, nil
 }
