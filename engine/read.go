@@ -89,12 +89,20 @@ func (rd *reader) offer(d *decoded) bool {
 				}
 			}
 		case !rd.queue(w, d, deadline):
-			w.skipping.Store(true)
-			e.o.Log.Warn("sink is busy; passing it over (it catches up from Kafka when free)", "sink", w.name, "queued_bytes", w.queued.Load())
+			if beforePassOver != nil {
+				beforePassOver(w)
+			}
+			if w.passOver(d) {
+				e.o.Log.Warn("sink is busy; passing it over (it catches up from Kafka when free)", "sink", w.name, "queued_bytes", w.queued.Load())
+			}
 		}
 	}
 	return alive
 }
+
+// beforePassOver, when set (tests), runs between a sink's queue staying
+// full past the deadline and the pass-over.
+var beforePassOver func(w *sinkRun)
 
 // queue puts d in w's queue when its bytes fit (or the queue is empty),
 // waiting for room until deadline; it reports whether d was queued.

@@ -45,6 +45,7 @@ type sinkRun struct {
 	queued   atomic.Int64
 	drained  chan struct{}
 	skipping atomic.Bool
+	skipMu   sync.Mutex // orders setting skipping against next's reset
 	// done is set when run has returned.
 	done atomic.Bool
 	// final is the reader's position when it stopped (set before in is
@@ -164,19 +165,7 @@ func (w *sinkRun) commit(ctx context.Context, b checkpoint.Batch) error {
 func (w *sinkRun) run(ctx, sctx context.Context) error {
 	defer w.done.Store(true)
 	for {
-		if len(w.in) == 0 {
-			w.skipping.Store(false) // queue empty: the reader offers again
-			w.ready.Store(true)
-		}
-		d, ok := <-w.in
-		w.ready.Store(false)
-		if ok {
-			w.queued.Add(-d.bytes)
-			select {
-			case w.drained <- struct{}{}:
-			default:
-			}
-		}
+		d, ok := w.next()
 		if !ok {
 			if ctx.Err() == nil && w.final != nil {
 				// Replay and rebuild: catch up with where the reader ended.
@@ -192,6 +181,47 @@ func (w *sinkRun) run(ctx, sctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// next waits for the next batch the reader offers; false when the reader
+// has closed the queue. An empty queue ends a pass-over: the reader offers
+// again, and the sink fills what it missed from Kafka before the next
+// batch it takes.
+func (w *sinkRun) next() (*decoded, bool) {
+	w.skipMu.Lock()
+	if len(w.in) == 0 {
+		w.skipping.Store(false)
+		w.ready.Store(true)
+	}
+	w.skipMu.Unlock()
+	d, ok := <-w.in
+	w.ready.Store(false)
+	if ok {
+		w.queued.Add(-d.bytes)
+		select {
+		case w.drained <- struct{}{}:
+		default:
+		}
+	}
+	return d, ok
+}
+
+// passOver starts passing the sink over after d did not fit its queue in
+// time, and reports whether it did. The check and next's reset of the
+// flag hold skipMu: a sink that emptied its queue after the reader gave up
+// waiting, and waits on it now, is not marked skipped (nothing would ever
+// reset it: the reader offers a skipped sink nothing, not even idle
+// polls, and the sink would stand still); d is queued for it instead.
+func (w *sinkRun) passOver(d *decoded) bool {
+	w.skipMu.Lock()
+	defer w.skipMu.Unlock()
+	if len(w.in) == 0 {
+		w.queued.Add(d.bytes)
+		w.in <- d // an empty queue has room, and only the reader sends
+		return false
+	}
+	w.skipping.Store(true)
+	return true
 }
 
 // retrying runs fn (under sctx) with the sink's own backoff until it
