@@ -417,6 +417,9 @@ func cmdBroker(args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, r := range b.Repaired {
+		log.Warn("broker: repaired the log a killed process left half written", "segment", r)
+	}
 	log.Info("broker started", "addr", b.Addrs(), "data_dir", *dir, "version", version)
 	<-ctx.Done()
 	b.Close()

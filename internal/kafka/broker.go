@@ -17,6 +17,10 @@ func StartBroker(dir, addr string) (*Embedded, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
+	repaired, err := repairLog(dir)
+	if err != nil {
+		return nil, err
+	}
 	c, err := kfake.NewCluster(
 		kfake.NumBrokers(1),
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, addr) }),
@@ -27,5 +31,6 @@ func StartBroker(dir, addr string) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start broker on %s with data in %s: %w", addr, dir, err)
 	}
-	return &Embedded{c: c}, nil
+	fetchWholePartitions(c)
+	return &Embedded{c: c, Repaired: repaired}, nil
 }

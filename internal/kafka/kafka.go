@@ -20,6 +20,9 @@ import (
 // Embedded is an in-process Kafka-protocol broker persisted under a dir.
 type Embedded struct {
 	c *kfake.Cluster
+	// Repaired lists what repairLog fixed in the data dir before the
+	// broker read it (a process killed in the middle of a write).
+	Repaired []string
 }
 
 // brokerConfigs are the embedded broker's settings: long transactions
@@ -54,6 +57,10 @@ func StartEmbedded(dir string, segmentMB int) (*Embedded, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("embedded kafka: %w", err)
 	}
+	repaired, err := repairLog(dir)
+	if err != nil {
+		return nil, err
+	}
 	c, err := kfake.NewCluster(
 		kfake.NumBrokers(1),
 		kfake.Ports(0),
@@ -64,7 +71,8 @@ func StartEmbedded(dir string, segmentMB int) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start embedded kafka in %s: %w", dir, err)
 	}
-	return &Embedded{c: c}, nil
+	fetchWholePartitions(c)
+	return &Embedded{c: c, Repaired: repaired}, nil
 }
 
 // Addrs are the broker addresses.

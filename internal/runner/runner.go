@@ -124,6 +124,9 @@ func Kafka(ctx context.Context, c *config.Config, log *slog.Logger) (*kafka.Clus
 	if err != nil {
 		return nil, nil, err
 	}
+	for _, r := range emb.Repaired {
+		log.Warn("embedded kafka: repaired the log a killed process left half written", "segment", r)
+	}
 	log.Info("embedded kafka started", "addr", emb.Addrs(), "data_dir", dir)
 	cl := kafka.NewCluster(emb.Addrs(), kafka.Security{})
 	return cl, func() { cl.Close(); emb.Close() }, nil
