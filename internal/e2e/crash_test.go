@@ -68,6 +68,23 @@ func (b *bgWorkload) loop(conn *pgx.Conn) error {
 				return err
 			}
 			pending["public.all_types"] += int(tag.RowsAffected())
+			// Big enough that the source must split it across Kafka
+			// transactions (one source transaction fills its chunk at
+			// 8,192 changes), however short the run: while the tables
+			// are small, new customers make up the difference.
+			if need := 9000 - pending["sales.customers"] - pending["public.all_types"]; need > 0 {
+				first := w.nextID["sales.customers"] + 1
+				if _, err := tx.Exec(ctx, `INSERT INTO sales.customers SELECT g, 'customer ' || g, (ARRAY['DE','FR','US','JP'])[1 + g % 4], (g % 1000000)::numeric + 0.25, now() FROM generate_series($1::int, $2::int) g`,
+					first, first+int64(need)-1); err != nil {
+					b.mu.Unlock()
+					return err
+				}
+				for id := first; id < first+int64(need); id++ {
+					w.live["sales.customers"] = append(w.live["sales.customers"], id)
+				}
+				w.nextID["sales.customers"] += int64(need)
+				pending["sales.customers"] += need
+			}
 		default:
 			n := []int{1, 1, 2, 5, 20, 100, 500}[w.rng.Intn(7)]
 			for j := 0; j < n; j++ {
