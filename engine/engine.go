@@ -24,7 +24,7 @@ type Table = change.Table
 // "default").
 const (
 	DefaultBatchRecords = 100_000
-	DefaultBatchBytes   = 32 << 20
+	DefaultBatchBytes   = 8 << 20
 	DefaultBatchWait    = time.Second
 )
 

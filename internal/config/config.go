@@ -109,7 +109,7 @@ type Capture struct {
 // Engine tunes micro-batches.
 type Engine struct {
 	BatchRecords int           `yaml:"batch_records"` // default 100000
-	BatchBytes   int           `yaml:"batch_bytes"`   // default 32 MiB
+	BatchBytes   int           `yaml:"batch_bytes"`   // default 8 MiB
 	BatchWait    conf.Duration `yaml:"batch_wait"`    // default 1s
 	// ConsumerGroup: several `inlet run --only engine` processes share the
 	// change topics through the Kafka consumer group inlet-<pipeline>-engine
