@@ -67,6 +67,8 @@ func Tables(c *config.Config) []change.Table {
 
 // LockStateDir takes an exclusive lock on the state dir so two processes
 // never run one pipeline's state at once. Release by closing the file.
+// A lock held for a moment (inlet resume checks whether an inlet runs by
+// taking it) is waited for, up to lockWait.
 func LockStateDir(dir string) (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state_dir %s: %w", dir, err)
@@ -75,14 +77,25 @@ func LockStateDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state_dir %s: %w", dir, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("state_dir %s is locked by another inlet process; stop it first, or give this one its own state_dir", dir)
+	for deadline := time.Now().Add(lockWait); ; {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("state_dir %s is locked by another inlet process; stop it first, or give this one its own state_dir", dir)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	f.Truncate(0)
 	fmt.Fprintf(f, "%d\n", os.Getpid())
 	return f, nil
 }
+
+// lockWait is how long LockStateDir waits for a lock held by another
+// process before refusing.
+var lockWait = 2 * time.Second
 
 // OpenStore opens the configured checkpoint store.
 func OpenStore(ctx context.Context, c *config.Config) (checkpoint.Store, error) {
