@@ -51,8 +51,10 @@ import (
 // partial batch at a segment's end (never acknowledged) is cut off, and
 // every transaction left open gets its marker appended: COMMIT when a
 // COMMIT of the same producer id and epoch is in another partition (the
-// kill fell while kfake wrote a commit's markers), else ABORT. It returns
-// what it repaired.
+// kill fell while kfake wrote a commit's markers), else ABORT — unless the
+// broker last stopped cleanly (kfake then saved the transactions in
+// progress, session_state.json, and restores them for their producers to
+// end). It returns what it repaired.
 func repairLog(dir string) ([]string, error) {
 	parts, err := filepath.Glob(filepath.Join(dir, "partitions", "*"))
 	if err != nil {
@@ -73,6 +75,11 @@ func repairLog(dir string) ([]string, error) {
 				commits[k] = true
 			}
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "session_state.json")); err == nil {
+		// A clean shutdown: kfake saved the transactions in progress and
+		// restores them, for their producers to end.
+		return done, nil
 	}
 	for _, pl := range logs {
 		if len(pl.open) == 0 {

@@ -375,3 +375,28 @@ func TestReadCommittedFetchFullResponse(t *testing.T) {
 		t.Fatalf("read_committed served %v; want only the committed record", got)
 	}
 }
+
+// TestRepairLeavesACleanShutdownsTransactions: after a clean stop kfake
+// restores the transactions in progress; the repair adds no marker.
+func TestRepairLeavesACleanShutdownsTransactions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "kafka")
+	b, err := StartEmbedded(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(mustClient(t, b.Addrs()))
+	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, "t"); err != nil {
+		t.Fatal(err)
+	}
+	open := txnProduce(t, b.Addrs(), "src", "t", false, "c")
+	b.Close()
+	open.Close()
+	b2, err := StartEmbedded(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	if len(b2.Repaired) != 0 {
+		t.Errorf("repaired %q after a clean stop", b2.Repaired)
+	}
+}
