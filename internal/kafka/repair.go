@@ -62,7 +62,7 @@ func repairLog(dir string) ([]string, error) {
 	}
 	var done []string
 	var logs []*partLog
-	commits := map[txnKey]bool{}
+	commits := map[txnKey]int64{} // latest COMMIT marker's timestamp
 	for _, p := range parts {
 		pl, what, err := scanPartition(p)
 		if err != nil {
@@ -71,8 +71,8 @@ func repairLog(dir string) ([]string, error) {
 		done = append(done, what...)
 		if pl != nil {
 			logs = append(logs, pl)
-			for k := range pl.commits {
-				commits[k] = true
+			for k, ts := range pl.commits {
+				commits[k] = max(commits[k], ts)
 			}
 		}
 	}
@@ -91,8 +91,13 @@ func repairLog(dir string) ([]string, error) {
 		}
 		sort.Slice(pids, func(i, j int) bool { return pids[i] < pids[j] })
 		for _, pid := range pids {
-			epoch := pl.open[pid]
-			commit := commits[txnKey{pid, epoch}]
+			o := pl.open[pid]
+			epoch := o.epoch
+			// The same producer id and epoch (one transaction each since
+			// KIP-890; several for older producers), committed no earlier
+			// than this transaction began.
+			ts, ok := commits[txnKey{pid, epoch}]
+			commit := ok && ts >= o.since
 			if err := pl.appendMarker(pid, epoch, commit); err != nil {
 				return done, fmt.Errorf("embedded kafka: repair %s: %w", pl.dir, err)
 			}
@@ -111,14 +116,20 @@ type txnKey struct {
 	epoch int16
 }
 
+// openTxn is a transaction's epoch and its first batch's timestamp.
+type openTxn struct {
+	epoch int16
+	since int64
+}
+
 // partLog is what repairLog learned of one partition.
 type partLog struct {
 	dir     string
-	last    string          // its last segment
-	next    int64           // the offset after its last batch
-	epoch   int32           // leader epoch of its last batch
-	open    map[int64]int16 // producer id -> epoch of a transaction with no marker after it
-	commits map[txnKey]bool
+	last    string            // its last segment
+	next    int64             // the offset after its last batch
+	epoch   int32             // leader epoch of its last batch
+	open    map[int64]openTxn // by producer id: a transaction with no marker after it
+	commits map[txnKey]int64  // COMMIT markers: their latest timestamp
 }
 
 // Batch header layout (Kafka's RecordBatch, magic 2).
@@ -131,6 +142,8 @@ const (
 	offEpoch     = 12
 	offAttrs     = 21
 	offLastDelta = 23
+	offFirstTS   = 27
+	offMaxTS     = 35
 	offPID       = 43
 	offPEpoch    = 51
 )
@@ -150,7 +163,7 @@ func scanPartition(dir string) (*partLog, []string, error) {
 		return nil, nil, err
 	}
 	sort.Slice(segs, func(i, j int) bool { return segBase(segs[i]) < segBase(segs[j]) })
-	pl := &partLog{dir: dir, last: segs[len(segs)-1], open: map[int64]int16{}, commits: map[txnKey]bool{}}
+	pl := &partLog{dir: dir, last: segs[len(segs)-1], open: map[int64]openTxn{}, commits: map[txnKey]int64{}}
 	var done []string
 	for _, seg := range segs {
 		what, err := pl.scanSegment(seg)
@@ -198,12 +211,13 @@ func (pl *partLog) scanSegment(seg string) (string, error) {
 				return "", err
 			}
 			if controlCommit(b) {
-				pl.commits[txnKey{pid, pepoch}] = true
+				k := txnKey{pid, pepoch}
+				pl.commits[k] = max(pl.commits[k], int64(binary.BigEndian.Uint64(h[offMaxTS:])))
 			}
 			delete(pl.open, pid)
 		case attrs&attrTxn != 0:
 			if _, ok := pl.open[pid]; !ok {
-				pl.open[pid] = pepoch
+				pl.open[pid] = openTxn{epoch: pepoch, since: int64(binary.BigEndian.Uint64(h[offFirstTS:]))}
 			}
 		}
 		pl.next = int64(binary.BigEndian.Uint64(h)) + int64(binary.BigEndian.Uint32(h[offLastDelta:])) + 1
