@@ -130,15 +130,24 @@ engine:
 }
 
 // testDir is a test's work dir: removed after the test, or kept (named
-// prefix…) when INLET_TEST_KEEP is set, to look at logs and data.
+// prefix…) when INLET_TEST_KEEP is set, to look at logs and data
+// (INLET_TEST_KEEP=failed: only a failed test's).
 func testDir(t *testing.T, prefix string) string {
 	t.Helper()
-	if os.Getenv("INLET_TEST_KEEP") == "" {
+	keep := os.Getenv("INLET_TEST_KEEP")
+	if keep == "" {
 		return t.TempDir()
 	}
 	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if keep == "failed" {
+		t.Cleanup(func() {
+			if !t.Failed() {
+				os.RemoveAll(dir)
+			}
+		})
 	}
 	return dir
 }
