@@ -26,6 +26,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/inlet-dev/inlet/internal/fsutil"
 )
 
 // Version is the journal line format version this Inlet writes; it reads
@@ -74,21 +76,9 @@ func (j *journal) append(e Entry) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(j.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
 	// One write per line: concurrent processes (run, backfill) append
 	// whole lines.
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return fsutil.AppendSync(j.path, append(line, '\n'))
 }
 
 // Handler passes every record to the next handler and journals incidents.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/inlet-dev/inlet/internal/fsutil"
 )
 
 // The embedded broker (kfake) keeps each partition as segments: <base>.dat
@@ -253,7 +255,7 @@ func (pl *partLog) scanSegment(seg string) (string, error) {
 		for _, h := range hdrs[have:] {
 			add = append(add, indexEntryFor(h, version)...)
 		}
-		if err := appendSync(idxPath, add); err != nil {
+		if err := fsutil.AppendSync(idxPath, add); err != nil {
 			return "", err
 		}
 		what = append(what, fmt.Sprintf("added %d missing index entries", len(hdrs)-have))
@@ -321,30 +323,14 @@ func (pl *partLog) appendMarker(pid int64, epoch int16, commit bool) error {
 	if idx, err := os.ReadFile(idxPath); err == nil && len(idx) > 0 {
 		version = idx[0]
 	}
-	if err := appendSync(pl.last, enc); err != nil {
+	if err := fsutil.AppendSync(pl.last, enc); err != nil {
 		return err
 	}
-	if err := appendSync(idxPath, indexEntryFor(enc[:hdrLen], version)); err != nil {
+	if err := fsutil.AppendSync(idxPath, indexEntryFor(enc[:hdrLen], version)); err != nil {
 		return err
 	}
 	pl.next++
 	return nil
-}
-
-func appendSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // fetchWholePartitions closes a read_committed gap in kfake's Fetch: when

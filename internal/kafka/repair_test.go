@@ -102,15 +102,7 @@ func txnProduce(t *testing.T, addrs []string, id, topic string, commit bool, val
 // open transaction but before its index entry must not serve that batch
 // as committed on the next start, nor later.
 func TestRepairTornIndexEntry(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "kafka")
-	b, err := StartEmbedded(dir, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	adm := kadm.NewClient(mustClient(t, b.Addrs()))
-	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, "t"); err != nil {
-		t.Fatal(err)
-	}
+	dir, b := startWithTopics(t, "t")
 	txnProduce(t, b.Addrs(), "src", "t", true, "a", "b").Close()
 	open := txnProduce(t, b.Addrs(), "src", "t", false, "c", "d") // left open
 	crashed := snapshotDir(t, dir)
@@ -170,15 +162,7 @@ func TestRepairTornIndexEntry(t *testing.T) {
 // TestRepairPartialBatch: a kill inside a batch's write leaves part of it;
 // the repair cuts it, so what is appended after stays readable.
 func TestRepairPartialBatch(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "kafka")
-	b, err := StartEmbedded(dir, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	adm := kadm.NewClient(mustClient(t, b.Addrs()))
-	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, "t"); err != nil {
-		t.Fatal(err)
-	}
+	dir, b := startWithTopics(t, "t")
 	txnProduce(t, b.Addrs(), "src", "t", true, "a", "b").Close()
 	crashed := snapshotDir(t, dir)
 	b.Close()
@@ -228,18 +212,7 @@ func mustClient(t *testing.T, addrs []string) *kgo.Client {
 // committed in both: its position record may be in the one, its changes
 // in the other.
 func TestRepairCompletesACommit(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "kafka")
-	b, err := StartEmbedded(dir, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	adm := kadm.NewClient(mustClient(t, b.Addrs()))
-	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, "data"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, "pos"); err != nil {
-		t.Fatal(err)
-	}
+	dir, b := startWithTopics(t, "data", "pos")
 	ctx := context.Background()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.TransactionalID("src"))
 	if err != nil {
@@ -379,15 +352,7 @@ func TestReadCommittedFetchFullResponse(t *testing.T) {
 // TestRepairLeavesACleanShutdownsTransactions: after a clean stop kfake
 // restores the transactions in progress; the repair adds no marker.
 func TestRepairLeavesACleanShutdownsTransactions(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "kafka")
-	b, err := StartEmbedded(dir, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	adm := kadm.NewClient(mustClient(t, b.Addrs()))
-	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, "t"); err != nil {
-		t.Fatal(err)
-	}
+	dir, b := startWithTopics(t, "t")
 	open := txnProduce(t, b.Addrs(), "src", "t", false, "c")
 	b.Close()
 	open.Close()
@@ -399,4 +364,22 @@ func TestRepairLeavesACleanShutdownsTransactions(t *testing.T) {
 	if len(b2.Repaired) != 0 {
 		t.Errorf("repaired %q after a clean stop", b2.Repaired)
 	}
+}
+
+// startWithTopics starts an embedded broker in a new dir with one-partition
+// topics; it returns the dir and the broker.
+func startWithTopics(t *testing.T, topics ...string) (string, *Embedded) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "kafka")
+	b, err := StartEmbedded(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(mustClient(t, b.Addrs()))
+	for _, tp := range topics {
+		if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, tp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, b
 }
