@@ -54,8 +54,20 @@ const MaxBatchBytes = MaxRecordBytes + 64<<10
 // listening on 127.0.0.1 on a free port, with log segments of segmentMB
 // (0: 16).
 func StartEmbedded(dir string, segmentMB int) (*Embedded, error) {
+	e, err := startKfake(dir, segmentMB, kfake.Ports(0))
+	if err != nil {
+		return nil, fmt.Errorf("start embedded kafka in %s: %w", dir, err)
+	}
+	return e, nil
+}
+
+// startKfake starts the one-broker kfake both StartEmbedded and
+// StartBroker run: its data dir repaired first (repairLog), every write
+// fsynced, read_committed fetches answered whole (fetchWholePartitions);
+// listen says where it listens.
+func startKfake(dir string, segmentMB int, listen kfake.Opt) (*Embedded, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("embedded kafka: %w", err)
+		return nil, err
 	}
 	repaired, err := repairLog(dir)
 	if err != nil {
@@ -63,13 +75,13 @@ func StartEmbedded(dir string, segmentMB int) (*Embedded, error) {
 	}
 	c, err := kfake.NewCluster(
 		kfake.NumBrokers(1),
-		kfake.Ports(0),
+		listen,
 		kfake.DataDir(filepath.Clean(dir)),
 		kfake.SyncWrites(),
 		kfake.BrokerConfigs(brokerConfigs(segmentMB)),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("start embedded kafka in %s: %w", dir, err)
+		return nil, err
 	}
 	fetchWholePartitions(c)
 	return &Embedded{c: c, Repaired: repaired}, nil

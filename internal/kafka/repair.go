@@ -68,7 +68,7 @@ func repairLog(dir string) ([]string, error) {
 	for _, p := range parts {
 		pl, what, err := scanPartition(p)
 		if err != nil {
-			return done, fmt.Errorf("embedded kafka: repair %s: %w", p, err)
+			return done, fmt.Errorf("repair %s: %w", p, err)
 		}
 		done = append(done, what...)
 		if pl != nil {
@@ -101,7 +101,7 @@ func repairLog(dir string) ([]string, error) {
 			ts, ok := commits[txnKey{pid, epoch}]
 			commit := ok && ts >= o.since
 			if err := pl.appendMarker(pid, epoch, commit); err != nil {
-				return done, fmt.Errorf("embedded kafka: repair %s: %w", pl.dir, err)
+				return done, fmt.Errorf("repair %s: %w", pl.dir, err)
 			}
 			kind := "ABORT"
 			if commit {
