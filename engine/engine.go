@@ -85,6 +85,10 @@ type Engine struct {
 	sinks   []*sinkRun
 	// readerPos is the shared reader's position, for lag.
 	readerPos atomic.Pointer[map[tp]int64]
+	// sinkFree gets a token when a sink starts waiting on an empty queue:
+	// it ends the reader's poll for a batch in hand, so the batch goes out
+	// now rather than at the batch wait.
+	sinkFree chan struct{}
 }
 
 // New validates options and returns an engine.
@@ -101,7 +105,7 @@ func New(o Options) (*Engine, error) {
 	if o.BatchWait <= 0 {
 		o.BatchWait = DefaultBatchWait
 	}
-	e := &Engine{o: o, schemas: newSchemaCache(o.Kafka, o.Pipeline), byTopic: map[string]Table{}}
+	e := &Engine{o: o, schemas: newSchemaCache(o.Kafka, o.Pipeline), byTopic: map[string]Table{}, sinkFree: make(chan struct{}, 1)}
 	for _, t := range o.Tables {
 		e.byTopic[t.Topic] = t
 	}

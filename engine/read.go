@@ -142,7 +142,8 @@ func (rd *reader) queue(w *sinkRun, d *decoded, deadline time.Time) bool {
 // nothing more, or — when waiting (if set) says a sink waits for work —
 // as soon as the client holds no more fetched records: at moderate rates
 // a change then waits in the engine for one fetch, not for batch_wait,
-// and while every sink is busy the batch keeps growing.
+// and while every sink is busy the batch keeps growing until one is free
+// (cutWhenSinkFree).
 func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) bool, stopWhenIdle bool, waiting func() bool, allow func()) error {
 	var pending []*kgo.Record
 	var bytes int
@@ -157,7 +158,9 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) b
 			wait = time.Millisecond
 		}
 		pctx, cancel := context.WithTimeout(ctx, wait)
+		stopWatch := e.cutWhenSinkFree(len(pending) > 0, waiting, cancel)
 		fs := cl.PollRecords(pctx, e.o.BatchRecords-len(pending))
+		stopWatch()
 		cancel()
 		var fetchErr, fenced error
 		fs.EachError(func(t string, p int32, err error) {
@@ -224,6 +227,34 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) b
 			allow()
 		}
 	}
+}
+
+// cutWhenSinkFree, while the reader holds records (holding) and polls for
+// more, ends that poll (cancel) as soon as a sink waits for work: the
+// records then go out as a batch at once instead of at the batch wait,
+// which is what a sink that finishes just after the last records arrived
+// would otherwise wait for. It returns the function that stops watching.
+func (e *Engine) cutWhenSinkFree(holding bool, waiting func() bool, cancel context.CancelFunc) (stop func()) {
+	if !holding || waiting == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		for {
+			select {
+			case <-e.sinkFree:
+				if waiting() {
+					cancel()
+					return
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
 }
 
 // decodeWithRetry decodes a batch, retrying what may pass (a schema not

@@ -192,6 +192,10 @@ func (w *sinkRun) next() (*decoded, bool) {
 	if len(w.in) == 0 {
 		w.skipping.Store(false)
 		w.ready.Store(true)
+		select {
+		case w.e.sinkFree <- struct{}{}:
+		default:
+		}
 	}
 	w.skipMu.Unlock()
 	d, ok := <-w.in
