@@ -386,7 +386,7 @@ func writeCheckpointFile(st store.Store, key string, rows []ckptRow) (int64, err
 		return 0, err
 	}
 	defer f.Abort()
-	w := parquet.NewGenericWriter[ckptRow](f, parquet.Compression(&parquet.Snappy), parquet.CreatedBy("inlet", "0.1", ""))
+	w := parquet.NewGenericWriter[ckptRow](f, parquet.Compression(snappyCodec), parquet.CreatedBy("inlet", "0.1", ""))
 	for i := 0; i < len(rows); i += 1024 {
 		if _, err := w.Write(rows[i:min(i+1024, len(rows))]); err != nil {
 			return 0, err

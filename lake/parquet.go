@@ -104,7 +104,7 @@ func newRowWriter(st store.Store, key string, cols []change.Column) (*rowWriter,
 	if err != nil {
 		return nil, err
 	}
-	w := parquet.NewWriter(f, schema, parquet.Compression(&parquet.Snappy), parquet.CreatedBy("inlet", "0.1", ""))
+	w := parquet.NewWriter(f, schema, parquet.Compression(snappyCodec), parquet.CreatedBy("inlet", "0.1", ""))
 	return &rowWriter{f: f, w: w, cols: cols, order: order, idx: map[*change.Schema][]int{}}, nil
 }
 

@@ -181,11 +181,12 @@ lake:
 		cmd := exec.Command(bin, args...)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		cmd.Env = os.Environ()
+		stage := strings.TrimSuffix(filepath.Base(cfg), ".yaml") + only // one profile per stage
 		if prof := os.Getenv("BENCH_CPUPROFILE"); prof != "" {
-			cmd.Env = append(cmd.Env, "INLET_CPUPROFILE="+prof+"."+only)
+			cmd.Env = append(cmd.Env, "INLET_CPUPROFILE="+prof+"."+stage)
 		}
 		if prof := os.Getenv("BENCH_MEMPROFILE"); prof != "" {
-			cmd.Env = append(cmd.Env, "INLET_MEMPROFILE="+prof+"."+only)
+			cmd.Env = append(cmd.Env, "INLET_MEMPROFILE="+prof+"."+stage)
 		}
 		if lim := os.Getenv("BENCH_INLET_GOMEMLIMIT"); lim != "" {
 			cmd.Env = append(cmd.Env, "GOMEMLIMIT="+lim)
