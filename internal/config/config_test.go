@@ -83,10 +83,14 @@ func TestKafkaEnvelope(t *testing.T) {
 		binary  bool
 		err     string
 	}{
-		{"", false, ""},
-		{"kafka:\n  partitions: 2\n", false, ""},
+		// The embedded broker: only Inlet reads its topics.
+		{"", true, ""},
+		{"kafka:\n  partitions: 2\n", true, ""},
 		{"kafka:\n  envelope: json\n", false, ""},
 		{"kafka:\n  envelope: binary\n", true, ""},
+		// Brokers: other consumers may read the topics.
+		{"kafka:\n  brokers: [\"k:9092\"]\n", false, ""},
+		{"kafka:\n  brokers: [\"k:9092\"]\n  envelope: binary\n", true, ""},
 		{"kafka:\n  envelope: avro\n", false, `p.yaml:10: kafka.envelope: "avro": use json (readable by any consumer) or binary`},
 	} {
 		c, err := Parse("p.yaml", []byte(base+tc.section))

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/inlet-dev/inlet/internal/failpoint"
+	"github.com/inlet-dev/inlet/internal/kafka"
 )
 
 // bgWorkload runs a mixed workload until stopped and counts what committed.
@@ -278,17 +278,18 @@ func (e *env) kafkaCheckDir(t *testing.T, dir string) {
 			if r.Attrs.IsControl() {
 				return
 			}
-			var env struct {
-				Op     string `json:"op"`
-				Source struct {
-					CommitLSN uint64 `json:"commit_lsn"`
-					Seq       uint32 `json:"seq"`
-				} `json:"source"`
+			// A change is its key and its source order (commit LSN and
+			// sequence: the same in either envelope format).
+			var order []byte
+			for _, h := range r.Headers {
+				if h.Key == kafka.HeaderOrder {
+					order = h.Value
+				}
 			}
-			if err := json.Unmarshal(r.Value, &env); err != nil {
-				t.Fatalf("%s@%d: %v", r.Topic, r.Offset, err)
+			if len(order) == 0 {
+				t.Fatalf("%s@%d: no %s header", r.Topic, r.Offset, kafka.HeaderOrder)
 			}
-			id := fmt.Sprintf("%s|%s|%d|%d|%s", r.Topic, r.Key, env.Source.CommitLSN, env.Source.Seq, env.Op)
+			id := fmt.Sprintf("%s|%s|%x", r.Topic, r.Key, order)
 			seen[id]++
 			counts[topics[r.Topic]]++
 		})

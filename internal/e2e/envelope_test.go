@@ -26,12 +26,17 @@ import (
 // column, and inlet stops.
 func TestBinaryEnvelopeSwitch(t *testing.T) {
 	e := setup(t)
+	// JSON is the embedded broker's format only when asked for.
+	jsonCfg := string(mustRead(t, e.cfg)) + "kafka:\n  envelope: json\n"
+	if err := os.WriteFile(e.cfg, []byte(jsonCfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	e.workld.preload(t, e.conn, preload)
 	p := startInlet(t, e.cfg, e.log)
 	e.waitSnapshot(t, p)
 	p.stop(t, syscall.SIGTERM)
 
-	cfg := string(mustRead(t, e.cfg)) + "kafka:\n  envelope: binary\n"
+	cfg := strings.Replace(jsonCfg, "envelope: json", "envelope: binary", 1)
 	if err := os.WriteFile(e.cfg, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

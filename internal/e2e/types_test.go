@@ -621,12 +621,14 @@ func mapRows(in keyedRows, f func(kind, v string) string, tb ttable) keyedRows {
 
 const typesTimeout = 90 * time.Second
 
-// TestTypeFamilies is the acceptance test of docs/types.md.
-func TestTypeFamilies(t *testing.T) { typeFamilies(t, "") }
+// TestTypeFamilies is the acceptance test of docs/types.md, with every
+// change record in the JSON envelope (what other consumers of the topics
+// read; the default with brokers).
+func TestTypeFamilies(t *testing.T) { typeFamilies(t, "kafka:\n  envelope: json\n") }
 
-// TestTypeFamiliesBinary is TestTypeFamilies with every change record in
-// the binary envelope (kafka.envelope: binary).
-func TestTypeFamiliesBinary(t *testing.T) { typeFamilies(t, "kafka:\n  envelope: binary\n") }
+// TestTypeFamiliesBinary is TestTypeFamilies in the binary envelope (the
+// default with the embedded broker).
+func TestTypeFamiliesBinary(t *testing.T) { typeFamilies(t, "") }
 
 func typeFamilies(t *testing.T, kafkaSection string) {
 	ctx := context.Background()

@@ -25,8 +25,9 @@ type Config struct {
 	// lz4 or zstd.
 	Compression string `yaml:"compression"`
 	// Envelope is the format sources write change records in: json
-	// (default; what other consumers of the topics read) or binary
-	// (docs/envelope.md). Inlet reads both, record by record.
+	// (what other consumers of the topics read; the default with brokers)
+	// or binary (docs/envelope.md; the default with the embedded broker,
+	// whose topics only Inlet reads). Inlet reads both, record by record.
 	Envelope string `yaml:"envelope"`
 	// TLS encrypts connections to the brokers (and authenticates the
 	// client with a certificate when cert_file and key_file are set).
@@ -46,6 +47,9 @@ func (k *Config) Defaults() {
 	}
 	if k.Envelope == "" {
 		k.Envelope = EnvelopeJSON
+		if len(k.Brokers) == 0 {
+			k.Envelope = EnvelopeBinary
+		}
 	}
 }
 
@@ -55,9 +59,9 @@ const (
 	EnvelopeBinary = "binary"
 )
 
-// BinaryEnvelope reports whether sources write the binary envelope (false
+// BinaryEnvelope reports whether sources write the binary envelope (true
 // for a nil Config: the embedded broker with defaults).
-func (k *Config) BinaryEnvelope() bool { return k != nil && k.Envelope == EnvelopeBinary }
+func (k *Config) BinaryEnvelope() bool { return k == nil || k.Envelope == EnvelopeBinary }
 
 // Validate reports the section's problems ("kafka..." paths).
 func (k *Config) Validate(v conf.Checker) {

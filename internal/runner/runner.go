@@ -244,7 +244,7 @@ func Run(ctx context.Context, c *config.Config, only Only, source, httpAddr stri
 			var src connectors.Source
 			if s.HTTP != nil {
 				h := httpapi.New(c.Pipeline, s.Name, s.HTTP, c.Redact, log)
-				if c.Kafka.BinaryEnvelope() {
+				if c.Kafka.BinaryEnvelope() && c.Kafka != nil && len(c.Kafka.Brokers) > 0 {
 					log.Info("HTTP sources write the JSON envelope whatever kafka.envelope says (docs/envelope.md)", "source", s.Name)
 				}
 				hsrcs = append(hsrcs, h)
