@@ -75,7 +75,7 @@ func runCDC(e *env) error {
 // returns the end-to-end changes/s.
 func cdcOnce(e *env, n, rows, txnRows int, where string) (float64, error) {
 	ctx := context.Background()
-	envelope, envelopeLine, err := benchEnvelope()
+	envelope, envelopeLine, err := benchEnvelope(true)
 	if err != nil {
 		return 0, err
 	}

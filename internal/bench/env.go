@@ -91,15 +91,20 @@ func Main(name string) int {
 }
 
 // benchEnvelope is kafka.envelope for the pipelines a bench writes:
-// BENCH_ENVELOPE=json (the default) or binary. line is the kafka
-// section's line for it: none for json, so an older build (BENCH_INLET_BIN,
-// which may not know the key) reads the config too.
-func benchEnvelope() (name, line string, err error) {
+// BENCH_ENVELOPE=json or binary, or unset for Inlet's default (binary with
+// the embedded broker, json with brokers: embedded says which the bench
+// runs). line is the kafka section's line for it: none for the default, so
+// an older build (BENCH_INLET_BIN, which may not know the key) reads the
+// config too.
+func benchEnvelope(embedded bool) (name, line string, err error) {
 	switch v := os.Getenv("BENCH_ENVELOPE"); v {
-	case "", "json":
-		return "json", "", nil
-	case "binary":
-		return v, "  envelope: binary\n", nil
+	case "":
+		if embedded {
+			return "binary (default with the embedded broker)", "", nil
+		}
+		return "json (default with brokers)", "", nil
+	case "json", "binary":
+		return v, "  envelope: " + v + "\n", nil
 	default:
 		return "", "", fmt.Errorf("BENCH_ENVELOPE=%q: write json or binary", v)
 	}

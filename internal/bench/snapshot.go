@@ -40,7 +40,7 @@ func runSnapshot(e *env) error {
 	rows := envInt("BENCH_ROWS", 5_000_000)
 	workers := envInt("BENCH_WORKERS", max(1, min(4, runtime.NumCPU()/2)))
 	// BENCH_ENVELOPE sets kafka.envelope, BENCH_BATCH_BYTES engine.batch_bytes.
-	envelope, envelopeLine, err := benchEnvelope()
+	envelope, envelopeLine, err := benchEnvelope(false)
 	if err != nil {
 		return err
 	}
