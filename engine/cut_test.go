@@ -38,7 +38,7 @@ func TestBatchGoesOutWhenASinkFrees(t *testing.T) {
 	var free atomic.Bool
 	held := make(chan struct{})
 	var once sync.Once
-	waiting := func() bool {
+	waiting := func(bool) bool {
 		once.Do(func() { close(held) })
 		return free.Load()
 	}
@@ -77,4 +77,36 @@ func TestBatchGoesOutWhenASinkFrees(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatalf("the held records did not go out when a sink became free (they wait for the batch wait, %s)", batchWait)
 	}
+}
+
+// TestSinkWaitingAll: a batch in hand goes out early only once every sink
+// offered batches waits (a sink passed over, or stopped, does not count);
+// the drained cut needs only one.
+func TestSinkWaitingAll(t *testing.T) {
+	e := &Engine{}
+	lake, ch := &sinkRun{e: e, name: "lake"}, &sinkRun{e: e, name: "clickhouse"}
+	e.sinks = []*sinkRun{lake, ch}
+	rd := &reader{e: e}
+	check := func(what string, some, all bool) {
+		t.Helper()
+		if got := rd.sinkWaiting(false); got != some {
+			t.Errorf("%s: some waiting = %v, want %v", what, got, some)
+		}
+		if got := rd.sinkWaiting(true); got != all {
+			t.Errorf("%s: all waiting = %v, want %v", what, got, all)
+		}
+	}
+	check("both busy", false, false)
+	lake.ready.Store(true)
+	check("lake free, clickhouse busy", true, false)
+	ch.ready.Store(true)
+	check("both free", true, true)
+	ch.ready.Store(false)
+	ch.skipping.Store(true)
+	check("clickhouse passed over", true, true)
+	ch.skipping.Store(false)
+	ch.done.Store(true)
+	check("clickhouse stopped", true, true)
+	lake.ready.Store(false)
+	check("lake busy, clickhouse stopped", false, false)
 }

@@ -16,9 +16,9 @@
 // never seen), and cuts micro-batches by record count, bytes or time
 // (engine.batch_*) — or as soon as it holds nothing more fetched while a
 // sink waits for work, so at moderate rates a change does not wait for
-// batch_wait, and while every sink is busy batches grow until one is free
-// (a sink that starts waiting ends the reader's poll: what it holds goes
-// out then). It decodes each batch once (envelopes against their
+// batch_wait, and while the sinks are busy batches grow until all are
+// free (the last sink to start waiting ends the reader's poll: what it
+// holds goes out then). It decodes each batch once (envelopes against their
 // schema, looked up by fingerprint in <pipeline>._inlet_schemas, with one
 // change.Decoder whose arena holds the batch's values: no allocation per
 // value; a record in the JSON or the binary envelope, told apart by its
