@@ -217,7 +217,6 @@ type session struct {
 	// large is set once a record too large for smallBatchBytes was seen:
 	// from then on the producer's batches go up to kafka.MaxBatchBytes.
 	large   bool
-	bufs    recBufs   // the slices add produces from
 	commits int       // Kafka commits since connect
 	stalled time.Time // when the commit in progress was reported stalled
 }
@@ -316,7 +315,6 @@ func (s *session) disconnect() {
 	}
 	s.cl.Close()
 	s.cl, s.t = nil, txn{}
-	s.bufs.dropped()
 }
 
 // stream reads and publishes until ctx ends (then it shuts down and
@@ -362,15 +360,15 @@ func (s *session) add(ctx context.Context, b connectors.Batch) error {
 		}
 		s.t.begin()
 	}
-	// One slice for the batch's records and one for their headers
-	// (recycled once flushed), and one timestamp (kgo would read the
-	// clock per record): at snapshot rates these were a fifth of capture.
-	krs := s.bufs.records(len(b.Records))
+	// One allocation for the batch's records and one for their
+	// headers, and one timestamp (kgo would read the clock per
+	// record): at snapshot rates these were a fifth of capture.
+	krs := make([]kgo.Record, len(b.Records))
 	nh := 0
 	for i := range b.Records {
 		nh += len(b.Records[i].Headers) + 1
 	}
-	hs := s.bufs.headerSpace(nh)
+	hs := make([]kgo.RecordHeader, 0, nh)
 	for i := range b.Records {
 		n, err := s.checkSize(&b.Records[i])
 		if err != nil {
@@ -495,10 +493,8 @@ func (s *session) commitTxn(ctx context.Context) error {
 	rec := &kgo.Record{Topic: s.offsetsTopic, Key: []byte(o.Source), Value: s.t.pending}
 	s.cl.Produce(ctx, rec, s.t.promise)
 	if err := s.cl.Flush(ctx); err != nil {
-		s.bufs.dropped()
 		return fmt.Errorf("source %s: flush: %w", o.Source, err)
 	}
-	s.bufs.flushed()
 	if perr := s.t.produceErr(); perr != nil {
 		return fmt.Errorf("source %s: produce to kafka: %w", o.Source, perr)
 	}
@@ -545,7 +541,6 @@ func (s *session) shutdown() error {
 		return fmt.Errorf("source %s: abort kafka transaction: %w", o.Source, err)
 	}
 	s.t = txn{}
-	s.bufs.dropped()
 	o.Log.Info("source stopped mid-transaction; the open Kafka transaction was aborted and will be re-read", "source", o.Source)
 	return nil
 }
