@@ -14,7 +14,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"runtime/debug"
 
 	"github.com/inlet-dev/inlet/internal/bench"
 )
@@ -23,14 +22,6 @@ func main() {
 	if len(os.Args) != 2 {
 		fmt.Fprintln(os.Stderr, "usage: inlet-bench cdc|scale|snapshot|summary|http|freshness|verify|lakelog")
 		os.Exit(2)
-	}
-	// Some benches run the Kafka broker (kfake, which keeps every record in
-	// memory) in this process. With Go's default GOGC its collector rescans
-	// millions of records ever more often and took 4-16 CPU s of a 5M-row
-	// snapshot stage from the two CPUs Inlet is measured on; memory is
-	// plentiful here, so collect less often. GOGC still overrides.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(800)
 	}
 	os.Exit(bench.Main(os.Args[1]))
 }
