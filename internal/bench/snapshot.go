@@ -121,6 +121,8 @@ func runSnapshot(e *env) error {
 	})
 
 	var chAddr string // set for the ClickHouse stage
+	chPid := 0        // the ClickHouse stage's server, for its CPU time
+	pgPid := pg.Pid() // the postmaster, for the server's CPU time
 	writeCfg := func(pipeline, compression string) string {
 		cfg := filepath.Join(dir, pipeline+".yaml")
 		os.WriteFile(cfg, []byte(fmt.Sprintf(`pipeline: %[1]s
@@ -201,15 +203,20 @@ lake:
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
 			}
 		}
-		start, benchCPU0 := time.Now(), cpuTime(os.Getpid())
+		start, benchCPU0, chCPU0, pgCPU0 := time.Now(), cpuTime(os.Getpid()), cpuTime(chPid), treeCPU(pgPid)
 		if err := cmd.Start(); err != nil {
 			return 0, 0, err
 		}
 		err := waitFor(20*time.Minute, done)
 		took := time.Since(start)
 		rss := peakRSS(cmd.Process.Pid)
-		fmt.Fprintf(os.Stderr, "%s: %.2fs, CPU: inlet %.2fs, bench process (broker) %.2fs\n",
+		fmt.Fprintf(os.Stderr, "%s: %.2fs, CPU: inlet %.2fs, bench process (broker) %.2fs",
 			cfg, took.Seconds(), cpuTime(cmd.Process.Pid).Seconds(), (cpuTime(os.Getpid()) - benchCPU0).Seconds())
+		fmt.Fprintf(os.Stderr, ", postgres %.2fs", (treeCPU(pgPid) - pgCPU0).Seconds())
+		if chPid != 0 {
+			fmt.Fprintf(os.Stderr, ", clickhouse-server %.2fs", (cpuTime(chPid) - chCPU0).Seconds())
+		}
+		fmt.Fprintln(os.Stderr)
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 		if err != nil {
@@ -289,7 +296,8 @@ lake:
 		if err := freshBroker(); err != nil {
 			return err
 		}
-		chAddr = testenv.StartClickHouse(e).Addr
+		ch := testenv.StartClickHouse(e)
+		chAddr, chPid = ch.Addr, ch.Pid()
 		cfg := writeCfg("bsnapall", "snappy")
 		chAddr = ""
 		table, lakeRows := followLake(filepath.Join(dir, "bsnapall-lake"), "bsnapall", "public.snap")
@@ -349,16 +357,46 @@ func peakRSS(pid int) int64 {
 
 // cpuTime is a process's user + system CPU time so far.
 func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces), from field 3.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) < 13 {
+	f := procStat(pid)
+	if len(f) < 15 {
 		return 0
 	}
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// procStat is /proc/pid/stat's fields after the command name (which may
+// hold spaces), from field 3 (state) on; nil if pid is gone.
+func procStat(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+}
+
+// treeCPU is the CPU time of pid, of its children still running and of
+// those it has reaped: a Postgres server's, backends included.
+func treeCPU(pid int) time.Duration {
+	f := procStat(pid)
+	if len(f) < 15 {
+		return 0
+	}
+	var ticks int64
+	for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		ticks += n
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cf := procStat(child); len(cf) > 1 && cf[1] == strconv.Itoa(pid) {
+			ticks += int64(cpuTime(child) * 100 / time.Second)
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100
 }

@@ -29,6 +29,9 @@ type ClickHouse struct {
 // Signal sends sig to the server (SIGSTOP freezes it, SIGCONT thaws it).
 func (c *ClickHouse) Signal(sig syscall.Signal) error { return c.cmd.Process.Signal(sig) }
 
+// Pid is the server's process id.
+func (c *ClickHouse) Pid() int { return c.cmd.Process.Pid }
+
 // Kill kills the server with SIGKILL and waits for it to exit.
 func (c *ClickHouse) Kill() { stop(c.cmd, syscall.SIGKILL) }
 
