@@ -34,7 +34,11 @@
 //	           is passed over until it has emptied its queue; it then
 //	           reads what it missed from Kafka with its own consumer
 //	           (fill). So one sink never holds up another, and a lagging
-//	           sink re-reads rather than buffering the gap in memory.
+//	           sink re-reads rather than buffering the gap in memory. A
+//	           sink that finds several batches queued when it comes for
+//	           the next takes those that continue one another as one
+//	           batch (merge.go): a slower sink catches up in fewer,
+//	           larger writes (ClickHouse parts, Delta commits).
 //	taken      only records at or after the sink's position whose source
 //	           order is above the highest it applied (a change published
 //	           twice is skipped).

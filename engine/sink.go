@@ -46,6 +46,10 @@ type sinkRun struct {
 	drained  chan struct{}
 	skipping atomic.Bool
 	skipMu   sync.Mutex // orders setting skipping against next's reset
+	// pending is a batch taken from in while merging (merge.go) that
+	// did not continue the others: next returns it first. Only run's
+	// goroutine touches it.
+	pending *decoded
 	// done is set when run has returned.
 	done atomic.Bool
 	// final is the reader's position when it stopped (set before in is
@@ -166,6 +170,9 @@ func (w *sinkRun) run(ctx, sctx context.Context) error {
 	defer w.done.Store(true)
 	for {
 		d, ok := w.next()
+		if ok {
+			d = w.merge(d)
+		}
 		if !ok {
 			if ctx.Err() == nil && w.final != nil {
 				// Replay and rebuild: catch up with where the reader ended.
@@ -188,6 +195,10 @@ func (w *sinkRun) run(ctx, sctx context.Context) error {
 // again, and the sink fills what it missed from Kafka before the next
 // batch it takes.
 func (w *sinkRun) next() (*decoded, bool) {
+	if d := w.pending; d != nil {
+		w.pending = nil
+		return d, true
+	}
 	w.skipMu.Lock()
 	if len(w.in) == 0 {
 		w.skipping.Store(false)
@@ -201,13 +212,19 @@ func (w *sinkRun) next() (*decoded, bool) {
 	d, ok := <-w.in
 	w.ready.Store(false)
 	if ok {
-		w.queued.Add(-d.bytes)
-		select {
-		case w.drained <- struct{}{}:
-		default:
-		}
+		w.dequeued(d)
 	}
 	return d, ok
+}
+
+// dequeued accounts for d leaving the queue, waking a reader waiting for
+// room.
+func (w *sinkRun) dequeued(d *decoded) {
+	w.queued.Add(-d.bytes)
+	select {
+	case w.drained <- struct{}{}:
+	default:
+	}
 }
 
 // passOver starts passing the sink over after d did not fit its queue in
