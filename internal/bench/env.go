@@ -79,8 +79,10 @@ func Main(name string) int {
 			err = runLakeLog(e)
 		case "scale":
 			err = runScale(e)
+		case "chblocks":
+			err = runCHBlocks(e)
 		default:
-			err = fmt.Errorf("unknown benchmark %q (have: cdc, scale, snapshot, summary, http, freshness, verify, lakelog)", name)
+			err = fmt.Errorf("unknown benchmark %q (have: cdc, scale, snapshot, summary, http, freshness, verify, lakelog, chblocks)", name)
 		}
 	}()
 	if err != nil {
