@@ -45,6 +45,7 @@ func (w *sinkRun) merge(d *decoded) *decoded {
 			return joinDecoded(d, more)
 		}
 		more = append(more, n)
+		batchesMerged.WithLabelValues(w.name).Inc()
 		for k, end := range n.ends {
 			after[k] = end
 		}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/inlet-dev/inlet/change"
 )
 
@@ -51,7 +53,11 @@ func TestMergeQueuedBatches(t *testing.T) {
 	if !ok || d != a {
 		t.Fatal("the sink did not take the first batch first")
 	}
+	merged0 := testutil.ToFloat64(batchesMerged.WithLabelValues("slow"))
 	m := w.merge(d)
+	if n := testutil.ToFloat64(batchesMerged.WithLabelValues("slow")) - merged0; n != 2 {
+		t.Errorf("inlet_engine_batches_merged_total went up by %v, want 2", n)
+	}
 	if m.records != a.records+b.records+c.records || m.bytes != a.bytes+b.bytes+c.bytes {
 		t.Errorf("merged %d records, %d bytes; want %d and %d", m.records, m.bytes, a.records+b.records+c.records, a.bytes+b.bytes+c.bytes)
 	}

@@ -9,6 +9,9 @@ var (
 	batchesCommitted = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "inlet_engine_batches_total", Help: "Micro-batches committed, per sink.",
 	}, []string{"sink"})
+	batchesMerged = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "inlet_engine_batches_merged_total", Help: "Queued batches a lagging sink applied together with the one before them (merge.go), per sink.",
+	}, []string{"sink"})
 	rowsWritten = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "inlet_engine_rows_written_total", Help: "Rows written per sink (lake change rows, ClickHouse mirror rows).",
 	}, []string{"sink"})
