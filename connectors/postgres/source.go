@@ -281,9 +281,10 @@ func (s *Source) open(ctx context.Context, pos []byte) error {
 		slotExists bool
 		plugin     string
 		confirmed  pglogrepl.LSN
+		activePid  int // the backend holding the slot (0: none)
 	)
 	var lsn string
-	err = s.conn.QueryRow(ctx, `SELECT COALESCE(plugin, ''), COALESCE(confirmed_flush_lsn, '0/0')::text FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&plugin, &lsn)
+	err = s.conn.QueryRow(ctx, `SELECT COALESCE(plugin, ''), COALESCE(confirmed_flush_lsn, '0/0')::text, COALESCE(active_pid, 0) FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&plugin, &lsn, &activePid)
 	switch {
 	case err == pgx.ErrNoRows:
 	case err != nil:
@@ -301,6 +302,18 @@ func (s *Source) open(ctx context.Context, pos []byte) error {
 	if pos != nil {
 		if s.startPos, err = DecodePosition(pos); err != nil {
 			return retry.MarkPermanent(fmt.Errorf("source %s: %w", s.name, err))
+		}
+	}
+	if slotExists && activePid != 0 && !s.startPos.SnapshotDone {
+		// A snapshot is to be copied, then the slot streamed, but another
+		// process holds the slot: a second Inlet on this pipeline (with
+		// its own Kafka), or a copy of this source just fenced. Copying
+		// now would publish the tables for a stream this process may never
+		// read, and its engine would write them to the sinks the other
+		// Inlet writes (the same lake tables): wait, as for a busy slot
+		// at the start of streaming, then stop.
+		if err := s.slotBusy(fmt.Errorf("source %s: replication slot %s is held by backend pid %d (is another inlet running this pipeline?)", s.name, s.cfg.Slot, activePid)); err != nil {
+			return err
 		}
 	}
 	s.refreshes = map[string]RefreshState{}

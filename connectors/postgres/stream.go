@@ -51,28 +51,35 @@ func (s *Source) startReplication(ctx context.Context) error {
 	if err != nil {
 		err = fmt.Errorf("source %s: start replication on slot %s: %w (is another inlet running this pipeline?)", s.name, s.cfg.Slot, err)
 		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "55006" && !s.streamed {
-			// The slot is in use and this process never streamed it:
-			// another Inlet runs the source. If that copy was just fenced
-			// (this process's producer took over the transactional id),
-			// it stops at its next commit and lets the slot go: wait for
-			// that a while. After that, a person must stop one of them.
-			// (After streaming, it is most likely our own old walsender,
-			// which has not noticed that its connection is gone: that is
-			// retried.)
-			if s.busySince.IsZero() {
-				s.busySince = time.Now()
-			}
-			if time.Since(s.busySince) < slotBusyGrace {
-				return err
-			}
-			return needsUser(err)
+		if errors.As(err, &pe) && pe.Code == "55006" {
+			return s.slotBusy(err)
 		}
 		return err
 	}
 	s.busySince = time.Time{}
 	s.streaming, s.streamed = true, true
 	return nil
+}
+
+// slotBusy is what err, the slot being held by another backend, means.
+// When this process never streamed the slot, another Inlet runs the
+// source. If that copy was just fenced (this process's producer took over
+// the transactional id), it stops at its next commit and lets the slot go:
+// err is returned (retried) for slotBusyGrace, then it needs a person to
+// stop one of them. (After streaming, the holder is most likely our own
+// old walsender, which has not noticed that its connection is gone: that
+// is retried.)
+func (s *Source) slotBusy(err error) error {
+	if s.streamed {
+		return err
+	}
+	if s.busySince.IsZero() {
+		s.busySince = time.Now()
+	}
+	if time.Since(s.busySince) < slotBusyGrace {
+		return err
+	}
+	return needsUser(err)
 }
 
 // stream reads the slot from s.startPos and sends batches until ctx ends.

@@ -35,6 +35,13 @@ func TestSecondWriterRefused(t *testing.T) {
 		if cmd.ProcessState.Success() || !strings.Contains(string(b), "another inlet") {
 			t.Errorf("second run with its own state dir: %v\n%s", cmd.ProcessState, b)
 		}
+		// It must not copy the tables into its own Kafka while it waits
+		// for the slot: its engine would write them to the lake tables
+		// the first one writes (the same Delta txn app ids), and the lake
+		// would skip the first one's later changes as already held.
+		if strings.Contains(string(b), "snapshot copying table") {
+			t.Errorf("second run copied the tables while another inlet held the slot:\n%s", b)
+		}
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("a second inlet on the same pipeline kept running")
