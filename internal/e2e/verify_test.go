@@ -58,6 +58,11 @@ func TestVerify(t *testing.T) {
 		}
 	}
 
+	// The online updates landed first: one still on its way would
+	// overwrite the tampered row below with its higher version (under
+	// load the report then showed no drift).
+	e.waitCaughtUp(t, p, 2*time.Minute)
+
 	// A row changed in ClickHouse behind Inlet's back: a higher _version.
 	var id int32
 	if err := e.conn.QueryRow(context.Background(), "SELECT min(id) FROM sales.customers").Scan(&id); err != nil {
