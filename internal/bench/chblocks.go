@@ -3,9 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,25 +22,8 @@ import (
 // large batch hold), each twice. The server's CPU counts the inserts and
 // the merges they cause while they run, and for 5 s after.
 func runCHBlocks(e *env) error {
-	rows := 2000000
-	if s := os.Getenv("BENCH_ROWS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			return fmt.Errorf("BENCH_ROWS=%q: want a positive number", s)
-		}
-		rows = n
-	}
-	blocks := []int{21000, 42000, 100000}
-	if s := os.Getenv("BENCH_BLOCKS"); s != "" {
-		blocks = nil
-		for _, f := range strings.Split(s, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n <= 0 {
-				return fmt.Errorf("BENCH_BLOCKS=%q: want a comma-separated list of positive numbers", s)
-			}
-			blocks = append(blocks, n)
-		}
-	}
+	rows := envInt("BENCH_ROWS", 2000000)
+	blocks := envList("BENCH_BLOCKS", []int{21000, 42000, 100000})
 	srv := testenv.StartClickHouse(e)
 	conn, err := ch.Open(&ch.Options{Addr: []string{srv.Addr}, Protocol: ch.Native})
 	if err != nil {
