@@ -179,7 +179,8 @@ clickhouse:
 	}
 
 	// 3. Baseline: Postgres's own client decoding the same changes.
-	rstart, pgCPU0 := time.Now(), treeCPU(pg.Pid())
+	pgPid := pg.Pid() // the postmaster, for the server's CPU time
+	rstart, pgCPU0 := time.Now(), treeCPU(pgPid)
 	recv := exec.Command(filepath.Join(bindir, "pg_recvlogical"), "-d", dsn, "--slot", recvSlot, "--start",
 		"--endpos", endLSN, "-o", "proto_version=1", "-o", "publication_names=inlet_bench_pg", "-f", "/dev/null", "--no-loop")
 	if out, err := recv.CombinedOutput(); err != nil {
@@ -187,12 +188,12 @@ clickhouse:
 	}
 	recvTime := time.Since(rstart)
 	fmt.Fprintf(os.Stderr, "pg_recvlogical: %.2fs, CPU: pg_recvlogical %.2fs, postgres %.2fs\n", recvTime.Seconds(),
-		(recv.ProcessState.UserTime() + recv.ProcessState.SystemTime()).Seconds(), (treeCPU(pg.Pid()) - pgCPU0).Seconds())
+		(recv.ProcessState.UserTime() + recv.ProcessState.SystemTime()).Seconds(), (treeCPU(pgPid) - pgCPU0).Seconds())
 	conn.Exec(ctx, "SELECT pg_drop_replication_slot($1)", recvSlot)
 
 	// 4. Inlet catching up on the same changes.
 	wantLake := int64(rows + changes)
-	istart, benchCPU0, pgCPU0, chCPU0 := time.Now(), cpuTime(os.Getpid()), treeCPU(pg.Pid()), cpuTime(ch.Pid())
+	istart, benchCPU0, pgCPU0, chCPU0 := time.Now(), cpuTime(os.Getpid()), treeCPU(pgPid), cpuTime(ch.Pid())
 	cmd = exec.Command(bin, "run", "-c", cfg)
 	if prof := os.Getenv("BENCH_CPUPROFILE"); prof != "" {
 		cmd.Env = append(os.Environ(), "INLET_CPUPROFILE="+prof)
@@ -218,7 +219,7 @@ clickhouse:
 	endToEnd := time.Since(istart)
 	fmt.Fprintf(os.Stderr, "catch-up: %.2fs, CPU: inlet %.2fs, bench process (polling) %.2fs, postgres %.2fs, clickhouse-server %.2fs\n",
 		endToEnd.Seconds(), cpuTime(cmd.Process.Pid).Seconds(), (cpuTime(os.Getpid()) - benchCPU0).Seconds(),
-		(treeCPU(pg.Pid()) - pgCPU0).Seconds(), (cpuTime(ch.Pid()) - chCPU0).Seconds())
+		(treeCPU(pgPid) - pgCPU0).Seconds(), (cpuTime(ch.Pid()) - chCPU0).Seconds())
 
 	fmt.Printf("\nInlet CDC benchmark: %d changes, UPDATE transactions of %d row(s) each, on a %d-row table; lake on %s; %s envelope\n", changes, txnRows, rows, lakeName(where), envelope)
 	fmt.Printf("machine: %d CPUs, %s/%s; Postgres, ClickHouse (%s) and the embedded Kafka broker on the same machine\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, chVersion(ch))

@@ -360,14 +360,36 @@ func peakRSS(pid int) int64 {
 
 // cpuTime is a process's user + system CPU time so far.
 func cpuTime(pid int) time.Duration {
-	f := procStat(pid)
-	if len(f) < 15 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+	return clockTicks(procStat(pid), statUtime, statStime)
 }
+
+// treeCPU is the CPU time of pid, of its children still running and of
+// those it has reaped: a Postgres server's, backends included.
+func treeCPU(pid int) time.Duration {
+	total := clockTicks(procStat(pid), statUtime, statStime, statCutime, statCstime)
+	ents, _ := os.ReadDir("/proc")
+	parent := strconv.Itoa(pid)
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if f := procStat(child); len(f) > statPpid && f[statPpid] == parent {
+			total += clockTicks(f, statUtime, statStime)
+		}
+	}
+	return total
+}
+
+// Fields of procStat, numbered from its first (/proc/pid/stat's third,
+// the state).
+const (
+	statPpid   = 1
+	statUtime  = 11
+	statStime  = 12
+	statCutime = 13
+	statCstime = 14
+)
 
 // procStat is /proc/pid/stat's fields after the command name (which may
 // hold spaces), from field 3 (state) on; nil if pid is gone.
@@ -379,27 +401,16 @@ func procStat(pid int) []string {
 	return strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
 }
 
-// treeCPU is the CPU time of pid, of its children still running and of
-// those it has reaped: a Postgres server's, backends included.
-func treeCPU(pid int) time.Duration {
-	f := procStat(pid)
-	if len(f) < 15 {
-		return 0
-	}
-	var ticks int64
-	for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime
-		n, _ := strconv.ParseInt(f[i], 10, 64)
-		ticks += n
-	}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+// clockTicks sums the given fields of f, counted in clock ticks (USER_HZ,
+// 100 a second), as a duration; 0 if f lacks one.
+func clockTicks(f []string, fields ...int) time.Duration {
+	var n int64
+	for _, i := range fields {
+		if i >= len(f) {
+			return 0
 		}
-		if cf := procStat(child); len(cf) > 1 && cf[1] == strconv.Itoa(pid) {
-			ticks += int64(cpuTime(child) * 100 / time.Second)
-		}
+		v, _ := strconv.ParseInt(f[i], 10, 64)
+		n += v
 	}
-	return time.Duration(ticks) * time.Second / 100
+	return time.Duration(n) * time.Second / 100
 }
