@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"maps"
 	"sort"
 
 	"github.com/inlet-dev/inlet/change"
@@ -23,7 +24,7 @@ import (
 // merge returns d with the batches queued behind it that continue it
 // appended; the first that does not is kept in w.pending.
 func (w *sinkRun) merge(d *decoded) *decoded {
-	if d.idle || w.pending != nil {
+	if d.idle {
 		return d
 	}
 	var more []*decoded
@@ -54,13 +55,11 @@ func (w *sinkRun) merge(d *decoded) *decoded {
 
 // after is, per partition, the reader's position after d.
 func (d *decoded) after() map[tp]int64 {
-	out := make(map[tp]int64, len(d.start)+len(d.ends))
-	for k, v := range d.start {
-		out[k] = v
+	out := maps.Clone(d.start)
+	if out == nil {
+		out = map[tp]int64{}
 	}
-	for k, v := range d.ends {
-		out[k] = v
-	}
+	maps.Copy(out, d.ends)
 	return out
 }
 
@@ -85,10 +84,7 @@ func joinDecoded(d *decoded, more []*decoded) *decoded {
 	if len(more) == 0 {
 		return d
 	}
-	out := &decoded{records: d.records, firstOffset: d.firstOffset, start: d.start, ends: map[tp]int64{}, bytes: d.bytes}
-	for k, v := range d.ends {
-		out.ends[k] = v
-	}
+	out := &decoded{firstOffset: d.firstOffset, start: d.start, ends: map[tp]int64{}}
 	all := append([]*decoded{d}, more...)
 	byName := map[string]*tableBatch{}
 	var names []string
@@ -100,13 +96,9 @@ func joinDecoded(d *decoded, more []*decoded) *decoded {
 		}
 	}
 	for _, x := range all {
-		if x != d {
-			out.records += x.records
-			out.bytes += x.bytes
-			for k, v := range x.ends {
-				out.ends[k] = v
-			}
-		}
+		out.records += x.records
+		out.bytes += x.bytes
+		maps.Copy(out.ends, x.ends)
 		for _, b := range x.batches {
 			nb := byName[b.table.Name]
 			if nb == nil {

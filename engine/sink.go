@@ -170,9 +170,6 @@ func (w *sinkRun) run(ctx, sctx context.Context) error {
 	defer w.done.Store(true)
 	for {
 		d, ok := w.next()
-		if ok {
-			d = w.merge(d)
-		}
 		if !ok {
 			if ctx.Err() == nil && w.final != nil {
 				// Replay and rebuild: catch up with where the reader ended.
@@ -180,6 +177,7 @@ func (w *sinkRun) run(ctx, sctx context.Context) error {
 			}
 			return nil
 		}
+		d = w.merge(d)
 		if err := w.retrying(ctx, sctx, func(c context.Context) error { return w.handle(c, d) }); err != nil {
 			if ctx.Err() != nil {
 				w.e.o.Log.Info("sink stopped with an uncommitted batch (it is re-read on restart)", "sink", w.name, "err", err)
