@@ -23,6 +23,9 @@ type Offset struct {
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
 	Next      int64  `json:"next"`
+	// TopicID is the Kafka topic id (KIP-516) Next counts offsets of; ""
+	// when the broker has none, and in batches of older Inlets.
+	TopicID string `json:"topic_id,omitempty"`
 }
 
 // Batch is one committed micro-batch of one sink.

@@ -15,12 +15,12 @@ import (
 )
 
 func TestMerge(t *testing.T) {
-	latest := Batch{ID: 7, Sink: "lake", Offsets: []Offset{{"a", 0, 10}, {"a", 1, 50}, {"b", 0, 3}},
+	latest := Batch{ID: 7, Sink: "lake", Offsets: []Offset{{"a", 0, 10, ""}, {"a", 1, 50, ""}, {"b", 0, 3, ""}},
 		LakeVersions: map[string]int64{"x": 4, "y": 9}}
-	mine := Batch{Sink: "lake", Offsets: []Offset{{"a", 1, 40}, {"b", 0, 8}, {"b", 1, 1}},
+	mine := Batch{Sink: "lake", Offsets: []Offset{{"a", 1, 40, ""}, {"b", 0, 8, ""}, {"b", 1, 1, ""}},
 		Rows: map[string]int64{"x": 5}, LakeVersions: map[string]int64{"x": 6, "y": 2}}
 	got := Merge(latest, mine)
-	want := Batch{Sink: "lake", Offsets: []Offset{{"a", 0, 10}, {"a", 1, 50}, {"b", 0, 8}, {"b", 1, 1}},
+	want := Batch{Sink: "lake", Offsets: []Offset{{"a", 0, 10, ""}, {"a", 1, 50, ""}, {"b", 0, 8, ""}, {"b", 1, 1, ""}},
 		Rows: map[string]int64{"x": 5}, LakeVersions: map[string]int64{"x": 6, "y": 9}}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("merge (-want +got):\n%s", d)
@@ -57,7 +57,7 @@ func TestCommitMergedRace(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					for i := 1; i <= commits; i++ {
-						b := Batch{Sink: "lake", Offsets: []Offset{{"t", int32(eng), int64(i)}}}
+						b := Batch{Sink: "lake", Offsets: []Offset{{"t", int32(eng), int64(i), ""}}}
 						if _, err := CommitMerged(ctx, s, b); err != nil {
 							errs <- err
 							return
@@ -77,12 +77,12 @@ func TestCommitMergedRace(t *testing.T) {
 			if latest.ID != uint64(commits*len(group)) {
 				t.Errorf("latest id %d, want %d (one per commit)", latest.ID, commits*len(group))
 			}
-			want := []Offset{{"t", 0, commits}, {"t", 1, commits}, {"t", 2, commits}, {"t", 3, commits}}
+			want := []Offset{{"t", 0, commits, ""}, {"t", 1, commits, ""}, {"t", 2, commits, ""}, {"t", 3, commits, ""}}
 			if d := cmp.Diff(want, latest.Offsets); d != "" {
 				t.Errorf("latest offsets (-want +got):\n%s", d)
 			}
 			// A zombie's stale offset never moves a partition back.
-			if _, err := CommitMerged(ctx, group[1], Batch{Sink: "lake", Offsets: []Offset{{"t", 2, 3}}}); err != nil {
+			if _, err := CommitMerged(ctx, group[1], Batch{Sink: "lake", Offsets: []Offset{{"t", 2, 3, ""}}}); err != nil {
 				t.Fatal(err)
 			}
 			latest, _, _ = group[0].Latest(ctx, "lake")

@@ -89,6 +89,10 @@ type TableBatch struct {
 	Markers []change.Marker // full refresh generations closed in this batch
 	// Ranges holds, per partition, the first and last offset taken.
 	Ranges map[int32]change.Range
+	// TopicID is the Kafka topic id (KIP-516) the rows were read from, ""
+	// when the broker has none: a sink that keeps its own progress records
+	// it, so that its offsets are never taken for another topic's.
+	TopicID string
 }
 
 // SinkBatch is one micro-batch as one sink receives it.
@@ -110,6 +114,9 @@ type Progress struct {
 	Next map[TopicPartition]int64
 	// Versions is the sink's own version of each table, as in Applied.
 	Versions map[string]int64
+	// TopicIDs is, per topic, the Kafka topic id Next was read from (as
+	// TableBatch.TopicID); a topic is absent when the sink has none.
+	TopicIDs map[string]string
 }
 
 // Sink materializes change topics into one system.
@@ -161,6 +168,15 @@ type LockTaker interface {
 // of a table (the lake's time travel), for replay.
 type Rewinder interface {
 	Rewind(ctx context.Context, table string, version int64) error
+}
+
+// Adopter is implemented by sinks that keep their own progress (the
+// lake): Adopt makes table t count it on the Kafka topic id topicID from
+// next (per partition, the next offset to read), keeping what it holds.
+// It is for after Kafka lost the topics a sink consumed (inlet
+// adopt-kafka).
+type Adopter interface {
+	Adopt(ctx context.Context, t Table, topicID string, next map[int32]int64) error
 }
 
 // Resetter is implemented by sinks that can drop a table to rebuild it.

@@ -10,6 +10,12 @@
 // resumes from whichever is further, first writing the checkpoint up to
 // it so the batch history has an entry for everything the sink holds.
 //
+// A sink resumes a partition only on the Kafka it consumed: the topic id
+// its checkpoint (and its own progress) recorded, and a position within
+// the partition; otherwise the engine stops, the sinks untouched
+// (kafkaid.go: after Kafka lost its data, resuming skipped what the new
+// topics hold below the old offsets).
+//
 // One reader consumes every partition from the lowest position of any
 // sink (in a consumer group, Options.Group: every partition the group
 // assigned this engine; group.go describes assignment and handoff), with read_committed isolation (aborted source transactions are

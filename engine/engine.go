@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/connectors"
 	"github.com/inlet-dev/inlet/internal/kafka"
+	"github.com/inlet-dev/inlet/internal/retry"
 )
 
 // Table is one change topic and the source table it carries.
@@ -89,6 +91,13 @@ type Engine struct {
 	// it ends the reader's poll for a batch in hand, so the batch goes out
 	// now rather than at the batch wait.
 	sinkFree chan struct{}
+	// topicIDs are the change topics' Kafka ids, as the last load read
+	// them (kafkaid.go); every checkpoint records them.
+	idMu     sync.Mutex
+	topicIDs map[string]string
+	// fatal is an error a consumer group callback met that a person must
+	// fix (the reader stops with it at its next poll).
+	fatal atomic.Pointer[error]
 }
 
 // New validates options and returns an engine.
@@ -153,8 +162,12 @@ func (e *Engine) positions(ctx context.Context) (map[string]map[int32]kgo.Offset
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("engine: topics %s do not exist yet; start the sources first (inlet run without --only engine)", strings.Join(missing, ", "))
 	}
+	kv, err := e.viewKafka(ctx, parts)
+	if err != nil {
+		return nil, err
+	}
 	for _, w := range e.sinks {
-		if err := w.load(ctx, parts); err != nil {
+		if err := w.load(ctx, parts, kv); err != nil {
 			return nil, err
 		}
 	}
@@ -226,6 +239,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			if ctx.Err() != nil {
 				return nil
+			}
+			if retry.Classify(err) == retry.NeedsUser {
+				return err
 			}
 			e.o.Log.Warn("engine waiting", "err", err)
 			select {

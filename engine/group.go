@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/inlet-dev/inlet/internal/kafka"
+	"github.com/inlet-dev/inlet/internal/retry"
 )
 
 // Engines in a consumer group (Options.Group): several processes share the
@@ -137,6 +138,10 @@ func (e *Engine) assigned(ctx context.Context, rd *reader, offs map[string]map[i
 	if err != nil {
 		// Leave them unowned; the group session ends and is joined again.
 		e.drop(rd, parts)
+		if retry.Classify(err) == retry.NeedsUser {
+			e.fatal.CompareAndSwap(nil, &err) // the reader stops with it
+			return nil, err
+		}
 		e.o.Log.Warn("engine could not load the positions of assigned partitions; rejoining", "partitions", len(parts), "err", err)
 		return nil, err
 	}
@@ -155,10 +160,14 @@ func (e *Engine) assigned(ctx context.Context, rd *reader, offs map[string]map[i
 // load reads each sink's position on parts and returns, per partition,
 // the lowest: where reading starts. Each sink is held (applyMu) meanwhile.
 func (e *Engine) load(ctx context.Context, parts []tp) (map[tp]int64, error) {
+	kv, err := e.viewKafka(ctx, parts)
+	if err != nil {
+		return nil, err
+	}
 	start := map[tp]int64{}
 	for _, w := range e.sinks {
 		w.applyMu.Lock()
-		err := w.load(ctx, parts)
+		err := w.load(ctx, parts, kv)
 		if err == nil {
 			err = w.loadOrders(ctx, parts)
 		}

@@ -182,10 +182,14 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) b
 		fs := cl.PollRecords(pctx, e.o.BatchRecords-len(pending))
 		stopWatch()
 		cancel()
-		var fetchErr, fenced error
+		var fetchErr, fenced, lost error
 		fs.EachError(func(t string, p int32, err error) {
 			if errors.Is(err, kerr.FencedInstanceID) {
 				fenced = err
+				return
+			}
+			if l := dataLoss(err); l != nil {
+				lost = l
 				return
 			}
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
@@ -194,6 +198,12 @@ func (e *Engine) poll(ctx context.Context, cl *kgo.Client, emit func(*decoded) b
 		})
 		if fetchErr != nil {
 			e.o.Log.Warn("fetch error", "err", fetchErr)
+		}
+		if lost != nil {
+			return lost
+		}
+		if f := e.fatal.Load(); f != nil {
+			return *f
 		}
 		if fenced != nil {
 			// Another running engine took this one's place in the group;

@@ -106,7 +106,7 @@ func newSinkRun(e *Engine, s connectors.Sink) *sinkRun {
 // crash between its commit and the checkpoint's), the checkpoint is
 // brought up to it, so the batch history has an entry for what the sink
 // holds.
-func (w *sinkRun) load(ctx context.Context, parts []tp) error {
+func (w *sinkRun) load(ctx context.Context, parts []tp, kv kafkaView) error {
 	var latest checkpoint.Batch
 	if b, ok, err := w.e.o.Store.Latest(ctx, w.name); err != nil {
 		return fmt.Errorf("engine: %s checkpoint: %w", w.name, err)
@@ -130,11 +130,14 @@ func (w *sinkRun) load(ctx context.Context, parts []tp) error {
 		w.pos[k] = next
 		w.seen[k] = next
 	}
+	if err := kv.sameKafka(w.name, latest, own, parts, w.pos); err != nil {
+		return err
+	}
 	w.mu.Lock()
 	w.committed = maps.Clone(w.pos)
 	w.mu.Unlock()
 	if ahead {
-		b := checkpoint.Batch{ID: w.id + 1, Sink: w.name, Offsets: offsetsOf(w.pos), LakeVersions: own.Versions}
+		b := checkpoint.Batch{ID: w.id + 1, Sink: w.name, Offsets: w.e.offsetsOf(w.pos), LakeVersions: own.Versions}
 		if err := w.commit(ctx, b); err != nil {
 			return fmt.Errorf("engine: %s checkpoint: %w", w.name, err)
 		}
@@ -415,7 +418,7 @@ func (w *sinkRun) applyOnce(ctx context.Context, d *decoded) error {
 			continue
 		}
 		records += len(s.rows) + len(s.markers)
-		tables = append(tables, connectors.TableBatch{Table: b.table, Rows: s.rows, Markers: s.markers, Ranges: s.ranges})
+		tables = append(tables, connectors.TableBatch{Table: b.table, Rows: s.rows, Markers: s.markers, Ranges: s.ranges, TopicID: w.e.topicID(b.table.Topic)})
 		ops := map[string]int64{}
 		for i := range s.rows {
 			ops[opName(s.rows[i].Op)]++
@@ -451,7 +454,7 @@ func (w *sinkRun) applyOnce(ctx context.Context, d *decoded) error {
 		if err := failpoint.Fail(failpoint.CheckpointError(w.name)); err != nil {
 			return failed(err)
 		}
-		b := checkpoint.Batch{ID: w.id + 1, Sink: w.name, Offsets: offsetsOf(next), Rows: res.Rows, LakeVersions: res.Versions}
+		b := checkpoint.Batch{ID: w.id + 1, Sink: w.name, Offsets: w.e.offsetsOf(next), Rows: res.Rows, LakeVersions: res.Versions}
 		if err := w.commit(ctx, b); err != nil {
 			return failed(fmt.Errorf("commit %s checkpoint %d: %w", w.name, b.ID, err))
 		}
@@ -594,10 +597,11 @@ func (e *Engine) skipped(sink, topic string, n int) {
 		"sink", sink, "topic", topic, "records", n)
 }
 
-func offsetsOf(m map[tp]int64) []checkpoint.Offset {
+// offsetsOf is a checkpoint's offsets for positions m, with their topic ids.
+func (e *Engine) offsetsOf(m map[tp]int64) []checkpoint.Offset {
 	out := make([]checkpoint.Offset, 0, len(m))
 	for k, v := range m {
-		out = append(out, checkpoint.Offset{Topic: k.Topic, Partition: k.Partition, Next: v})
+		out = append(out, checkpoint.Offset{Topic: k.Topic, Partition: k.Partition, Next: v, TopicID: e.topicID(k.Topic)})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Topic != out[j].Topic {

@@ -7,8 +7,9 @@
 // A micro-batch reaches a table in three steps:
 //
 //	written    Parquet files with deterministic names
-//	           (dt=YYYY-MM-DD/part-<topic>-<partition>-<from>-<to>.parquet)
-//	           are written and fsynced. Nothing lists them yet: readers,
+//	           (dt=YYYY-MM-DD/part-<topic>-<partition>-<from>-<to>.parquet;
+//	           after Adopt, -<tag> before .parquet: the adopted topic's
+//	           offsets start again) are written and fsynced. Nothing lists them yet: readers,
 //	           which trust only the log, do not see them. A file is
 //	           encoded column by column (encode.go): each column's values
 //	           go to its own Parquet column writer in chunks, the columns
@@ -19,7 +20,9 @@
 //	           taken: Write reads the commits since, skips what their txn
 //	           actions cover, and retries on the next version). It adds the files
 //	           and carries a txn action {appId, version = last Kafka offset}:
-//	           this is the lake's checkpoint. The file either exists whole or
+//	           this is the lake's checkpoint. The offsets are those of the
+//	           topic id the table's metaData records (inlet.kafka.topicId);
+//	           a batch of another topic id is refused (adopt.go). The file either exists whole or
 //	           not at all.
 //	skipped    a batch whose offsets the table's txn already covers is not
 //	           written again, so a batch retried after a crash between the

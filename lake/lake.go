@@ -138,7 +138,24 @@ type Batch struct {
 	// them in, in one commit, at the generation's marker.
 	FullRefresh bool
 	Markers     []Marker
+	// TopicID is the Kafka topic id Topic's offsets (Ranges, the txn
+	// versions) belong to; "" when the broker has none. A table records
+	// the first it is written with (confTopicID) and refuses another.
+	TopicID string
 }
+
+// ErrOtherTopic: a batch's rows come from another Kafka topic than the one
+// whose offsets the table's txn versions count (same name, another id).
+var ErrOtherTopic = errors.New("the table's progress counts the offsets of another Kafka topic")
+
+// confTopicID is the metaData configuration key that records Batch.TopicID.
+const confTopicID = "inlet.kafka.topicId"
+
+// confFileTag is the metaData configuration key of the tag Adopt gives the
+// names of the files written after it: the adopted topic's offsets start
+// again from 0, and the deterministic names (topic, partition, offsets)
+// must not be those of the files already there.
+const confFileTag = "inlet.kafka.fileTag"
 
 // Marker closes a full refresh generation.
 type Marker = change.Marker
@@ -178,6 +195,14 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
+	topicID := t.topicID
+	if b.TopicID != "" && b.TopicID != topicID {
+		if topicID != "" {
+			return 0, false, fmt.Errorf("lake table %s: %w: it holds topic %s up to the offsets of topic id %s, and this batch was read from topic id %s", b.Table, ErrOtherTopic, b.Topic, topicID, b.TopicID)
+		}
+		topicID = b.TopicID
+	}
+
 	// Drop rows the table already has (a retried batch).
 	done := map[int32]int64{} // per partition, the last offset the table has (-1: none)
 	doneOf := func(p int32) int64 {
@@ -228,7 +253,7 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 	if changes == nil {
 		changes = map[string][]typeChange{}
 	}
-	schemaChanged := t.version < 0
+	schemaChanged := t.version < 0 || topicID != t.topicID // metaData records the topic id
 	mapping := t.mapping.clone()
 	// Schemas in the order of their newest row: a batch that reads several
 	// partitions may bring an older schema's rows after a newer one's.
@@ -304,7 +329,7 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 		actions = append(actions, logEntry{MetaData: &metaDataAction{
 			ID: id, Name: b.Table, Format: formatSpec{Provider: "parquet", Options: map[string]string{}},
 			SchemaString: schemaString(cols, t.part, changes, mapping), PartitionColumns: []string{t.part},
-			Configuration: configuration(widened, mapping), CreatedTime: now, InletColumns: cols,
+			Configuration: configuration(widened, mapping, topicID, t.fileTag), CreatedTime: now, InletColumns: cols,
 		}})
 	}
 
@@ -369,10 +394,14 @@ func (l *Lake) write(ctx context.Context, b Batch) (int64, bool, error) {
 	for _, k := range keys {
 		rows := groups[k]
 		rg := b.Ranges[k.p]
-		name := fmt.Sprintf("part-%s-%d-%d-%d.parquet", b.Topic, k.p, rg.From, rg.To)
+		name := fmt.Sprintf("part-%s-%d-%d-%d", b.Topic, k.p, rg.From, rg.To)
 		if b.FullRefresh {
-			name = fmt.Sprintf("part-%s-%d-%d-%d-g%d.parquet", b.Topic, k.p, rg.From, rg.To, k.gen)
+			name += fmt.Sprintf("-g%d", k.gen)
 		}
+		if t.fileTag != "" {
+			name += "-" + t.fileTag
+		}
+		name += ".parquet"
 		rel := t.part + "=" + k.dt + "/" + name
 		size, err := writeParquet(t.st, t.key(rel), fileCols, rows)
 		if err != nil {
@@ -453,11 +482,17 @@ func newUUID() string {
 	return h[0:8] + "-" + h[8:12] + "-4" + h[13:16] + "-a" + h[17:20] + "-" + h[20:32]
 }
 
-// configuration is a table's metaData configuration: empty, or enabling
-// type widening once a column widened, and column mapping once a column
-// was renamed.
-func configuration(widened bool, mapping *columnMapping) map[string]string {
+// configuration is a table's metaData configuration: the Kafka topic id
+// its offsets belong to (if known), type widening once a column widened,
+// and column mapping once a column was renamed.
+func configuration(widened bool, mapping *columnMapping, topicID, fileTag string) map[string]string {
 	conf := map[string]string{}
+	if topicID != "" {
+		conf[confTopicID] = topicID
+	}
+	if fileTag != "" {
+		conf[confFileTag] = fileTag
+	}
 	if widened {
 		conf["delta.enableTypeWidening"] = "true"
 	}

@@ -59,9 +59,14 @@ const (
 var (
 	_ connectors.Sink      = (*Sink)(nil)
 	_ connectors.Rewinder  = (*Sink)(nil)
+	_ connectors.Adopter   = (*Sink)(nil)
 	_ connectors.Describer = (*Sink)(nil)
 	_ connectors.Reporter  = (*Sink)(nil)
 )
+
+// kafkaChangedFix is what an operator does when Kafka no longer holds the
+// topic a sink consumed (docs/failures.md).
+const kafkaChangedFix = "point kafka.brokers (or state_dir, for the embedded broker) back at the Kafka this pipeline wrote to; if that Kafka is gone for good, start the sinks over from this one (docs/failures.md, \"Kafka lost its data\")"
 
 // MaintainEvery is how often the lake sink maintains its tables.
 const MaintainEvery = 30 * time.Second
@@ -84,7 +89,7 @@ func (s *Sink) Name() string { return SinkName }
 // committed since it last read them. The first call per table also
 // removes files an uncommitted batch left behind.
 func (s *Sink) Progress(ctx context.Context, tables []connectors.Table) (connectors.Progress, error) {
-	out := connectors.Progress{Next: map[connectors.TopicPartition]int64{}, Versions: map[string]int64{}}
+	out := connectors.Progress{Next: map[connectors.TopicPartition]int64{}, Versions: map[string]int64{}, TopicIDs: map[string]string{}}
 	for _, t := range tables {
 		if !s.cleaned[t.Name] {
 			if _, err := s.l.RemoveOrphans(t.Name); err != nil {
@@ -103,6 +108,9 @@ func (s *Sink) Progress(ctx context.Context, tables []connectors.Table) (connect
 		}
 		if v := tbl.Version(); v >= 0 {
 			out.Versions[t.Name] = v
+		}
+		if tbl.topicID != "" {
+			out.TopicIDs[t.Topic] = tbl.topicID
 		}
 		prefix := s.l.AppID(t.Topic, 0)
 		prefix = prefix[:strings.LastIndexByte(prefix, '/')+1]
@@ -128,10 +136,13 @@ func (s *Sink) Apply(ctx context.Context, b connectors.SinkBatch) (connectors.Ap
 		n, topic := tb.Table.Name, tb.Table.Topic
 		info := map[string]any{"pipeline": s.l.pipeline, "topic": topic, "batch": b.ID, "source_table": n}
 		v, did, err := s.l.Write(ctx, Batch{Table: n, Topic: topic, Rows: tb.Rows, Ranges: tb.Ranges, Info: info,
-			FullRefresh: tb.Table.FullRefresh, Markers: tb.Markers})
+			FullRefresh: tb.Table.FullRefresh, Markers: tb.Markers, TopicID: tb.TopicID})
 		if err != nil {
-			if errors.Is(err, ErrIncompatible) {
+			switch {
+			case errors.Is(err, ErrIncompatible):
 				err = retry.MarkNeedsUser(err, "re-snapshot the table into a new lake table (inlet backfill), or fix the source; then inlet resume --table "+n)
+			case errors.Is(err, ErrOtherTopic):
+				err = retry.MarkNeedsUser(err, kafkaChangedFix)
 			}
 			return res, &connectors.TableError{Table: n, Err: err}
 		}
@@ -211,6 +222,11 @@ func (s *Sink) maintain() {
 			}
 		}
 	}
+}
+
+// Adopt implements connectors.Adopter.
+func (s *Sink) Adopt(ctx context.Context, t connectors.Table, topicID string, next map[int32]int64) error {
+	return s.l.Adopt(ctx, t.Name, t.Topic, topicID, next)
 }
 
 // Rewind implements connectors.Rewinder: time travel of one table.

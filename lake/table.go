@@ -33,6 +33,10 @@ type Table struct {
 	typeChanges map[string][]typeChange
 	// mapping is the column mapping (nil: none; see mapping.go).
 	mapping *columnMapping
+	// topicID is the Kafka topic id the txn versions were read from
+	// (metaData configuration inlet.kafka.topicId); "" when unrecorded.
+	topicID string
+	fileTag string // confFileTag, set by Adopt
 	id      string
 	part    string // partition column
 	rows    int64  // change rows in files the log added
@@ -259,6 +263,8 @@ func (t *Table) apply(v int64, e *logEntry, line []byte) error {
 		t.columns = e.MetaData.InletColumns
 		t.typeChanges = typeChangesOf(e.MetaData.SchemaString)
 		t.mapping = mappingOf(e.MetaData)
+		t.topicID = e.MetaData.Configuration[confTopicID]
+		t.fileTag = e.MetaData.Configuration[confFileTag]
 		if len(e.MetaData.PartitionColumns) == 1 {
 			t.part = e.MetaData.PartitionColumns[0]
 		}

@@ -48,6 +48,7 @@ Usage:
   inlet resume -c FILE --table T [--sink S]   continue a quarantined table (see inlet status)
   inlet replay -c FILE --sink lake|clickhouse|all --from ID|RFC3339
   inlet rebuild -c FILE --sink clickhouse --from-lake
+  inlet adopt-kafka -c FILE --yes     after Kafka lost the topics the sinks consumed: resume them on this Kafka from its start
   inlet backfill -c FILE --table SCHEMA.TABLE [--where SQL]   re-read a table while streaming
   inlet vacuum -c FILE [--dry-run]    delete lake files no kept version references (see docs/lake-maintenance.md)
   inlet teardown -c FILE [--yes]      drop the replication slots and publications
@@ -79,6 +80,8 @@ func main() {
 		err = cmdReplay(args, os.Stdout)
 	case "rebuild":
 		err = cmdRebuild(args, os.Stdout)
+	case "adopt-kafka":
+		err = cmdAdoptKafka(args, os.Stdout)
 	case "teardown":
 		err = cmdTeardown(args, os.Stdout)
 	case "backfill":
@@ -386,6 +389,21 @@ func cmdRebuild(args []string, out io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return runner.Rebuild(ctx, c, newLogger(c, slog.LevelInfo), out)
+}
+
+func cmdAdoptKafka(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("adopt-kafka", flag.ContinueOnError)
+	yes := fs.Bool("yes", false, "confirm: the sinks' positions on the Kafka they consumed are given up")
+	c, err := loadConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	if !*yes {
+		return errors.New("adopt-kafka makes every sink consume the change topics from the start of what this Kafka holds, giving up their positions on the Kafka they consumed (which inlet run found gone; docs/failures.md, \"Kafka lost its data\"); run it again with --yes")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runner.AdoptKafka(ctx, c, newLogger(c, slog.LevelInfo), out)
 }
 
 func cmdTeardown(args []string, out io.Writer) error {

@@ -311,8 +311,9 @@ func parquetList(files []string) string {
 }
 
 // lakeCheck verifies, through DuckDB, that a lake table holds exactly
-// `want` changes, no duplicate (id, _version), and that its latest image
-// per key equals Postgres on the lake-compared columns.
+// `want` changes (any number when want < 0), no duplicate (id, _version),
+// and that its latest image per key equals Postgres on the lake-compared
+// columns.
 func lakeCheck(t *testing.T, db *sql.DB, lakeRoot string, s tableSpec, want int, pg rowSet) {
 	t.Helper()
 	files, _ := lakeFiles(t, filepath.Join(lakeRoot, s.lake))
@@ -324,7 +325,7 @@ func lakeCheck(t *testing.T, db *sql.DB, lakeRoot string, s tableSpec, want int,
 	if err := db.QueryRow("SELECT count(*) FROM " + src).Scan(&n); err != nil {
 		t.Fatalf("duckdb count %s: %v", s.lake, err)
 	}
-	if n != want {
+	if want >= 0 && n != want {
 		t.Errorf("lake %s: %d change rows, want %d (one per committed change)", s.lake, n, want)
 	}
 	if err := db.QueryRow("SELECT count(*) FROM (SELECT id, _version FROM " + src + " WHERE _op <> 't' GROUP BY 1, 2 HAVING count(*) > 1)").Scan(&dups); err != nil {

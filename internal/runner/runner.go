@@ -145,6 +145,28 @@ func Kafka(ctx context.Context, c *config.Config, log *slog.Logger) (*kafka.Clus
 	return cl, func() { cl.Close(); emb.Close() }, nil
 }
 
+// ensureTopics creates the pipeline's topics that do not exist yet.
+func ensureTopics(ctx context.Context, c *config.Config, brokers *kafka.Cluster) error {
+	partitions := int32(1)
+	if c.Kafka != nil {
+		partitions = c.Kafka.Partitions
+	}
+	var topics, refreshTopics []string
+	for _, t := range Tables(c) {
+		if t.FullRefresh {
+			// One partition: a refresh's rows and its closing marker
+			// must be read in one order.
+			refreshTopics = append(refreshTopics, t.Topic)
+		} else {
+			topics = append(topics, t.Topic)
+		}
+	}
+	if err := kafka.EnsureTopics(ctx, brokers, partitions, topics, []string{change.OffsetsTopic(c.Pipeline), change.SchemasTopic(c.Pipeline)}); err != nil {
+		return err
+	}
+	return kafka.EnsureTopics(ctx, brokers, 1, refreshTopics, nil)
+}
+
 // Run runs the pipeline until ctx ends or a stage fails.
 //
 // httpAddr, if set, serves the status page at /, /metrics, /healthz and
@@ -191,25 +213,8 @@ func Run(ctx context.Context, c *config.Config, only Only, source, httpAddr stri
 		return err
 	}
 	defer stopBroker()
-	partitions := int32(1)
-	if c.Kafka != nil {
-		partitions = c.Kafka.Partitions
-	}
 	tables := Tables(c)
-	var topics, refreshTopics []string
-	for _, t := range tables {
-		if t.FullRefresh {
-			// One partition: a refresh's rows and its closing marker
-			// must be read in one order.
-			refreshTopics = append(refreshTopics, t.Topic)
-		} else {
-			topics = append(topics, t.Topic)
-		}
-	}
-	if err := kafka.EnsureTopics(ctx, brokers, partitions, topics, []string{change.OffsetsTopic(c.Pipeline), change.SchemasTopic(c.Pipeline)}); err != nil {
-		return err
-	}
-	if err := kafka.EnsureTopics(ctx, brokers, 1, refreshTopics, nil); err != nil {
+	if err := ensureTopics(ctx, c, brokers); err != nil {
 		return err
 	}
 
