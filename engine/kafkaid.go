@@ -17,8 +17,9 @@ import (
 // A sink's position is an offset, and an offset means something only on
 // the topic it was read from. If the broker lost its data (the embedded
 // broker's data dir deleted, a cluster rebuilt), the topic was deleted and
-// created again, or kafka.brokers names another cluster, the sources
-// publish again into topics of the same names, from offset 0. Resuming a
+// created again, kafka.brokers names another cluster, or a second inlet
+// with a state_dir of its own runs the pipeline, the sources publish into
+// topics of the same names from offset 0. Resuming a
 // sink there skipped every record below its old position as already
 // applied: a new snapshot and the changes after it, silently lost. So
 // before a sink resumes a partition the engine checks that this Kafka is
@@ -36,7 +37,7 @@ import (
 // kafkaChangedFix is the fix the errors name (docs/failures.md).
 const kafkaChangedFix = "point kafka.brokers (or state_dir, for the embedded broker) back at the Kafka this pipeline wrote to; if that Kafka is gone for good, start the sinks over from this one (docs/failures.md, \"Kafka lost its data\")"
 
-const kafkaChangedWhy = "the broker lost its data, the topic was deleted and created again, or kafka.brokers names another cluster"
+const kafkaChangedWhy = "the broker lost its data, the topic was deleted and created again, kafka.brokers names another cluster, or another inlet with a state_dir (and embedded broker) of its own runs this pipeline"
 
 // kafkaView is what Kafka holds of the partitions being resumed.
 type kafkaView struct {
