@@ -24,32 +24,15 @@ import (
 // again: ClickHouse rows collapse on their version, the lake appends the
 // snapshot's rows to its history.
 func AdoptKafka(ctx context.Context, c *config.Config, log *slog.Logger, out io.Writer) error {
-	lock, err := LockStateDir(c.StateDir)
+	o, err := openOffline(ctx, c, "adopt-kafka", nil, true, log)
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	if err := refuseRunningEngines(ctx, c, "adopt-kafka", log); err != nil {
-		return err
-	}
-	store, err := OpenStore(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	brokers, stop, err := Kafka(ctx, c, log)
-	if err != nil {
-		return err
-	}
-	defer stop()
+	defer o.close()
+	store, brokers, sinks := o.store, o.brokers, o.sinks
 	if err := ensureTopics(ctx, c, brokers); err != nil {
 		return err
 	}
-	sinks, err := OpenSinks(ctx, c, nil, log)
-	if err != nil {
-		return err
-	}
-	defer CloseSinks(sinks)
 	tables := Tables(c)
 	topics := make([]string, 0, len(tables))
 	for _, t := range tables {

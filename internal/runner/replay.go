@@ -65,29 +65,12 @@ func Replay(ctx context.Context, c *config.Config, sink, from string, log *slog.
 	default:
 		return fmt.Errorf("--sink %q: use one of %s, or all (only configured sinks can be replayed)", sink, strings.Join(names, ", "))
 	}
-	lock, err := LockStateDir(c.StateDir)
+	o, err := openOffline(ctx, c, "replay", only, true, log)
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	if err := refuseRunningEngines(ctx, c, "replay", log); err != nil {
-		return err
-	}
-	store, err := OpenStore(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	brokers, stop, err := Kafka(ctx, c, log)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	sinks, err := OpenSinks(ctx, c, only, log)
-	if err != nil {
-		return err
-	}
-	defer CloseSinks(sinks)
+	defer o.close()
+	store, brokers, sinks := o.store, o.brokers, o.sinks
 	tables := Tables(c)
 	for _, s := range sinks {
 		name := s.Name()
@@ -156,28 +139,16 @@ func Rebuild(ctx context.Context, c *config.Config, log *slog.Logger, out io.Wri
 	if len(only) == 0 {
 		return fmt.Errorf("rebuild writes the lake's rows into another sink: none is configured (e.g. clickhouse)")
 	}
-	lock, err := LockStateDir(c.StateDir)
+	o, err := openOffline(ctx, c, "rebuild", only, false, log)
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	if err := refuseRunningEngines(ctx, c, "rebuild", log); err != nil {
-		return err
-	}
-	store, err := OpenStore(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
+	defer o.close()
+	store, sinks := o.store, o.sinks
 	lk, err := OpenLake(c)
 	if err != nil {
 		return err
 	}
-	sinks, err := OpenSinks(ctx, c, only, log)
-	if err != nil {
-		return err
-	}
-	defer CloseSinks(sinks)
 	tables := Tables(c)
 	progress, err := lk.Sink(nil).Progress(ctx, tables)
 	if err != nil {
