@@ -22,11 +22,11 @@ type offline struct {
 	undo    []func()
 }
 
-func openOffline(ctx context.Context, c *config.Config, cmd string, only map[string]bool, withKafka bool, log *slog.Logger) (o *offline, err error) {
-	o = &offline{}
+func openOffline(ctx context.Context, c *config.Config, cmd string, only map[string]bool, withKafka bool, log *slog.Logger) (_ *offline, err error) {
+	o := &offline{}
 	defer func() {
 		if err != nil {
-			o.close()
+			o.close() // o, not the result: that is nil on error
 		}
 	}()
 	lock, err := LockStateDir(c.StateDir)
