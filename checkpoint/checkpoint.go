@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -26,6 +27,17 @@ type Offset struct {
 	// TopicID is the Kafka topic id (KIP-516) Next counts offsets of; ""
 	// when the broker has none, and in batches of older Inlets.
 	TopicID string `json:"topic_id,omitempty"`
+}
+
+// SortOffsets orders offsets by topic, then partition: the order every
+// batch keeps them in.
+func SortOffsets(offs []Offset) {
+	sort.Slice(offs, func(i, j int) bool {
+		if offs[i].Topic != offs[j].Topic {
+			return offs[i].Topic < offs[j].Topic
+		}
+		return offs[i].Partition < offs[j].Partition
+	})
 }
 
 // Batch is one committed micro-batch of one sink.

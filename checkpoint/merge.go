@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"time"
 )
 
@@ -73,12 +72,7 @@ func Merge(latest, b Batch) Batch {
 	for _, o := range next {
 		nb.Offsets = append(nb.Offsets, o)
 	}
-	sort.Slice(nb.Offsets, func(i, j int) bool {
-		if nb.Offsets[i].Topic != nb.Offsets[j].Topic {
-			return nb.Offsets[i].Topic < nb.Offsets[j].Topic
-		}
-		return nb.Offsets[i].Partition < nb.Offsets[j].Partition
-	})
+	SortOffsets(nb.Offsets)
 	if len(latest.LakeVersions)+len(b.LakeVersions) > 0 {
 		nb.LakeVersions = map[string]int64{}
 		for t, v := range latest.LakeVersions {

@@ -179,6 +179,10 @@ type Adopter interface {
 	Adopt(ctx context.Context, t Table, topicID string, next map[int32]int64) error
 }
 
+// KafkaChangedFix is what an operator does when Kafka no longer holds the
+// topic a sink consumed: the fix the engine's and the lake's refusals name.
+const KafkaChangedFix = "point kafka.brokers (or state_dir, for the embedded broker) back at the Kafka this pipeline wrote to; if that Kafka is gone for good, start the sinks over from this one (docs/failures.md, \"Kafka lost its data\")"
+
 // Resetter is implemented by sinks that can drop a table to rebuild it.
 type Resetter interface {
 	Reset(ctx context.Context, table string) error

@@ -162,7 +162,7 @@ func (e *Engine) positions(ctx context.Context) (map[string]map[int32]kgo.Offset
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("engine: topics %s do not exist yet; start the sources first (inlet run without --only engine)", strings.Join(missing, ", "))
 	}
-	kv, err := e.viewKafka(ctx, parts)
+	kv, err := e.viewKafka(ctx, parts, ends)
 	if err != nil {
 		return nil, err
 	}

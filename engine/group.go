@@ -160,7 +160,7 @@ func (e *Engine) assigned(ctx context.Context, rd *reader, offs map[string]map[i
 // load reads each sink's position on parts and returns, per partition,
 // the lowest: where reading starts. Each sink is held (applyMu) meanwhile.
 func (e *Engine) load(ctx context.Context, parts []tp) (map[tp]int64, error) {
-	kv, err := e.viewKafka(ctx, parts)
+	kv, err := e.viewKafka(ctx, parts, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/inlet-dev/inlet/checkpoint"
@@ -34,9 +35,6 @@ import (
 // and the sinks stay as they are. While running, a broker that loses
 // records under the reader (kgo.ErrDataLoss) stops it the same way.
 
-// kafkaChangedFix is the fix the errors name (docs/failures.md).
-const kafkaChangedFix = "point kafka.brokers (or state_dir, for the embedded broker) back at the Kafka this pipeline wrote to; if that Kafka is gone for good, start the sinks over from this one (docs/failures.md, \"Kafka lost its data\")"
-
 const kafkaChangedWhy = "the broker lost its data, the topic was deleted and created again, kafka.brokers names another cluster, or another inlet with a state_dir (and embedded broker) of its own runs this pipeline"
 
 // kafkaView is what Kafka holds of the partitions being resumed.
@@ -45,9 +43,10 @@ type kafkaView struct {
 	ends map[tp]int64      // high watermark of each partition
 }
 
-// viewKafka reads the topic ids and partition ends of parts, and keeps
-// the ids for the checkpoints the sinks commit.
-func (e *Engine) viewKafka(ctx context.Context, parts []tp) (kafkaView, error) {
+// viewKafka reads the topic ids and partition ends of parts (ends, when
+// the caller listed them already; nil: listed here), and keeps the ids for
+// the checkpoints the sinks commit.
+func (e *Engine) viewKafka(ctx context.Context, parts []tp, ends kadm.ListedOffsets) (kafkaView, error) {
 	seen := map[string]bool{}
 	var topics []string
 	for _, k := range parts {
@@ -61,13 +60,14 @@ func (e *Engine) viewKafka(ctx context.Context, parts []tp) (kafkaView, error) {
 	if v.ids, err = kafka.TopicIDs(ctx, e.o.Kafka, topics...); err != nil {
 		return v, fmt.Errorf("engine: %w", err)
 	}
-	adm, err := e.o.Kafka.Admin()
-	if err != nil {
-		return v, err
-	}
-	ends, err := adm.ListEndOffsets(ctx, topics...)
-	if err != nil {
-		return v, fmt.Errorf("engine: list partition ends: %w", err)
+	if ends == nil {
+		adm, err := e.o.Kafka.Admin()
+		if err != nil {
+			return v, err
+		}
+		if ends, err = adm.ListEndOffsets(ctx, topics...); err != nil {
+			return v, fmt.Errorf("engine: list partition ends: %w", err)
+		}
 	}
 	for _, k := range parts {
 		o, ok := ends.Lookup(k.Topic, k.Partition)
@@ -131,7 +131,7 @@ func (v kafkaView) sameKafka(sink string, latest checkpoint.Batch, own connector
 		bad = bad[:most]
 	}
 	return retry.MarkNeedsUser(fmt.Errorf("engine: this Kafka is not the one the sinks consumed (%s): %s%s; resuming would skip the records it now holds below those offsets as already applied, so the sinks stay as they are",
-		kafkaChangedWhy, strings.Join(bad, "; "), more), kafkaChangedFix)
+		kafkaChangedWhy, strings.Join(bad, "; "), more), connectors.KafkaChangedFix)
 }
 
 // dataLoss is the error that stops the reader when the broker lost
@@ -142,5 +142,5 @@ func dataLoss(err error) error {
 		return nil
 	}
 	return retry.MarkNeedsUser(fmt.Errorf("engine: Kafka lost records of topic %s partition %d that the engine had read (%s): %w",
-		dl.Topic, dl.Partition, kafkaChangedWhy, err), kafkaChangedFix)
+		dl.Topic, dl.Partition, kafkaChangedWhy, err), connectors.KafkaChangedFix)
 }

@@ -603,11 +603,6 @@ func (e *Engine) offsetsOf(m map[tp]int64) []checkpoint.Offset {
 	for k, v := range m {
 		out = append(out, checkpoint.Offset{Topic: k.Topic, Partition: k.Partition, Next: v, TopicID: e.topicID(k.Topic)})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Topic != out[j].Topic {
-			return out[i].Topic < out[j].Topic
-		}
-		return out[i].Partition < out[j].Partition
-	})
+	checkpoint.SortOffsets(out)
 	return out
 }

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"sort"
 	"strconv"
-	"strings"
 )
 
 // Adopt makes table name count its progress on the Kafka topic id topicID
@@ -42,12 +41,8 @@ func (l *Lake) Adopt(ctx context.Context, name, topic, topicID string, next map[
 	actions := []logEntry{{MetaData: &md}}
 	// Every partition the table recorded, and every one the topic has.
 	parts := map[int32]int64{}
-	prefix := l.AppID(topic, 0)
-	prefix = prefix[:strings.LastIndexByte(prefix, '/')+1]
-	for app := range t.txns {
-		if p, err := strconv.ParseInt(strings.TrimPrefix(app, prefix), 10, 32); err == nil && strings.HasPrefix(app, prefix) {
-			parts[int32(p)] = -1
-		}
+	for p := range l.partitionTxns(t, topic) {
+		parts[p] = -1
 	}
 	for p, n := range next {
 		parts[p] = n - 1

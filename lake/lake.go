@@ -119,6 +119,23 @@ func (l *Lake) AppID(topic string, partition int32) string {
 	return fmt.Sprintf("inlet/%s/engine/%s/%d", l.pipeline, topic, partition)
 }
 
+// partitionTxns returns, per partition of topic, the version table t's
+// txn action records (the last offset it holds).
+func (l *Lake) partitionTxns(t *Table, topic string) map[int32]int64 {
+	prefix := l.AppID(topic, 0)
+	prefix = prefix[:strings.LastIndexByte(prefix, '/')+1]
+	out := map[int32]int64{}
+	for app, v := range t.txns {
+		if !strings.HasPrefix(app, prefix) {
+			continue
+		}
+		if p, err := strconv.ParseInt(app[len(prefix):], 10, 32); err == nil {
+			out[int32(p)] = v
+		}
+	}
+	return out
+}
+
 // Row is one change as the lake stores it.
 type Row = change.Row
 

@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -64,10 +62,6 @@ var (
 	_ connectors.Reporter  = (*Sink)(nil)
 )
 
-// kafkaChangedFix is what an operator does when Kafka no longer holds the
-// topic a sink consumed (docs/failures.md).
-const kafkaChangedFix = "point kafka.brokers (or state_dir, for the embedded broker) back at the Kafka this pipeline wrote to; if that Kafka is gone for good, start the sinks over from this one (docs/failures.md, \"Kafka lost its data\")"
-
 // MaintainEvery is how often the lake sink maintains its tables.
 const MaintainEvery = 30 * time.Second
 
@@ -112,17 +106,8 @@ func (s *Sink) Progress(ctx context.Context, tables []connectors.Table) (connect
 		if tbl.topicID != "" {
 			out.TopicIDs[t.Topic] = tbl.topicID
 		}
-		prefix := s.l.AppID(t.Topic, 0)
-		prefix = prefix[:strings.LastIndexByte(prefix, '/')+1]
-		for app, v := range tbl.Txns() {
-			if !strings.HasPrefix(app, prefix) {
-				continue
-			}
-			p, err := strconv.ParseInt(app[len(prefix):], 10, 32)
-			if err != nil {
-				continue
-			}
-			out.Next[connectors.TopicPartition{Topic: t.Topic, Partition: int32(p)}] = v + 1
+		for p, v := range s.l.partitionTxns(tbl, t.Topic) {
+			out.Next[connectors.TopicPartition{Topic: t.Topic, Partition: p}] = v + 1
 		}
 	}
 	return out, nil
@@ -142,7 +127,7 @@ func (s *Sink) Apply(ctx context.Context, b connectors.SinkBatch) (connectors.Ap
 			case errors.Is(err, ErrIncompatible):
 				err = retry.MarkNeedsUser(err, "re-snapshot the table into a new lake table (inlet backfill), or fix the source; then inlet resume --table "+n)
 			case errors.Is(err, ErrOtherTopic):
-				err = retry.MarkNeedsUser(err, kafkaChangedFix)
+				err = retry.MarkNeedsUser(err, connectors.KafkaChangedFix)
 			}
 			return res, &connectors.TableError{Table: n, Err: err}
 		}

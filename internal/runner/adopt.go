@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
 
 	"github.com/inlet-dev/inlet/checkpoint"
 	"github.com/inlet-dev/inlet/connectors"
@@ -55,9 +54,7 @@ func AdoptKafka(ctx context.Context, c *config.Config, log *slog.Logger, out io.
 			offsets = append(offsets, checkpoint.Offset{Topic: t.Topic, Partition: p, Next: start, TopicID: ids[t.Topic]})
 		}
 	}
-	sort.Slice(offsets, func(i, j int) bool {
-		return offsets[i].Topic < offsets[j].Topic || offsets[i].Topic == offsets[j].Topic && offsets[i].Partition < offsets[j].Partition
-	})
+	checkpoint.SortOffsets(offsets)
 	for _, s := range sinks {
 		name := s.Name()
 		if a, ok := s.(connectors.Adopter); ok {

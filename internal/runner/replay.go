@@ -158,9 +158,7 @@ func Rebuild(ctx context.Context, c *config.Config, log *slog.Logger, out io.Wri
 	for k, next := range progress.Next {
 		offsets = append(offsets, checkpoint.Offset{Topic: k.Topic, Partition: k.Partition, Next: next, TopicID: progress.TopicIDs[k.Topic]})
 	}
-	sort.Slice(offsets, func(i, j int) bool {
-		return offsets[i].Topic < offsets[j].Topic || offsets[i].Topic == offsets[j].Topic && offsets[i].Partition < offsets[j].Partition
-	})
+	checkpoint.SortOffsets(offsets)
 	for _, s := range sinks {
 		name := s.Name()
 		rowsPer := map[string]int64{}
